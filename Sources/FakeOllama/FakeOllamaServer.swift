@@ -1,0 +1,309 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Builds the fake Ollama server: the native API with streamed tokens, slow model loads and injectable failures.
+///
+/// Besides Ollama's routes it answers `GET /_fake/state`, `POST /_fake/fail` (a ``FakeFailure`` as JSON),
+/// `POST /_fake/pause` and `POST /_fake/resume`, so a person trying foreman can poke it with curl.
+public func buildFakeOllama(
+    state: FakeOllamaState,
+    host: String = "127.0.0.1",
+    port: Int = 11434,
+    logger: Logger = Logger(label: "fake-ollama"),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RecordingMiddleware(state: state))
+    FakeRoutes(state: state).register(on: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(host, port: port), serverName: "fake-ollama"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger
+    )
+}
+
+/// Remembers every request (method, path, Host, Authorization, body) before it is answered.
+struct RecordingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let state: FakeOllamaState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 64 << 20)
+        await state.record(
+            RecordedRequest(
+                method: request.method.rawValue,
+                path: request.uri.path,
+                host: request.head.authority ?? request.headers[HTTPField.Name("Host")!],
+                authorization: request.headers[.authorization],
+                body: String(buffer: body)
+            )
+        )
+        return try await next(request, context)
+    }
+}
+
+struct FakeRoutes: Sendable {
+    let state: FakeOllamaState
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "Ollama is running"))) }
+        router.head("/") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"]) }
+        router.get("/api/version") { _, _ in try await self.guarded("/api/version") { json(["version": "0.32.15"]) } }
+        router.get("/api/tags") { _, _ in try await self.guarded("/api/tags") { await self.tags() } }
+        router.get("/api/ps") { _, _ in try await self.guarded("/api/ps") { await self.ps() } }
+        router.post("/api/show") { request, _ in try await self.guarded("/api/show") { try await self.show(request) } }
+        router.post("/api/chat") { request, _ in try await self.guarded("/api/chat") { try await self.generate(request, chat: true) } }
+        router.post("/api/generate") { request, _ in try await self.guarded("/api/generate") { try await self.generate(request, chat: false) } }
+        router.post("/api/embed") { request, _ in try await self.guarded("/api/embed") { try await self.embed(request, legacy: false) } }
+        router.post("/api/embeddings") { request, _ in try await self.guarded("/api/embeddings") { try await self.embed(request, legacy: true) } }
+        router.get("/_fake/state") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: await self.state.summary())))
+        }
+        router.post("/_fake/pause") { _, _ in await self.state.pause(); return json(["paused": true]) }
+        router.post("/_fake/resume") { _, _ in await self.state.resume(); return json(["paused": false]) }
+        router.post("/_fake/fail") { request, context in
+            let failure = try await request.decode(as: FakeFailure.self, context: context)
+            await self.state.inject(failure)
+            return json(["injected": true])
+        }
+    }
+
+    /// Answers with an injected failure (one without `afterTokens`) instead of running `body`.
+    private func guarded(_ path: String, _ body: () async throws -> Response) async throws -> Response {
+        if let failure = await state.takeFailure(for: path) {
+            if let after = failure.afterTokens { return try await body().breakingAfter(after, failure.error) }
+            return error(failure.status, failure.error)
+        }
+        return try await body()
+    }
+
+    private func tags() async -> Response {
+        let models = await state.models.map { model -> [String: Any] in
+            [
+                "name": model.name, "model": model.name, "modified_at": "2025-05-04T17:37:44.706015396Z",
+                "size": model.size, "digest": model.digest, "details": details(model),
+            ]
+        }
+        return json(["models": models])
+    }
+
+    private func ps() async -> Response {
+        let resident = await state.residentModels().map { model, usedAt -> [String: Any] in
+            [
+                "name": model.name, "model": model.name, "size": model.size, "digest": model.digest,
+                "details": details(model), "expires_at": timestamp(usedAt.addingTimeInterval(300)),
+                "size_vram": model.size, "context_length": 4096,
+            ]
+        }
+        return json(["models": resident])
+    }
+
+    private func show(_ request: Request) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? (body["name"] as? String) ?? ""
+        if name.isEmpty { return error(400, "model is required") }
+        guard let model = await state.model(named: name) else {
+            return error(404, "model '\(FakeOllamaState.normalized(name))' not found")
+        }
+        return json([
+            "license": "", "modelfile": "FROM \(model.name)\n", "parameters": "", "template": "{{ .Prompt }}",
+            "details": details(model), "model_info": ["general.architecture": model.family, "\(model.family).context_length": 131_072],
+            "capabilities": model.capabilities, "modified_at": "2025-05-04T17:37:44.706015396Z",
+        ])
+    }
+
+    private func generate(_ request: Request, chat: Bool) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name) else {
+            return chat && name.isEmpty ? error(400, "model is required") : error(404, "model '\(name)' not found")
+        }
+        guard model.canGenerate else { return error(400, "\"\(name)\" does not support \(chat ? "chat" : "generate")") }
+        let isEmpty = chat ? ((body["messages"] as? [Any])?.isEmpty ?? true) : ((body["prompt"] as? String) ?? "").isEmpty
+        let keepAliveZero = Self.isZero(body["keep_alive"])
+        if isEmpty {
+            if keepAliveZero {
+                await state.unload(model.name)
+            } else {
+                _ = await state.ensureLoaded(model)
+            }
+            var line: [String: Any] = ["model": name, "created_at": timestamp(Date()), "done": true]
+            line[chat ? "message" : "response"] = chat ? ["role": "assistant", "content": ""] as [String: Any] : ""
+            line["done_reason"] = keepAliveZero ? "unload" : "load"
+            return json(line)
+        }
+
+        let stream = (body["stream"] as? Bool) ?? true
+        let count = ((body["options"] as? [String: Any])?["num_predict"] as? Int) ?? 9
+        let words = await state.replyWords
+        let tokens = (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] }
+        let state = self.state
+        let delay = await state.tokenDelay
+        await state.generationStarted()
+        let loadTime = await state.ensureLoaded(model)
+        let reply = ReplyLines(model: name, chat: chat, tokenCount: tokens.count, loadTime: loadTime, started: Date())
+        if !stream {
+            for index in tokens.indices where index > 0 {
+                await state.waitWhilePaused()
+                try? await Task.sleep(for: delay)
+            }
+            await state.generationEnded(completed: true)
+            if Self.isZero(body["keep_alive"]) { await state.unload(model.name) }
+            return json(reply.final(tokens.joined()))
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/x-ndjson"],
+            body: ResponseBody { writer in
+                do {
+                    for (index, token) in tokens.enumerated() {
+                        if index > 0 {
+                            await state.waitWhilePaused()
+                            try await Task.sleep(for: delay)
+                        }
+                        try await writer.write(ndjson(reply.chunk(token)))
+                    }
+                    try await writer.write(ndjson(reply.final("")))
+                } catch {
+                    await state.generationEnded(completed: false)
+                    throw error
+                }
+                await state.generationEnded(completed: true)
+                if keepAliveZero { await state.unload(model.name) }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    private func embed(_ request: Request, legacy: Bool) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name) else {
+            return error(404, "model \"\(name)\" not found, try pulling it first")
+        }
+        guard model.canEmbed else { return error(500, "this model does not support embeddings") }
+        await state.embeddingStarted()
+        let loadTime = await state.ensureLoaded(model)
+        await state.embeddingEnded()
+        if Self.isZero(body["keep_alive"]) { await state.unload(model.name) }
+        if legacy {
+            let prompt = (body["prompt"] as? String) ?? ""
+            return json(["embedding": prompt.isEmpty ? [] : Self.vector(for: prompt)])
+        }
+        let inputs: [String] = (body["input"] as? [String]) ?? ((body["input"] as? String).map { $0.isEmpty ? [] : [$0] } ?? [])
+        return json([
+            "model": name, "embeddings": inputs.map(Self.vector(for:)),
+            "total_duration": 14_143_917 + Int(loadTime.nanoseconds), "load_duration": Int(loadTime.nanoseconds),
+            "prompt_eval_count": inputs.count * 8,
+        ])
+    }
+
+    /// A deterministic, L2-normalised 8-dimensional vector for `text`.
+    static func vector(for text: String) -> [Double] {
+        var values = (0..<8).map { index in Double(text.utf8.reduce(index + 1) { ($0 &* 31 &+ Int($1)) % 1009 }) - 504 }
+        let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        if norm > 0 { values = values.map { $0 / norm } }
+        return values
+    }
+
+    static func isZero(_ keepAlive: Any?) -> Bool {
+        switch keepAlive {
+        case let number as NSNumber: number.doubleValue == 0
+        case let text as String: text == "0" || text == "0s" || text == "0m"
+        default: false
+        }
+    }
+
+    private func object(_ request: Request) async throws -> [String: Any] {
+        var request = request
+        let body = try await request.collectBody(upTo: 64 << 20)
+        return ((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]) ?? [:]
+    }
+
+    private func details(_ model: FakeModel) -> [String: Any] {
+        [
+            "parent_model": "", "format": "gguf", "family": model.family, "families": [model.family],
+            "parameter_size": "3.2B", "quantization_level": "Q4_K_M",
+        ]
+    }
+}
+
+/// The lines of one fake reply, in Ollama's chat or generate shape.
+struct ReplyLines: Sendable {
+    let model: String
+    let chat: Bool
+    let tokenCount: Int
+    let loadTime: Duration
+    let started: Date
+
+    func chunk(_ token: String) -> [String: Any] {
+        var line: [String: Any] = ["model": model, "created_at": timestamp(Date()), "done": false]
+        if chat { line["message"] = ["role": "assistant", "content": token] } else { line["response"] = token }
+        return line
+    }
+
+    func final(_ content: String) -> [String: Any] {
+        var line = chunk(content)
+        let elapsed = Date().timeIntervalSince(started) * 1e9
+        line["done"] = true
+        line["done_reason"] = "stop"
+        if !chat { line["context"] = [1, 2, 3] }
+        line["total_duration"] = Int(elapsed + loadTime.nanoseconds)
+        line["load_duration"] = Int(loadTime.nanoseconds)
+        line["prompt_eval_count"] = 26
+        line["prompt_eval_duration"] = 1_000_000
+        line["eval_count"] = tokenCount
+        line["eval_duration"] = Int(elapsed)
+        return line
+    }
+}
+
+extension Response {
+    /// The same streamed response, cut after `tokens` lines by an `{"error"}` line (Ollama's mid-stream failure).
+    fileprivate func breakingAfter(_ tokens: Int, _ message: String) -> Response {
+        var response = self
+        let original = self.body
+        response.body = ResponseBody { writer in
+            let collector = LineCollector()
+            try await original.write(collector)
+            for line in await collector.lines.prefix(tokens) { try await writer.write(line) }
+            try await writer.write(ndjson(["error": message]))
+            try await writer.finish(nil)
+        }
+        return response
+    }
+}
+
+/// Collects a response body's lines (used only to cut a stream for an injected failure).
+private actor LineCollector: ResponseBodyWriter {
+    var lines: [ByteBuffer] = []
+    func write(_ buffer: ByteBuffer) async throws { lines.append(buffer) }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+func ndjson(_ object: [String: Any]) -> ByteBuffer {
+    var buffer = ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8))
+    buffer.writeString("\n")
+    return buffer
+}
+
+func error(_ status: Int, _ message: String) -> Response {
+    json(["error": message], status: .init(code: status))
+}
+
+func timestamp(_ date: Date) -> String {
+    date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+}
+
+extension Duration {
+    var nanoseconds: Double { Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9 }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Everything foreman needs to know to run, resolved from the environment and command-line flags.
+///
+/// Every field has a documented environment variable (see ``ForemanConfig/Variable``); flags given to
+/// `foreman serve` override the environment. Resolution fails with a ``ConfigError`` that names the variable.
+public struct ForemanConfig: Sendable, Equatable {
+    /// Where foreman listens.
+    public var address: HostPort = HostPort(host: "127.0.0.1", port: 8080)
+    /// The Ollama server foreman fronts, without a trailing slash.
+    public var ollamaURL: String = "http://127.0.0.1:11434"
+    /// The bearer token callers must present; `nil` disables inbound auth (loopback only).
+    public var token: String?
+    /// The bearer token foreman sends to the target, if the target wants one.
+    public var ollamaToken: String?
+    /// The SQLite file holding the queue.
+    public var databasePath: String = ForemanConfig.defaultDatabasePath()
+    /// How often the inventory poller reads `/api/tags`.
+    public var pollInterval: Duration = .seconds(30)
+    /// How many jobs may wait in the queue before new ones get 503.
+    public var maxQueue: Int = 512
+    /// The largest request body accepted, in bytes.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// How long a synchronous caller waits for its job to start before getting 503/504.
+    public var maxWait: Duration = .seconds(600)
+    /// How long the target may take to answer a request's head (model loads included).
+    public var upstreamTimeout: Duration = .seconds(300)
+    /// Longest pause between two reads of a streaming upstream body.
+    public var upstreamReadTimeout: Duration = .seconds(300)
+
+    public init() {}
+
+    /// `$XDG_STATE_HOME/foreman/foreman.db`, else `~/.local/state/foreman/foreman.db`.
+    public static func defaultDatabasePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let state = environment["XDG_STATE_HOME"], !state.isEmpty {
+            return state + "/foreman/foreman.db"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/foreman/foreman.db"
+    }
+
+    /// Whether foreman may listen on ``address`` with the current ``token``.
+    ///
+    /// An unauthenticated foreman on a non-loopback address would hand the GPU box to anyone on the
+    /// network, which is the very thing foreman exists to prevent.
+    public func validate() throws(ConfigError) {
+        if token == nil, !address.isLoopback {
+            throw ConfigError(
+                variable: Variable.addr.rawValue,
+                message: "refusing to listen on non-loopback address \(address) without FOREMAN_TOKEN; set FOREMAN_TOKEN or bind to 127.0.0.1"
+            )
+        }
+    }
+}
+
+extension ForemanConfig {
+    /// The environment variables foreman reads.
+    public enum Variable: String, CaseIterable, Sendable {
+        case addr = "FOREMAN_ADDR"
+        case ollamaURL = "FOREMAN_OLLAMA_URL"
+        case token = "FOREMAN_TOKEN"
+        case ollamaToken = "FOREMAN_OLLAMA_TOKEN"
+        case db = "FOREMAN_DB"
+        case pollInterval = "FOREMAN_POLL_INTERVAL"
+        case maxQueue = "FOREMAN_MAX_QUEUE"
+        case maxBody = "FOREMAN_MAX_BODY"
+        case maxWait = "FOREMAN_MAX_WAIT"
+        case upstreamTimeout = "FOREMAN_UPSTREAM_TIMEOUT"
+    }
+
+    /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
+    /// by the variable they stand for), so a flag always wins over the environment.
+    public static func resolve(
+        environment: [String: String],
+        overrides: [Variable: String] = [:]
+    ) throws(ConfigError) -> ForemanConfig {
+        var config = ForemanConfig()
+        config.databasePath = defaultDatabasePath(environment: environment)
+        for variable in Variable.allCases {
+            let raw = overrides[variable] ?? environment[variable.rawValue]
+            guard let raw, !raw.isEmpty else { continue }
+            try config.apply(variable, raw)
+        }
+        return config
+    }
+
+    private mutating func apply(_ variable: Variable, _ raw: String) throws(ConfigError) {
+        let name = variable.rawValue
+        switch variable {
+        case .addr: address = try HostPort.parse(raw, variable: name)
+        case .ollamaURL: ollamaURL = try Self.parseURL(raw, variable: name)
+        case .token: token = raw
+        case .ollamaToken: ollamaToken = raw
+        case .db: databasePath = raw
+        case .pollInterval: pollInterval = try DurationParser.parse(raw, variable: name)
+        case .maxQueue: maxQueue = try Self.parsePositiveInt(raw, variable: name)
+        case .maxBody: maxBodyBytes = try ByteSizeParser.parse(raw, variable: name)
+        case .maxWait: maxWait = try DurationParser.parse(raw, variable: name)
+        case .upstreamTimeout:
+            upstreamTimeout = try DurationParser.parse(raw, variable: name)
+            upstreamReadTimeout = upstreamTimeout
+        }
+    }
+
+    static func parsePositiveInt(_ raw: String, variable: String) throws(ConfigError) -> Int {
+        guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), value > 0 else {
+            throw ConfigError(variable: variable, message: "expected a positive whole number, got '\(raw)'")
+        }
+        return value
+    }
+
+    static func parseURL(_ raw: String, variable: String) throws(ConfigError) -> String {
+        var trimmed = raw.trimmingCharacters(in: .whitespaces)
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host != nil
+        else {
+            throw ConfigError(variable: variable, message: "expected an http:// or https:// URL, got '\(raw)'")
+        }
+        return trimmed
+    }
+}
+
+/// A configuration value that could not be used; the message names the variable.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public var variable: String
+    public var message: String
+
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    public var description: String { "\(variable): \(message)" }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Keeps the ``Inventory`` fresh by reading the target's `/api/tags` every interval.
+///
+/// A failed poll keeps the last inventory and sets the degraded flag; the next success clears it.
+/// ``refresh()`` polls at once (an unknown model gets one re-poll before its 404); callers that
+/// arrive while a poll is in flight share it instead of stacking more requests on the target.
+public actor InventoryPoller: Service {
+    private let target: any OllamaTarget
+    private let inventory: Inventory
+    private let interval: Duration
+    private let logger: Logger
+    private var inFlight: Task<Bool, Never>?
+
+    public init(target: any OllamaTarget, inventory: Inventory, interval: Duration, logger: Logger) {
+        self.target = target
+        self.inventory = inventory
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await refresh()
+            try? await gracefulShutdownAwareSleep(for: interval)
+        }
+    }
+
+    /// Polls now (or joins the poll in flight). Returns whether the poll succeeded.
+    @discardableResult
+    public func refresh() async -> Bool {
+        if let inFlight { return await inFlight.value }
+        let task = Task { await self.pollOnce() }
+        inFlight = task
+        let result = await task.value
+        inFlight = nil
+        return result
+    }
+
+    private func pollOnce() async -> Bool {
+        do {
+            let response = try await target.send(TargetRequest(method: .GET, path: "/api/tags"))
+            let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            guard response.isSuccess else {
+                throw PollError(message: "GET /api/tags answered \(response.status)")
+            }
+            let names = try Inventory.modelNames(fromTags: body)
+            let wasDegraded = await inventory.snapshot.degraded
+            await inventory.update(tagsBody: body, models: names)
+            if wasDegraded { logger.info("target reachable again", metadata: ["models": "\(names.count)"]) }
+            return true
+        } catch {
+            let message = (error as? TargetError)?.description ?? String(describing: error)
+            let wasDegraded = await inventory.snapshot.degraded
+            await inventory.markUnreachable(message, fromPoll: true)
+            if !wasDegraded { logger.warning("inventory poll failed; serving last known inventory", metadata: ["error": "\(message)"]) }
+            return false
+        }
+    }
+
+    private struct PollError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
+
+/// Sleeps for `duration`, returning early (by throwing) on cancellation or graceful shutdown.
+func gracefulShutdownAwareSleep(for duration: Duration) async throws {
+    try await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: duration)
+    }
+}

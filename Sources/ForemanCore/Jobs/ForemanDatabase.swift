@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// Opens foreman's SQLite file with the durability foreman promises, and brings its schema up to date.
+public enum ForemanDatabase {
+    /// Opens (creating folder and file if needed) the database at `path`.
+    ///
+    /// The file runs in WAL mode with `synchronous=FULL`: a job foreman has accepted must survive a power
+    /// cut, not only a crash, and WAL keeps readers (status polls) from waiting on the writer. GRDB turns
+    /// WAL on with `synchronous=NORMAL`, so FULL is set afterwards on the single writer connection and both
+    /// pragmas are read back; a mismatch stops startup rather than silently weakening the promise.
+    public static func open(path: String) throws -> DatabasePool {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            #if canImport(Darwin)
+            // Plain fsync on macOS does not flush the drive's cache.
+            try db.execute(sql: "PRAGMA fullfsync = ON")
+            #endif
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.barrierWriteWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        try verifyDurability(pool)
+        try migrator.migrate(pool)
+        return pool
+    }
+
+    /// Reads back the durability pragmas; throws ``DurabilityError`` unless they are WAL and FULL.
+    public static func verifyDurability(_ pool: DatabasePool) throws {
+        let (journal, synchronous) = try pool.barrierWriteWithoutTransaction { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
+        }
+        guard journal.lowercased() == "wal", synchronous == 2 else {
+            throw DurabilityError(journalMode: journal, synchronous: synchronous)
+        }
+    }
+
+    /// The schema's history. Shipped migrations are never edited; new ones are appended.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: job") { db in
+            try db.create(table: "job") { t in
+                t.column("seq", .integer).primaryKey(autoincrement: true)
+                t.column("id", .text).notNull().unique()
+                t.column("kind", .text).notNull()
+                t.column("origin", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("priority", .integer).notNull().defaults(to: 0)
+                t.column("request", .blob).notNull()
+                t.column("stream", .boolean).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("started_at", .datetime)
+                t.column("finished_at", .datetime)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("error", .text)
+                t.column("response", .blob)
+            }
+            try db.create(index: "job_state_seq", on: "job", columns: ["state", "seq"])
+        }
+        return migrator
+    }
+}
+
+/// The database did not accept the durability settings foreman relies on.
+public struct DurabilityError: Error, CustomStringConvertible {
+    public var journalMode: String
+    public var synchronous: Int
+
+    public var description: String {
+        "SQLite durability check failed: journal_mode=\(journalMode) (want wal), synchronous=\(synchronous) (want 2, FULL)"
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+
+/// What a job asks the target to do.
+public enum JobKind: String, Codable, Sendable, CaseIterable {
+    case chat, generate, embed
+
+    /// The target path that runs this kind of job.
+    public var targetPath: String {
+        switch self {
+        case .chat: "/api/chat"
+        case .generate: "/api/generate"
+        case .embed: "/api/embed"
+        }
+    }
+}
+
+/// Which surface created a job: the native Ollama API (`api`) or the asynchronous `/jobs` API (`jobs`).
+public enum JobOrigin: String, Codable, Sendable, CaseIterable {
+    case api, jobs
+}
+
+/// Where a job is in its life: `queued` → `running` → `succeeded` | `failed` | `cancelled`.
+public enum JobState: String, Codable, Sendable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+
+    /// Whether the job can no longer change.
+    public var isTerminal: Bool {
+        switch self {
+        case .queued, .running: false
+        case .succeeded, .failed, .cancelled: true
+        }
+    }
+}
+
+/// One generation (or embedding) call, as persisted in the `job` table.
+///
+/// The request is kept as the exact bytes the caller sent, so the target sees what the caller wrote
+/// and nothing foreman re-encoded.
+public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+
+    /// Insertion order; the queue's FIFO order and the cursor of job listings.
+    public var seq: Int64?
+    /// The public identifier, `job_` followed by 26 Crockford base-32 characters.
+    public var id: String
+    public var kind: JobKind
+    public var origin: JobOrigin
+    public var state: JobState
+    public var model: String
+    /// Higher runs first.
+    public var priority: Int
+    /// The request body as received.
+    public var request: Data
+    /// Whether the request asked the target to stream.
+    public var stream: Bool
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// How many times the worker has claimed the job.
+    public var attempts: Int
+    public var error: String?
+    /// The final response, in Ollama's non-streaming shape.
+    public var response: Data?
+
+    public init(
+        id: String = JobID.make(),
+        kind: JobKind,
+        origin: JobOrigin,
+        model: String,
+        priority: Int = 0,
+        request: Data,
+        stream: Bool,
+        createdAt: Date = Date()
+    ) {
+        self.id = id
+        self.kind = kind
+        self.origin = origin
+        self.state = .queued
+        self.model = model
+        self.priority = priority
+        self.request = request
+        self.stream = stream
+        self.createdAt = createdAt
+        self.attempts = 0
+    }
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case seq, id, kind, origin, state, model, priority, request, stream
+        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+        case attempts, error, response
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        seq = inserted.rowID
+    }
+}
+
+/// Makes job identifiers that sort by creation time.
+public enum JobID {
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    /// A new identifier: 48 bits of milliseconds and 80 random bits, ULID-style.
+    public static func make(now: Date = Date()) -> String {
+        var value = [UInt8](repeating: 0, count: 16)
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        for i in 0..<6 { value[i] = UInt8((millis >> (8 * UInt64(5 - i))) & 0xFF) }
+        var rng = SystemRandomNumberGenerator()
+        for i in 6..<16 { value[i] = rng.next() }
+        // 128 bits → 26 base-32 characters, most significant first.
+        var chars: [Character] = []
+        chars.reserveCapacity(26)
+        var bitBuffer: UInt32 = 0
+        var bitCount = 2  // pad 2 leading zero bits so 130 bits split evenly
+        for byte in value {
+            bitBuffer = (bitBuffer << 8) | UInt32(byte)
+            bitCount += 8
+            while bitCount >= 5 {
+                bitCount -= 5
+                chars.append(alphabet[Int((bitBuffer >> UInt32(bitCount)) & 31)])
+            }
+        }
+        return "job_" + String(chars)
+    }
+}

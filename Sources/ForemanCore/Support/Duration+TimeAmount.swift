@@ -1,0 +1,14 @@
+import NIOCore
+
+extension Duration {
+    /// The same span as a NIO `TimeAmount`, to the nanosecond.
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// The span in (fractional) seconds.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,67 @@
+import NIOCore
+
+/// What a waiting caller learns about its job, in order: `started`, any number of `chunk`s, `finished`.
+public enum JobEvent: Sendable {
+    /// The target answered with this status and content type.
+    case started(status: Int, contentType: String?)
+    /// One upstream NDJSON line (or the whole non-streamed body), byte for byte.
+    case chunk(ByteBuffer)
+    /// The job ended; no more events follow.
+    case finished(JobOutcome)
+}
+
+/// How a job ended, as a waiting caller needs to know it.
+public enum JobOutcome: Sendable, Equatable {
+    case succeeded
+    /// The target itself reported the error, and its words were already relayed as chunks.
+    case upstreamError(String)
+    /// The stream broke off; the caller has not been told yet.
+    case interrupted(String)
+    case cancelled(CancelReason)
+}
+
+/// Why a job was cancelled.
+public enum CancelReason: String, Sendable, Equatable {
+    /// The synchronous caller disconnected.
+    case callerGone = "caller disconnected"
+    /// The synchronous caller's wait bound passed before the job started.
+    case waitTimeout = "timed out waiting for the target"
+    /// Someone asked for it (`DELETE /jobs/{id}`).
+    case requested = "cancelled by request"
+    /// foreman is shutting down.
+    case shutdown = "foreman shut down"
+}
+
+/// Connects the worker to the callers waiting on jobs, one event stream per job.
+///
+/// A caller subscribes before its job is enqueued, so no event can be missed; jobs nobody waits for
+/// (the `/jobs` surface) simply have no subscriber.
+public actor JobBroker {
+    private var channels: [String: AsyncStream<JobEvent>.Continuation] = [:]
+
+    public init() {}
+
+    /// The event stream of job `id`; events before the job starts are buffered.
+    public func subscribe(_ id: String) -> AsyncStream<JobEvent> {
+        let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
+        channels[id] = continuation
+        return stream
+    }
+
+    /// The continuation the worker yields events into, if anyone waits for `id`.
+    public func channel(for id: String) -> AsyncStream<JobEvent>.Continuation? {
+        channels[id]
+    }
+
+    /// Sends the final event and closes the stream.
+    public func finish(_ id: String, _ outcome: JobOutcome) {
+        guard let continuation = channels.removeValue(forKey: id) else { return }
+        continuation.yield(.finished(outcome))
+        continuation.finish()
+    }
+
+    /// Forgets a subscription whose caller no longer listens.
+    public func unsubscribe(_ id: String) {
+        channels.removeValue(forKey: id)?.finish()
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+
+/// The one way jobs enter and leave the queue, for both surfaces (native `/api/*` and `/jobs`).
+///
+/// It keeps the ordering that makes waiting safe: subscribe to the job's events, then commit the row,
+/// then wake the worker; and for cancellation: cancel in the store if still queued, else abort the run.
+public struct JobQueue: Sendable {
+    public let store: JobStore
+    public let broker: JobBroker
+    public let worker: Worker
+    private let logger: Logger
+
+    public init(store: JobStore, broker: JobBroker, worker: Worker, logger: Logger) {
+        self.store = store
+        self.broker = broker
+        self.worker = worker
+        self.logger = logger
+    }
+
+    /// Persists `job` and returns its event stream. Returns only after the row is committed.
+    ///
+    /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
+    public func submitAndWatch(_ job: Job) async throws -> AsyncStream<JobEvent> {
+        let events = await broker.subscribe(job.id)
+        do {
+            try await store.enqueue(job)
+        } catch {
+            await broker.unsubscribe(job.id)
+            throw error
+        }
+        worker.wake()
+        return events
+    }
+
+    /// Cancels `id`: a queued job never reaches the target, a running one has its upstream request aborted.
+    /// Cancelling an ended job does nothing.
+    public func cancel(_ id: String, reason: CancelReason) async {
+        do {
+            if try await store.cancelIfQueued(id: id, reason: reason.rawValue) {
+                logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(reason.rawValue)"])
+                await broker.finish(id, .cancelled(reason))
+                return
+            }
+        } catch {
+            // Fall through: if the row could not be updated, the job may still be running.
+        }
+        _ = await worker.cancelRunning(id, reason: reason)
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The single worker: claims one job at a time from the ``JobStore`` and runs it against the target.
+///
+/// One worker means the GPU box runs one generation at a time, whatever the callers do. While the target
+/// is unreachable the claimed job stays at the head of the queue and is retried with capped backoff;
+/// queue time never counts against the upstream timeout because the timeout only starts at `send`.
+public actor Worker: Service {
+    /// How long to wait between attempts to reach an unreachable target.
+    public struct RetryPolicy: Sendable {
+        public var initial: Duration = .milliseconds(250)
+        public var maximum: Duration = .seconds(10)
+        public init() {}
+    }
+
+    private let store: JobStore
+    private let target: any OllamaTarget
+    private let inventory: Inventory
+    private let broker: JobBroker
+    private let retry: RetryPolicy
+    private let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let wakeupSource: AsyncStream<Void>.Continuation
+    private var current: (id: String, task: Task<JobResult, Never>)?
+    private var cancelReasons: [String: CancelReason] = [:]
+    private var runningJob: Job?
+
+    public init(
+        store: JobStore,
+        target: any OllamaTarget,
+        inventory: Inventory,
+        broker: JobBroker,
+        retry: RetryPolicy = RetryPolicy(),
+        logger: Logger
+    ) {
+        self.store = store
+        self.target = target
+        self.inventory = inventory
+        self.broker = broker
+        self.retry = retry
+        self.logger = logger
+        (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Tells the worker the queue changed. Cheap and safe to call from anywhere.
+    public nonisolated func wake() {
+        wakeupSource.yield()
+    }
+
+    /// The job being run now, if any.
+    public var running: Job? { runningJob }
+
+    public func run() async throws {
+        wake()
+        for await _ in wakeups.cancelOnGracefulShutdown() {
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let job: Job?
+                do {
+                    job = try await store.claimNext()
+                } catch {
+                    logger.error("could not claim a job", metadata: ["error": "\(error)"])
+                    break
+                }
+                guard let job else { break }
+                await execute(job)
+            }
+        }
+    }
+
+    /// Cancels job `id` if it is running. Returns whether it was.
+    public func cancelRunning(_ id: String, reason: CancelReason) async -> Bool {
+        if cancelCurrent(id, reason: reason) { return true }
+        // The claim may have committed while the worker has not yet started the run: leave a note
+        // that `execute` reads before it starts, so the cancellation is not lost in that gap.
+        guard (try? await store.job(id: id))?.state == .running else { return false }
+        if cancelCurrent(id, reason: reason) { return true }
+        cancelReasons[id] = cancelReasons[id] ?? reason
+        return true
+    }
+
+    private func cancelCurrent(_ id: String, reason: CancelReason) -> Bool {
+        guard let current, current.id == id else { return false }
+        cancelReasons[id] = cancelReasons[id] ?? reason
+        current.task.cancel()
+        return true
+    }
+
+    private func execute(_ job: Job) async {
+        let attempt = JobAttempt(job: job, target: target, inventory: inventory, retry: retry, logger: logger)
+        let broker = self.broker
+        let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
+        current = (job.id, task)
+        runningJob = job
+        if cancelReasons[job.id] != nil { task.cancel() }
+        logger.debug("job started", metadata: job.logMetadata)
+        let result = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        current = nil
+        runningJob = nil
+        let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
+        await record(job, result, cancelReason: reason)
+    }
+
+    /// Persists how the job ended, then tells its caller. The row is committed before the caller's
+    /// response ends, so whoever looks the job up afterwards sees its final state.
+    private func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
+        let outcome: JobOutcome
+        let state: JobState
+        var error: String?
+        switch result {
+        case .succeeded:
+            state = .succeeded
+            outcome = .succeeded
+        case .upstreamError(let message, _):
+            state = .failed
+            error = message
+            outcome = .upstreamError(message)
+        case .interrupted(let message):
+            state = .failed
+            error = message
+            outcome = .interrupted(message)
+        case .cancelled:
+            state = .cancelled
+            error = cancelReason.rawValue
+            outcome = .cancelled(cancelReason)
+        }
+        do {
+            try await store.finish(id: job.id, state: state, error: error, response: result.response)
+        } catch {
+            logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        var metadata = job.logMetadata
+        metadata["state"] = "\(state.rawValue)"
+        if let error { metadata["error"] = "\(error)" }
+        logger.info("job finished", metadata: metadata)
+        await broker.finish(job.id, outcome)
+    }
+}
+
+extension Job {
+    var logMetadata: Logger.Metadata {
+        ["job": "\(id)", "kind": "\(kind.rawValue)", "model": "\(model)", "origin": "\(origin.rawValue)"]
+    }
+}
+
+/// How one run of a job ended, with the final response when there is one.
+enum JobResult: Sendable {
+    case succeeded(Data?)
+    case upstreamError(String, Data?)
+    case interrupted(String)
+    case cancelled
+
+    var response: Data? {
+        switch self {
+        case .succeeded(let data), .upstreamError(_, let data): data
+        case .interrupted, .cancelled: nil
+        }
+    }
+}
+
+/// One run of one job against the target: send (retrying while unreachable), relay, assemble.
+///
+/// It runs in its own task so that cancelling the job cancels exactly this and the upstream request
+/// with it; persisting the result happens outside, in the worker, where cancellation cannot interrupt it.
+struct JobAttempt: Sendable {
+    let job: Job
+    let target: any OllamaTarget
+    let inventory: Inventory
+    let retry: Worker.RetryPolicy
+    let logger: Logger
+
+    func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
+        do {
+            let response = try await sendRetryingWhileUnreachable()
+            events?.yield(.started(status: response.status, contentType: response.contentType))
+            guard response.isSuccess else {
+                let body = try await response.body.collect(upTo: 1 << 20)
+                events?.yield(.chunk(body))
+                let message = ResponseAssembler.errorMessage(in: body) ?? "ollama target answered HTTP \(response.status)"
+                return .upstreamError(message, Data(body.readableBytesView))
+            }
+            var splitter = NDJSONLineSplitter()
+            var lines: [ByteBuffer] = []
+            do {
+                for try await chunk in response.body {
+                    for line in splitter.append(chunk) {
+                        lines.append(line)
+                        events?.yield(.chunk(line))
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return .cancelled }
+                return .interrupted(TargetError.interrupted(String(describing: error)).description)
+            }
+            if let rest = splitter.finish() {
+                lines.append(rest)
+                events?.yield(.chunk(rest))
+            }
+            if Task.isCancelled { return .cancelled }
+            if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
+                return .upstreamError(message, ResponseAssembler.assemble(kind: job.kind, lines: lines.dropLast().map { $0 }))
+            }
+            return .succeeded(ResponseAssembler.assemble(kind: job.kind, lines: lines))
+        } catch {
+            // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
+            if Task.isCancelled || error is CancellationError { return .cancelled }
+            return .interrupted(String(describing: error))
+        }
+    }
+
+    private func sendRetryingWhileUnreachable() async throws -> TargetResponse {
+        var delay = retry.initial
+        var buffer = ByteBuffer()
+        buffer.writeBytes(job.request)
+        let request = TargetRequest(method: .POST, path: job.kind.targetPath, body: buffer)
+        while true {
+            try Task.checkCancellation()
+            do {
+                let response = try await target.send(request)
+                await inventory.markReachable()
+                return response
+            } catch let error as TargetError {
+                await inventory.markUnreachable(error.description)
+                logger.warning(
+                    "target unreachable; job stays at the head of the queue",
+                    metadata: ["job": "\(job.id)", "retry_in": "\(delay)", "error": "\(error)"]
+                )
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, retry.maximum)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ForemanCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// An error answer: a status and Ollama's `{"error": "..."}` body, plus any headers it needs.
+struct APIError: Error, HTTPResponseError {
+    var status: HTTPResponse.Status
+    var message: String
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    /// The error as a response, outside of a router context.
+    func response() -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: JSONLine.error(message, newline: false)))
+    }
+}
+
+extension APIError {
+    /// Ollama's queue-full answer, word for word (two spaces included), with a hint when to retry.
+    static let queueFull = APIError(
+        .serviceUnavailable,
+        "server busy, please try again.  maximum pending requests exceeded",
+        headers: [.retryAfter: "5"]
+    )
+
+    static let unauthorized = APIError(.unauthorized, "unauthorized", headers: [.wwwAuthenticate: "Bearer"])
+
+    /// The one mapping from any error foreman can throw to the answer the caller gets.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as RequestError:
+            return APIError(.init(code: error.status), error.message)
+        case JobStoreError.queueFull:
+            return .queueFull
+        case is CancellationError:
+            return APIError(.init(code: 499), "request canceled")
+        case let error as TargetError:
+            return APIError(.badGateway, error.description)
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, "request body too large")
+        case let error as HTTPError:
+            return APIError(error.status, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError:
+            return APIError(error.status, error.status.reasonPhrase)
+        default:
+            return APIError(.internalServerError, "internal error: \(error)")
+        }
+    }
+}
+
+/// Small JSON pieces foreman writes itself.
+enum JSONLine {
+    /// `{"error":"<message>"}`, with a trailing newline when it ends an NDJSON stream.
+    static func error(_ message: String, newline: Bool) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.withoutEscapingSlashes]))
+            ?? Data(#"{"error":"internal error"}"#.utf8)
+        var buffer = ByteBuffer(bytes: data)
+        if newline { buffer.writeString("\n") }
+        return buffer
+    }
+
+    /// Encodes an `Encodable` value as a JSON response.
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+}

@@ -1,0 +1,19 @@
+import ForemanCore
+import Hummingbird
+
+/// Requires `Authorization: Bearer <FOREMAN_TOKEN>` on everything but the monitor and heartbeat paths.
+///
+/// `/healthz`, `GET /` and `HEAD /` stay open: monitors and Ollama clients' heartbeats must work without
+/// the token, and they reveal nothing a caller could use.
+struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let verifier: BearerTokenVerifier
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        let open = path == "/healthz" || (path == "/" && (request.method == .get || request.method == .head))
+        guard open || verifier.verify(authorization: request.headers[.authorization]) else {
+            throw APIError.unauthorized
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,20 @@
+import Hummingbird
+import Logging
+
+/// Turns every thrown error into an `{"error": "..."}` answer, so no caller ever sees an empty or HTML body.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            var apiError = APIError.from(error)
+            if let httpError = error as? HTTPError, httpError.status == .notFound, httpError.body == nil {
+                apiError.message = "no route for \(request.method) \(request.uri.path)"
+            }
+            if apiError.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            return try apiError.response(from: request, context: context)
+        }
+    }
+}

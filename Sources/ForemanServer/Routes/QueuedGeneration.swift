@@ -1,0 +1,144 @@
+import ForemanCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Answers a native `/api/chat` or `/api/generate` call by running it as a queued job.
+///
+/// The response head is held back until the target's first line (or its error) arrives, as Ollama does,
+/// so an error before any output keeps its real status. While the caller waits, a disconnect cancels
+/// the job and so does passing `FOREMAN_MAX_WAIT` before the job starts.
+struct QueuedGeneration: Sendable {
+    let queue: JobQueue
+    let inventory: Inventory
+    let maxWait: Duration
+
+    /// How the wait for a job's first output ended.
+    private enum Start {
+        /// Respond with this, complete.
+        case complete(Response)
+        /// Stream: the head is known and `first` is the first line; the rest follows on the same events.
+        case streaming(status: Int, contentType: String?, first: ByteBuffer)
+    }
+
+    func respond(to request: Request, job: Job) async throws -> Response {
+        let events = try await queue.submitAndWatch(job)
+        let start: Start
+        do {
+            start = try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await waitForStart(events, job: job)
+            }
+        } catch is CancellationError {
+            // The caller hung up while its job waited: it must never reach the target.
+            await queue.cancel(job.id, reason: .callerGone)
+            throw CancellationError()
+        }
+        // The inbound stream was consumed above, so Hummingbird closes this connection after the
+        // response; saying so keeps pooling clients from reusing a closing socket.
+        switch start {
+        case .complete(var response):
+            response.headers[.connection] = "close"
+            return response
+        case .streaming(let status, let contentType, let first):
+            return Response(
+                status: .init(code: status),
+                headers: [.contentType: contentType ?? "application/x-ndjson", .connection: "close"],
+                body: ResponseBody { writer in
+                    try await relay(events, first: first, job: job, writer: &writer)
+                }
+            )
+        }
+    }
+
+    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job) async throws -> Start {
+        let queue = self.queue
+        let maxWait = self.maxWait
+        return try await withThrowingTaskGroup(of: Void.self, returning: Start.self) { group in
+            group.addTask {
+                try await Task.sleep(for: maxWait)
+                await queue.cancel(job.id, reason: .waitTimeout)
+            }
+            defer { group.cancelAll() }
+            var status = 200
+            var contentType: String?
+            var body = ByteBuffer()
+            for await event in events {
+                switch event {
+                case .started(let upstreamStatus, let upstreamType):
+                    group.cancelAll()  // the wait bound covers the queue, not the generation
+                    status = upstreamStatus
+                    contentType = upstreamType
+                case .chunk(var chunk):
+                    if job.stream { return .streaming(status: status, contentType: contentType, first: chunk) }
+                    body.writeBuffer(&chunk)
+                case .finished(let outcome):
+                    return .complete(await completeResponse(outcome, status: status, contentType: contentType, body: body))
+                }
+            }
+            try Task.checkCancellation()
+            return .complete(APIError(.internalServerError, "job ended without an outcome").response())
+        }
+    }
+
+    private func completeResponse(_ outcome: JobOutcome, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
+        switch outcome {
+        case .succeeded, .upstreamError where !(200..<300).contains(status):
+            return Response(
+                status: .init(code: status),
+                headers: [.contentType: contentType ?? "application/json; charset=utf-8"],
+                body: .init(byteBuffer: body)
+            )
+        case .upstreamError(let message):
+            return APIError(.internalServerError, message).response()
+        case .interrupted(let message):
+            return APIError(.badGateway, message).response()
+        case .cancelled(let reason):
+            return await Self.cancelledError(reason, inventory: inventory).response()
+        }
+    }
+
+    /// The answer to a caller whose job was cancelled before it produced output.
+    static func cancelledError(_ reason: CancelReason, inventory: Inventory) async -> APIError {
+        switch reason {
+        case .waitTimeout:
+            let snapshot = await inventory.snapshot
+            if snapshot.degraded {
+                return APIError(.gatewayTimeout, "timed out waiting for the ollama target: \(snapshot.lastError ?? "unreachable")")
+            }
+            return APIError(.serviceUnavailable, "timed out waiting in the queue", headers: [.retryAfter: "5"])
+        case .shutdown:
+            return APIError(.serviceUnavailable, "foreman is shutting down", headers: [.retryAfter: "5"])
+        case .callerGone, .requested:
+            return APIError(.init(code: 499), "request canceled")
+        }
+    }
+
+    private func relay(
+        _ events: AsyncStream<JobEvent>,
+        first: ByteBuffer,
+        job: Job,
+        writer: inout any ResponseBodyWriter
+    ) async throws {
+        do {
+            try await writer.write(first)
+            for await event in events {
+                switch event {
+                case .chunk(let line):
+                    try await writer.write(line)
+                case .finished(.interrupted(let message)):
+                    try await writer.write(JSONLine.error(message, newline: true))
+                case .finished(.cancelled(let reason)):
+                    try await writer.write(JSONLine.error(reason.rawValue, newline: true))
+                case .started, .finished:
+                    break
+                }
+            }
+        } catch {
+            // Writing failed: the caller is gone, so stop spending the GPU on it.
+            await queue.cancel(job.id, reason: .callerGone)
+            throw error
+        }
+        try await writer.finish(nil)
+    }
+}

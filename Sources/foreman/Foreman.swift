@@ -1,0 +1,93 @@
+import ArgumentParser
+import ForemanCore
+import ForemanServer
+import Foundation
+import Logging
+
+@main
+struct Foreman: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "foreman",
+        abstract: "A private, authenticated, queue-fronted Ollama.",
+        discussion: """
+            foreman sits in front of one Ollama server and looks like Ollama to every client, behind a bearer \
+            token. Every generation waits in a SQLite-persisted queue drained by a single worker. Each option \
+            also reads an environment variable, named in its help; a flag overrides its variable.
+            """,
+        version: ForemanVersion.current,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the foreman service (the default command).")
+
+    @Option(help: "Listen address host:port (FOREMAN_ADDR, default 127.0.0.1:8080).")
+    var addr: String?
+
+    @Option(name: .customLong("ollama-url"), help: "The Ollama target (FOREMAN_OLLAMA_URL, default http://127.0.0.1:11434).")
+    var ollamaURL: String?
+
+    @Option(help: "Bearer token callers must send; required off loopback (FOREMAN_TOKEN).")
+    var token: String?
+
+    @Option(name: .customLong("ollama-token"), help: "Bearer token sent to the target (FOREMAN_OLLAMA_TOKEN).")
+    var ollamaToken: String?
+
+    @Option(help: "SQLite file (FOREMAN_DB, default $XDG_STATE_HOME/foreman/foreman.db or ~/.local/state/foreman/foreman.db).")
+    var db: String?
+
+    @Option(name: .customLong("poll-interval"), help: "How often to read /api/tags, e.g. 500ms, 30s, 2m (FOREMAN_POLL_INTERVAL, default 30s).")
+    var pollInterval: String?
+
+    @Option(name: .customLong("max-queue"), help: "Queued jobs before new ones get 503 (FOREMAN_MAX_QUEUE, default 512).")
+    var maxQueue: String?
+
+    @Option(name: .customLong("max-body"), help: "Largest request body, e.g. 32MB (FOREMAN_MAX_BODY, default 32MB).")
+    var maxBody: String?
+
+    @Option(name: .customLong("max-wait"), help: "How long a native call waits for its job to start (FOREMAN_MAX_WAIT, default 10m).")
+    var maxWait: String?
+
+    @Option(name: .customLong("upstream-timeout"), help: "How long the target may take to start answering (FOREMAN_UPSTREAM_TIMEOUT, default 5m).")
+    var upstreamTimeout: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FOREMAN_LOG_LEVEL, default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var overrides: [ForemanConfig.Variable: String] = [:]
+        overrides[.addr] = addr
+        overrides[.ollamaURL] = ollamaURL
+        overrides[.token] = token
+        overrides[.ollamaToken] = ollamaToken
+        overrides[.db] = db
+        overrides[.pollInterval] = pollInterval
+        overrides[.maxQueue] = maxQueue
+        overrides[.maxBody] = maxBody
+        overrides[.maxWait] = maxWait
+        overrides[.upstreamTimeout] = upstreamTimeout
+
+        let config: ForemanConfig
+        do {
+            config = try ForemanConfig.resolve(environment: environment, overrides: overrides)
+            try config.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let levelName = logLevel ?? environment["FOREMAN_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
+            throw ValidationError("FOREMAN_LOG_LEVEL: expected trace, debug, info, notice, warning, error or critical, got '\(levelName)'")
+        }
+        var logger = Logger(label: "foreman")
+        logger.logLevel = level
+        logger.info(
+            "starting foreman",
+            metadata: ["addr": "\(config.address)", "target": "\(config.ollamaURL)", "db": "\(config.databasePath)", "auth": "\(config.token != nil)"]
+        )
+        let app = try await buildApplication(config: config, logger: logger)
+        try await app.runService()
+    }
+}
