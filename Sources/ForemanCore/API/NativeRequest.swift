@@ -51,9 +51,9 @@ public struct NativeRequest: Sendable, Equatable {
             }
         }
 
-        try check(object, "stream", is: "a boolean") { $0 is Bool }
+        try check(object, "stream", is: "a boolean") { JSONValue.isBool($0) }
         try check(object, "options", is: "an object") { $0 is [String: Any] }
-        try check(object, "keep_alive", is: "a number or a duration string") { $0 is String || ($0 is NSNumber && !($0 is Bool)) }
+        try check(object, "keep_alive", is: "a number or a duration string") { $0 is String || JSONValue.isNumber($0) }
         switch endpoint {
         case .chat:
             try check(object, "messages", is: "an array of message objects") { value in
@@ -74,7 +74,7 @@ public struct NativeRequest: Sendable, Equatable {
         case .show:
             break
         }
-        let stream = (object["stream"] as? Bool) ?? true
+        let stream = (object["stream"] as? NSNumber)?.boolValue ?? true
         return NativeRequest(model: model, stream: endpoint == .chat || endpoint == .generate ? stream : false)
     }
 
@@ -109,4 +109,18 @@ public struct RequestError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(status): \(message)" }
+}
+
+/// Type tests for `JSONSerialization` values that hold on Linux too, where every `NSNumber` also casts to `Bool`.
+enum JSONValue {
+    private static let booleanType = type(of: NSNumber(value: true))
+
+    static func isBool(_ value: Any) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return type(of: number) == booleanType
+    }
+
+    static func isNumber(_ value: Any) -> Bool {
+        value is NSNumber && !isBool(value)
+    }
 }

@@ -11,7 +11,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let httpError = error as? HTTPError, httpError.status == .notFound, httpError.body == nil {
                 apiError.message = "no route for \(request.method) \(request.uri.path)"
             }
-            if apiError.status.code >= 500 {
+            if apiError.status == .internalServerError || apiError.status == .badGateway {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
             return try apiError.response(from: request, context: context)

@@ -1,0 +1,306 @@
+import AsyncHTTPClient
+import FakeOllama
+import ForemanCore
+import Foundation
+import NIOCore
+import Testing
+
+/// The native Ollama surface, end to end: real HTTP over loopback to foreman, and from foreman to the fake target.
+extension ServerTests {
+    @Suite("Native Ollama API")
+    struct NativeAPITests {
+        @Test("concurrent chats reach the target strictly one at a time")
+        func concurrentChatsNeverOverlap() async throws {
+            try await Harness.run { harness in
+                let statuses = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                    for index in 0..<8 {
+                        group.addTask {
+                            let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: index.isMultiple(of: 2) ? nil : false))
+                            let last = index.isMultiple(of: 2) ? response.lines.last : try response.jsonObject()
+                            return (response.status, last?["done"] as? Bool ?? false)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.count == 8)
+                #expect(statuses.allSatisfy { $0 == (200, true) })
+                #expect(await harness.fake.maxConcurrentGenerations == 1)
+                #expect(await harness.fake.completedGenerations == 8)
+                #expect(await harness.fake.requests(to: "/api/chat").count == 8)
+            }
+        }
+
+        @Test("streamed lines are relayed as they arrive, not when the stream ends")
+        func streamedLinesArriveOneByOne() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()  // the fake sends its first token, then holds the rest
+                let response = try await harness.stream("/api/chat", json: Harness.chatBody(tokens: 5))
+                #expect(response.status == .ok)
+                #expect(response.headers.first(name: "Content-Type") == "application/x-ndjson")
+                var reader = LineReader(response)
+                let first = try #require(try await reader.next())
+                #expect((first["message"] as? [String: Any])?["content"] as? String == "The")
+                #expect(first["done"] as? Bool == false)
+                // The first line is in our hands while the target has not produced the second one.
+                #expect(await harness.fake.completedGenerations == 0)
+                #expect(await harness.fake.activeGenerations == 1)
+                await harness.fake.resume()
+                var rest: [[String: Any]] = []
+                while let line = try await reader.next() { rest.append(line) }
+                #expect(rest.count == 5)  // four more tokens and the final line
+                #expect(rest.last?["done"] as? Bool == true)
+                #expect(rest.last?["done_reason"] as? String == "stop")
+                #expect(rest.last?["eval_count"] as? Int == 5)
+            }
+        }
+
+        @Test("stream:false answers one JSON object in Ollama's non-streaming shape")
+        func nonStreamShape() async throws {
+            try await Harness.run { harness in
+                let chat = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false))
+                #expect(chat.status == 200)
+                #expect(chat.headers.first(name: "Content-Type")?.hasPrefix("application/json") == true)
+                let object = try chat.jsonObject()
+                let message = try #require(object["message"] as? [String: Any])
+                #expect(message["role"] as? String == "assistant")
+                #expect(message["content"] as? String == "The sky is blue because of Rayleigh scattering.")
+                #expect(object["done"] as? Bool == true)
+                #expect(object["done_reason"] as? String == "stop")
+                #expect(object["total_duration"] is Int)
+
+                let generate = try await harness.request(.POST, "/api/generate", json: #"{"model":"llama3.2","prompt":"why","stream":false}"#)
+                #expect(generate.status == 200)
+                #expect(try generate.jsonObject()["response"] as? String == "The sky is blue because of Rayleigh scattering.")
+            }
+        }
+
+        @Test("load and unload requests go through the queue and answer one object")
+        func loadAndUnload() async throws {
+            try await Harness.run { harness in
+                let load = try await harness.request(.POST, "/api/chat", json: #"{"model":"llama3.2","messages":[]}"#)
+                #expect(load.status == 200)
+                #expect(try load.jsonObject()["done_reason"] as? String == "load")
+                let unload = try await harness.request(.POST, "/api/generate", json: #"{"model":"llama3.2","keep_alive":0}"#)
+                #expect(try unload.jsonObject()["done_reason"] as? String == "unload")
+                #expect(await harness.fake.unloads == ["llama3.2:latest"])
+            }
+        }
+
+        @Test("an unknown model gets exactly one re-poll, then Ollama's 404, and is never queued")
+        func unknownModel404AfterOneRepoll() async throws {
+            try await Harness.run { harness in
+                _ = try await harness.request(.GET, "/api/tags")  // the inventory is loaded at startup
+                let pollsBefore = await harness.fake.requests(to: "/api/tags").count
+                let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
+                #expect(response.status == 404)
+                #expect(response.body == #"{"error":"model 'ghost' not found"}"#)
+                #expect(await harness.fake.requests(to: "/api/tags").count == pollsBefore + 1)
+                #expect(await harness.fake.requests(to: "/api/chat").isEmpty)
+                #expect(try await harness.health()["queue_depth"] as? Int == 0)
+            }
+        }
+
+        @Test("a model pulled after startup is found by the re-poll")
+        func newlyPulledModelIsFound() async throws {
+            try await Harness.run { harness in
+                _ = try await harness.request(.GET, "/api/tags")
+                await harness.fake.setModels(FakeModel.defaults + [FakeModel(name: "mistral:latest")])
+                let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "mistral", stream: false))
+                #expect(response.status == 200)
+            }
+        }
+
+        @Test("auth: missing or wrong token is 401 with WWW-Authenticate; healthz and heartbeat stay open")
+        func auth() async throws {
+            try await Harness.run { harness in
+                let missing = try await harness.request(.GET, "/api/tags", token: .some(nil))
+                #expect(missing.status == 401)
+                #expect(missing.body == #"{"error":"unauthorized"}"#)
+                #expect(missing.headers.first(name: "WWW-Authenticate") == "Bearer")
+                let wrong = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(), token: "guess")
+                #expect(wrong.status == 401)
+                #expect(await harness.fake.requests(to: "/api/chat").isEmpty)
+                let right = try await harness.request(.GET, "/api/tags")
+                #expect(right.status == 200)
+                #expect(try await harness.request(.GET, "/healthz", token: .some(nil)).status == 200)
+                let heartbeat = try await harness.request(.GET, "/", token: .some(nil))
+                #expect(heartbeat.status == 200)
+                #expect(heartbeat.body == "Ollama is running")
+                #expect(try await harness.request(.HEAD, "/", token: .some(nil)).status == 200)
+            }
+        }
+
+        @Test("the target sees foreman's own bearer and Host, never the caller's")
+        func outboundBearerAndHost() async throws {
+            try await Harness.run(configure: { $0.ollamaToken = "upstream-secret" }) { harness in
+                _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false))
+                _ = try await harness.request(.POST, "/api/show", json: #"{"model":"llama3.2"}"#)
+                _ = try await harness.request(.GET, "/api/ps")
+                let seen = await harness.fake.requests
+                #expect(!seen.isEmpty)
+                for request in seen {
+                    #expect(request.authorization == "Bearer upstream-secret", "\(request.path)")
+                    #expect(request.host == "127.0.0.1:\(harness.fakePort)", "\(request.path)")
+                }
+            }
+        }
+
+        @Test("a failed poll sets degraded and keeps the last inventory; the next success clears it")
+        func degradedFlipsAndRecovers() async throws {
+            try await Harness.run { harness in
+                let tags = try await harness.request(.GET, "/api/tags")
+                #expect(try await harness.health()["status"] as? String == "ok")
+                await harness.fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire"))
+                // An unknown model triggers a poll right away, which fails.
+                _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
+                let degraded = try await harness.request(.GET, "/healthz", token: .some(nil))
+                #expect(degraded.status == 503)
+                let report = try degraded.jsonObject()
+                #expect(report["status"] as? String == "degraded")
+                #expect(report["reachable"] as? Bool == false)
+                #expect((report["last_error"] as? String)?.contains("500") == true)
+                #expect(report["target"] as? String == "http://127.0.0.1:\(harness.fakePort)")
+                #expect(try await harness.request(.GET, "/api/tags").body == tags.body)  // last known inventory
+
+                _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
+                let recovered = try await harness.request(.GET, "/healthz", token: .some(nil))
+                #expect(recovered.status == 200)
+                #expect(try recovered.jsonObject()["status"] as? String == "ok")
+                #expect(try recovered.jsonObject()["models"] as? Int == 3)
+            }
+        }
+
+        @Test("a full queue answers Ollama's 503 with Retry-After")
+        func queueFull503() async throws {
+            try await Harness.run(configure: { $0.maxQueue = 2 }) { harness in
+                await harness.fake.pause()
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status }
+                    await harness.fake.waitForGenerations(1)  // one running
+                    for _ in 0..<2 {
+                        group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status }
+                    }
+                    try await harness.waitForQueueDepth(2)  // two waiting: the queue is full
+                    let rejected = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
+                    #expect(rejected.status == 503)
+                    #expect(rejected.body == #"{"error":"server busy, please try again.  maximum pending requests exceeded"}"#)
+                    #expect(rejected.headers.first(name: "Retry-After") != nil)
+                    await harness.fake.resume()
+                    let statuses = try await group.reduce(into: []) { $0.append($1) }
+                    #expect(statuses == [200, 200, 200])
+                }
+                #expect(await harness.fake.completedGenerations == 3)
+            }
+        }
+
+        @Test("a caller that disconnects while queued never reaches the target")
+        func disconnectWhileQueued() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                async let first = harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "first"))
+                await harness.fake.waitForGenerations(1)
+                let second = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(content: "second")) }
+                try await harness.waitForQueueDepth(1)
+                second.cancel()  // AsyncHTTPClient closes the connection
+                try await harness.waitForQueueDepth(0)
+                await harness.fake.resume()
+                #expect(try await first.status == 200)
+                let chats = await harness.fake.requests(to: "/api/chat")
+                #expect(chats.count == 1)
+                #expect(chats.first?.body.contains("first") == true)
+            }
+        }
+
+        @Test("a caller that disconnects mid-stream aborts the upstream request")
+        func disconnectWhileRunning() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                let (firstLine, gotFirstLine) = AsyncStream<Void>.makeStream()
+                let reading = Task {
+                    let response = try await harness.stream("/api/chat", json: Harness.chatBody(tokens: 50))
+                    var reader = LineReader(response)
+                    _ = try await reader.next()
+                    gotFirstLine.yield()
+                    while try await reader.next() != nil {}
+                }
+                for await _ in firstLine { break }
+                reading.cancel()  // AsyncHTTPClient closes the connection, as a client going away does
+                await harness.fake.resume()
+                try await eventually("upstream abort") { await harness.fake.abortedGenerations == 1 }
+                #expect(await harness.fake.completedGenerations == 0)
+                try await eventually("worker idle") { try await harness.health()["running_job"] is NSNull }
+            }
+        }
+
+        @Test("upstream errors keep their status and body; a broken stream ends with one error line")
+        func upstreamErrors() async throws {
+            try await Harness.run { harness in
+                await harness.fake.inject(FakeFailure(path: "/api/chat", status: 429, error: "rate limit exceeded"))
+                let limited = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
+                #expect(limited.status == 429)
+                #expect(limited.error == "rate limit exceeded")
+
+                let embedOnly = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "nomic-embed-text"))
+                #expect(embedOnly.status == 400)
+                #expect(embedOnly.error == #""nomic-embed-text" does not support chat"#)
+
+                await harness.fake.inject(FakeFailure(path: "/api/chat", error: "model runner crashed", afterTokens: 2))
+                let broken = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
+                #expect(broken.status == 200)
+                let lines = broken.lines
+                #expect(lines.count == 3)
+                #expect(lines.last?["error"] as? String == "model runner crashed")
+                #expect(lines.allSatisfy { $0["done"] as? Bool != true })
+            }
+        }
+
+        @Test("bad input always gets a 4xx JSON error")
+        func badInput() async throws {
+            try await Harness.run(configure: { $0.maxBodyBytes = 1024 }) { harness in
+                let cases: [(String, String, String?, Int, String?)] = [
+                    ("POST", "/api/chat", "{bad", 400, nil),
+                    ("POST", "/api/chat", "", 400, "missing request body"),
+                    ("POST", "/api/chat", "[1,2]", 400, "invalid request body: expected a JSON object"),
+                    ("POST", "/api/chat", #"{"model":5}"#, 400, "invalid request body: field 'model' must be a string"),
+                    ("POST", "/api/chat", #"{"messages":[]}"#, 400, "model is required"),
+                    ("POST", "/api/generate", #"{"prompt":"x"}"#, 404, "model '' not found"),
+                    ("POST", "/api/chat", #"{"model":"llama3.2","messages":"hi"}"#, 400, "invalid request body: field 'messages' must be an array of message objects"),
+                    ("POST", "/api/chat", #"{"model":"llama3.2","stream":"yes"}"#, 400, "invalid request body: field 'stream' must be a boolean"),
+                    ("POST", "/api/embed", #"{"model":"nomic-embed-text","input":5}"#, 400, "invalid input type"),
+                    ("POST", "/api/chat", #"{"model":"llama3.2","messages":[],"x":""#, 400, nil),
+                    ("POST", "/api/chat", "{\"model\":\"" + String(repeating: "a", count: 2000) + "\"}", 413, "request body too large"),
+                    ("GET", "/api/chat", nil, 405, "method GET not allowed on /api/chat"),
+                    ("GET", "/v1/models", nil, 404, "no route for GET /v1/models"),
+                ]
+                for (method, path, body, status, message) in cases {
+                    let response = try await harness.request(.init(rawValue: method), path, json: body)
+                    #expect(response.status == status, "\(method) \(path) \(body ?? "")")
+                    let error = try #require(response.error, "\(method) \(path): \(response.body)")
+                    if let message { #expect(error == message) }
+                }
+                #expect(await harness.fake.requests(to: "/api/chat").isEmpty)
+                #expect(try await harness.health()["status"] as? String == "ok")
+            }
+        }
+
+        @Test("tags, ps, show, version and embeddings pass through")
+        func passThrough() async throws {
+            try await Harness.run { harness in
+                let tags = try await harness.request(.GET, "/api/tags").jsonObject()
+                #expect((tags["models"] as? [Any])?.count == 3)
+                #expect(try await harness.request(.GET, "/api/version").jsonObject()["version"] as? String == "0.32.15")
+                let show = try await harness.request(.POST, "/api/show", json: #"{"model":"llama3.2"}"#)
+                #expect(try show.jsonObject()["model_info"] is [String: Any])
+                let missing = try await harness.request(.POST, "/api/show", json: #"{"model":"ghost"}"#)
+                #expect(missing.status == 404)
+                #expect(missing.error == "model 'ghost:latest' not found")
+                let embed = try await harness.request(.POST, "/api/embed", json: #"{"model":"nomic-embed-text","input":["a","b"]}"#)
+                #expect((try embed.jsonObject()["embeddings"] as? [Any])?.count == 2)
+                let legacy = try await harness.request(.POST, "/api/embeddings", json: #"{"model":"nomic-embed-text","prompt":"a"}"#)
+                #expect((try legacy.jsonObject()["embedding"] as? [Any])?.count == 8)
+                let ps = try await harness.request(.GET, "/api/ps").jsonObject()
+                #expect((ps["models"] as? [[String: Any]])?.first?["name"] as? String == "nomic-embed-text:latest")
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import ForemanCore
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func defaults() throws {
+        let config = try ForemanConfig.resolve(environment: ["HOME": "/home/u"])
+        #expect(config.address == HostPort(host: "127.0.0.1", port: 8080))
+        #expect(config.ollamaURL == "http://127.0.0.1:11434")
+        #expect(config.databasePath == "/home/u/.local/state/foreman/foreman.db")
+        #expect(config.pollInterval == .seconds(30))
+        #expect(config.maxQueue == 512)
+        #expect(config.token == nil)
+    }
+
+    @Test func environmentAndOverrides() throws {
+        let config = try ForemanConfig.resolve(
+            environment: [
+                "XDG_STATE_HOME": "/state", "FOREMAN_ADDR": "0.0.0.0:9000", "FOREMAN_TOKEN": "t",
+                "FOREMAN_POLL_INTERVAL": "500ms", "FOREMAN_MAX_QUEUE": "7", "FOREMAN_OLLAMA_URL": "http://gpu:11434/",
+            ],
+            overrides: [.maxQueue: "9"]
+        )
+        #expect(config.databasePath == "/state/foreman/foreman.db")
+        #expect(config.address == HostPort(host: "0.0.0.0", port: 9000))
+        #expect(config.pollInterval == .milliseconds(500))
+        #expect(config.maxQueue == 9)
+        #expect(config.ollamaURL == "http://gpu:11434")
+        try config.validate()
+    }
+
+    @Test(arguments: [("500ms", 0.5), ("1s", 1), ("2m", 120), ("1h", 3600), ("7d", 604_800), ("30", 30), ("1.5s", 1.5)])
+    func durations(text: String, seconds: Double) throws {
+        #expect(try DurationParser.parse(text, variable: "X").seconds == seconds)
+    }
+
+    @Test(arguments: [
+        ("FOREMAN_POLL_INTERVAL", "soon"), ("FOREMAN_MAX_QUEUE", "-1"), ("FOREMAN_MAX_QUEUE", "lots"),
+        ("FOREMAN_ADDR", "8080"), ("FOREMAN_ADDR", "host:99999"), ("FOREMAN_OLLAMA_URL", "ftp://x"), ("FOREMAN_MAX_BODY", "big"),
+    ])
+    func badValuesNameTheirVariable(variable: String, value: String) {
+        #expect {
+            try ForemanConfig.resolve(environment: [variable: value])
+        } throws: { error in
+            (error as? ConfigError)?.variable == variable && (error as? ConfigError)?.description.contains(value) == true
+        }
+    }
+
+    @Test func refusesNonLoopbackWithoutToken() throws {
+        let open = try ForemanConfig.resolve(environment: ["FOREMAN_ADDR": "0.0.0.0:8080"])
+        #expect(throws: ConfigError.self) { try open.validate() }
+        for loopback in ["127.0.0.1:8080", "localhost:1", "[::1]:8080"] {
+            try ForemanConfig.resolve(environment: ["FOREMAN_ADDR": loopback]).validate()
+        }
+    }
+
+    @Test func byteSizes() throws {
+        #expect(try ByteSizeParser.parse("32MB", variable: "X") == 32 << 20)
+        #expect(try ByteSizeParser.parse("512KiB", variable: "X") == 512 << 10)
+        #expect(try ByteSizeParser.parse("1000", variable: "X") == 1000)
+    }
+}
+
+@Suite("NDJSON and responses")
+struct NDJSONTests {
+    @Test("lines are cut at newlines whatever the chunk boundaries")
+    func splitter() {
+        let text = "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n"
+        for cut in 0...text.utf8.count {
+            var splitter = NDJSONLineSplitter()
+            let bytes = Array(text.utf8)
+            var lines = splitter.append(ByteBuffer(bytes: bytes[..<cut]))
+            lines += splitter.append(ByteBuffer(bytes: bytes[cut...]))
+            #expect(lines.map { String(buffer: $0) } == ["{\"a\":1}\n", "{\"b\":2}\n", "{\"c\":3}\n"], "cut at \(cut)")
+            #expect(splitter.finish() == nil)
+        }
+    }
+
+    @Test("a body without a final newline comes out at finish")
+    func splitterRemainder() {
+        var splitter = NDJSONLineSplitter()
+        #expect(splitter.append(ByteBuffer(string: "{\"done\":true}")).isEmpty)
+        #expect(splitter.finish().map { String(buffer: $0) } == "{\"done\":true}")
+    }
+
+    @Test("streamed chat chunks assemble into Ollama's non-streaming shape")
+    func assembleChat() throws {
+        let lines = [
+            #"{"model":"m","message":{"role":"assistant","content":"Hel","thinking":"hmm"},"done":false}"#,
+            #"{"model":"m","message":{"role":"assistant","content":"lo"},"done":false}"#,
+            #"{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":2}"#,
+        ].map { ByteBuffer(string: $0 + "\n") }
+        let data = try #require(ResponseAssembler.assemble(kind: .chat, lines: lines))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let message = try #require(object["message"] as? [String: Any])
+        #expect(message["content"] as? String == "Hello")
+        #expect(message["thinking"] as? String == "hmm")
+        #expect(object["done_reason"] as? String == "stop")
+        #expect(object["eval_count"] as? Int == 2)
+    }
+
+    @Test func errorLines() {
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"error":"boom"}"#)) == "boom")
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"error"}"#)) == nil)
+    }
+}
+
+@Suite("Small domain rules")
+struct DomainTests {
+    @Test func modelNames() {
+        #expect(ModelName.normalized("llama3.2") == "llama3.2:latest")
+        #expect(ModelName.normalized("llama3.2:latest") == "llama3.2:latest")
+        #expect(ModelName.normalized("qwen2.5:7b") == "qwen2.5:7b")
+        #expect(ModelName.normalized("registry:5000/ns/model") == "registry:5000/ns/model:latest")
+    }
+
+    @Test("job ids are 30 characters and sort by creation time")
+    func jobIDs() {
+        let early = JobID.make(now: Date(timeIntervalSince1970: 1_700_000_000))
+        let late = JobID.make(now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(early.count == 30)
+        #expect(early.hasPrefix("job_"))
+        #expect(early < late)
+        #expect(JobID.make() != JobID.make())
+    }
+
+    @Test func bearerToken() {
+        let verifier = BearerTokenVerifier(token: "s3cret")
+        #expect(verifier.verify(authorization: "Bearer s3cret"))
+        #expect(verifier.verify(authorization: "bearer s3cret"))
+        #expect(!verifier.verify(authorization: "Bearer s3cre"))
+        #expect(!verifier.verify(authorization: "Basic s3cret"))
+        #expect(!verifier.verify(authorization: "Bearer "))
+        #expect(!verifier.verify(authorization: nil))
+    }
+}
+
+@Suite("Native request validation")
+struct NativeRequestTests {
+    @Test func streamDefaultsToTrue() throws {
+        #expect(try NativeRequest.parse(.chat, body: ByteBuffer(string: #"{"model":"m"}"#)).stream)
+        #expect(try !NativeRequest.parse(.chat, body: ByteBuffer(string: #"{"model":"m","stream":false}"#)).stream)
+        #expect(try !NativeRequest.parse(.embed, body: ByteBuffer(string: #"{"model":"m"}"#)).stream)
+    }
+
+    @Test("keep_alive takes numbers and duration strings, not booleans")
+    func keepAlive() throws {
+        for good in [#"0"#, #"-1"#, #"300"#, #""5m""#] {
+            _ = try NativeRequest.parse(.generate, body: ByteBuffer(string: #"{"model":"m","keep_alive":"# + good + "}"))
+        }
+        #expect(throws: RequestError.self) {
+            try NativeRequest.parse(.generate, body: ByteBuffer(string: #"{"model":"m","keep_alive":true}"#))
+        }
+        #expect(throws: RequestError.self) {
+            try NativeRequest.parse(.chat, body: ByteBuffer(string: #"{"model":"m","stream":1}"#))
+        }
+    }
+}
