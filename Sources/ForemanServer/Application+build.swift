@@ -18,10 +18,21 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     try config.validate()
     let pool = try ForemanDatabase.open(path: config.databasePath)
-    let store = try JobStore(pool: pool, maxQueue: config.maxQueue)
-    let orphans = try await store.failOrphanedAPIJobs()
-    if orphans > 0 {
-        logger.notice("failed native jobs interrupted by the last restart", metadata: ["count": "\(orphans)"])
+    let webhookClient = WebhookOutbox.makeHTTPClient(timeout: config.webhookRetry.timeout)
+    let outbox = WebhookOutbox(
+        pool: pool,
+        client: webhookClient,
+        signer: try config.webhookSecret.map { try WebhookSigner(secret: $0) },
+        policy: config.webhookRetry,
+        logger: logger
+    )
+    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, outboxChanged: { outbox.wake() })
+    let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
+    if recovery != JobStore.Recovery() {
+        logger.notice(
+            "recovered jobs left by the last run",
+            metadata: ["failed_native": "\(recovery.failedNative)", "requeued": "\(recovery.requeued)", "exhausted": "\(recovery.exhausted)"]
+        )
     }
 
     let httpClient = LiveOllamaTarget.makeHTTPClient(readTimeout: config.upstreamReadTimeout)
@@ -38,14 +49,17 @@ public func buildApplication(
         router.add(middleware: AuthMiddleware(verifier: BearerTokenVerifier(token: token)))
     }
     HealthRoutes(targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker).register(on: router)
+    let modelCheck = ModelCheck(inventory: inventory, poller: poller)
     OllamaRoutes(
         generation: QueuedGeneration(queue: queue, inventory: inventory, maxWait: config.maxWait),
         proxy: TargetProxy(target: target),
         inventory: inventory,
         poller: poller,
+        modelCheck: modelCheck,
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
-    var routes = OllamaRoutes<BasicRequestContext>.routes
+    JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes).register(on: router)
+    var routes = OllamaRoutes<BasicRequestContext>.routes.merging(JobsRoutes<BasicRequestContext>.routes) { a, _ in a }
     routes["/healthz"] = [.get]
     MethodNotAllowed.register(routes, on: router)
 
@@ -55,7 +69,14 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.address.port) },
         logger: logger
     )
-    app.addServices(poller, worker, HTTPClientService(client: httpClient))
+    app.addServices(
+        poller,
+        worker,
+        outbox,
+        RetentionPruner(store: store, retention: config.retention, logger: logger),
+        HTTPClientService(client: httpClient),
+        HTTPClientService(client: webhookClient)
+    )
     return app
 }
 

@@ -27,6 +27,14 @@ public struct ForemanConfig: Sendable, Equatable {
     public var upstreamTimeout: Duration = .seconds(300)
     /// Longest pause between two reads of a streaming upstream body.
     public var upstreamReadTimeout: Duration = .seconds(300)
+    /// How long finished jobs and their artifacts are kept.
+    public var retention: Duration = .seconds(7 * 86_400)
+    /// The Standard Webhooks secret (`whsec_` + base64); webhooks are unsigned without it.
+    public var webhookSecret: String?
+    /// How often a `/jobs` job may be claimed before a restart in the middle of it fails it.
+    public var maxAttempts: Int = 3
+    /// Webhook retry schedule and time limits.
+    public var webhookRetry = WebhookOutbox.RetryPolicy()
 
     public init() {}
 
@@ -66,6 +74,12 @@ extension ForemanConfig {
         case maxBody = "FOREMAN_MAX_BODY"
         case maxWait = "FOREMAN_MAX_WAIT"
         case upstreamTimeout = "FOREMAN_UPSTREAM_TIMEOUT"
+        case retention = "FOREMAN_RETENTION"
+        case webhookSecret = "FOREMAN_WEBHOOK_SECRET"
+        case maxAttempts = "FOREMAN_MAX_ATTEMPTS"
+        case webhookRetryFor = "FOREMAN_WEBHOOK_RETRY_FOR"
+        case webhookRetryBase = "FOREMAN_WEBHOOK_RETRY_BASE"
+        case webhookTimeout = "FOREMAN_WEBHOOK_TIMEOUT"
     }
 
     /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
@@ -99,6 +113,18 @@ extension ForemanConfig {
         case .upstreamTimeout:
             upstreamTimeout = try DurationParser.parse(raw, variable: name)
             upstreamReadTimeout = upstreamTimeout
+        case .retention: retention = try DurationParser.parse(raw, variable: name)
+        case .webhookSecret:
+            do {
+                _ = try WebhookSigner(secret: raw)
+            } catch {
+                throw ConfigError(variable: name, message: error.description)
+            }
+            webhookSecret = raw
+        case .maxAttempts: maxAttempts = try Self.parsePositiveInt(raw, variable: name)
+        case .webhookRetryFor: webhookRetry.giveUpAfter = try DurationParser.parse(raw, variable: name)
+        case .webhookRetryBase: webhookRetry.base = try DurationParser.parse(raw, variable: name)
+        case .webhookTimeout: webhookRetry.timeout = try DurationParser.parse(raw, variable: name)
         }
     }
 

@@ -69,6 +69,38 @@ public enum ForemanDatabase {
             }
             try db.create(index: "job_state_seq", on: "job", columns: ["state", "seq"])
         }
+        migrator.registerMigration("v2: jobs surface, artifacts, webhook outbox") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "metadata", .text)
+                t.add(column: "state_webhook_url", .text)
+                t.add(column: "idempotency_key", .text)
+                t.add(column: "request_fingerprint", .text)
+            }
+            try db.create(index: "job_idempotency_key", on: "job", columns: ["idempotency_key"], unique: true)
+            try db.create(index: "job_finished_at", on: "job", columns: ["finished_at"])
+            try db.create(table: "artifact") { t in
+                t.column("job_id", .text).notNull().references("job", column: "id", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("content_type", .text).notNull()
+                t.column("data", .blob).notNull()
+                t.primaryKey(["job_id", "name"])
+            }
+            try db.create(table: "webhook_delivery") { t in
+                t.column("seq", .integer).primaryKey(autoincrement: true)
+                t.column("webhook_id", .text).notNull().unique()
+                t.column("job_id", .text).notNull().references("job", column: "id", onDelete: .cascade)
+                t.column("url", .text).notNull()
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("created_at", .datetime).notNull()
+                t.column("next_attempt_at", .datetime).notNull()
+                t.column("delivered_at", .datetime)
+                t.column("last_error", .text)
+            }
+            try db.create(index: "webhook_delivery_due", on: "webhook_delivery", columns: ["state", "next_attempt_at"])
+            try db.create(index: "webhook_delivery_job", on: "webhook_delivery", columns: ["job_id", "seq"])
+        }
         return migrator
     }
 }

@@ -62,6 +62,13 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
     public var error: String?
     /// The final response, in Ollama's non-streaming shape.
     public var response: Data?
+    /// The caller's `metadata` JSON, exactly as sent (`/jobs` only).
+    public var metadata: String?
+    /// Where state changes are POSTed (`/jobs` only).
+    public var stateWebhookURL: String?
+    /// The caller's `Idempotency-Key`, and a SHA-256 of the body it came with.
+    public var idempotencyKey: String?
+    public var requestFingerprint: String?
 
     public init(
         id: String = JobID.make(),
@@ -71,6 +78,8 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
         priority: Int = 0,
         request: Data,
         stream: Bool,
+        metadata: String? = nil,
+        stateWebhookURL: String? = nil,
         createdAt: Date = Date()
     ) {
         self.id = id
@@ -83,12 +92,16 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
         self.stream = stream
         self.createdAt = createdAt
         self.attempts = 0
+        self.metadata = metadata
+        self.stateWebhookURL = stateWebhookURL
     }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
         case seq, id, kind, origin, state, model, priority, request, stream
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
-        case attempts, error, response
+        case attempts, error, response, metadata
+        case stateWebhookURL = "state_webhook_url", idempotencyKey = "idempotency_key"
+        case requestFingerprint = "request_fingerprint"
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

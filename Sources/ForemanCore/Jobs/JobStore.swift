@@ -6,15 +6,22 @@ import GRDB
 /// All writes go through this actor. That lets it keep the queue depth in memory (counting 100k queued
 /// rows on every submission would put an index scan on the hot path) while SQLite stays the truth:
 /// the count is read from the table at startup and adjusted only after each commit succeeds.
+///
+/// Every state change of a job with a `state_webhook_url` also inserts its webhook event into the outbox
+/// in the same transaction, so an event can never be lost between the change and its delivery.
 public actor JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
     private var queued: Int
+    private let outboxChanged: @Sendable () -> Void
 
     /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
-    public init(pool: DatabasePool, maxQueue: Int) throws {
+    ///
+    /// - Parameter outboxChanged: called after a commit that added webhook events (wakes the delivery service).
+    public init(pool: DatabasePool, maxQueue: Int, outboxChanged: @escaping @Sendable () -> Void = {}) throws {
         self.pool = pool
         self.maxQueue = maxQueue
+        self.outboxChanged = outboxChanged
         self.queued = try pool.read { db in
             try Job.filter(Job.CodingKeys.state == JobState.queued.rawValue).fetchCount(db)
         }
@@ -23,53 +30,85 @@ public actor JobStore {
     /// How many jobs are waiting to run.
     public var queueDepth: Int { queued }
 
+    /// What ``enqueue(_:idempotencyKey:fingerprint:)`` did.
+    public enum EnqueueResult: Sendable {
+        case created(Job)
+        /// The idempotency key was seen before with the same body: this is the original job.
+        case existing(Job)
+    }
+
     /// Persists a new queued job. Returns only once the row is committed.
     ///
-    /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum.
-    @discardableResult
-    public func enqueue(_ job: Job) async throws -> Job {
-        guard queued < maxQueue else { throw JobStoreError.queueFull }
+    /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum;
+    ///   ``JobStoreError/idempotencyKeyReused(_:)`` when the key came before with a different body.
+    public func enqueue(_ job: Job, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws -> EnqueueResult {
+        guard queued < maxQueue else {
+            if let idempotencyKey, let original = try await jobByKey(idempotencyKey) {
+                return try Self.replay(original, fingerprint: fingerprint)
+            }
+            throw JobStoreError.queueFull
+        }
         // Reserve the slot before suspending so concurrent submissions cannot overshoot the bound.
         queued += 1
         do {
-            return try await pool.write { db in
+            let (result, emitted) = try await pool.write { db -> (EnqueueResult, Bool) in
+                if let idempotencyKey, let original = try Job.filter(Job.CodingKeys.idempotencyKey == idempotencyKey).fetchOne(db) {
+                    return (try Self.replay(original, fingerprint: fingerprint), false)
+                }
                 var job = job
+                job.idempotencyKey = idempotencyKey
+                job.requestFingerprint = fingerprint
                 try job.insert(db)
-                return job
+                return (.created(job), try Self.emitStateChange(db, job))
             }
+            if case .existing = result { queued -= 1 }
+            if emitted { outboxChanged() }
+            return result
         } catch {
             queued -= 1
             throw error
         }
     }
 
+    private static func replay(_ original: Job, fingerprint: String?) throws -> EnqueueResult {
+        guard original.requestFingerprint == fingerprint else { throw JobStoreError.idempotencyKeyReused(original) }
+        return .existing(original)
+    }
+
+    private func jobByKey(_ key: String) async throws -> Job? {
+        try await pool.read { db in try Job.filter(Job.CodingKeys.idempotencyKey == key).fetchOne(db) }
+    }
+
     /// Marks the oldest queued job `running` and returns it, or `nil` when the queue is empty.
     public func claimNext(now: Date = Date()) async throws -> Job? {
-        let claimed = try await pool.write { db -> Job? in
+        let (claimed, emitted) = try await pool.write { db -> (Job?, Bool) in
             guard var job = try Job.filter(Job.CodingKeys.state == JobState.queued.rawValue)
                 .order(Job.CodingKeys.seq).fetchOne(db)
-            else { return nil }
+            else { return (nil, false) }
             job.state = .running
             job.startedAt = now
             job.attempts += 1
             try job.update(db)
-            return job
+            return (job, try Self.emitStateChange(db, job, at: now))
         }
         if claimed != nil { queued -= 1 }
+        if emitted { outboxChanged() }
         return claimed
     }
 
-    /// Records how a running job ended. A job that is no longer running (cancelled meanwhile) keeps its state.
+    /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
+    /// running (cancelled meanwhile) keeps its state and gets no artifacts.
     @discardableResult
     public func finish(
         id: String,
         state: JobState,
         error: String? = nil,
         response: Data? = nil,
+        artifacts: [Artifact] = [],
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
-        return try await pool.write { db in
+        let (changed, emitted) = try await pool.write { db -> (Bool, Bool) in
             try db.execute(
                 sql: """
                     UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
@@ -77,47 +116,187 @@ public actor JobStore {
                     """,
                 arguments: [state.rawValue, error, response, now, id]
             )
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return (false, false) }
+            for artifact in artifacts { try artifact.insert(db) }
+            guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (true, false) }
+            return (true, try Self.emitStateChange(db, job, at: now))
         }
+        if emitted { outboxChanged() }
+        return changed
     }
 
     /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
     public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
-        let cancelled = try await pool.write { db in
+        let (cancelled, emitted) = try await pool.write { db -> (Bool, Bool) in
             try db.execute(
                 sql: "UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued'",
                 arguments: [reason, now, id]
             )
-            return db.changesCount == 1
+            guard db.changesCount == 1, let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (false, false) }
+            return (true, try Self.emitStateChange(db, job, at: now))
         }
         if cancelled { queued -= 1 }
+        if emitted { outboxChanged() }
         return cancelled
     }
+
+    /// What startup recovery did.
+    public struct Recovery: Sendable, Equatable {
+        /// Native jobs failed because their callers died with the previous process.
+        public var failedNative = 0
+        /// `/jobs` jobs that were running and went back to the queue.
+        public var requeued = 0
+        /// `/jobs` jobs that ran out of attempts.
+        public var exhausted = 0
+
+        public init() {}
+    }
+
+    /// Settles what a previous process left unfinished.
+    ///
+    /// Native (`api`) jobs queued or running are failed: their callers' connections died with that process, so
+    /// nobody waits for the answer. `/jobs` jobs left running go back to the queue (their attempt was counted
+    /// when claimed), unless they have used `maxAttempts`, in which case they fail. Queued `/jobs` jobs keep
+    /// their place.
+    @discardableResult
+    public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> Recovery {
+        let (recovery, requeuedDelta, emitted) = try await pool.write { db -> (Recovery, Int, Bool) in
+            var recovery = Recovery()
+            var queuedDelta = 0
+            var emitted = false
+            let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.CodingKeys.state))
+                .order(Job.CodingKeys.seq).fetchAll(db)
+            for var job in orphans {
+                let wasQueued = job.state == .queued
+                switch (job.origin, job.state) {
+                case (.api, _):
+                    job.state = .failed
+                    job.error = "interrupted by restart"
+                    job.finishedAt = now
+                    recovery.failedNative += 1
+                    if wasQueued { queuedDelta -= 1 }
+                case (.jobs, .running) where job.attempts >= maxAttempts:
+                    job.state = .failed
+                    job.error = "interrupted by restart \(job.attempts) times; giving up after \(maxAttempts) attempts"
+                    job.finishedAt = now
+                    recovery.exhausted += 1
+                case (.jobs, .running):
+                    job.state = .queued
+                    job.startedAt = nil
+                    recovery.requeued += 1
+                    queuedDelta += 1
+                default:
+                    continue
+                }
+                try job.update(db)
+                emitted = try Self.emitStateChange(db, job, at: now) || emitted
+            }
+            return (recovery, queuedDelta, emitted)
+        }
+        queued += requeuedDelta
+        if emitted { outboxChanged() }
+        return recovery
+    }
+
+    /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries, in batches.
+    @discardableResult
+    public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM job WHERE seq IN (
+                            SELECT seq FROM job WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?)
+                        """,
+                    arguments: [cutoff, batchSize]
+                )
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < batchSize { return total }
+        }
+    }
+
+    // MARK: Reads
 
     /// The job with this identifier, if any.
     public func job(id: String) async throws -> Job? {
         try await pool.read { db in try Job.filter(Job.CodingKeys.id == id).fetchOne(db) }
     }
 
-    /// Fails `api`-origin jobs a previous process left queued or running: their callers' connections died
-    /// with that process, so nobody is waiting for the answer. Returns how many were failed.
-    @discardableResult
-    public func failOrphanedAPIJobs(now: Date = Date()) async throws -> Int {
-        let (failed, wereQueued) = try await pool.write { db in
-            let wereQueued = try Job.filter(
-                Job.CodingKeys.origin == JobOrigin.api.rawValue && Job.CodingKeys.state == JobState.queued.rawValue
-            ).fetchCount(db)
-            try db.execute(
-                sql: """
-                    UPDATE job SET state = 'failed', error = 'interrupted by restart', finished_at = ?
-                    WHERE origin = 'api' AND state IN ('queued', 'running')
-                    """,
-                arguments: [now]
-            )
-            return (db.changesCount, wereQueued)
+    /// The job object of `id` (see ``JobDocument``), if the job exists.
+    public func document(id: String) async throws -> String? {
+        try await pool.read { db in
+            guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return nil }
+            return try JobDocument.render(db, job)
         }
-        queued -= wereQueued
-        return failed
+    }
+
+    /// Which jobs a listing wants.
+    public struct ListFilter: Sendable {
+        public var state: JobState?
+        public var kind: JobKind?
+        public var origin: JobOrigin?
+        public init(state: JobState? = nil, kind: JobKind? = nil, origin: JobOrigin? = nil) {
+            self.state = state
+            self.kind = kind
+            self.origin = origin
+        }
+    }
+
+    /// One page of job objects, newest first, and the cursor of the next page (`nil` on the last page).
+    ///
+    /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
+    /// a page that is being walked.
+    public func list(_ filter: ListFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+        try await pool.read { db in
+            var request = Job.all()
+            if let state = filter.state { request = request.filter(Job.CodingKeys.state == state.rawValue) }
+            if let kind = filter.kind { request = request.filter(Job.CodingKeys.kind == kind.rawValue) }
+            if let origin = filter.origin { request = request.filter(Job.CodingKeys.origin == origin.rawValue) }
+            if let cursor { request = request.filter(Job.CodingKeys.seq < cursor) }
+            let jobs = try request.order(Job.CodingKeys.seq.desc).limit(limit + 1).fetchAll(db)
+            let page = Array(jobs.prefix(limit))
+            let documents = try page.map { try JobDocument.render(db, $0) }
+            return (documents, jobs.count > limit ? page.last?.seq : nil)
+        }
+    }
+
+    /// The listing of a job's artifacts, or `nil` if the job does not exist.
+    public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
+        try await pool.read { db in
+            guard try Job.filter(Job.CodingKeys.id == jobID).fetchCount(db) == 1 else { return nil }
+            return try ArtifactInfo.fetchAll(db, jobID: jobID)
+        }
+    }
+
+    /// One artifact with its bytes.
+    public func artifact(jobID: String, name: String) async throws -> Artifact? {
+        try await pool.read { db in
+            try Artifact.filter(Artifact.CodingKeys.jobID == jobID && Artifact.CodingKeys.name == name).fetchOne(db)
+        }
+    }
+
+    // MARK: Outbox
+
+    /// Inserts the webhook event for `job`'s current state, if it has a webhook URL. Returns whether it did.
+    private static func emitStateChange(_ db: Database, _ job: Job, at now: Date = Date()) throws -> Bool {
+        guard let url = job.stateWebhookURL else { return false }
+        let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
+            + #","data":"# + (try JobDocument.render(db, job)) + "}"
+        var delivery = WebhookDelivery(
+            webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
+            jobID: job.id,
+            url: url,
+            payload: Data(payload.utf8),
+            state: .pending,
+            attempts: 0,
+            createdAt: now,
+            nextAttemptAt: now
+        )
+        try delivery.insert(db)
+        return true
     }
 }
 
@@ -125,4 +304,6 @@ public actor JobStore {
 public enum JobStoreError: Error, Equatable {
     /// ``JobStore/queueDepth`` reached `FOREMAN_MAX_QUEUE`.
     case queueFull
+    /// The idempotency key was used before with a different body; carries the original job.
+    case idempotencyKeyReused(Job)
 }

@@ -38,8 +38,21 @@ public enum CancelReason: String, Sendable, Equatable {
 /// (the `/jobs` surface) simply have no subscriber.
 public actor JobBroker {
     private var channels: [String: AsyncStream<JobEvent>.Continuation] = [:]
+    private var endSignals: [String: [AsyncStream<Void>.Continuation]] = [:]
 
     public init() {}
+
+    /// A stream that finishes once the worker has recorded the end of job `id`. Register it before causing
+    /// the end (a cancel), so the signal cannot be missed; drop it with ``forgetEndSignals(_:)`` if unused.
+    public func endSignal(_ id: String) -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        endSignals[id, default: []].append(continuation)
+        return stream
+    }
+
+    public func forgetEndSignals(_ id: String) {
+        for signal in endSignals.removeValue(forKey: id) ?? [] { signal.finish() }
+    }
 
     /// The event stream of job `id`; events before the job starts are buffered.
     public func subscribe(_ id: String) -> AsyncStream<JobEvent> {
@@ -55,6 +68,7 @@ public actor JobBroker {
 
     /// Sends the final event and closes the stream.
     public func finish(_ id: String, _ outcome: JobOutcome) {
+        for signal in endSignals.removeValue(forKey: id) ?? [] { signal.finish() }
         guard let continuation = channels.removeValue(forKey: id) else { return }
         continuation.yield(.finished(outcome))
         continuation.finish()

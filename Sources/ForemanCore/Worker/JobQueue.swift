@@ -33,6 +33,45 @@ public struct JobQueue: Sendable {
         return events
     }
 
+    /// Persists a `/jobs` job nobody waits for on a connection.
+    public func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
+        let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        if case .created = result { worker.wake() }
+        return result
+    }
+
+    /// What ``cancelAndWait(_:)`` found.
+    public enum CancelResult: Sendable {
+        case notFound
+        /// The job is `cancelled` (now, or it already was).
+        case cancelled
+        /// The job had already succeeded or failed.
+        case alreadyFinished
+    }
+
+    /// Cancels job `id` and returns once its cancellation is committed (a running job's upstream request is
+    /// aborted first). Cancelling a cancelled job is harmless.
+    public func cancelAndWait(_ id: String) async throws -> CancelResult {
+        guard let job = try await store.job(id: id) else { return .notFound }
+        switch job.state {
+        case .cancelled: return .cancelled
+        case .succeeded, .failed: return .alreadyFinished
+        case .queued, .running: break
+        }
+        if try await store.cancelIfQueued(id: id, reason: CancelReason.requested.rawValue) {
+            logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(CancelReason.requested.rawValue)"])
+            await broker.finish(id, .cancelled(.requested))
+            return .cancelled
+        }
+        let ended = await broker.endSignal(id)
+        if await worker.cancelRunning(id, reason: .requested) {
+            for await _ in ended {}
+        } else {
+            await broker.forgetEndSignals(id)
+        }
+        return try await store.job(id: id)?.state == .cancelled ? .cancelled : .alreadyFinished
+    }
+
     /// Cancels `id`: a queued job never reaches the target, a running one has its upstream request aborted.
     /// Cancelling an ended job does nothing.
     public func cancel(_ id: String, reason: CancelReason) async {

@@ -113,11 +113,11 @@ public actor Worker: Service {
         let outcome: JobOutcome
         let state: JobState
         var error: String?
-        switch result {
+        switch result.outcome {
         case .succeeded:
             state = .succeeded
             outcome = .succeeded
-        case .upstreamError(let message, _):
+        case .upstreamError(let message):
             state = .failed
             error = message
             outcome = .upstreamError(message)
@@ -131,7 +131,7 @@ public actor Worker: Service {
             outcome = .cancelled(cancelReason)
         }
         do {
-            try await store.finish(id: job.id, state: state, error: error, response: result.response)
+            try await store.finish(id: job.id, state: state, error: error, response: result.response, artifacts: Self.artifacts(of: job, result))
         } catch {
             logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
@@ -141,6 +141,21 @@ public actor Worker: Service {
         logger.info("job finished", metadata: metadata)
         await broker.finish(job.id, outcome)
     }
+
+    /// The artifacts a finished run leaves: the final response when it succeeded, and for `/jobs` chat and
+    /// generate jobs the transcript (native callers already had the stream).
+    static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
+        var artifacts: [Artifact] = []
+        if case .succeeded = result.outcome, let response = result.response {
+            artifacts.append(Artifact(jobID: job.id, name: Artifact.response, contentType: "application/json", data: response))
+        }
+        if job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty {
+            var transcript = Data()
+            for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
+            artifacts.append(Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript))
+        }
+        return artifacts
+    }
 }
 
 extension Job {
@@ -149,18 +164,24 @@ extension Job {
     }
 }
 
-/// How one run of a job ended, with the final response when there is one.
-enum JobResult: Sendable {
-    case succeeded(Data?)
-    case upstreamError(String, Data?)
-    case interrupted(String)
-    case cancelled
+/// How one run of a job ended, with what it produced.
+struct JobResult: Sendable {
+    enum Outcome: Sendable {
+        case succeeded
+        case upstreamError(String)
+        case interrupted(String)
+        case cancelled
+    }
 
-    var response: Data? {
-        switch self {
-        case .succeeded(let data), .upstreamError(_, let data): data
-        case .interrupted, .cancelled: nil
-        }
+    var outcome: Outcome
+    /// The final response in Ollama's non-streaming shape, when the run produced one.
+    var response: Data?
+    /// Every upstream line, byte for byte.
+    var transcript: [ByteBuffer] = []
+
+    static let cancelled = JobResult(outcome: .cancelled)
+    static func interrupted(_ message: String, transcript: [ByteBuffer] = []) -> JobResult {
+        JobResult(outcome: .interrupted(message), transcript: transcript)
     }
 }
 
@@ -176,17 +197,21 @@ struct JobAttempt: Sendable {
     let logger: Logger
 
     func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
+        var lines: [ByteBuffer] = []
         do {
             let response = try await sendRetryingWhileUnreachable()
             events?.yield(.started(status: response.status, contentType: response.contentType))
             guard response.isSuccess else {
-                let body = try await response.body.collect(upTo: 1 << 20)
-                events?.yield(.chunk(body))
+                var body = try await response.body.collect(upTo: 1 << 20)
                 let message = ResponseAssembler.errorMessage(in: body) ?? "ollama target answered HTTP \(response.status)"
-                return .upstreamError(message, Data(body.readableBytesView))
+                if ResponseAssembler.errorMessage(in: body) == nil {
+                    // Clients need a JSON error body (Go's client treats an empty error body as success).
+                    body = ByteBuffer(string: #"{"error":"# + JSONObjectWriter.quoted(message) + "}")
+                }
+                events?.yield(.chunk(body))
+                return JobResult(outcome: .upstreamError(message), response: Data(body.readableBytesView), transcript: [body])
             }
             var splitter = NDJSONLineSplitter()
-            var lines: [ByteBuffer] = []
             do {
                 for try await chunk in response.body {
                     for line in splitter.append(chunk) {
@@ -195,22 +220,22 @@ struct JobAttempt: Sendable {
                     }
                 }
             } catch {
-                if Task.isCancelled { return .cancelled }
-                return .interrupted(TargetError.interrupted(String(describing: error)).description)
+                if Task.isCancelled { return JobResult(outcome: .cancelled, transcript: lines) }
+                return .interrupted(TargetError.interrupted(String(describing: error)).description, transcript: lines)
             }
             if let rest = splitter.finish() {
                 lines.append(rest)
                 events?.yield(.chunk(rest))
             }
-            if Task.isCancelled { return .cancelled }
+            if Task.isCancelled { return JobResult(outcome: .cancelled, transcript: lines) }
             if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
-                return .upstreamError(message, ResponseAssembler.assemble(kind: job.kind, lines: lines.dropLast().map { $0 }))
+                return JobResult(outcome: .upstreamError(message), transcript: lines)
             }
-            return .succeeded(ResponseAssembler.assemble(kind: job.kind, lines: lines))
+            return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
         } catch {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
-            if Task.isCancelled || error is CancellationError { return .cancelled }
-            return .interrupted(String(describing: error))
+            if Task.isCancelled || error is CancellationError { return JobResult(outcome: .cancelled, transcript: lines) }
+            return .interrupted(String(describing: error), transcript: lines)
         }
     }
 

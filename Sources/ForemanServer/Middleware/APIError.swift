@@ -47,6 +47,8 @@ extension APIError {
             return APIError(.init(code: error.status), error.message)
         case JobStoreError.queueFull:
             return .queueFull
+        case JobStoreError.idempotencyKeyReused:
+            return APIError(.unprocessableContent, "Idempotency-Key was already used with a different request body")
         case is CancellationError:
             return APIError(.init(code: 499), "request canceled")
         case let error as TargetError:

@@ -70,10 +70,3 @@ struct HealthReport: Encodable {
         try c.encode(runningJob, forKey: .runningJob)
     }
 }
-
-/// RFC 3339 UTC timestamps, as foreman writes them everywhere.
-enum Timestamp {
-    static func string(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
-    }
-}

@@ -10,6 +10,7 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
     let proxy: TargetProxy
     let inventory: Inventory
     let poller: InventoryPoller
+    let modelCheck: ModelCheck
     let maxBodyBytes: Int
 
     func register(on router: Router<Context>) {
@@ -48,7 +49,7 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(kind == .chat ? .chat : .generate, body: body)
-        try await requireKnownModel(parsed.model)
+        try await modelCheck.requireKnown(parsed.model)
         let job = Job(kind: kind, origin: .api, model: parsed.model, request: Data(body.readableBytesView), stream: parsed.stream)
         return try await generation.respond(to: request, job: job)
     }
@@ -58,20 +59,6 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         _ = try NativeRequest.parse(endpoint, body: body)
         return try await proxy.forward(.POST, endpoint.rawValue, body: body)
-    }
-
-    /// 404s a model the inventory does not list, after one fresh poll in case it was just pulled.
-    ///
-    /// Only a successful poll can prove a model absent: while the target is unreachable the last known
-    /// inventory decides, and before any inventory is known the job is accepted and the target decides.
-    private func requireKnownModel(_ model: String) async throws {
-        if await inventory.contains(model) { return }
-        let polled = await poller.refresh()
-        if await inventory.contains(model) { return }
-        let everKnown = await inventory.snapshot.tagsBody != nil
-        if polled || everKnown {
-            throw APIError(.notFound, "model '\(model)' not found")
-        }
     }
 
     private func tags() async throws -> Response {

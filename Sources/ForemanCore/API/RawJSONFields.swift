@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+
+/// Finds the exact bytes of top-level fields in a JSON object, so foreman can keep a caller's `request` and
+/// `metadata` byte for byte instead of re-encoding them (which would reorder keys and reformat numbers).
+///
+/// Call it only on text that has already parsed as a JSON object: it skips values without validating them.
+public enum RawJSONFields {
+    /// The raw text of each wanted top-level field present in `json`.
+    public static func extract(_ keys: Set<String>, from json: Data) -> [String: Data] {
+        let bytes = [UInt8](json)
+        var index = 0
+        var found: [String: Data] = [:]
+        skipWhitespace(bytes, &index)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return [:] }
+        index += 1
+        while index < bytes.count {
+            skipWhitespace(bytes, &index)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { break }
+            let keyStart = index + 1
+            skipString(bytes, &index)
+            let key = String(decoding: bytes[keyStart..<(index - 1)], as: UTF8.self)
+            skipWhitespace(bytes, &index)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { break }
+            index += 1
+            skipWhitespace(bytes, &index)
+            let valueStart = index
+            skipValue(bytes, &index)
+            if keys.contains(key) { found[key] = Data(bytes[valueStart..<index]) }
+            skipWhitespace(bytes, &index)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
+            index += 1
+        }
+        return found
+    }
+
+    private static func skipWhitespace(_ bytes: [UInt8], _ index: inout Int) {
+        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    /// From an opening quote to just past the closing one.
+    private static func skipString(_ bytes: [UInt8], _ index: inout Int) {
+        index += 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\\"): index += 2
+            case UInt8(ascii: "\""): index += 1; return
+            default: index += 1
+            }
+        }
+    }
+
+    private static func skipValue(_ bytes: [UInt8], _ index: inout Int) {
+        guard index < bytes.count else { return }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            skipString(bytes, &index)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\""): skipString(bytes, &index); continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { index += 1; return }
+                default: break
+                }
+                index += 1
+            }
+        default:
+            while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+                index += 1
+            }
+        }
+    }
+}
+
+/// SHA-256 of a request body, hex: how an idempotency key remembers what it was used with.
+public enum RequestFingerprint {
+    public static func of(_ body: Data) -> String {
+        SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    }
+}

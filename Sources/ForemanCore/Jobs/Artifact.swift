@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+
+/// A stored result of a finished job: `response.json` or `transcript.ndjson`.
+public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "artifact"
+    public static let response = "response.json"
+    public static let transcript = "transcript.ndjson"
+
+    public var jobID: String
+    public var name: String
+    public var contentType: String
+    public var data: Data
+
+    public init(jobID: String, name: String, contentType: String, data: Data) {
+        self.jobID = jobID
+        self.name = name
+        self.contentType = contentType
+        self.data = data
+    }
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case jobID = "job_id", name, contentType = "content_type", data
+    }
+}
+
+/// What a job object says about one artifact (the bytes stay in the table).
+public struct ArtifactInfo: Sendable, Equatable {
+    public var name: String
+    public var contentType: String
+    public var size: Int
+
+    /// Reads the listing of `jobID`'s artifacts without loading their bytes.
+    static func fetchAll(_ db: Database, jobID: String) throws -> [ArtifactInfo] {
+        try Row.fetchAll(
+            db,
+            sql: "SELECT name, content_type, length(data) AS size FROM artifact WHERE job_id = ? ORDER BY name",
+            arguments: [jobID]
+        ).map { ArtifactInfo(name: $0["name"], contentType: $0["content_type"], size: $0["size"]) }
+    }
+}
+
+/// One webhook event waiting in (or gone through) the outbox.
+public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "webhook_delivery"
+
+    public enum State: String, Codable, Sendable { case pending, delivered, failed }
+
+    public var seq: Int64?
+    /// The Standard Webhooks `webhook-id`: stable across retries.
+    public var webhookID: String
+    public var jobID: String
+    public var url: String
+    /// The exact body sent on every attempt.
+    public var payload: Data
+    public var state: State
+    public var attempts: Int
+    public var createdAt: Date
+    public var nextAttemptAt: Date
+    public var deliveredAt: Date?
+    public var lastError: String?
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case seq, webhookID = "webhook_id", jobID = "job_id", url, payload, state, attempts
+        case createdAt = "created_at", nextAttemptAt = "next_attempt_at", deliveredAt = "delivered_at", lastError = "last_error"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        seq = inserted.rowID
+    }
+}

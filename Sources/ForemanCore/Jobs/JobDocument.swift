@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+
+/// Renders the public job object: what `GET /jobs/{id}` answers and what webhooks carry as `data`.
+public enum JobDocument {
+    /// The job object as JSON text. Every key is present; `metadata` is the caller's JSON byte for byte.
+    public static func render(_ job: Job, queuePosition: Int?, artifacts: [ArtifactInfo]) -> String {
+        var writer = JSONObjectWriter()
+        writer.string("id", job.id)
+        writer.string("kind", job.kind.rawValue)
+        writer.string("origin", job.origin.rawValue)
+        writer.string("state", job.state.rawValue)
+        writer.string("model", job.model)
+        writer.int("priority", job.priority)
+        writer.date("created_at", job.createdAt)
+        writer.date("started_at", job.startedAt)
+        writer.date("finished_at", job.finishedAt)
+        writer.int("attempts", job.attempts)
+        writer.string("error", job.error)
+        writer.string("state_webhook_url", job.stateWebhookURL)
+        writer.raw("metadata", job.metadata)
+        writer.int("queue_position", job.state == .queued ? queuePosition : nil)
+        writer.raw("artifacts", renderArtifacts(jobID: job.id, artifacts))
+        return writer.finished()
+    }
+
+    /// The `artifacts` array: name, content type, size and download URL of each.
+    public static func renderArtifacts(jobID: String, _ artifacts: [ArtifactInfo]) -> String {
+        let items = artifacts.map { artifact -> String in
+            var item = JSONObjectWriter()
+            item.string("name", artifact.name)
+            item.string("content_type", artifact.contentType)
+            item.int("size", artifact.size)
+            item.string("url", "/jobs/\(jobID)/artifacts/\(artifact.name)")
+            return item.finished()
+        }
+        return "[" + items.joined(separator: ",") + "]"
+    }
+
+    /// A JSON string literal.
+    public static func quoted(_ text: String) -> String { JSONObjectWriter.quoted(text) }
+
+    /// Renders `job` as it stands in `db` (position and artifacts included).
+    static func render(_ db: Database, _ job: Job) throws -> String {
+        let position = job.state == .queued ? try queuePosition(db, job) : nil
+        return render(job, queuePosition: position, artifacts: try ArtifactInfo.fetchAll(db, jobID: job.id))
+    }
+
+    /// 1-based place in the queue, in the order the worker takes jobs.
+    static func queuePosition(_ db: Database, _ job: Job) throws -> Int {
+        let ahead = try Int.fetchOne(
+            db,
+            sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND seq < ?",
+            arguments: [job.seq]
+        ) ?? 0
+        return ahead + 1
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Writes a JSON object field by field, so that raw JSON (a caller's `metadata`) can be embedded byte for byte.
+struct JSONObjectWriter {
+    private var text = "{"
+    private var first = true
+
+    mutating func string(_ key: String, _ value: String?) {
+        append(key, value.map(Self.quoted) ?? "null")
+    }
+
+    mutating func int(_ key: String, _ value: Int?) {
+        append(key, value.map(String.init) ?? "null")
+    }
+
+    mutating func date(_ key: String, _ value: Date?) {
+        string(key, value.map(Timestamp.string))
+    }
+
+    /// Embeds `json` as it is (it must already be valid JSON); `nil` writes `null`.
+    mutating func raw(_ key: String, _ json: String?) {
+        append(key, json ?? "null")
+    }
+
+    func finished() -> String { text + "}" }
+
+    private mutating func append(_ key: String, _ value: String) {
+        if !first { text += "," }
+        first = false
+        text += Self.quoted(key) + ":" + value
+    }
+
+    /// A JSON string literal, escaping what RFC 8259 requires plus U+2028/U+2029 (line breaks to some parsers).
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, as foreman writes them everywhere.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true)
+                .timeSeparator(.colon).timeZone(separator: .omitted)
+        )
+    }
+}

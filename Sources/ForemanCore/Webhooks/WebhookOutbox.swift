@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Delivers the webhook events the ``JobStore`` wrote to the outbox, and retries them until they land or expire.
+///
+/// Delivery runs beside the worker and never blocks it. A job's later event waits while an earlier one is still
+/// pending, so each receiver sees a job's states in order; events of different jobs go out concurrently.
+public actor WebhookOutbox: Service {
+    /// When to try again and when to give up.
+    public struct RetryPolicy: Sendable, Equatable {
+        /// The wait after the first failed attempt; it doubles after each failure.
+        public var base: Duration = .seconds(5)
+        public var cap: Duration = .seconds(3600)
+        /// How long after the event foreman keeps trying.
+        public var giveUpAfter: Duration = .seconds(86_400)
+        /// Each attempt's time limit.
+        public var timeout: Duration = .seconds(15)
+        /// How often due retries are looked for.
+        public var tick: Duration = .seconds(1)
+
+        public init() {}
+
+        /// The wait before attempt `attempts + 1`, with ±20 % jitter so a recovering receiver is not hit all at once.
+        func delay(afterAttempts attempts: Int) -> Duration {
+            let exponent = min(attempts - 1, 30)
+            let raw = min(base.seconds * pow(2, Double(exponent)), cap.seconds)
+            return .milliseconds(Int64(raw * Double.random(in: 0.8...1.2) * 1000))
+        }
+    }
+
+    private let pool: DatabasePool
+    private let client: HTTPClient
+    private let signer: WebhookSigner?
+    private let policy: RetryPolicy
+    private let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let wakeupSource: AsyncStream<Void>.Continuation
+
+    public init(pool: DatabasePool, client: HTTPClient, signer: WebhookSigner?, policy: RetryPolicy, logger: Logger) {
+        self.pool = pool
+        self.client = client
+        self.signer = signer
+        self.policy = policy
+        self.logger = logger
+        (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A client fit for webhooks: no redirects (a 3xx is a failure, and following one is the classic SSRF bypass).
+    public static func makeHTTPClient(timeout: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5), read: timeout.timeAmount)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Tells the outbox new events were committed.
+    public nonisolated func wake() {
+        wakeupSource.yield()
+    }
+
+    public func run() async throws {
+        let tick = policy.tick
+        let source = wakeupSource
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: tick)
+                    source.yield()
+                }
+            }
+            source.yield()
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                await deliverDue()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Sends every due event, batch by batch, until none is due.
+    private func deliverDue() async {
+        while !Task.isCancelled {
+            let due: [WebhookDelivery]
+            do {
+                due = try await pool.read { db in
+                    try WebhookDelivery.fetchAll(
+                        db,
+                        sql: """
+                            SELECT * FROM webhook_delivery AS d
+                            WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+                              AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
+                                              WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
+                            ORDER BY d.next_attempt_at LIMIT 32
+                            """,
+                        arguments: [Date()]
+                    )
+                }
+            } catch {
+                logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
+                return
+            }
+            if due.isEmpty { return }
+            await withTaskGroup(of: Void.self) { group in
+                for delivery in due {
+                    group.addTask { await self.attempt(delivery) }
+                }
+            }
+        }
+    }
+
+    private func attempt(_ delivery: WebhookDelivery) async {
+        let outcome = await send(delivery)
+        var delivery = delivery
+        delivery.attempts += 1
+        let now = Date()
+        var metadata: Logger.Metadata = [
+            "job": "\(delivery.jobID)", "webhook_id": "\(delivery.webhookID)", "attempt": "\(delivery.attempts)",
+        ]
+        switch outcome {
+        case .success:
+            delivery.state = .delivered
+            delivery.deliveredAt = now
+            delivery.lastError = nil
+            logger.debug("webhook delivered", metadata: metadata)
+        case .failure(let reason):
+            delivery.lastError = reason
+            let next = now.addingTimeInterval(policy.delay(afterAttempts: delivery.attempts).seconds)
+            metadata["error"] = "\(reason)"
+            if next.timeIntervalSince(delivery.createdAt) > policy.giveUpAfter.seconds {
+                delivery.state = .failed
+                logger.warning("webhook given up", metadata: metadata)
+            } else {
+                delivery.nextAttemptAt = next
+                logger.info("webhook failed; will retry", metadata: metadata)
+            }
+        }
+        do {
+            try await pool.write { [delivery] db in try delivery.update(db) }
+        } catch {
+            logger.error("could not record a webhook attempt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private enum Outcome {
+        case success
+        case failure(String)
+    }
+
+    private func send(_ delivery: WebhookDelivery) async -> Outcome {
+        var request = HTTPClientRequest(url: delivery.url)
+        request.method = .POST
+        let timestamp = Int(Date().timeIntervalSince1970)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "foreman/\(ForemanVersion.current)")
+        request.headers.add(name: "webhook-id", value: delivery.webhookID)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        if let signer {
+            request.headers.add(name: "webhook-signature", value: signer.signature(id: delivery.webhookID, timestamp: timestamp, body: delivery.payload))
+        }
+        request.body = .bytes(ByteBuffer(bytes: delivery.payload))
+        do {
+            let response = try await client.execute(request, timeout: policy.timeout.timeAmount)
+            // Read (and drop) a little of the body so the connection can be reused; never store it.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code) else { return .failure("HTTP \(response.status.code)") }
+            return .success
+        } catch {
+            return .failure(String(describing: error))
+        }
+    }
+}

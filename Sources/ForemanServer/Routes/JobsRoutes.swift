@@ -1,0 +1,132 @@
+import ForemanCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The asynchronous surface: submit a job, follow it, cancel it, fetch its artifacts (ADR 0006).
+struct JobsRoutes<Context: RequestContext>: Sendable {
+    let queue: JobQueue
+    let modelCheck: ModelCheck
+    let maxBodyBytes: Int
+
+    static var maxPageSize: Int { 200 }
+    static var defaultPageSize: Int { 50 }
+
+    private var store: JobStore { queue.store }
+
+    func register(on router: Router<Context>) {
+        router.post("/jobs") { request, _ in try await self.submit(request) }
+        router.get("/jobs") { request, _ in try await self.list(request) }
+        router.get("/jobs/:id") { _, context in try await self.show(context.parameters.require("id")) }
+        router.delete("/jobs/:id") { _, context in try await self.cancel(context.parameters.require("id")) }
+        router.get("/jobs/:id/artifacts") { _, context in try await self.artifacts(context.parameters.require("id")) }
+        router.get("/jobs/:id/artifacts/:name") { _, context in
+            try await self.artifact(context.parameters.require("id"), context.parameters.require("name"))
+        }
+    }
+
+    static var routes: [String: [HTTPRequest.Method]] {
+        ["/jobs": [.get, .post], "/jobs/:id": [.get, .delete], "/jobs/:id/artifacts": [.get], "/jobs/:id/artifacts/:name": [.get]]
+    }
+
+    private func submit(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let key, key.isEmpty || key.count > 255 {
+            throw APIError(.badRequest, "Idempotency-Key must be 1 to 255 characters")
+        }
+        let submission = try JobSubmission.parse(body)
+        try await modelCheck.requireKnown(submission.native.model)
+        let job = Job(
+            kind: submission.kind,
+            origin: .jobs,
+            model: submission.native.model,
+            priority: submission.priority,
+            request: submission.request,
+            stream: submission.native.stream,
+            metadata: submission.metadata,
+            stateWebhookURL: submission.stateWebhookURL
+        )
+        let fingerprint = key.map { _ in RequestFingerprint.of(Data(body.readableBytesView)) }
+        switch try await queue.submit(job, idempotencyKey: key, fingerprint: fingerprint) {
+        case .created(let created):
+            return try await document(created.id, status: .accepted, location: true)
+        case .existing(let original):
+            return try await document(original.id, status: .ok, location: true)
+        }
+    }
+
+    private func show(_ id: String) async throws -> Response {
+        try await document(id, status: .ok)
+    }
+
+    private func cancel(_ id: String) async throws -> Response {
+        switch try await queue.cancelAndWait(id) {
+        case .notFound: throw APIError.jobNotFound
+        case .cancelled: return try await document(id, status: .ok)
+        case .alreadyFinished: return try await document(id, status: .conflict)
+        }
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var filter = JobStore.ListFilter()
+        filter.state = try Self.enumValue(query.get("state"), "state", JobState.self)
+        filter.kind = try Self.enumValue(query.get("kind"), "kind", JobKind.self)
+        filter.origin = try Self.enumValue(query.get("origin"), "origin", JobOrigin.self)
+        var limit = Self.defaultPageSize
+        if let text = query.get("limit") {
+            guard let value = Int(text), value > 0 else { throw APIError(.badRequest, "invalid limit '\(text)': expected a positive whole number") }
+            limit = min(value, Self.maxPageSize)
+        }
+        var cursor: Int64?
+        if let text = query.get("cursor") {
+            guard let value = Int64(text), value > 0 else { throw APIError(.badRequest, "invalid cursor '\(text)'") }
+            cursor = value
+        }
+        let page = try await store.list(filter, limit: limit, before: cursor)
+        let next = page.next.map { JobDocument.quoted(String($0)) } ?? "null"
+        return Self.json(#"{"jobs":["# + page.documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
+    }
+
+    private func artifacts(_ id: String) async throws -> Response {
+        guard let artifacts = try await store.artifacts(jobID: id) else { throw APIError.jobNotFound }
+        return Self.json(#"{"artifacts":"# + JobDocument.renderArtifacts(jobID: id, artifacts) + "}", status: .ok)
+    }
+
+    private func artifact(_ id: String, _ name: String) async throws -> Response {
+        guard let artifact = try await store.artifact(jobID: id, name: name) else {
+            throw APIError(.notFound, "artifact not found")
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: artifact.contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: artifact.data))
+        )
+    }
+
+    private func document(_ id: String, status: HTTPResponse.Status, location: Bool = false) async throws -> Response {
+        guard let document = try await store.document(id: id) else { throw APIError.jobNotFound }
+        var response = Self.json(document, status: status)
+        if location { response.headers[.location] = "/jobs/\(id)" }
+        return response
+    }
+
+    private static func json(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func enumValue<T: RawRepresentable & CaseIterable>(_ text: String?, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+        guard let text else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw APIError(.badRequest, "invalid \(name) '\(text)': expected one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+}
+
+extension APIError {
+    static let jobNotFound = APIError(.notFound, "job not found")
+}
