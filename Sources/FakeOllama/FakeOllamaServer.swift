@@ -159,15 +159,21 @@ struct FakeRoutes: Sendable {
             status: .ok,
             headers: [.contentType: "application/x-ndjson"],
             body: ResponseBody { writer in
+                var sent = ByteBuffer()
                 do {
                     for (index, token) in tokens.enumerated() {
                         if index > 0 {
                             await state.waitWhilePaused()
                             try await Task.sleep(for: delay)
                         }
-                        try await writer.write(ndjson(reply.chunk(token)))
+                        var line = ndjson(reply.chunk(token))
+                        try await writer.write(line)
+                        sent.writeBuffer(&line)
                     }
-                    try await writer.write(ndjson(reply.final("")))
+                    var line = ndjson(reply.final(""))
+                    try await writer.write(line)
+                    sent.writeBuffer(&line)
+                    await state.recordSentBody(String(buffer: sent))
                 } catch {
                     await state.generationEnded(completed: false)
                     throw error

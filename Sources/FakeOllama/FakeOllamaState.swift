@@ -24,6 +24,8 @@ public actor FakeOllamaState {
     public private(set) var activeEmbeddings = 0
     /// Upstream requests that ended because the caller went away mid-stream.
     public private(set) var abortedGenerations = 0
+    /// The exact bytes of every completed generation's response body, in order.
+    public private(set) var sentBodies: [String] = []
 
     private var loaded: [String: Date] = [:]
     private var failures: [FakeFailure] = []
@@ -117,6 +119,8 @@ public actor FakeOllamaState {
         generationWaiters.removeAll { $0.count <= generationsStarted }
         for waiter in ready { waiter.continuation.resume() }
     }
+
+    func recordSentBody(_ body: String) { sentBodies.append(body) }
 
     func generationEnded(completed: Bool) {
         activeGenerations -= 1

@@ -35,12 +35,12 @@ public func buildApplication(
         )
     }
 
-    let httpClient = LiveOllamaTarget.makeHTTPClient(readTimeout: config.upstreamReadTimeout)
+    let httpClient = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
     let target = LiveOllamaTarget(client: httpClient, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout)
     let inventory = Inventory()
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
-    let worker = Worker(store: store, target: target, inventory: inventory, broker: broker, logger: logger)
+    let worker = Worker(store: store, target: target, inventory: inventory, broker: broker, retry: config.targetRetry, logger: logger)
     let queue = JobQueue(store: store, broker: broker, worker: worker, logger: logger)
 
     let router = Router(context: BasicRequestContext.self)
@@ -69,13 +69,14 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.address.port) },
         logger: logger
     )
+    // Services stop in reverse order: the clients are listed first so they outlive everything that uses them.
     app.addServices(
-        poller,
-        worker,
-        outbox,
-        RetentionPruner(store: store, retention: config.retention, logger: logger),
         HTTPClientService(client: httpClient),
-        HTTPClientService(client: webhookClient)
+        HTTPClientService(client: webhookClient),
+        poller,
+        RetentionPruner(store: store, retention: config.retention, logger: logger),
+        outbox,
+        worker
     )
     return app
 }

@@ -87,6 +87,8 @@ struct Harness: Sendable {
         config.token = token
         config.databasePath = databasePath
         config.pollInterval = .seconds(3600)  // tests trigger polls themselves
+        config.targetRetry.maximum = .milliseconds(200)  // an outage test should not wait out a 10 s backoff
+        config.targetConnectTimeout = .milliseconds(250)  // nor 5 s per refused connection
         configure(&config)
         let finalConfig = config
         return try await withRunningServer({ onRunning in

@@ -158,3 +158,26 @@ struct NativeRequestTests {
         }
     }
 }
+
+@Suite("Webhooks and job objects")
+struct WebhookUnitTests {
+    @Test("Standard Webhooks known-answer vector")
+    func knownAnswer() throws {
+        let signer = try WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let signature = signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(#"{"test": 2432232314}"#.utf8))
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+    }
+
+    @Test func badSecretIsRejected() {
+        #expect(throws: WebhookSecretError.self) { try WebhookSigner(secret: "whsec_!!!") }
+        #expect(throws: ConfigError.self) { try ForemanConfig.resolve(environment: ["FOREMAN_WEBHOOK_SECRET": "nope!"]) }
+    }
+
+    @Test("raw fields come out byte for byte, nested strings and brackets included")
+    func rawFields() {
+        let json = #"{ "kind" : "chat", "request" : {"model":"m","messages":[{"content":"a } ] \" b"}]}, "metadata":{"n":1.50} }"#
+        let fields = RawJSONFields.extract(["request", "metadata"], from: Data(json.utf8))
+        #expect(fields["request"].map { String(decoding: $0, as: UTF8.self) } == #"{"model":"m","messages":[{"content":"a } ] \" b"}]}"#)
+        #expect(fields["metadata"].map { String(decoding: $0, as: UTF8.self) } == #"{"n":1.50}"#)
+    }
+}

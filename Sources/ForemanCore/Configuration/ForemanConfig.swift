@@ -35,6 +35,11 @@ public struct ForemanConfig: Sendable, Equatable {
     public var maxAttempts: Int = 3
     /// Webhook retry schedule and time limits.
     public var webhookRetry = WebhookOutbox.RetryPolicy()
+    /// How long connecting to the target may take. AsyncHTTPClient retries a refused connection until this
+    /// passes, so it is also how long an outage takes to be noticed.
+    public var targetConnectTimeout: Duration = .seconds(5)
+    /// Backoff while the target is unreachable (not an environment variable: the defaults suit every box).
+    public var targetRetry = Worker.RetryPolicy()
 
     public init() {}
 

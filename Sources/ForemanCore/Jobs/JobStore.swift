@@ -125,6 +125,17 @@ public actor JobStore {
         return changed
     }
 
+    /// Puts a running job back at its place in the queue (foreman is stopping under it).
+    public func requeue(id: String, now: Date = Date()) async throws {
+        let (changed, emitted) = try await pool.write { db -> (Bool, Bool) in
+            try db.execute(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'", arguments: [id])
+            guard db.changesCount == 1, let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (false, false) }
+            return (true, try Self.emitStateChange(db, job, at: now))
+        }
+        if changed { queued += 1 }
+        if emitted { outboxChanged() }
+    }
+
     /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
     public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
         let (cancelled, emitted) = try await pool.write { db -> (Bool, Bool) in

@@ -29,9 +29,9 @@ public struct LiveOllamaTarget: OllamaTarget {
     }
 
     /// Creates the HTTP client foreman uses for the target; shut it down when done.
-    public static func makeHTTPClient(readTimeout: Duration) -> HTTPClient {
+    public static func makeHTTPClient(connectTimeout: Duration, readTimeout: Duration) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: readTimeout.timeAmount)
+        configuration.timeout = .init(connect: connectTimeout.timeAmount, read: readTimeout.timeAmount)
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

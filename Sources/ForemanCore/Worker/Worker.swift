@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// queue time never counts against the upstream timeout because the timeout only starts at `send`.
 public actor Worker: Service {
     /// How long to wait between attempts to reach an unreachable target.
-    public struct RetryPolicy: Sendable {
+    public struct RetryPolicy: Sendable, Equatable {
         public var initial: Duration = .milliseconds(250)
         public var maximum: Duration = .seconds(10)
         public init() {}
@@ -125,6 +125,20 @@ public actor Worker: Service {
             state = .failed
             error = message
             outcome = .interrupted(message)
+        case .cancelled where cancelReason == .shutdown && job.origin == .jobs:
+            // Nobody cancelled this work: foreman is stopping. It runs again after the restart.
+            do {
+                try await store.requeue(id: job.id)
+            } catch {
+                logger.error("could not requeue a job at shutdown", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+            logger.info("job requeued at shutdown", metadata: job.logMetadata)
+            await broker.finish(job.id, .cancelled(.shutdown))
+            return
+        case .cancelled where cancelReason == .shutdown:
+            state = .failed
+            error = cancelReason.rawValue
+            outcome = .cancelled(cancelReason)
         case .cancelled:
             state = .cancelled
             error = cancelReason.rawValue
@@ -256,7 +270,7 @@ struct JobAttempt: Sendable {
                     "target unreachable; job stays at the head of the queue",
                     metadata: ["job": "\(job.id)", "retry_in": "\(delay)", "error": "\(error)"]
                 )
-                try await Task.sleep(for: delay)
+                try await gracefulShutdownAwareSleep(for: delay)
                 delay = min(delay * 2, retry.maximum)
             }
         }

@@ -1,0 +1,282 @@
+import FakeOllama
+import ForemanCore
+import Foundation
+import GRDB
+import Testing
+
+extension Harness {
+    func submit(
+        kind: String = "chat",
+        request: String = Harness.chatBody(tokens: 4),
+        extra: String = "",
+        key: String? = nil
+    ) async throws -> TestResponse {
+        let body = #"{"kind":""# + kind + #"","request":"# + request + extra + "}"
+        return try await self.request(.POST, "/jobs", json: body, headers: key.map { [("Idempotency-Key", $0)] } ?? [])
+    }
+
+    func job(_ id: String) async throws -> [String: Any] {
+        try await request(.GET, "/jobs/\(id)").jsonObject()
+    }
+
+    /// Polls `GET /jobs/{id}` (the async caller's own way to follow a job) until it reaches `state`.
+    func waitForJob(_ id: String, state: String) async throws -> [String: Any] {
+        var last: [String: Any] = [:]
+        try await eventually("job \(id) \(state)") {
+            last = try await job(id)
+            return last["state"] as? String == state
+        }
+        return last
+    }
+}
+
+extension ServerTests {
+    @Suite("Jobs API")
+    struct JobsAPITests {
+        static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+        static func fastWebhooks(_ config: inout ForemanConfig) {
+            config.webhookSecret = secret
+            config.webhookRetry.base = .milliseconds(50)
+            config.webhookRetry.tick = .milliseconds(20)
+        }
+
+        @Test("submit, poll, then fetch artifacts equal to what the target produced")
+        func submitPollArtifacts() async throws {
+            try await Harness.run { harness in
+                let submitted = try await harness.submit(extra: #","metadata":{"b":1,"a":[1.50,"x"]},"priority":3"#)
+                #expect(submitted.status == 202)
+                let job = try submitted.jsonObject()
+                let id = try #require(job["id"] as? String)
+                #expect(submitted.headers.first(name: "Location") == "/jobs/\(id)")
+                #expect(job["origin"] as? String == "jobs")
+                #expect(job["kind"] as? String == "chat")
+                #expect(job["model"] as? String == "llama3.2")
+                #expect(job["priority"] as? Int == 3)
+                #expect(submitted.body.contains(#""metadata":{"b":1,"a":[1.50,"x"]}"#))  // verbatim
+                for key in ["started_at", "finished_at", "error", "state_webhook_url", "queue_position", "attempts", "created_at"] {
+                    #expect(job.keys.contains(key), "\(key)")
+                }
+
+                let finished = try await harness.waitForJob(id, state: "succeeded")
+                #expect(finished["attempts"] as? Int == 1)
+                #expect(finished["queue_position"] is NSNull)
+                let artifacts = try #require(finished["artifacts"] as? [[String: Any]])
+                #expect(artifacts.map { $0["name"] as? String } == ["response.json", "transcript.ndjson"])
+
+                let response = try await harness.request(.GET, "/jobs/\(id)/artifacts/response.json")
+                #expect(response.headers.first(name: "Content-Type") == "application/json")
+                let message = try response.jsonObject()["message"] as? [String: Any]
+                #expect(message?["content"] as? String == "The sky is blue")
+
+                let transcript = try await harness.request(.GET, "/jobs/\(id)/artifacts/transcript.ndjson")
+                #expect(transcript.headers.first(name: "Content-Type") == "application/x-ndjson")
+                #expect(transcript.body == (await harness.fake.sentBodies.last))  // byte for byte
+                #expect(artifacts.last?["size"] as? Int == transcript.body.utf8.count)
+
+                let listing = try await harness.request(.GET, "/jobs/\(id)/artifacts").jsonObject()
+                #expect((listing["artifacts"] as? [Any])?.count == 2)
+                #expect(try await harness.request(.GET, "/jobs/\(id)/artifacts/other.txt").status == 404)
+                #expect(try await harness.request(.GET, "/jobs/\(id)/artifacts/..%2F..%2Fetc%2Fpasswd").status == 404)
+                #expect(try await harness.request(.GET, "/jobs/job_nope/artifacts").status == 404)
+                #expect(try await harness.request(.GET, "/jobs/job_nope").error == "job not found")
+            }
+        }
+
+        @Test("each state change is one signed webhook, delivered in order")
+        func webhooksInOrderSigned() async throws {
+            let receiver = WebhookReceiver()
+            try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+                try await Harness.run(configure: Self.fastWebhooks) { harness in
+                    let url = "http://127.0.0.1:\(hookPort)/hook"
+                    let id = try #require(try await harness.submit(extra: #","state_webhook_url":""# + url + #"""#).jsonObject()["id"] as? String)
+                    await receiver.waitForAccepted(3)
+                    let deliveries = await receiver.accepted
+                    #expect(deliveries.map(\.state) == ["queued", "running", "succeeded"])
+                    #expect(Set(deliveries.map(\.id)).count == 3)
+                    let signer = try WebhookSigner(secret: Self.secret)
+                    for delivery in deliveries {
+                        #expect(delivery.jobID == id)
+                        #expect(delivery.json["type"] as? String == "job.state_changed")
+                        #expect(delivery.json["timestamp"] is String)
+                        let timestamp = try #require(Int(delivery.timestamp))
+                        #expect(delivery.signature == signer.signature(id: delivery.id, timestamp: timestamp, body: Data(delivery.body.utf8)))
+                    }
+                    let final = try #require(deliveries.last?.json["data"] as? [String: Any])
+                    #expect((final["artifacts"] as? [Any])?.count == 2)
+                    #expect((deliveries.first?.json["data"] as? [String: Any])?["queue_position"] as? Int == 1)
+                }
+            }
+        }
+
+        @Test("a receiver answering 503 is retried, with the same webhook-id, until it recovers; order holds")
+        func failingReceiverIsRetried() async throws {
+            let receiver = WebhookReceiver()
+            await receiver.failNext(3)
+            try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+                try await Harness.run(configure: Self.fastWebhooks) { harness in
+                    let url = "http://127.0.0.1:\(hookPort)/hook"
+                    _ = try await harness.submit(extra: #","state_webhook_url":""# + url + #"""#)
+                    await receiver.waitForAccepted(3)
+                    let attempts = await receiver.attempts
+                    #expect(attempts.count == 6)
+                    #expect(Set(attempts.prefix(4).map(\.id)).count == 1)  // the first event, three refusals then success
+                    #expect(attempts.prefix(4).allSatisfy { $0.state == "queued" })
+                    #expect(await receiver.accepted.map(\.state) == ["queued", "running", "succeeded"])
+                }
+            }
+        }
+
+        @Test("cancel: queued never reaches the target, running is aborted, twice is harmless, finished is 409")
+        func cancel() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                let running = try #require(try await harness.submit(request: Harness.chatBody(tokens: 50, content: "first")).jsonObject()["id"] as? String)
+                await harness.fake.waitForGenerations(1)
+                let queued = try #require(try await harness.submit(request: Harness.chatBody(content: "second")).jsonObject()["id"] as? String)
+                #expect(try await harness.job(queued)["queue_position"] as? Int == 1)
+
+                let cancelQueued = try await harness.request(.DELETE, "/jobs/\(queued)")
+                #expect(cancelQueued.status == 200)
+                #expect(try cancelQueued.jsonObject()["state"] as? String == "cancelled")
+
+                let cancelRunning = try await harness.request(.DELETE, "/jobs/\(running)")
+                #expect(cancelRunning.status == 200)
+                #expect(try cancelRunning.jsonObject()["state"] as? String == "cancelled")
+                #expect(try await harness.request(.DELETE, "/jobs/\(running)").status == 200)
+                await harness.fake.resume()
+                try await eventually("upstream aborted") { await harness.fake.abortedGenerations == 1 }
+                let chats = await harness.fake.requests(to: "/api/chat")
+                #expect(chats.count == 1)
+                #expect(chats.first?.body.contains("first") == true)
+
+                let done = try #require(try await harness.submit().jsonObject()["id"] as? String)
+                _ = try await harness.waitForJob(done, state: "succeeded")
+                let late = try await harness.request(.DELETE, "/jobs/\(done)")
+                #expect(late.status == 409)
+                #expect(try late.jsonObject()["state"] as? String == "succeeded")
+                #expect(try await harness.request(.DELETE, "/jobs/job_nope").status == 404)
+            }
+        }
+
+        @Test("Idempotency-Key: same body returns the original job, a different body is 422")
+        func idempotency() async throws {
+            try await Harness.run { harness in
+                let first = try await harness.submit(key: "abc-1")
+                #expect(first.status == 202)
+                let again = try await harness.submit(key: "abc-1")
+                #expect(again.status == 200)
+                #expect(try again.jsonObject()["id"] as? String == first.jsonObject()["id"] as? String)
+                let changed = try await harness.submit(request: Harness.chatBody(content: "other"), key: "abc-1")
+                #expect(changed.status == 422)
+                #expect(try await harness.submit(key: "abc-2").status == 202)
+                #expect(try await harness.request(.GET, "/jobs?origin=jobs").jsonObject()["jobs"].map { ($0 as? [Any])?.count } == 2)
+            }
+        }
+
+        @Test("listing is newest first with a stable cursor; native calls appear with origin api")
+        func pagination() async throws {
+            try await Harness.run { harness in
+                _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false))
+                var submitted: [String] = []
+                for _ in 0..<5 {
+                    submitted.append(try #require(try await harness.submit().jsonObject()["id"] as? String))
+                }
+                var seen: [String] = []
+                var cursor: String?
+                repeat {
+                    let page = try await harness.request(.GET, "/jobs?origin=jobs&limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")).jsonObject()
+                    let jobs = try #require(page["jobs"] as? [[String: Any]])
+                    #expect(jobs.count <= 2)
+                    seen += jobs.compactMap { $0["id"] as? String }
+                    cursor = page["next_cursor"] as? String
+                } while cursor != nil
+                #expect(seen == submitted.reversed())
+                let native = try await harness.request(.GET, "/jobs?origin=api").jsonObject()["jobs"] as? [[String: Any]]
+                #expect(native?.count == 1)
+                #expect(native?.first?["state"] as? String == "succeeded")
+                #expect(native?.first?["kind"] as? String == "chat")
+                let all = try await harness.request(.GET, "/jobs?limit=1000").jsonObject()["jobs"] as? [Any]
+                #expect(all?.count == 6)
+                #expect(try await harness.request(.GET, "/jobs?state=done").status == 400)
+                #expect(try await harness.request(.GET, "/jobs?limit=0").status == 400)
+                #expect(try await harness.request(.GET, "/jobs?cursor=abc").status == 400)
+            }
+        }
+
+        @Test("bad submissions get a 4xx JSON error and create no job")
+        func badSubmissions() async throws {
+            try await Harness.run { harness in
+                let cases: [(String, Int, String)] = [
+                    ("{", 400, "invalid JSON in request body"),
+                    (#"{"kind":"dance","request":{}}"#, 400, "invalid request body: field 'kind' must be one of chat, generate, embed"),
+                    (#"{"kind":"chat","request":"hi"}"#, 400, "invalid request body: field 'request' must be an object (the native Ollama request body)"),
+                    (#"{"kind":"chat","request":{"model":"llama3.2"},"state_webhook_url":"ftp://x"}"#, 400, "invalid request body: field 'state_webhook_url' must be an http:// or https:// URL"),
+                    (#"{"kind":"chat","request":{"model":"llama3.2"},"priority":"high"}"#, 400, "invalid request body: field 'priority' must be a whole number"),
+                    (#"{"kind":"chat","request":{"model":"llama3.2"},"metadata":[1]}"#, 400, "invalid request body: field 'metadata' must be an object"),
+                    (#"{"kind":"chat","request":{"messages":[]}}"#, 400, "model is required"),
+                    (#"{"kind":"chat","request":{"model":"ghost"}}"#, 404, "model 'ghost' not found"),
+                    (#"{"kind":"embed","request":{"model":"nomic-embed-text","input":3}}"#, 400, "invalid input type"),
+                ]
+                for (body, status, message) in cases {
+                    let response = try await harness.request(.POST, "/jobs", json: body)
+                    #expect(response.status == status, "\(body)")
+                    #expect(response.error == message, "\(body)")
+                }
+                #expect(try await harness.request(.GET, "/jobs").jsonObject()["jobs"].map { ($0 as? [Any])?.count } == 0)
+            }
+        }
+
+        @Test("jobs submitted while the target is down succeed once it returns")
+        func submittedWhileTargetDown() async throws {
+            let fake = FakeOllamaState(tokenDelay: .milliseconds(2))
+            let port = try await withRunningServer({ onRunning in buildFakeOllama(state: fake, port: 0, logger: quietLogger("probe"), onServerRunning: onRunning) }) { $0 }
+            try await Harness.runForeman(fake: fake, fakePort: port, databasePath: temporaryDatabasePath()) { harness in
+                let ids = try await (0..<3).asyncMap { _ in try #require(try await harness.submit().jsonObject()["id"] as? String) }
+                _ = try await harness.waitForJob(ids[0], state: "running")
+                try await withRunningServer({ onRunning in
+                    buildFakeOllama(state: fake, port: port, logger: quietLogger("fake"), onServerRunning: onRunning)
+                }) { _ in
+                    for id in ids {
+                        let job = try await harness.waitForJob(id, state: "succeeded")
+                        #expect(job["error"] is NSNull)
+                    }
+                }
+            }
+        }
+
+        @Test("after a restart, interrupted /jobs work is requeued and finished; exhausted work fails")
+        func recoveryAfterRestart() async throws {
+            let path = temporaryDatabasePath()
+            let (requeued, waiting, exhausted): (String, String, String)
+            do {
+                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let request = Data(Harness.chatBody(tokens: 2).utf8)
+                let jobs = (0..<3).map { _ in Job(kind: .chat, origin: .jobs, model: "llama3.2", request: request, stream: true) }
+                for job in jobs { _ = try await store.enqueue(job) }
+                _ = try await store.claimNext()  // running when the process died, first attempt
+                (requeued, waiting, exhausted) = (jobs[0].id, jobs[1].id, jobs[2].id)
+                try await store.pool.write { db in
+                    try db.execute(sql: "UPDATE job SET state = 'running', attempts = 3 WHERE id = ?", arguments: [exhausted])
+                }
+            }
+            try await Harness.run(databasePath: path, configure: { $0.maxAttempts = 3 }) { harness in
+                let first = try await harness.waitForJob(requeued, state: "succeeded")
+                #expect(first["attempts"] as? Int == 2)
+                _ = try await harness.waitForJob(waiting, state: "succeeded")
+                let gaveUp = try await harness.job(exhausted)
+                #expect(gaveUp["state"] as? String == "failed")
+                #expect((gaveUp["error"] as? String)?.contains("interrupted by restart") == true)
+                #expect(await harness.fake.completedGenerations == 2)
+            }
+        }
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}

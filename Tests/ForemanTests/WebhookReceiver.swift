@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A webhook endpoint for tests: records every delivery and can be told to fail the first few.
+actor WebhookReceiver {
+    struct Delivery: Sendable {
+        var id: String
+        var timestamp: String
+        var signature: String?
+        var body: String
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+        var state: String? { (json["data"] as? [String: Any])?["state"] as? String }
+        var jobID: String? { (json["data"] as? [String: Any])?["id"] as? String }
+    }
+
+    /// Deliveries answered 2xx, in arrival order.
+    private(set) var accepted: [Delivery] = []
+    /// Every attempt, including refused ones.
+    private(set) var attempts: [Delivery] = []
+    private var failuresLeft = 0
+    private var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    /// Answers 503 to the next `count` attempts.
+    func failNext(_ count: Int) { failuresLeft = count }
+
+    /// Returns once `count` deliveries have been accepted.
+    func waitForAccepted(_ count: Int) async {
+        if accepted.count >= count { return }
+        await withCheckedContinuation { waiters.append((count, $0)) }
+    }
+
+    fileprivate func receive(_ delivery: Delivery) -> Bool {
+        attempts.append(delivery)
+        if failuresLeft > 0 {
+            failuresLeft -= 1
+            return false
+        }
+        accepted.append(delivery)
+        let ready = waiters.filter { $0.count <= accepted.count }
+        waiters.removeAll { $0.count <= accepted.count }
+        for waiter in ready { waiter.continuation.resume() }
+        return true
+    }
+
+    func app(onServerRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            let delivery = Delivery(
+                id: request.headers[.init("webhook-id")!] ?? "",
+                timestamp: request.headers[.init("webhook-timestamp")!] ?? "",
+                signature: request.headers[.init("webhook-signature")!],
+                body: String(buffer: body)
+            )
+            return Response(status: await self.receive(delivery) ? .noContent : .serviceUnavailable)
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: quietLogger("receiver")
+        )
+    }
+}
