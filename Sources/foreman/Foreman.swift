@@ -15,7 +15,7 @@ struct Foreman: AsyncParsableCommand {
             also reads an environment variable, named in its help; a flag overrides its variable.
             """,
         version: ForemanVersion.current,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, JobsCommand.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -280,3 +280,33 @@ extension Sequence {
         return results
     }
 }
+
+extension ServerTests {
+    @Suite("Jobs client (foreman jobs …)")
+    struct JobsClientTests {
+        @Test("submit --wait, get, list, artifact and cancel through the client the CLI uses")
+        func clientRoundTrip() async throws {
+            try await Harness.run { harness in
+                let client = JobsClient(baseURL: harness.baseURL + "/", token: "secret")
+                let submitted = try await client.submit(
+                    kind: .generate, request: JobsClient.nativeRequest(kind: .generate, model: "llama3.2", prompt: "why"),
+                    webhook: nil, priority: 2
+                )
+                #expect(submitted.status == 202)
+                let id = try #require(submitted.object?["id"] as? String)
+                let finished = try await client.waitUntilFinished(id, every: .milliseconds(20))
+                #expect(finished.object?["state"] as? String == "succeeded")
+                let response = try await client.artifact(id, name: "response.json")
+                #expect((response.object?["response"] as? String)?.hasPrefix("The sky") == true)
+                let listed = try await client.list(state: "succeeded", kind: "generate", origin: nil, limit: 5, cursor: nil)
+                #expect((listed.object?["jobs"] as? [Any])?.count == 1)
+                let late = try await client.cancel(id)
+                #expect(late.status == 409)
+                #expect(late.errorMessage == "job already succeeded")
+                #expect(try await client.get("job_nope").errorMessage == "job not found")
+                let unauthorized = try await JobsClient(baseURL: harness.baseURL, token: nil).get(id)
+                #expect(unauthorized.status == 401)
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A small client for a running foreman's `/jobs` API, used by `foreman jobs …`.
+public struct JobsClient: Sendable {
+    /// An answer from foreman: its status and raw body.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: Data
+        public var contentType: String?
+
+        public var isSuccess: Bool { (200..<300).contains(status) }
+
+        /// The body as a JSON object, if it is one.
+        public var object: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+
+        /// The `error` text of a failed answer; for a job object (a 409), the state it is already in.
+        public var errorMessage: String {
+            if let error = object?["error"] as? String { return error }
+            if let state = object?["state"] as? String { return "job already \(state)" }
+            return String(decoding: body, as: UTF8.self)
+        }
+    }
+
+    public let baseURL: String
+    public let token: String?
+    private let client: HTTPClient
+
+    public init(baseURL: String, token: String?, client: HTTPClient = .shared) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.token = token
+        self.client = client
+    }
+
+    /// The native request body a simple prompt becomes for each kind of job.
+    public static func nativeRequest(kind: JobKind, model: String, prompt: String) -> [String: Any] {
+        switch kind {
+        case .chat: ["model": model, "messages": [["role": "user", "content": prompt]]]
+        case .generate: ["model": model, "prompt": prompt]
+        case .embed: ["model": model, "input": prompt]
+        }
+    }
+
+    public func submit(kind: JobKind, request: [String: Any], webhook: String?, priority: Int?, idempotencyKey: String? = nil) async throws -> Answer {
+        var body: [String: Any] = ["kind": kind.rawValue, "request": request]
+        if let webhook { body["state_webhook_url"] = webhook }
+        if let priority { body["priority"] = priority }
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        return try await send(.POST, "/jobs", body: data, headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
+    }
+
+    public func get(_ id: String) async throws -> Answer {
+        try await send(.GET, "/jobs/\(Self.escape(id))")
+    }
+
+    public func list(state: String?, kind: String?, origin: String?, limit: Int?, cursor: String?) async throws -> Answer {
+        let query = [("state", state), ("kind", kind), ("origin", origin), ("limit", limit.map(String.init)), ("cursor", cursor)]
+            .compactMap { name, value in value.map { "\(name)=\(Self.escape($0))" } }
+        return try await send(.GET, "/jobs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    }
+
+    public func cancel(_ id: String) async throws -> Answer {
+        try await send(.DELETE, "/jobs/\(Self.escape(id))")
+    }
+
+    public func artifact(_ id: String, name: String) async throws -> Answer {
+        try await send(.GET, "/jobs/\(Self.escape(id))/artifacts/\(Self.escape(name))")
+    }
+
+    /// Polls the job until it ends; returns its final answer.
+    public func waitUntilFinished(_ id: String, every interval: Duration = .milliseconds(500)) async throws -> Answer {
+        while true {
+            let answer = try await get(id)
+            let state = (answer.object?["state"] as? String).flatMap(JobState.init(rawValue:))
+            if !answer.isSuccess || state?.isTerminal ?? true { return answer }
+            try await Task.sleep(for: interval)
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 256 << 20)
+        return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .urlUnreservedCharacters) ?? text
+    }
+}
+
+extension CharacterSet {
+    fileprivate static let urlUnreservedCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}
