@@ -30,6 +30,12 @@ public struct ArtifactInfo: Sendable, Equatable {
     public var contentType: String
     public var size: Int
 
+    public init(name: String, contentType: String, size: Int) {
+        self.name = name
+        self.contentType = contentType
+        self.size = size
+    }
+
     /// Reads the listing of `jobID`'s artifacts without loading their bytes.
     static func fetchAll(_ db: Database, jobID: String) throws -> [ArtifactInfo] {
         try Row.fetchAll(
