@@ -53,6 +53,24 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("upstream-timeout"), help: "How long the target may take to start answering (FOREMAN_UPSTREAM_TIMEOUT, default 5m).")
     var upstreamTimeout: String?
 
+    @Option(help: "How long finished jobs and artifacts are kept (FOREMAN_RETENTION, default 7d).")
+    var retention: String?
+
+    @Option(name: .customLong("webhook-secret"), help: "whsec_ + base64 secret that signs webhooks (FOREMAN_WEBHOOK_SECRET).")
+    var webhookSecret: String?
+
+    @Option(name: .customLong("webhook-retry-for"), help: "How long a failing webhook is retried (FOREMAN_WEBHOOK_RETRY_FOR, default 24h).")
+    var webhookRetryFor: String?
+
+    @Option(name: .customLong("webhook-retry-base"), help: "First webhook retry delay, doubling (FOREMAN_WEBHOOK_RETRY_BASE, default 5s).")
+    var webhookRetryBase: String?
+
+    @Option(name: .customLong("webhook-timeout"), help: "Time limit of one webhook attempt (FOREMAN_WEBHOOK_TIMEOUT, default 15s).")
+    var webhookTimeout: String?
+
+    @Option(name: .customLong("max-attempts"), help: "Claims of a /jobs job before a restart mid-run fails it (FOREMAN_MAX_ATTEMPTS, default 3).")
+    var maxAttempts: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FOREMAN_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -69,6 +87,12 @@ struct Serve: AsyncParsableCommand {
         overrides[.maxBody] = maxBody
         overrides[.maxWait] = maxWait
         overrides[.upstreamTimeout] = upstreamTimeout
+        overrides[.retention] = retention
+        overrides[.webhookSecret] = webhookSecret
+        overrides[.webhookRetryFor] = webhookRetryFor
+        overrides[.webhookRetryBase] = webhookRetryBase
+        overrides[.webhookTimeout] = webhookTimeout
+        overrides[.maxAttempts] = maxAttempts
 
         let config: ForemanConfig
         do {
