@@ -14,19 +14,8 @@ public struct JobSubmission: Sendable {
 
     /// Validates `body`; the inner request is checked exactly as its native endpoint would check it.
     public static func parse(_ body: ByteBuffer) throws(RequestError) -> JobSubmission {
-        guard body.readableBytes > 0 else { throw RequestError(status: 400, message: "missing request body") }
         let data = Data(body.readableBytesView)
-        let object: [String: Any]
-        do {
-            guard let parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw RequestError(status: 400, message: "invalid request body: expected a JSON object")
-            }
-            object = parsed
-        } catch let error as RequestError {
-            throw error
-        } catch {
-            throw RequestError(status: 400, message: "invalid JSON in request body")
-        }
+        let object = try NativeRequest.jsonObject(body)
         guard let kindName = object["kind"] as? String, let kind = JobKind(rawValue: kindName) else {
             throw RequestError(status: 400, message: "invalid request body: field 'kind' must be one of chat, generate, embed")
         }

@@ -23,18 +23,7 @@ public struct NativeRequest: Sendable, Equatable {
     ///
     /// - Throws: ``RequestError`` with the status and message Ollama would answer.
     public static func parse(_ endpoint: Endpoint, body: ByteBuffer) throws(RequestError) -> NativeRequest {
-        guard body.readableBytes > 0 else { throw RequestError(status: 400, message: "missing request body") }
-        let object: [String: Any]
-        do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
-                throw RequestError(status: 400, message: "invalid request body: expected a JSON object")
-            }
-            object = parsed
-        } catch let error as RequestError {
-            throw error
-        } catch {
-            throw RequestError(status: 400, message: "invalid JSON in request body: \(Self.describe(error))")
-        }
+        let object = try jsonObject(body)
 
         var modelValue = object["model"]
         if endpoint == .show, modelValue == nil || modelValue is NSNull { modelValue = object["name"] }
@@ -76,6 +65,21 @@ public struct NativeRequest: Sendable, Equatable {
         }
         let stream = (object["stream"] as? NSNumber)?.boolValue ?? true
         return NativeRequest(model: model, stream: endpoint == .chat || endpoint == .generate ? stream : false)
+    }
+
+    /// Parses a request body that must be a JSON object, with the error texts every endpoint shares.
+    static func jsonObject(_ body: ByteBuffer) throws(RequestError) -> [String: Any] {
+        guard body.readableBytes > 0 else { throw RequestError(status: 400, message: "missing request body") }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(body.readableBytesView))
+        } catch {
+            throw RequestError(status: 400, message: "invalid JSON in request body: \(describe(error))")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw RequestError(status: 400, message: "invalid request body: expected a JSON object")
+        }
+        return object
     }
 
     private static func check(

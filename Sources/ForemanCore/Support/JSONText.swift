@@ -1,28 +1,35 @@
 import Foundation
 
-/// Writes a JSON object field by field, so that raw JSON (a caller's `metadata`) can be embedded byte for byte.
-struct JSONObjectWriter {
+/// Writes a JSON object field by field: every key present (`null` when empty), in the order written, and raw JSON
+/// (a caller's `metadata`) embedded byte for byte.
+public struct JSONObjectWriter: Sendable {
     private var text = "{"
     private var first = true
 
-    mutating func string(_ key: String, _ value: String?) {
+    public init() {}
+
+    public mutating func bool(_ key: String, _ value: Bool) {
+        append(key, value ? "true" : "false")
+    }
+
+    public mutating func string(_ key: String, _ value: String?) {
         append(key, value.map(Self.quoted) ?? "null")
     }
 
-    mutating func int(_ key: String, _ value: Int?) {
+    public mutating func int(_ key: String, _ value: Int?) {
         append(key, value.map(String.init) ?? "null")
     }
 
-    mutating func date(_ key: String, _ value: Date?) {
+    public mutating func date(_ key: String, _ value: Date?) {
         string(key, value.map(Timestamp.string))
     }
 
     /// Embeds `json` as it is (it must already be valid JSON); `nil` writes `null`.
-    mutating func raw(_ key: String, _ json: String?) {
+    public mutating func raw(_ key: String, _ json: String?) {
         append(key, json ?? "null")
     }
 
-    func finished() -> String { text + "}" }
+    public func finished() -> String { text + "}" }
 
     private mutating func append(_ key: String, _ value: String) {
         if !first { text += "," }
@@ -31,7 +38,7 @@ struct JSONObjectWriter {
     }
 
     /// A JSON string literal, escaping what RFC 8259 requires plus U+2028/U+2029 (line breaks to some parsers).
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {

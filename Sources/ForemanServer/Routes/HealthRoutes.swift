@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 
 /// `GET /healthz`: whether the target is usable, and what the queue is doing. No auth, for monitors.
+///
+/// Every key is always present (`null` when empty) so monitors can rely on them.
 struct HealthRoutes<Context: RequestContext>: Sendable {
     let targetURL: String
     let inventory: Inventory
@@ -15,58 +17,25 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
 
     private func health() async throws -> Response {
         let snapshot = await inventory.snapshot
-        let report = HealthReport(
-            status: snapshot.degraded ? "degraded" : "ok",
-            target: targetURL,
-            reachable: snapshot.reachable,
-            lastPollAt: snapshot.lastPollAt.map(Timestamp.string),
-            lastError: snapshot.lastError,
-            models: snapshot.models.count,
-            queueDepth: await store.queueDepth,
-            runningJob: await worker.running.map {
-                .init(id: $0.id, kind: $0.kind.rawValue, model: $0.model, origin: $0.origin.rawValue, startedAt: $0.startedAt.map(Timestamp.string))
-            }
-        )
-        return try JSONLine.response(report, status: snapshot.degraded ? .serviceUnavailable : .ok)
-    }
-}
-
-/// The `/healthz` body. Absent values are written as `null` so monitors can rely on every key.
-struct HealthReport: Encodable {
-    struct RunningJob: Encodable {
-        var id, kind, model, origin: String
-        var startedAt: String?
-        enum CodingKeys: String, CodingKey { case id, kind, model, origin, startedAt = "started_at" }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(kind, forKey: .kind)
-            try c.encode(model, forKey: .model)
-            try c.encode(origin, forKey: .origin)
-            try c.encode(startedAt, forKey: .startedAt)
+        var report = JSONObjectWriter()
+        report.string("status", snapshot.degraded ? "degraded" : "ok")
+        report.string("target", targetURL)
+        report.bool("reachable", snapshot.reachable)
+        report.date("last_poll_at", snapshot.lastPollAt)
+        report.string("last_error", snapshot.lastError)
+        report.int("models", snapshot.models.count)
+        report.int("queue_depth", await store.queueDepth)
+        var running: String?
+        if let job = await worker.running {
+            var item = JSONObjectWriter()
+            item.string("id", job.id)
+            item.string("kind", job.kind.rawValue)
+            item.string("model", job.model)
+            item.string("origin", job.origin.rawValue)
+            item.date("started_at", job.startedAt)
+            running = item.finished()
         }
-    }
-
-    var status, target: String
-    var reachable: Bool
-    var lastPollAt, lastError: String?
-    var models, queueDepth: Int
-    var runningJob: RunningJob?
-
-    enum CodingKeys: String, CodingKey {
-        case status, target, reachable, models
-        case lastPollAt = "last_poll_at", lastError = "last_error", queueDepth = "queue_depth", runningJob = "running_job"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(status, forKey: .status)
-        try c.encode(target, forKey: .target)
-        try c.encode(reachable, forKey: .reachable)
-        try c.encode(lastPollAt, forKey: .lastPollAt)
-        try c.encode(lastError, forKey: .lastError)
-        try c.encode(models, forKey: .models)
-        try c.encode(queueDepth, forKey: .queueDepth)
-        try c.encode(runningJob, forKey: .runningJob)
+        report.raw("running_job", running)
+        return JSONLine.response(report.finished(), status: snapshot.degraded ? .serviceUnavailable : .ok)
     }
 }

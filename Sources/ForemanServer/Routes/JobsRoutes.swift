@@ -88,12 +88,12 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         }
         let page = try await store.list(filter, limit: limit, before: cursor)
         let next = page.next.map { JobDocument.quoted(String($0)) } ?? "null"
-        return Self.json(#"{"jobs":["# + page.documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
+        return JSONLine.response(#"{"jobs":["# + page.documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
     }
 
     private func artifacts(_ id: String) async throws -> Response {
         guard let artifacts = try await store.artifacts(jobID: id) else { throw APIError.jobNotFound }
-        return Self.json(#"{"artifacts":"# + JobDocument.renderArtifacts(jobID: id, artifacts) + "}", status: .ok)
+        return JSONLine.response(#"{"artifacts":"# + JobDocument.renderArtifacts(jobID: id, artifacts) + "}", status: .ok)
     }
 
     private func artifact(_ id: String, _ name: String) async throws -> Response {
@@ -109,13 +109,9 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
 
     private func document(_ id: String, status: HTTPResponse.Status, location: Bool = false) async throws -> Response {
         guard let document = try await store.document(id: id) else { throw APIError.jobNotFound }
-        var response = Self.json(document, status: status)
+        var response = JSONLine.response(document, status: status)
         if location { response.headers[.location] = "/jobs/\(id)" }
         return response
-    }
-
-    private static func json(_ text: String, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     private static func enumValue<T: RawRepresentable & CaseIterable>(_ text: String?, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {
