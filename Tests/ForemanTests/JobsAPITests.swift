@@ -83,6 +83,19 @@ extension ServerTests {
             }
         }
 
+        @Test("an embed job stores the embed response and no transcript")
+        func embedJob() async throws {
+            try await Harness.run { harness in
+                let submitted = try await harness.submit(kind: "embed", request: #"{"model":"nomic-embed-text","input":["a","b"]}"#)
+                #expect(submitted.status == 202)
+                let id = try #require(try submitted.jsonObject()["id"] as? String)
+                let finished = try await harness.waitForJob(id, state: "succeeded")
+                #expect((finished["artifacts"] as? [[String: Any]])?.map { $0["name"] as? String } == ["response.json"])
+                let response = try await harness.request(.GET, "/jobs/\(id)/artifacts/response.json").jsonObject()
+                #expect((response["embeddings"] as? [Any])?.count == 2)
+            }
+        }
+
         @Test("each state change is one signed webhook, delivered in order")
         func webhooksInOrderSigned() async throws {
             let receiver = WebhookReceiver()

@@ -105,3 +105,31 @@ extension ServerTests {
         }
     }
 }
+
+@Suite("Retention")
+struct RetentionTests {
+    @Test("jobs finished before the cutoff go, with their artifacts and deliveries; newer and unfinished ones stay")
+    func prune() async throws {
+        let store = try JobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let old = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true, stateWebhookURL: "http://127.0.0.1:1/hook")
+        let recent = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true)
+        let waiting = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true)
+        for job in [old, recent] {
+            _ = try await store.enqueue(job)
+            _ = try await store.claimNext()
+        }
+        let artifact = Artifact(jobID: old.id, name: Artifact.response, contentType: "application/json", data: Data("{}".utf8))
+        try await store.finish(id: old.id, state: .succeeded, artifacts: [artifact], now: Date(timeIntervalSinceNow: -8 * 86_400))
+        try await store.finish(id: recent.id, state: .succeeded, now: Date())
+        _ = try await store.enqueue(waiting)
+
+        #expect(try await store.prune(finishedBefore: Date(timeIntervalSinceNow: -7 * 86_400), batchSize: 1) == 1)
+        #expect(try await store.job(id: old.id) == nil)
+        #expect(try await store.job(id: recent.id) != nil)
+        #expect(try await store.job(id: waiting.id) != nil)
+        let leftovers = try await store.pool.read { db in
+            (try Artifact.fetchCount(db), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_delivery WHERE job_id = ?", arguments: [old.id]) ?? -1)
+        }
+        #expect(leftovers == (0, 0))
+    }
+}
