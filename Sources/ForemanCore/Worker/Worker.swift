@@ -24,9 +24,8 @@ public actor Worker: Service {
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
-    private var current: (id: String, task: Task<JobResult, Never>)?
+    private var current: (job: Job, task: Task<JobResult, Never>)?
     private var cancelReasons: [String: CancelReason] = [:]
-    private var runningJob: Job?
 
     public init(
         store: JobStore,
@@ -51,7 +50,7 @@ public actor Worker: Service {
     }
 
     /// The job being run now, if any.
-    public var running: Job? { runningJob }
+    public var running: Job? { current?.job }
 
     public func run() async throws {
         wake()
@@ -82,7 +81,7 @@ public actor Worker: Service {
     }
 
     private func cancelCurrent(_ id: String, reason: CancelReason) -> Bool {
-        guard let current, current.id == id else { return false }
+        guard let current, current.job.id == id else { return false }
         cancelReasons[id] = cancelReasons[id] ?? reason
         current.task.cancel()
         return true
@@ -92,8 +91,7 @@ public actor Worker: Service {
         let attempt = JobAttempt(job: job, target: target, inventory: inventory, retry: retry, logger: logger)
         let broker = self.broker
         let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
-        current = (job.id, task)
-        runningJob = job
+        current = (job, task)
         if cancelReasons[job.id] != nil { task.cancel() }
         logger.debug("job started", metadata: job.logMetadata)
         let result = await withTaskCancellationHandler {
@@ -102,7 +100,6 @@ public actor Worker: Service {
             task.cancel()
         }
         current = nil
-        runningJob = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
         await record(job, result, cancelReason: reason)
     }

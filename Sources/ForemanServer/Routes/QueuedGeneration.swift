@@ -82,13 +82,18 @@ struct QueuedGeneration: Sendable {
     }
 
     private func completeResponse(_ outcome: JobOutcome, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
-        switch outcome {
-        case .succeeded, .upstreamError where !(200..<300).contains(status):
-            return Response(
+        func relayed() -> Response {
+            Response(
                 status: .init(code: status),
                 headers: [.contentType: contentType ?? "application/json; charset=utf-8"],
                 body: .init(byteBuffer: body)
             )
+        }
+        switch outcome {
+        case .succeeded:
+            return relayed()
+        case .upstreamError where !(200..<300).contains(status):
+            return relayed()  // the target's own error answer, status and body as it sent them
         case .upstreamError(let message):
             return APIError(.internalServerError, message).response()
         case .interrupted(let message):
