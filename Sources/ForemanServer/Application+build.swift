@@ -40,7 +40,7 @@ public func buildApplication(
     let inventory = Inventory()
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
-    let worker = Worker(store: store, target: target, inventory: inventory, broker: broker, retry: config.targetRetry, logger: logger)
+    let worker = Worker(store: store, target: target, inventory: inventory, broker: broker, retry: config.targetRetry, policy: config.scheduling, logger: logger)
     let queue = JobQueue(store: store, broker: broker, worker: worker, logger: logger)
 
     let router = Router(context: BasicRequestContext.self)

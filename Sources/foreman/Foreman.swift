@@ -71,6 +71,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Claims of a /jobs job before a restart mid-run fails it (FOREMAN_MAX_ATTEMPTS, default 3).")
     var maxAttempts: String?
 
+    @Option(name: .customLong("max-skip"), help: "How often a job may be passed over for model affinity (FOREMAN_MAX_SKIP, default 8).")
+    var maxSkip: String?
+
+    @Option(name: .customLong("max-affinity-wait"), help: "How long past its turn affinity may delay a job (FOREMAN_MAX_AFFINITY_WAIT, default 60s).")
+    var maxAffinityWait: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FOREMAN_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -93,6 +99,8 @@ struct Serve: AsyncParsableCommand {
         overrides[.webhookRetryBase] = webhookRetryBase
         overrides[.webhookTimeout] = webhookTimeout
         overrides[.maxAttempts] = maxAttempts
+        overrides[.maxSkip] = maxSkip
+        overrides[.maxAffinityWait] = maxAffinityWait
 
         let config: ForemanConfig
         do {

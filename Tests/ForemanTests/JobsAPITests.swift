@@ -83,6 +83,32 @@ extension ServerTests {
             }
         }
 
+        @Test("the worker runs native calls first, then prefers the resident model, as ADR 0007 says")
+        func schedulingOrder() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                func submit(_ model: String, _ name: String) async throws {
+                    #expect(try await harness.submit(request: Harness.chatBody(model: model, tokens: 2, content: name)).status == 202)
+                }
+                try await submit("llama3.2", "J1")
+                await harness.fake.waitForGenerations(1)  // J1 runs and holds llama3.2 in the chat slot
+                try await submit("qwen2.5:7b", "J2")
+                try await submit("llama3.2", "J3")
+                try await submit("qwen2.5:7b", "J4")
+                let native = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(tokens: 2, content: "N")) }
+                try await harness.waitForQueueDepth(4)
+                #expect(try await harness.request(.GET, "/jobs?state=queued&origin=api").jsonObject()["jobs"].map { ($0 as? [[String: Any]])?.first?["queue_position"] as? Int } == 1)
+                await harness.fake.resume()
+                #expect(try await native.value.status == 200)
+                try await eventually("all five ran") { await harness.fake.completedGenerations == 5 }
+                let order = await harness.fake.requests(to: "/api/chat").compactMap { request in
+                    ["J1", "J2", "J3", "J4", "N"].first { request.body.contains("\"\($0)\"") }
+                }
+                // N outranks the batch; J3 (llama3.2, resident) jumps ahead of the older J2.
+                #expect(order == ["J1", "N", "J3", "J2", "J4"])
+            }
+        }
+
         @Test("an embed job stores the embed response and no transcript")
         func embedJob() async throws {
             try await Harness.run { harness in

@@ -39,6 +39,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("FOREMAN_POLL_INTERVAL", "soon"), ("FOREMAN_MAX_QUEUE", "-1"), ("FOREMAN_MAX_QUEUE", "lots"),
         ("FOREMAN_ADDR", "8080"), ("FOREMAN_ADDR", "host:99999"), ("FOREMAN_OLLAMA_URL", "ftp://x"), ("FOREMAN_MAX_BODY", "big"),
+        ("FOREMAN_MAX_SKIP", "-1"), ("FOREMAN_MAX_AFFINITY_WAIT", "soon"), ("FOREMAN_RETENTION", "forever"),
     ])
     func badValuesNameTheirVariable(variable: String, value: String) {
         #expect {

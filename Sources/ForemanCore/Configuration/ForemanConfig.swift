@@ -35,6 +35,8 @@ public struct ForemanConfig: Sendable, Equatable {
     public var maxAttempts: Int = 3
     /// Webhook retry schedule and time limits.
     public var webhookRetry = WebhookOutbox.RetryPolicy()
+    /// The bound on model affinity when choosing the next job (ADR 0007).
+    public var scheduling = Scheduler.Policy()
     /// How long connecting to the target may take. AsyncHTTPClient retries a refused connection until this
     /// passes, so it is also how long an outage takes to be noticed.
     public var targetConnectTimeout: Duration = .seconds(5)
@@ -85,6 +87,8 @@ extension ForemanConfig {
         case webhookRetryFor = "FOREMAN_WEBHOOK_RETRY_FOR"
         case webhookRetryBase = "FOREMAN_WEBHOOK_RETRY_BASE"
         case webhookTimeout = "FOREMAN_WEBHOOK_TIMEOUT"
+        case maxSkip = "FOREMAN_MAX_SKIP"
+        case maxAffinityWait = "FOREMAN_MAX_AFFINITY_WAIT"
     }
 
     /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
@@ -130,6 +134,12 @@ extension ForemanConfig {
         case .webhookRetryFor: webhookRetry.giveUpAfter = try DurationParser.parse(raw, variable: name)
         case .webhookRetryBase: webhookRetry.base = try DurationParser.parse(raw, variable: name)
         case .webhookTimeout: webhookRetry.timeout = try DurationParser.parse(raw, variable: name)
+        case .maxSkip:
+            guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                throw ConfigError(variable: name, message: "expected a whole number of 0 or more, got '\(raw)'")
+            }
+            scheduling.maxSkip = value
+        case .maxAffinityWait: scheduling.maxAffinityWait = try DurationParser.parse(raw, variable: name)
         }
     }
 

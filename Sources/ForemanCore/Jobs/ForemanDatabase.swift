@@ -101,6 +101,13 @@ public enum ForemanDatabase {
             try db.create(index: "webhook_delivery_due", on: "webhook_delivery", columns: ["state", "next_attempt_at"])
             try db.create(index: "webhook_delivery_job", on: "webhook_delivery", columns: ["job_id", "seq"])
         }
+        migrator.registerMigration("v3: scheduler bookkeeping") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "skips", .integer).notNull().defaults(to: 0)
+                t.add(column: "first_skipped_at", .datetime)
+            }
+            try db.create(index: "job_state_priority_seq", on: "job", columns: ["state", "priority", "seq"])
+        }
         return migrator
     }
 }

@@ -69,6 +69,12 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
     /// The caller's `Idempotency-Key`, and a SHA-256 of the body it came with.
     public var idempotencyKey: String?
     public var requestFingerprint: String?
+    /// How often the scheduler has passed this job over for one behind it, and when it first did (ADR 0007).
+    public var skips: Int = 0
+    public var firstSkippedAt: Date?
+
+    /// The priority native `/api/*` calls get: interactive work ranks above `/jobs` (default 0).
+    public static let interactivePriority = 10
 
     public init(
         id: String = JobID.make(),
@@ -102,6 +108,7 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
         case attempts, error, response, metadata
         case stateWebhookURL = "state_webhook_url", idempotencyKey = "idempotency_key"
         case requestFingerprint = "request_fingerprint"
+        case skips, firstSkippedAt = "first_skipped_at"
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -46,12 +46,13 @@ public enum JobDocument {
         return render(job, queuePosition: position, artifacts: try ArtifactInfo.fetchAll(db, jobID: job.id))
     }
 
-    /// 1-based place in the queue, in the order the worker takes jobs.
+    /// 1-based place in the queue: higher priorities first, then age. Affinity may still move a job ahead of
+    /// its place (ADR 0007), within the bound.
     static func queuePosition(_ db: Database, _ job: Job) throws -> Int {
         let ahead = try Int.fetchOne(
             db,
-            sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND seq < ?",
-            arguments: [job.seq]
+            sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND (priority > ? OR (priority = ? AND seq < ?))",
+            arguments: [job.priority, job.priority, job.seq]
         ) ?? 0
         return ahead + 1
     }

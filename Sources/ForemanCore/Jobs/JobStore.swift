@@ -79,12 +79,38 @@ public actor JobStore {
         try await pool.read { db in try Job.filter(Job.CodingKeys.idempotencyKey == key).fetchOne(db) }
     }
 
-    /// Marks the oldest queued job `running` and returns it, or `nil` when the queue is empty.
-    public func claimNext(now: Date = Date()) async throws -> Job? {
+    /// Marks the job the ``Scheduler`` picks `running` and returns it, or `nil` when the queue is empty.
+    ///
+    /// Only the top priority tier is read, and only its first `window` jobs: an affinity match further back
+    /// than that is not worth a scan of the whole queue on every claim.
+    public func claimNext(
+        chatSlot: String? = nil,
+        policy: Scheduler.Policy = Scheduler.Policy(),
+        window: Int = 512,
+        now: Date = Date()
+    ) async throws -> Job? {
         let (claimed, emitted) = try await pool.write { db -> (Job?, Bool) in
-            guard var job = try Job.filter(Job.CodingKeys.state == JobState.queued.rawValue)
-                .order(Job.CodingKeys.seq).fetchOne(db)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, model, priority, skips, first_skipped_at FROM job
+                    WHERE state = 'queued' AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued')
+                    ORDER BY seq LIMIT ?
+                    """,
+                arguments: [window]
+            )
+            let candidates = rows.map {
+                Scheduler.Candidate(seq: $0["seq"], model: $0["model"], priority: $0["priority"], skips: $0["skips"], firstSkippedAt: $0["first_skipped_at"])
+            }
+            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy),
+                var job = try Job.filter(Job.CodingKeys.seq == decision.chosen).fetchOne(db)
             else { return (nil, false) }
+            for seq in decision.passedOver {
+                try db.execute(
+                    sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?",
+                    arguments: [now, seq]
+                )
+            }
             job.state = .running
             job.startedAt = now
             job.attempts += 1

@@ -43,13 +43,15 @@ public enum Scheduler {
         }
     }
 
-    /// Decides which of `queue` (in FIFO order) runs next, given the model in the chat slot.
+    /// Decides which of `queue` (in FIFO order) runs next, given the model in the chat slot (tag made explicit,
+    /// see ``ModelName``; the candidates' models may be spelled either way).
     public static func decide(queue: [Candidate], chatSlot: String?, now: Date, policy: Policy) -> Decision? {
         guard let top = queue.map(\.priority).max() else { return nil }
+        let chatSlot = chatSlot.map(ModelName.normalized)
         let candidates = queue.filter { $0.priority == top }
         let head = candidates[0]
-        guard let chatSlot, head.model != chatSlot,
-            let affinityIndex = candidates.firstIndex(where: { $0.model == chatSlot })
+        guard let chatSlot, ModelName.normalized(head.model) != chatSlot,
+            let affinityIndex = candidates.firstIndex(where: { ModelName.normalized($0.model) == chatSlot })
         else {
             return Decision(chosen: head.seq, passedOver: [])
         }

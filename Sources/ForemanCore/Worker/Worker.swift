@@ -24,7 +24,10 @@ public actor Worker: Service {
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
+    private let policy: Scheduler.Policy
     private var current: (job: Job, task: Task<JobResult, Never>)?
+    /// The model the last generation ran on: what the target most likely has loaded (affinity, ADR 0007).
+    private var chatSlot: String?
     private var cancelReasons: [String: CancelReason] = [:]
 
     public init(
@@ -33,8 +36,10 @@ public actor Worker: Service {
         inventory: Inventory,
         broker: JobBroker,
         retry: RetryPolicy = RetryPolicy(),
+        policy: Scheduler.Policy = Scheduler.Policy(),
         logger: Logger
     ) {
+        self.policy = policy
         self.store = store
         self.target = target
         self.inventory = inventory
@@ -58,7 +63,7 @@ public actor Worker: Service {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let job: Job?
                 do {
-                    job = try await store.claimNext()
+                    job = try await store.claimNext(chatSlot: chatSlot, policy: policy)
                 } catch {
                     logger.error("could not claim a job", metadata: ["error": "\(error)"])
                     break
@@ -92,6 +97,7 @@ public actor Worker: Service {
         let broker = self.broker
         let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
         current = (job, task)
+        if job.kind != .embed { chatSlot = ModelName.normalized(job.model) }
         if cancelReasons[job.id] != nil { task.cancel() }
         logger.debug("job started", metadata: job.logMetadata)
         let result = await withTaskCancellationHandler {

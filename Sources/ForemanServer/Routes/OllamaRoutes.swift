@@ -50,7 +50,10 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(kind == .chat ? .chat : .generate, body: body)
         try await modelCheck.requireKnown(parsed.model)
-        let job = Job(kind: kind, origin: .api, model: parsed.model, request: Data(body.readableBytesView), stream: parsed.stream)
+        let job = Job(
+            kind: kind, origin: .api, model: parsed.model, priority: Job.interactivePriority,
+            request: Data(body.readableBytesView), stream: parsed.stream
+        )
         return try await generation.respond(to: request, job: job)
     }
 
