@@ -37,6 +37,7 @@ extension ServerTests {
                 let response = try await harness.stream("/api/chat", json: Harness.chatBody(tokens: 5))
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "Content-Type") == "application/x-ndjson")
+                #expect(response.headers.first(name: "X-Foreman-Job-Id")?.hasPrefix("job_") == true)
                 var reader = LineReader(response)
                 let first = try #require(try await reader.next())
                 #expect((first["message"] as? [String: Any])?["content"] as? String == "The")
@@ -67,6 +68,12 @@ extension ServerTests {
                 #expect(object["done"] as? Bool == true)
                 #expect(object["done_reason"] as? String == "stop")
                 #expect(object["total_duration"] is Int)
+                // Queue visibility lives in headers only; the job is listed with origin api.
+                let id = try #require(chat.headers.first(name: "X-Foreman-Job-Id"))
+                #expect(chat.headers.first(name: "X-Foreman-Queue-Position").flatMap(Int.init) != nil)
+                let listed = try await harness.request(.GET, "/jobs/\(id)").jsonObject()
+                #expect(listed["origin"] as? String == "api")
+                #expect(listed["state"] as? String == "succeeded")
 
                 let generate = try await harness.request(.POST, "/api/generate", json: #"{"model":"llama3.2","prompt":"why","stream":false}"#)
                 #expect(generate.status == 200)
@@ -177,8 +184,12 @@ extension ServerTests {
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status }
                     await harness.fake.waitForGenerations(1)  // one running
-                    for _ in 0..<2 {
-                        group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status }
+                    group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status }
+                    try await harness.waitForQueueDepth(1)
+                    group.addTask {
+                        let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false))
+                        #expect(response.headers.first(name: "X-Foreman-Queue-Position") == "2")  // behind one queued job
+                        return response.status
                     }
                     try await harness.waitForQueueDepth(2)  // two waiting: the queue is full
                     let rejected = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())

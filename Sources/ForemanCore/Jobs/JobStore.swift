@@ -300,6 +300,14 @@ public actor JobStore {
         }
     }
 
+    /// Where `job` stands in the queue now (1 = next), or `nil` once it has left the queue.
+    public func queuePosition(of job: Job) async throws -> Int? {
+        try await pool.read { db in
+            guard let current = try Job.filter(Job.CodingKeys.id == job.id).fetchOne(db), current.state == .queued else { return nil }
+            return try JobDocument.queuePosition(db, current)
+        }
+    }
+
     /// The listing of a job's artifacts, or `nil` if the job does not exist.
     public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
         try await pool.read { db in

@@ -24,6 +24,10 @@ struct QueuedGeneration: Sendable {
 
     func respond(to request: Request, job: Job) async throws -> Response {
         let events = try await queue.submitAndWatch(job)
+        // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued
+        // (0 if the worker had already taken it).
+        var visibility: HTTPFields = [.foremanJobID: job.id]
+        visibility[.foremanQueuePosition] = String((try? await queue.store.queuePosition(of: job)).flatMap { $0 } ?? 0)
         let start: Start
         do {
             start = try await request.body.consumeWithCancellationOnInboundClose { _ in
@@ -39,11 +43,14 @@ struct QueuedGeneration: Sendable {
         switch start {
         case .complete(var response):
             response.headers[.connection] = "close"
+            response.headers.append(contentsOf: visibility)
             return response
         case .streaming(let status, let contentType, let first):
+            var headers: HTTPFields = [.contentType: contentType ?? "application/x-ndjson", .connection: "close"]
+            headers.append(contentsOf: visibility)
             return Response(
                 status: .init(code: status),
-                headers: [.contentType: contentType ?? "application/x-ndjson", .connection: "close"],
+                headers: headers,
                 body: ResponseBody { writer in
                     try await relay(events, first: first, job: job, writer: &writer)
                 }
@@ -146,4 +153,9 @@ struct QueuedGeneration: Sendable {
         }
         try await writer.finish(nil)
     }
+}
+
+extension HTTPField.Name {
+    static let foremanJobID = Self("X-Foreman-Job-Id")!
+    static let foremanQueuePosition = Self("X-Foreman-Queue-Position")!
 }
