@@ -51,18 +51,18 @@ public actor JobStore {
         // Reserve the slot before suspending so concurrent submissions cannot overshoot the bound.
         queued += 1
         do {
-            let (result, emitted) = try await pool.write { db -> (EnqueueResult, Bool) in
+            let result = try await write { db, changes -> EnqueueResult in
                 if let idempotencyKey, let original = try Job.filter(Job.CodingKeys.idempotencyKey == idempotencyKey).fetchOne(db) {
-                    return (try Self.replay(original, fingerprint: fingerprint), false)
+                    return try Self.replay(original, fingerprint: fingerprint)
                 }
                 var job = job
                 job.idempotencyKey = idempotencyKey
                 job.requestFingerprint = fingerprint
                 try job.insert(db)
-                return (.created(job), try Self.emitStateChange(db, job))
+                try changes.record(db, job, at: job.createdAt)
+                return .created(job)
             }
             if case .existing = result { queued -= 1 }
-            if emitted { outboxChanged() }
             return result
         } catch {
             queued -= 1
@@ -89,7 +89,7 @@ public actor JobStore {
         window: Int = 512,
         now: Date = Date()
     ) async throws -> Job? {
-        let (claimed, emitted) = try await pool.write { db -> (Job?, Bool) in
+        let claimed = try await write { db, changes -> Job? in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
@@ -104,7 +104,7 @@ public actor JobStore {
             }
             guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy),
                 var job = try Job.filter(Job.CodingKeys.seq == decision.chosen).fetchOne(db)
-            else { return (nil, false) }
+            else { return nil }
             for seq in decision.passedOver {
                 try db.execute(
                     sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?",
@@ -115,10 +115,10 @@ public actor JobStore {
             job.startedAt = now
             job.attempts += 1
             try job.update(db)
-            return (job, try Self.emitStateChange(db, job, at: now))
+            try changes.record(db, job, at: now)
+            return job
         }
         if claimed != nil { queued -= 1 }
-        if emitted { outboxChanged() }
         return claimed
     }
 
@@ -134,7 +134,7 @@ public actor JobStore {
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
-        let (changed, emitted) = try await pool.write { db -> (Bool, Bool) in
+        return try await write { db, changes -> Bool in
             try db.execute(
                 sql: """
                     UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
@@ -142,38 +142,36 @@ public actor JobStore {
                     """,
                 arguments: [state.rawValue, error, response, now, id]
             )
-            guard db.changesCount == 1 else { return (false, false) }
+            guard db.changesCount == 1 else { return false }
             for artifact in artifacts { try artifact.insert(db) }
-            guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (true, false) }
-            return (true, try Self.emitStateChange(db, job, at: now))
+            try changes.record(db, id: id, at: now)
+            return true
         }
-        if emitted { outboxChanged() }
-        return changed
     }
 
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
     public func requeue(id: String, now: Date = Date()) async throws {
-        let (changed, emitted) = try await pool.write { db -> (Bool, Bool) in
+        let changed = try await write { db, changes -> Bool in
             try db.execute(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'", arguments: [id])
-            guard db.changesCount == 1, let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (false, false) }
-            return (true, try Self.emitStateChange(db, job, at: now))
+            guard db.changesCount == 1 else { return false }
+            try changes.record(db, id: id, at: now)
+            return true
         }
         if changed { queued += 1 }
-        if emitted { outboxChanged() }
     }
 
     /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
     public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
-        let (cancelled, emitted) = try await pool.write { db -> (Bool, Bool) in
+        let cancelled = try await write { db, changes -> Bool in
             try db.execute(
                 sql: "UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued'",
                 arguments: [reason, now, id]
             )
-            guard db.changesCount == 1, let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return (false, false) }
-            return (true, try Self.emitStateChange(db, job, at: now))
+            guard db.changesCount == 1 else { return false }
+            try changes.record(db, id: id, at: now)
+            return true
         }
         if cancelled { queued -= 1 }
-        if emitted { outboxChanged() }
         return cancelled
     }
 
@@ -197,10 +195,9 @@ public actor JobStore {
     /// their place.
     @discardableResult
     public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> Recovery {
-        let (recovery, requeuedDelta, emitted) = try await pool.write { db -> (Recovery, Int, Bool) in
+        let (recovery, queuedDelta) = try await write { db, changes -> (Recovery, Int) in
             var recovery = Recovery()
             var queuedDelta = 0
-            var emitted = false
             let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.CodingKeys.state))
                 .order(Job.CodingKeys.seq).fetchAll(db)
             for var job in orphans {
@@ -226,12 +223,11 @@ public actor JobStore {
                     continue
                 }
                 try job.update(db)
-                emitted = try Self.emitStateChange(db, job, at: now) || emitted
+                try changes.record(db, job, at: now)
             }
-            return (recovery, queuedDelta, emitted)
+            return (recovery, queuedDelta)
         }
-        queued += requeuedDelta
-        if emitted { outboxChanged() }
+        queued += queuedDelta
         return recovery
     }
 
@@ -325,9 +321,27 @@ public actor JobStore {
 
     // MARK: Outbox
 
-    /// Inserts the webhook event for `job`'s current state, if it has a webhook URL. Returns whether it did.
-    private static func emitStateChange(_ db: Database, _ job: Job, at now: Date = Date()) throws -> Bool {
-        guard let url = job.stateWebhookURL else { return false }
+    /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
+    /// the outbox is woken once the transaction has committed, if any event was added.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout StateChanges) throws -> T) async throws -> T {
+        let (value, added) = try await pool.write { db -> (T, Bool) in
+            var changes = StateChanges()
+            let value = try body(db, &changes)
+            return (value, changes.addedEvents)
+        }
+        if added { outboxChanged() }
+        return value
+    }
+}
+
+/// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
+/// in the same transaction, so an event can never be lost between the change and its delivery.
+private struct StateChanges {
+    private(set) var addedEvents = false
+
+    /// Records `job`'s current state.
+    mutating func record(_ db: Database, _ job: Job, at now: Date) throws {
+        guard let url = job.stateWebhookURL else { return }
         let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
             + #","data":"# + (try JobDocument.render(db, job)) + "}"
         var delivery = WebhookDelivery(
@@ -341,7 +355,13 @@ public actor JobStore {
             nextAttemptAt: now
         )
         try delivery.insert(db)
-        return true
+        addedEvents = true
+    }
+
+    /// Records the current state of job `id`, read back after the update that changed it.
+    mutating func record(_ db: Database, id: String, at now: Date) throws {
+        guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return }
+        try record(db, job, at: now)
     }
 }
 

@@ -58,11 +58,7 @@ public struct JobQueue: Sendable {
         case .succeeded, .failed: return .alreadyFinished
         case .queued, .running: break
         }
-        if try await store.cancelIfQueued(id: id, reason: CancelReason.requested.rawValue) {
-            logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(CancelReason.requested.rawValue)"])
-            await broker.finish(id, .cancelled(.requested))
-            return .cancelled
-        }
+        if try await cancelIfQueued(id, reason: .requested) { return .cancelled }
         let ended = await broker.endSignal(id)
         if await worker.cancelRunning(id, reason: .requested) {
             for await _ in ended {}
@@ -75,15 +71,16 @@ public struct JobQueue: Sendable {
     /// Cancels `id`: a queued job never reaches the target, a running one has its upstream request aborted.
     /// Cancelling an ended job does nothing.
     public func cancel(_ id: String, reason: CancelReason) async {
-        do {
-            if try await store.cancelIfQueued(id: id, reason: reason.rawValue) {
-                logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(reason.rawValue)"])
-                await broker.finish(id, .cancelled(reason))
-                return
-            }
-        } catch {
-            // Fall through: if the row could not be updated, the job may still be running.
-        }
+        // If the row could not be updated the job may still be running, so fall through to the worker.
+        if (try? await cancelIfQueued(id, reason: reason)) == true { return }
         _ = await worker.cancelRunning(id, reason: reason)
+    }
+
+    /// Cancels `id` in the store if it is still queued, and tells whoever waits for it.
+    private func cancelIfQueued(_ id: String, reason: CancelReason) async throws -> Bool {
+        guard try await store.cancelIfQueued(id: id, reason: reason.rawValue) else { return false }
+        logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(reason.rawValue)"])
+        await broker.finish(id, .cancelled(reason))
+        return true
     }
 }

@@ -138,12 +138,9 @@ public actor Worker: Service {
             logger.info("job requeued at shutdown", metadata: job.logMetadata)
             await broker.finish(job.id, .cancelled(.shutdown))
             return
-        case .cancelled where cancelReason == .shutdown:
-            state = .failed
-            error = cancelReason.rawValue
-            outcome = .cancelled(cancelReason)
         case .cancelled:
-            state = .cancelled
+            // A native call cut short by shutdown failed; nobody asked for it to stop.
+            state = cancelReason == .shutdown ? .failed : .cancelled
             error = cancelReason.rawValue
             outcome = .cancelled(cancelReason)
         }
@@ -196,7 +193,10 @@ struct JobResult: Sendable {
     /// Every upstream line, byte for byte.
     var transcript: [ByteBuffer] = []
 
-    static let cancelled = JobResult(outcome: .cancelled)
+    static func cancelled(transcript: [ByteBuffer]) -> JobResult {
+        JobResult(outcome: .cancelled, transcript: transcript)
+    }
+
     static func interrupted(_ message: String, transcript: [ByteBuffer] = []) -> JobResult {
         JobResult(outcome: .interrupted(message), transcript: transcript)
     }
@@ -220,8 +220,9 @@ struct JobAttempt: Sendable {
             events?.yield(.started(status: response.status, contentType: response.contentType))
             guard response.isSuccess else {
                 var body = try await response.body.collect(upTo: 1 << 20)
-                let message = ResponseAssembler.errorMessage(in: body) ?? "ollama target answered HTTP \(response.status)"
-                if ResponseAssembler.errorMessage(in: body) == nil {
+                let upstreamMessage = ResponseAssembler.errorMessage(in: body)
+                let message = upstreamMessage ?? "ollama target answered HTTP \(response.status)"
+                if upstreamMessage == nil {
                     // Clients need a JSON error body (Go's client treats an empty error body as success).
                     body = ByteBuffer(string: #"{"error":"# + JSONObjectWriter.quoted(message) + "}")
                 }
@@ -237,21 +238,21 @@ struct JobAttempt: Sendable {
                     }
                 }
             } catch {
-                if Task.isCancelled { return JobResult(outcome: .cancelled, transcript: lines) }
+                if Task.isCancelled { return .cancelled(transcript: lines) }
                 return .interrupted(TargetError.interrupted(String(describing: error)).description, transcript: lines)
             }
             if let rest = splitter.finish() {
                 lines.append(rest)
                 events?.yield(.chunk(rest))
             }
-            if Task.isCancelled { return JobResult(outcome: .cancelled, transcript: lines) }
+            if Task.isCancelled { return .cancelled(transcript: lines) }
             if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
                 return JobResult(outcome: .upstreamError(message), transcript: lines)
             }
             return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
         } catch {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
-            if Task.isCancelled || error is CancellationError { return JobResult(outcome: .cancelled, transcript: lines) }
+            if Task.isCancelled || error is CancellationError { return .cancelled(transcript: lines) }
             return .interrupted(String(describing: error), transcript: lines)
         }
     }
