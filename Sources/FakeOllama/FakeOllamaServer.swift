@@ -92,11 +92,11 @@ struct FakeRoutes: Sendable {
     }
 
     private func ps() async -> Response {
-        let resident = await state.residentModels().map { model, usedAt -> [String: Any] in
+        let resident = await state.residentModels().map { model, usedAt, numCtx -> [String: Any] in
             [
                 "name": model.name, "model": model.name, "size": model.size, "digest": model.digest,
                 "details": details(model), "expires_at": timestamp(usedAt.addingTimeInterval(300)),
-                "size_vram": model.size, "context_length": 4096,
+                "size_vram": model.size, "context_length": numCtx,
             ]
         }
         return json(["models": resident])
@@ -122,18 +122,22 @@ struct FakeRoutes: Sendable {
         guard let model = await state.model(named: name) else {
             return chat && name.isEmpty ? error(400, "model is required") : error(404, "model '\(name)' not found")
         }
-        guard model.canGenerate else { return error(400, "\"\(name)\" does not support \(chat ? "chat" : "generate")") }
         let isEmpty = chat ? ((body["messages"] as? [Any])?.isEmpty ?? true) : ((body["prompt"] as? String) ?? "").isEmpty
         let keepAliveZero = Self.isZero(body["keep_alive"])
+        // Ollama checks for an unload before capabilities, so `ollama stop` works for embedding models too.
+        if isEmpty, keepAliveZero {
+            await state.unload(model.name)
+            var line: [String: Any] = ["model": name, "created_at": timestamp(Date()), "done": true, "done_reason": "unload"]
+            line[chat ? "message" : "response"] = chat ? ["role": "assistant", "content": ""] as [String: Any] : ""
+            return json(line)
+        }
+        guard model.canGenerate else { return error(400, "\"\(name)\" does not support \(chat ? "chat" : "generate")") }
+        let numCtx = Self.numCtx(body)
         if isEmpty {
-            if keepAliveZero {
-                await state.unload(model.name)
-            } else {
-                _ = await state.ensureLoaded(model)
-            }
+            _ = await state.ensureLoaded(model, numCtx: numCtx)
             var line: [String: Any] = ["model": name, "created_at": timestamp(Date()), "done": true]
             line[chat ? "message" : "response"] = chat ? ["role": "assistant", "content": ""] as [String: Any] : ""
-            line["done_reason"] = keepAliveZero ? "unload" : "load"
+            line["done_reason"] = "load"
             return json(line)
         }
 
@@ -144,7 +148,7 @@ struct FakeRoutes: Sendable {
         let state = self.state
         let delay = await state.tokenDelay
         await state.generationStarted()
-        let loadTime = await state.ensureLoaded(model)
+        let loadTime = await state.ensureLoaded(model, numCtx: numCtx)
         let reply = ReplyLines(model: name, chat: chat, tokenCount: tokens.count, loadTime: loadTime, started: Date())
         if !stream {
             for index in tokens.indices where index > 0 {
@@ -193,7 +197,7 @@ struct FakeRoutes: Sendable {
         }
         guard model.canEmbed else { return error(500, "this model does not support embeddings") }
         await state.embeddingStarted()
-        let loadTime = await state.ensureLoaded(model)
+        let loadTime = await state.ensureLoaded(model, numCtx: Self.numCtx(body))
         await state.embeddingEnded()
         if Self.isZero(body["keep_alive"]) { await state.unload(model.name) }
         if legacy {
@@ -214,6 +218,11 @@ struct FakeRoutes: Sendable {
         let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
         if norm > 0 { values = values.map { $0 / norm } }
         return values
+    }
+
+    /// The `num_ctx` a request asks for (`nil`: the default), which a loaded runner must match.
+    static func numCtx(_ body: [String: Any]) -> Int? {
+        ((body["options"] as? [String: Any])?["num_ctx"] as? NSNumber)?.intValue
     }
 
     static func isZero(_ keepAlive: Any?) -> Bool {

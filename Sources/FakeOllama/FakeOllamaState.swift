@@ -27,7 +27,15 @@ public actor FakeOllamaState {
     /// The exact bytes of every completed generation's response body, in order.
     public private(set) var sentBodies: [String] = []
 
-    private var loaded: [String: Date] = [:]
+    /// Loads of a model that was already resident with another `num_ctx`.
+    public private(set) var reloads: [String] = []
+
+    private struct Runner {
+        var usedAt: Date
+        var numCtx: Int
+    }
+
+    private var loaded: [String: Runner] = [:]
     private var failures: [FakeFailure] = []
     private var paused = false
     private var pauseWaiters: [CheckedContinuation<Void, Never>] = []
@@ -89,22 +97,27 @@ public actor FakeOllamaState {
         return failure
     }
 
-    /// Makes `model` resident, taking its load time if it was not; returns the load time spent.
-    func ensureLoaded(_ model: FakeModel) async -> Duration {
-        if loaded[model.name] != nil {
-            loaded[model.name] = Date()
+    /// Makes `model` resident with context `numCtx` (`nil`: the default), taking its load time if it was not
+    /// loaded with that context (Ollama reloads a runner whose `num_ctx` differs); returns the load time spent.
+    func ensureLoaded(_ model: FakeModel, numCtx: Int? = nil) async -> Duration {
+        let context = numCtx ?? Self.defaultNumCtx
+        if let runner = loaded[model.name], runner.numCtx == context {
+            loaded[model.name]?.usedAt = Date()
             return .zero
         }
-        while loaded.count >= maxLoaded, let victim = loaded.min(by: { $0.value < $1.value })?.key {
+        if loaded.removeValue(forKey: model.name) != nil { reloads.append(model.name) }
+        while loaded.count >= maxLoaded, let victim = loaded.min(by: { $0.value.usedAt < $1.value.usedAt })?.key {
             loaded.removeValue(forKey: victim)
             selfEvictions.append(victim)
         }
-        loaded[model.name] = Date()
+        loaded[model.name] = Runner(usedAt: Date(), numCtx: context)
         loads.append(model.name)
         maxResident = max(maxResident, loaded.count)
         try? await Task.sleep(for: model.loadTime)
         return model.loadTime
     }
+
+    static let defaultNumCtx = 4096
 
     func unload(_ name: String) {
         unloads.append(name)
@@ -135,15 +148,15 @@ public actor FakeOllamaState {
         await withCheckedContinuation { pauseWaiters.append($0) }
     }
 
-    func residentModels() -> [(FakeModel, Date)] {
-        loaded.compactMap { name, date in models.first { $0.name == name }.map { ($0, date) } }
+    func residentModels() -> [(FakeModel, Date, Int)] {
+        loaded.compactMap { name, runner in models.first { $0.name == name }.map { ($0, runner.usedAt, runner.numCtx) } }
     }
 
     /// A JSON summary for `GET /_fake/state`.
     func summary() -> Data {
         let object: [String: Any] = [
             "resident": resident, "loads": loads, "unloads": unloads, "self_evictions": selfEvictions,
-            "max_resident": maxResident, "active_generations": activeGenerations,
+            "max_resident": maxResident, "reloads": reloads, "active_generations": activeGenerations,
             "max_concurrent_generations": maxConcurrentGenerations, "completed_generations": completedGenerations,
             "aborted_generations": abortedGenerations, "requests": requests.count,
         ]

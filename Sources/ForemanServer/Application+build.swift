@@ -40,19 +40,34 @@ public func buildApplication(
     let inventory = Inventory()
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
-    let worker = Worker(store: store, target: target, inventory: inventory, broker: broker, retry: config.targetRetry, policy: config.scheduling, logger: logger)
-    let queue = JobQueue(store: store, broker: broker, worker: worker, logger: logger)
+    let residency = Residency(target: target, inventory: inventory, declaredEmbedding: config.embedModels, logger: logger)
+    let embeddings = EmbeddingLane(
+        residency: residency, target: target, concurrency: config.embedConcurrency, maxWaiting: config.maxQueue,
+        defaultNumCtx: config.embedNumCtx, logger: logger
+    )
+    let worker = Worker(
+        store: store, target: target, inventory: inventory, broker: broker, lane: .generation(config.scheduling, residency),
+        retry: config.targetRetry, logger: logger
+    )
+    let embedWorker = Worker(
+        store: store, target: target, inventory: inventory, broker: broker,
+        lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
+        retry: config.targetRetry, logger: logger
+    )
+    let queue = JobQueue(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     if let token = config.token {
         router.add(middleware: AuthMiddleware(verifier: BearerTokenVerifier(token: token)))
     }
-    HealthRoutes(targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker).register(on: router)
+    HealthRoutes(targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker, residency: residency, embeddings: embeddings)
+        .register(on: router)
     let modelCheck = ModelCheck(inventory: inventory, poller: poller)
     OllamaRoutes(
         generation: QueuedGeneration(queue: queue, inventory: inventory, maxWait: config.maxWait),
         proxy: TargetProxy(target: target),
+        embeddings: EmbeddingsRoute(lane: embeddings),
         inventory: inventory,
         poller: poller,
         modelCheck: modelCheck,
@@ -76,6 +91,7 @@ public func buildApplication(
         poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         outbox,
+        embedWorker,
         worker
     )
     return app

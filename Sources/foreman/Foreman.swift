@@ -77,6 +77,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-affinity-wait"), help: "How long past its turn affinity may delay a job (FOREMAN_MAX_AFFINITY_WAIT, default 60s).")
     var maxAffinityWait: String?
 
+    @Option(name: .customLong("embed-models"), help: "Comma-separated models to treat as embedding models (FOREMAN_EMBED_MODELS).")
+    var embedModels: String?
+
+    @Option(name: .customLong("embed-concurrency"), help: "Embeddings calls at the target at once (FOREMAN_EMBED_CONCURRENCY, default 4).")
+    var embedConcurrency: String?
+
+    @Option(name: .customLong("embed-num-ctx"), help: "num_ctx sent with embeddings calls that set none (FOREMAN_EMBED_NUM_CTX).")
+    var embedNumCtx: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FOREMAN_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -101,6 +110,9 @@ struct Serve: AsyncParsableCommand {
         overrides[.maxAttempts] = maxAttempts
         overrides[.maxSkip] = maxSkip
         overrides[.maxAffinityWait] = maxAffinityWait
+        overrides[.embedModels] = embedModels
+        overrides[.embedConcurrency] = embedConcurrency
+        overrides[.embedNumCtx] = embedNumCtx
 
         let config: ForemanConfig
         do {

@@ -22,7 +22,7 @@ final class ForemanProcess: @unchecked Sendable {  // touched from one test task
         process.executableURL = binary
         process.arguments = ["serve"]
         process.environment = environment.merging(["FOREMAN_ADDR": "127.0.0.1:\(port)"]) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -9,8 +9,13 @@ public enum RawJSONFields {
     /// The raw text of each wanted top-level field present in `json`.
     public static func extract(_ keys: Set<String>, from json: Data) -> [String: Data] {
         let bytes = [UInt8](json)
+        return ranges(keys, in: bytes).mapValues { Data(bytes[$0]) }
+    }
+
+    /// Where the value of each wanted top-level field lies in `bytes`.
+    public static func ranges(_ keys: Set<String>, in bytes: [UInt8]) -> [String: Range<Int>] {
         var index = 0
-        var found: [String: Data] = [:]
+        var found: [String: Range<Int>] = [:]
         skipWhitespace(bytes, &index)
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return [:] }
         index += 1
@@ -26,7 +31,7 @@ public enum RawJSONFields {
             skipWhitespace(bytes, &index)
             let valueStart = index
             skipValue(bytes, &index)
-            if keys.contains(key) { found[key] = Data(bytes[valueStart..<index]) }
+            if keys.contains(key) { found[key] = valueStart..<index }
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
             index += 1

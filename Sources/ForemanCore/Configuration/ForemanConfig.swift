@@ -40,6 +40,12 @@ public struct ForemanConfig: Sendable, Equatable {
     /// How long connecting to the target may take. AsyncHTTPClient retries a refused connection until this
     /// passes, so it is also how long an outage takes to be noticed.
     public var targetConnectTimeout: Duration = .seconds(5)
+    /// `FOREMAN_EMBED_MODELS`: models taken as embedding models whatever `/api/show` says (ADR 0008).
+    public var embedModels: Set<String> = []
+    /// `FOREMAN_EMBED_CONCURRENCY`: how many embeddings calls may be at the target at once.
+    public var embedConcurrency: Int = 4
+    /// `FOREMAN_EMBED_NUM_CTX`: the `num_ctx` sent with embeddings calls that set none, before any caller has.
+    public var embedNumCtx: Int?
     /// Backoff while the target is unreachable (not an environment variable: the defaults suit every box).
     public var targetRetry = Worker.RetryPolicy()
 
@@ -89,6 +95,9 @@ extension ForemanConfig {
         case webhookTimeout = "FOREMAN_WEBHOOK_TIMEOUT"
         case maxSkip = "FOREMAN_MAX_SKIP"
         case maxAffinityWait = "FOREMAN_MAX_AFFINITY_WAIT"
+        case embedModels = "FOREMAN_EMBED_MODELS"
+        case embedConcurrency = "FOREMAN_EMBED_CONCURRENCY"
+        case embedNumCtx = "FOREMAN_EMBED_NUM_CTX"
     }
 
     /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
@@ -140,6 +149,10 @@ extension ForemanConfig {
             }
             scheduling.maxSkip = value
         case .maxAffinityWait: scheduling.maxAffinityWait = try DurationParser.parse(raw, variable: name)
+        case .embedModels:
+            embedModels = Set(raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        case .embedConcurrency: embedConcurrency = try Self.parsePositiveInt(raw, variable: name)
+        case .embedNumCtx: embedNumCtx = try Self.parsePositiveInt(raw, variable: name)
         }
     }
 

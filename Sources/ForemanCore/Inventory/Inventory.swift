@@ -12,6 +12,11 @@ public actor Inventory {
         public var tagsBody: ByteBuffer?
         /// Normalized names (see ``ModelName``) of every model in ``tagsBody``.
         public var models: Set<String> = []
+        /// Each model's digest as `/api/tags` last listed it, by normalized name.
+        public var digests: [String: String] = [:]
+        /// What `/api/show` said each model can do (`completion`, `embedding`, ...), by normalized name.
+        /// A model is missing until its `/api/show` succeeded.
+        public var capabilities: [String: ModelCapabilities] = [:]
         public var lastPollAt: Date?
         public var lastSuccessAt: Date?
         public var lastError: String?
@@ -26,10 +31,12 @@ public actor Inventory {
 
     public init() {}
 
-    /// Records a successful poll.
-    public func update(tagsBody: ByteBuffer, models: Set<String>, at now: Date = Date()) {
+    /// Records a successful poll: `models` maps each normalized name to its digest.
+    public func update(tagsBody: ByteBuffer, models: [String: String], at now: Date = Date()) {
         snapshot.tagsBody = tagsBody
-        snapshot.models = models
+        snapshot.models = Set(models.keys)
+        snapshot.digests = models
+        snapshot.capabilities = snapshot.capabilities.filter { models[$0.key] == $0.value.digest }
         snapshot.lastPollAt = now
         snapshot.lastSuccessAt = now
         snapshot.lastError = nil
@@ -49,27 +56,40 @@ public actor Inventory {
         snapshot.degraded = false
     }
 
+    /// Records what `/api/show` said `model` can do, for the digest it was asked about.
+    public func setCapabilities(_ capabilities: ModelCapabilities, for model: String) {
+        let name = ModelName.normalized(model)
+        guard snapshot.digests[name] == capabilities.digest else { return }
+        snapshot.capabilities[name] = capabilities
+    }
+
+    /// The models whose capabilities are not known for their current digest.
+    public var modelsWithoutCapabilities: [String] {
+        snapshot.digests.keys.filter { snapshot.capabilities[$0] == nil }.sorted()
+    }
+
     /// Whether the inventory lists `model` (any spelling of its tag).
     public func contains(_ model: String) -> Bool {
         snapshot.models.contains(ModelName.normalized(model))
     }
 
-    /// Extracts the normalized model names from an `/api/tags` body.
-    public static func modelNames(fromTags body: ByteBuffer) throws -> Set<String> {
+    /// Extracts the normalized model names, each with its digest, from an `/api/tags` body.
+    public static func models(fromTags body: ByteBuffer) throws -> [String: String] {
         struct Tags: Decodable {
             struct Model: Decodable {
                 var name: String?
                 var model: String?
+                var digest: String?
             }
             var models: [Model]?
         }
         let tags = try JSONDecoder().decode(Tags.self, from: Data(body.readableBytesView))
-        var names = Set<String>()
+        var models: [String: String] = [:]
         for model in tags.models ?? [] {
             for name in [model.name, model.model].compactMap({ $0 }) where !name.isEmpty {
-                names.insert(ModelName.normalized(name))
+                models[ModelName.normalized(name)] = model.digest ?? ""
             }
         }
-        return names
+        return models
     }
 }

@@ -47,10 +47,11 @@ public actor InventoryPoller: Service {
             guard response.isSuccess else {
                 throw PollError(message: "GET /api/tags answered \(response.status)")
             }
-            let names = try Inventory.modelNames(fromTags: body)
+            let models = try Inventory.models(fromTags: body)
             let wasDegraded = await inventory.snapshot.degraded
-            await inventory.update(tagsBody: body, models: names)
-            if wasDegraded { logger.info("target reachable again", metadata: ["models": "\(names.count)"]) }
+            await inventory.update(tagsBody: body, models: models)
+            if wasDegraded { logger.info("target reachable again", metadata: ["models": "\(models.count)"]) }
+            await learnCapabilities()
             return true
         } catch {
             let message = (error as? TargetError)?.description ?? String(describing: error)
@@ -58,6 +59,27 @@ public actor InventoryPoller: Service {
             await inventory.markUnreachable(message, fromPoll: true)
             if !wasDegraded { logger.warning("inventory poll failed; serving last known inventory", metadata: ["error": "\(message)"]) }
             return false
+        }
+    }
+
+    /// Asks `/api/show` about every model whose capabilities are not known for its current digest (ADR 0008).
+    /// A failed `/api/show` is retried on the next poll; a target that reports no capabilities is remembered
+    /// as such, so it is not asked again until the digest changes.
+    private func learnCapabilities() async {
+        for name in await inventory.modelsWithoutCapabilities {
+            guard let digest = await inventory.snapshot.digests[name] else { continue }
+            do {
+                var body = ByteBuffer()
+                body.writeString(#"{"model":"# + JSONObjectWriter.quoted(name) + "}")
+                let response = try await target.send(TargetRequest(method: .POST, path: "/api/show", body: body))
+                let show = try await response.body.collect(upTo: 16 * 1024 * 1024)
+                guard response.isSuccess else { continue }
+                let learned = ModelCapabilities.parse(show: show, digest: digest) ?? ModelCapabilities(digest: digest, capabilities: [])
+                await inventory.setCapabilities(learned, for: name)
+            } catch {
+                logger.debug("could not read a model's capabilities", metadata: ["model": "\(name)", "error": "\(error)"])
+                return
+            }
         }
     }
 

@@ -108,6 +108,10 @@ public enum ForemanDatabase {
             }
             try db.create(index: "job_state_priority_seq", on: "job", columns: ["state", "priority", "seq"])
         }
+        migrator.registerMigration("v4: embeddings lane queue") { db in
+            // The embeddings runner claims only `embed` jobs; without this it would walk every queued chat first.
+            try db.execute(sql: "CREATE INDEX job_embed_queue ON job(priority DESC, seq) WHERE state = 'queued' AND kind = 'embed'")
+        }
         return migrator
     }
 }

@@ -13,6 +13,7 @@ public actor JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
     private var queued: Int
+    private var runTimes = RunTimes()
     private let outboxChanged: @Sendable () -> Void
 
     /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
@@ -94,7 +95,8 @@ public actor JobStore {
                 db,
                 sql: """
                     SELECT seq, model, priority, skips, first_skipped_at FROM job
-                    WHERE state = 'queued' AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued')
+                    WHERE state = 'queued' AND kind != 'embed'
+                    AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
                     ORDER BY seq LIMIT ?
                     """,
                 arguments: [window]
@@ -111,15 +113,34 @@ public actor JobStore {
                     arguments: [now, seq]
                 )
             }
-            job.state = .running
-            job.startedAt = now
-            job.attempts += 1
-            try job.update(db)
-            try changes.record(db, job, at: now)
+            try Self.markRunning(&job, db, &changes, now)
             return job
         }
         if claimed != nil { queued -= 1 }
         return claimed
+    }
+
+    /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings
+    /// lane's own queue, ADR 0008), or `nil` when none waits.
+    public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
+        let claimed = try await write { db, changes -> Job? in
+            guard var job = try Job.fetchOne(
+                db,
+                sql: "SELECT * FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1"
+            ) else { return nil }
+            try Self.markRunning(&job, db, &changes, now)
+            return job
+        }
+        if claimed != nil { queued -= 1 }
+        return claimed
+    }
+
+    private static func markRunning(_ job: inout Job, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws {
+        job.state = .running
+        job.startedAt = now
+        job.attempts += 1
+        try job.update(db)
+        try changes.record(db, job, at: now)
     }
 
     /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
@@ -134,7 +155,8 @@ public actor JobStore {
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
-        return try await write { db, changes -> Bool in
+        let (finished, ran) = try await write { db, changes -> (Bool, (kind: JobKind, startedAt: Date)?) in
+            let started = try Row.fetchOne(db, sql: "SELECT kind, started_at FROM job WHERE id = ?", arguments: [id])
             try db.execute(
                 sql: """
                     UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
@@ -142,11 +164,16 @@ public actor JobStore {
                     """,
                 arguments: [state.rawValue, error, response, now, id]
             )
-            guard db.changesCount == 1 else { return false }
+            guard db.changesCount == 1 else { return (false, nil) }
             for artifact in artifacts { try artifact.insert(db) }
             try changes.record(db, id: id, at: now)
-            return true
+            guard let started, let kind = JobKind(rawValue: started["kind"]), let startedAt: Date = started["started_at"] else {
+                return (true, nil)
+            }
+            return (true, (kind, startedAt))
         }
+        if state == .succeeded, let ran { runTimes.add(now.timeIntervalSince(ran.startedAt), kind: ran.kind) }
+        return finished
     }
 
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
@@ -260,9 +287,10 @@ public actor JobStore {
 
     /// The job object of `id` (see ``JobDocument``), if the job exists.
     public func document(id: String) async throws -> String? {
-        try await pool.read { db in
+        let runTimes = self.runTimes
+        return try await pool.read { db in
             guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return nil }
-            return try JobDocument.render(db, job)
+            return try JobDocument.render(db, job, runTimes: runTimes)
         }
     }
 
@@ -283,7 +311,8 @@ public actor JobStore {
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
     public func list(_ filter: ListFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        try await pool.read { db in
+        let runTimes = self.runTimes
+        return try await pool.read { db in
             var request = Job.all()
             if let state = filter.state { request = request.filter(Job.CodingKeys.state == state.rawValue) }
             if let kind = filter.kind { request = request.filter(Job.CodingKeys.kind == kind.rawValue) }
@@ -291,7 +320,7 @@ public actor JobStore {
             if let cursor { request = request.filter(Job.CodingKeys.seq < cursor) }
             let jobs = try request.order(Job.CodingKeys.seq.desc).limit(limit + 1).fetchAll(db)
             let page = Array(jobs.prefix(limit))
-            let documents = try page.map { try JobDocument.render(db, $0) }
+            let documents = try page.map { try JobDocument.render(db, $0, runTimes: runTimes) }
             return (documents, jobs.count > limit ? page.last?.seq : nil)
         }
     }
@@ -324,8 +353,9 @@ public actor JobStore {
     /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
     /// the outbox is woken once the transaction has committed, if any event was added.
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout StateChanges) throws -> T) async throws -> T {
+        let runTimes = self.runTimes
         let (value, added) = try await pool.write { db -> (T, Bool) in
-            var changes = StateChanges()
+            var changes = StateChanges(runTimes: runTimes)
             let value = try body(db, &changes)
             return (value, changes.addedEvents)
         }
@@ -337,13 +367,14 @@ public actor JobStore {
 /// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
 /// in the same transaction, so an event can never be lost between the change and its delivery.
 private struct StateChanges {
+    let runTimes: RunTimes
     private(set) var addedEvents = false
 
     /// Records `job`'s current state.
     mutating func record(_ db: Database, _ job: Job, at now: Date) throws {
         guard let url = job.stateWebhookURL else { return }
         let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
-            + #","data":"# + (try JobDocument.render(db, job)) + "}"
+            + #","data":"# + (try JobDocument.render(db, job, runTimes: runTimes, now: now)) + "}"
         var delivery = WebhookDelivery(
             webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
             jobID: job.id,

@@ -8,14 +8,22 @@ import Logging
 public struct JobQueue: Sendable {
     public let store: JobStore
     public let broker: JobBroker
+    /// The single worker of the generation lane.
     public let worker: Worker
+    /// The worker of the embeddings lane (ADR 0008).
+    public let embedWorker: Worker
     private let logger: Logger
 
-    public init(store: JobStore, broker: JobBroker, worker: Worker, logger: Logger) {
+    public init(store: JobStore, broker: JobBroker, worker: Worker, embedWorker: Worker, logger: Logger) {
         self.store = store
         self.broker = broker
         self.worker = worker
+        self.embedWorker = embedWorker
         self.logger = logger
+    }
+
+    private func worker(for kind: JobKind) -> Worker {
+        kind == .embed ? embedWorker : worker
     }
 
     /// Persists `job` and returns its event stream. Returns only after the row is committed.
@@ -24,19 +32,19 @@ public struct JobQueue: Sendable {
     public func submitAndWatch(_ job: Job) async throws -> AsyncStream<JobEvent> {
         let events = await broker.subscribe(job.id)
         do {
-            try await store.enqueue(job)
+            _ = try await store.enqueue(job)
         } catch {
             await broker.unsubscribe(job.id)
             throw error
         }
-        worker.wake()
+        worker(for: job.kind).wake()
         return events
     }
 
     /// Persists a `/jobs` job nobody waits for on a connection.
     public func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-        if case .created = result { worker.wake() }
+        if case .created = result { worker(for: job.kind).wake() }
         return result
     }
 
@@ -60,7 +68,7 @@ public struct JobQueue: Sendable {
         }
         if try await cancelIfQueued(id, reason: .requested) { return .cancelled }
         let ended = await broker.endSignal(id)
-        if await worker.cancelRunning(id, reason: .requested) {
+        if await worker(for: job.kind).cancelRunning(id, reason: .requested) {
             for await _ in ended {}
         } else {
             await broker.forgetEndSignals(id)
@@ -73,7 +81,8 @@ public struct JobQueue: Sendable {
     public func cancel(_ id: String, reason: CancelReason) async {
         // If the row could not be updated the job may still be running, so fall through to the worker.
         if (try? await cancelIfQueued(id, reason: reason)) == true { return }
-        _ = await worker.cancelRunning(id, reason: reason)
+        if await worker.cancelRunning(id, reason: reason) { return }
+        _ = await embedWorker.cancelRunning(id, reason: reason)
     }
 
     /// Cancels `id` in the store if it is still queued, and tells whoever waits for it.

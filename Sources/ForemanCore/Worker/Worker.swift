@@ -3,11 +3,12 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// The single worker: claims one job at a time from the ``JobStore`` and runs it against the target.
+/// Drains one lane of the durable queue (ADR 0008): the **generation** lane is the single worker, one chat or
+/// generate job at a time, so the GPU box runs one generation at a time whatever the callers do; the
+/// **embeddings** lane runs `/jobs` embed jobs beside it, a few at a time, through the ``EmbeddingLane``.
 ///
-/// One worker means the GPU box runs one generation at a time, whatever the callers do. While the target
-/// is unreachable the claimed job stays at the head of the queue and is retried with capped backoff;
-/// queue time never counts against the upstream timeout because the timeout only starts at `send`.
+/// While the target is unreachable a claimed job stays at the head of the queue and is retried with capped
+/// backoff; queue time never counts against the upstream timeout because the timeout only starts at `send`.
 public actor Worker: Service {
     /// How long to wait between attempts to reach an unreachable target.
     public struct RetryPolicy: Sendable, Equatable {
@@ -16,18 +17,25 @@ public actor Worker: Service {
         public init() {}
     }
 
+    /// Which jobs a worker runs and how.
+    public enum Lane: Sendable {
+        /// Chat and generate jobs, one at a time, picked by the ``Scheduler``; the chat slot is prepared first.
+        case generation(Scheduler.Policy, Residency)
+        /// Embed jobs, up to `concurrency` at once, sent through the embeddings lane.
+        case embeddings(EmbeddingLane, concurrency: Int, maxResponseBytes: Int)
+    }
+
     private let store: JobStore
     private let target: any OllamaTarget
     private let inventory: Inventory
+    private let recorder: JobRecorder
     private let broker: JobBroker
+    private let lane: Lane
     private let retry: RetryPolicy
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
-    private let policy: Scheduler.Policy
-    private var current: (job: Job, task: Task<JobResult, Never>)?
-    /// The model the last generation ran on: what the target most likely has loaded (affinity, ADR 0007).
-    private var chatSlot: String?
+    private var runs: [String: (job: Job, task: Task<JobResult, Never>)] = [:]
     private var cancelReasons: [String: CancelReason] = [:]
 
     public init(
@@ -35,15 +43,16 @@ public actor Worker: Service {
         target: any OllamaTarget,
         inventory: Inventory,
         broker: JobBroker,
+        lane: Lane,
         retry: RetryPolicy = RetryPolicy(),
-        policy: Scheduler.Policy = Scheduler.Policy(),
         logger: Logger
     ) {
-        self.policy = policy
         self.store = store
         self.target = target
         self.inventory = inventory
         self.broker = broker
+        self.recorder = JobRecorder(store: store, broker: broker, logger: logger)
+        self.lane = lane
         self.retry = retry
         self.logger = logger
         (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -54,23 +63,42 @@ public actor Worker: Service {
         wakeupSource.yield()
     }
 
-    /// The job being run now, if any.
-    public var running: Job? { current?.job }
+    /// The jobs being run now, oldest first.
+    public var running: [Job] { runs.values.map(\.job).sorted { ($0.seq ?? 0) < ($1.seq ?? 0) } }
+
+    private var capacity: Int {
+        switch lane {
+        case .generation: 1
+        case .embeddings(_, let concurrency, _): max(1, concurrency)
+        }
+    }
 
     public func run() async throws {
         wake()
-        for await _ in wakeups.cancelOnGracefulShutdown() {
-            while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let job: Job?
-                do {
-                    job = try await store.claimNext(chatSlot: chatSlot, policy: policy)
-                } catch {
-                    logger.error("could not claim a job", metadata: ["error": "\(error)"])
-                    break
+        await withDiscardingTaskGroup { group in
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                while !Task.isCancelled, !Task.isShuttingDownGracefully, runs.count < capacity {
+                    let job: Job?
+                    do {
+                        job = try await claim()
+                    } catch {
+                        logger.error("could not claim a job", metadata: ["error": "\(error)"])
+                        break
+                    }
+                    guard let job else { break }
+                    let task = start(job)
+                    group.addTask { await self.complete(job, task) }
                 }
-                guard let job else { break }
-                await execute(job)
             }
+        }
+    }
+
+    private func claim() async throws -> Job? {
+        switch lane {
+        case .generation(let policy, let residency):
+            try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
+        case .embeddings:
+            try await store.claimNextEmbed()
         }
     }
 
@@ -78,97 +106,77 @@ public actor Worker: Service {
     public func cancelRunning(_ id: String, reason: CancelReason) async -> Bool {
         if cancelCurrent(id, reason: reason) { return true }
         // The claim may have committed while the worker has not yet started the run: leave a note
-        // that `execute` reads before it starts, so the cancellation is not lost in that gap.
-        guard (try? await store.job(id: id))?.state == .running else { return false }
+        // that `start` reads, so the cancellation is not lost in that gap.
+        guard let job = try? await store.job(id: id), job.state == .running, owns(job) else { return false }
         if cancelCurrent(id, reason: reason) { return true }
         cancelReasons[id] = cancelReasons[id] ?? reason
         return true
     }
 
+    private func owns(_ job: Job) -> Bool {
+        switch lane {
+        case .generation: job.kind != .embed
+        case .embeddings: job.kind == .embed
+        }
+    }
+
     private func cancelCurrent(_ id: String, reason: CancelReason) -> Bool {
-        guard let current, current.job.id == id else { return false }
+        guard let run = runs[id] else { return false }
         cancelReasons[id] = cancelReasons[id] ?? reason
-        current.task.cancel()
+        run.task.cancel()
         return true
     }
 
-    private func execute(_ job: Job) async {
-        let attempt = JobAttempt(job: job, target: target, inventory: inventory, retry: retry, logger: logger)
+    private func start(_ job: Job) -> Task<JobResult, Never> {
+        let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, logger: logger)
         let broker = self.broker
         let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
-        current = (job, task)
-        if job.kind != .embed { chatSlot = ModelName.normalized(job.model) }
+        runs[job.id] = (job, task)
         if cancelReasons[job.id] != nil { task.cancel() }
         logger.debug("job started", metadata: job.logMetadata)
+        return task
+    }
+
+    private func complete(_ job: Job, _ task: Task<JobResult, Never>) async {
         let result = await withTaskCancellationHandler {
             await task.value
         } onCancel: {
             task.cancel()
         }
-        current = nil
+        runs[job.id] = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
-        await record(job, result, cancelReason: reason)
+        await recorder.record(job, result, cancelReason: reason)
+        wake()
     }
 
-    /// Persists how the job ended, then tells its caller. The row is committed before the caller's
-    /// response ends, so whoever looks the job up afterwards sees its final state.
-    private func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
-        let outcome: JobOutcome
-        let state: JobState
-        var error: String?
-        switch result.outcome {
-        case .succeeded:
-            state = .succeeded
-            outcome = .succeeded
-        case .upstreamError(let message):
-            state = .failed
-            error = message
-            outcome = .upstreamError(message)
-        case .interrupted(let message):
-            state = .failed
-            error = message
-            outcome = .interrupted(message)
-        case .cancelled where cancelReason == .shutdown && job.origin == .jobs:
-            // Nobody cancelled this work: foreman is stopping. It runs again after the restart.
-            do {
-                try await store.requeue(id: job.id)
-            } catch {
-                logger.error("could not requeue a job at shutdown", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            }
-            logger.info("job requeued at shutdown", metadata: job.logMetadata)
-            await broker.finish(job.id, .cancelled(.shutdown))
-            return
-        case .cancelled:
-            // A native call cut short by shutdown failed; nobody asked for it to stop.
-            state = cancelReason == .shutdown ? .failed : .cancelled
-            error = cancelReason.rawValue
-            outcome = .cancelled(cancelReason)
+    private func attemptTarget(for job: Job) -> any OllamaTarget {
+        switch lane {
+        case .generation: target
+        case .embeddings(let embeddings, _, let maxResponseBytes):
+            EmbeddingLaneTarget(lane: embeddings, model: job.model, maxResponseBytes: maxResponseBytes)
         }
-        do {
-            try await store.finish(id: job.id, state: state, error: error, response: result.response, artifacts: Self.artifacts(of: job, result))
-        } catch {
-            logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
-        }
-        var metadata = job.logMetadata
-        metadata["state"] = "\(state.rawValue)"
-        if let error { metadata["error"] = "\(error)" }
-        logger.info("job finished", metadata: metadata)
-        await broker.finish(job.id, outcome)
     }
 
-    /// The artifacts a finished run leaves: the final response when it succeeded, and for `/jobs` chat and
-    /// generate jobs the transcript (native callers already had the stream).
-    static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
-        var artifacts: [Artifact] = []
-        if case .succeeded = result.outcome, let response = result.response {
-            artifacts.append(Artifact(jobID: job.id, name: Artifact.response, contentType: "application/json", data: response))
+    /// Before a generation: make its model the chat slot, unless it cannot generate (the target then refuses
+    /// it without loading anything, ADR 0008).
+    private func preparation(for job: Job) -> (@Sendable () async throws -> Void)? {
+        guard case .generation(_, let residency) = lane else { return nil }
+        return {
+            guard await residency.role(of: job.model) != .embeddingOnly else { return }
+            try await residency.prepareForChat(job.model)
         }
-        if job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty {
-            var transcript = Data()
-            for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
-            artifacts.append(Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript))
-        }
-        return artifacts
+    }
+}
+
+/// Sends a job's request through the ``EmbeddingLane`` instead of straight to the target.
+private struct EmbeddingLaneTarget: OllamaTarget {
+    let lane: EmbeddingLane
+    let model: String
+    let maxResponseBytes: Int
+
+    func send(_ request: TargetRequest) async throws -> TargetResponse {
+        let answer = try await lane.send(path: request.path, model: model, body: request.body ?? ByteBuffer(), maxResponseBytes: maxResponseBytes)
+        return TargetResponse(status: answer.status, contentType: answer.contentType, body: TargetBody(buffers: [answer.body]))
     }
 }
 
@@ -209,6 +217,8 @@ struct JobResult: Sendable {
 struct JobAttempt: Sendable {
     let job: Job
     let target: any OllamaTarget
+    /// Runs before each send (the residency change for a generation); may throw ``TargetError`` like a send.
+    let prepare: (@Sendable () async throws -> Void)?
     let inventory: Inventory
     let retry: Worker.RetryPolicy
     let logger: Logger
@@ -265,6 +275,7 @@ struct JobAttempt: Sendable {
         while true {
             try Task.checkCancellation()
             do {
+                try await prepare?()
                 let response = try await target.send(request)
                 await inventory.markReachable()
                 return response

@@ -45,7 +45,7 @@ extension APIError {
             return error
         case let error as RequestError:
             return APIError(.init(code: error.status), error.message)
-        case JobStoreError.queueFull:
+        case JobStoreError.queueFull, is EmbeddingLane.Busy:
             return .queueFull
         case JobStoreError.idempotencyKeyReused:
             return APIError(.unprocessableContent, "Idempotency-Key was already used with a different request body")

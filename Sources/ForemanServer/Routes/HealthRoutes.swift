@@ -10,6 +10,8 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     let inventory: Inventory
     let store: JobStore
     let worker: Worker
+    let residency: Residency
+    let embeddings: EmbeddingLane
 
     func register(on router: Router<Context>) {
         router.get("/healthz") { _, _ in try await self.health() }
@@ -26,7 +28,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         report.int("models", snapshot.models.count)
         report.int("queue_depth", await store.queueDepth)
         var running: String?
-        if let job = await worker.running {
+        if let job = await worker.running.first {
             var item = JSONObjectWriter()
             item.string("id", job.id)
             item.string("kind", job.kind.rawValue)
@@ -36,6 +38,14 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             running = item.finished()
         }
         report.raw("running_job", running)
+        let slots = await residency.slots
+        var residencyReport = JSONObjectWriter()
+        residencyReport.string("chat_slot", slots.chat)
+        residencyReport.string("embed_slot", slots.embed)
+        residencyReport.int("embeddings_in_flight", await embeddings.running)
+        residencyReport.int("unloads_sent", await residency.unloadsSent)
+        residencyReport.raw("embedding_models", "[" + (await residency.embeddingModels()).map(JSONObjectWriter.quoted).joined(separator: ",") + "]")
+        report.raw("residency", residencyReport.finished())
         return JSONLine.response(report.finished(), status: snapshot.degraded ? .serviceUnavailable : .ok)
     }
 }

@@ -8,6 +8,7 @@ import NIOCore
 struct OllamaRoutes<Context: RequestContext>: Sendable {
     let generation: QueuedGeneration
     let proxy: TargetProxy
+    let embeddings: EmbeddingsRoute
     let inventory: Inventory
     let poller: InventoryPoller
     let modelCheck: ModelCheck
@@ -24,8 +25,8 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         router.get("/api/version") { _, _ in try await self.proxy.forward(.GET, "/api/version") }
         router.head("/api/version") { _, _ in try await self.proxy.forward(.GET, "/api/version") }
         router.post("/api/show") { request, _ in try await self.forwardValidated(request, .show) }
-        router.post("/api/embed") { request, _ in try await self.forwardValidated(request, .embed) }
-        router.post("/api/embeddings") { request, _ in try await self.forwardValidated(request, .embeddings) }
+        router.post("/api/embed") { request, _ in try await self.embed(request, .embed) }
+        router.post("/api/embeddings") { request, _ in try await self.embed(request, .embeddings) }
     }
 
     /// Every route and the methods it answers, so other methods get 405 rather than 404.
@@ -62,6 +63,13 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         _ = try NativeRequest.parse(endpoint, body: body)
         return try await proxy.forward(.POST, endpoint.rawValue, body: body)
+    }
+
+    private func embed(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let parsed = try NativeRequest.parse(endpoint, body: body)
+        return try await embeddings.send(endpoint.rawValue, model: parsed.model, body: body)
     }
 
     private func tags() async throws -> Response {

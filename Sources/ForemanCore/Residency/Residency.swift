@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import NIOCore
+
+/// Owns the two residency slots and makes the target match them (ADR 0008).
+///
+/// Every slot change happens before the model it names is loaded, and every unload is decided against the
+/// slots as they stand at that moment, so the chat path and the embeddings path never unload each other's model.
+public actor Residency {
+    /// The two models foreman lets the target keep.
+    public struct Slots: Sendable, Equatable {
+        /// The model the worker runs (or last ran).
+        public var chat: String?
+        /// The model embeddings calls use.
+        public var embed: String?
+
+        public init(chat: String? = nil, embed: String? = nil) {
+            self.chat = chat
+            self.embed = embed
+        }
+    }
+
+    private let target: any OllamaTarget
+    private let inventory: Inventory
+    private let declaredEmbedding: Set<String>
+    private let settleLimit: Duration
+    private let logger: Logger
+    public private(set) var slots = Slots()
+    /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
+    public private(set) var unloadsSent = 0
+
+    /// - Parameter declaredEmbedding: `FOREMAN_EMBED_MODELS`, models taken as embedding models whatever
+    ///   `/api/show` says.
+    public init(target: any OllamaTarget, inventory: Inventory, declaredEmbedding: Set<String>, settleLimit: Duration = .seconds(2), logger: Logger) {
+        self.target = target
+        self.inventory = inventory
+        self.declaredEmbedding = declaredEmbedding
+        self.settleLimit = settleLimit
+        self.logger = logger
+    }
+
+    /// What foreman knows `model` to be.
+    public func role(of model: String) async -> ModelClassifier.Role {
+        ModelClassifier(declaredEmbedding: declaredEmbedding, capabilities: await inventory.snapshot.capabilities).role(of: model)
+    }
+
+    /// The inventory's models foreman takes for embedding-only models, sorted.
+    public func embeddingModels() async -> [String] {
+        let snapshot = await inventory.snapshot
+        let classifier = ModelClassifier(declaredEmbedding: declaredEmbedding, capabilities: snapshot.capabilities)
+        return snapshot.models.filter { classifier.role(of: $0) == .embeddingOnly }.sorted()
+    }
+
+    /// Makes `model` the chat slot and unloads every other resident model but the embeddings slot's.
+    ///
+    /// - Throws: ``TargetError/unreachable(_:)`` when `/api/ps` could not be read because the target is down
+    ///   (the worker then treats it like a failed send); `CancellationError`.
+    public func prepareForChat(_ model: String) async throws {
+        slots.chat = ModelName.normalized(model)
+        try await unloadStrays()
+    }
+
+    /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's.
+    /// The caller makes sure no call is still running on the previous embeddings model.
+    public func prepareForEmbed(_ model: String) async throws {
+        slots.embed = ModelName.normalized(model)
+        try await unloadStrays()
+    }
+
+    private func unloadStrays() async throws {
+        guard let resident = try await residentModels() else { return }
+        let unloads = ResidencyPlanner.unloads(resident: resident, chatSlot: slots.chat, embedSlot: slots.embed)
+        guard !unloads.isEmpty else { return }
+        for model in unloads {
+            try await unload(model)
+        }
+        try await waitUntilGone(unloads)
+    }
+
+    /// Asks the target to unload `model` now (what `ollama stop` sends).
+    private func unload(_ model: String) async throws {
+        var body = ByteBuffer()
+        body.writeString(#"{"model":"# + JSONObjectWriter.quoted(model) + #","keep_alive":0}"#)
+        unloadsSent += 1
+        let response = try await target.send(TargetRequest(method: .POST, path: "/api/generate", body: body))
+        let answer = try await response.body.collect(upTo: 1 << 20)
+        if response.isSuccess {
+            logger.info("model unloaded", metadata: ["model": "\(model)", "slots": "\(slots.chat ?? "-") + \(slots.embed ?? "-")"])
+        } else {
+            logger.warning(
+                "target refused to unload a model",
+                metadata: ["model": "\(model)", "status": "\(response.status)", "error": "\(ResponseAssembler.errorMessage(in: answer) ?? "")"]
+            )
+        }
+    }
+
+    /// Ollama unloads in the background: poll `/api/ps` (bounded) so the next load does not race the unload.
+    private func waitUntilGone(_ models: [String]) async throws {
+        let gone = Set(models.map(ModelName.normalized))
+        let clock = ContinuousClock()
+        let deadline = clock.now + settleLimit
+        while clock.now < deadline {
+            guard let resident = try await residentModels() else { return }
+            if !resident.contains(where: { gone.contains(ModelName.normalized($0)) }) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        logger.warning("target still lists unloaded models", metadata: ["models": "\(models)"])
+    }
+
+    /// The names `/api/ps` lists, or `nil` when it answered but not usefully (residency is then left alone).
+    private func residentModels() async throws -> [String]? {
+        let response = try await target.send(TargetRequest(method: .GET, path: "/api/ps"))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        guard response.isSuccess, let names = try? Inventory.models(fromTags: body) else {
+            logger.warning("could not read /api/ps; residency left as it is", metadata: ["status": "\(response.status)"])
+            return nil
+        }
+        return names.keys.sorted()
+    }
+}

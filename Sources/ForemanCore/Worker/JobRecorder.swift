@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+
+/// Writes down how a run ended and tells whoever waits: shared by the ``Worker`` and the ``EmbedJobRunner``.
+struct JobRecorder: Sendable {
+    let store: JobStore
+    let broker: JobBroker
+    let logger: Logger
+
+    /// Persists how the job ended, then tells its caller. The row is committed before the caller's
+    /// response ends, so whoever looks the job up afterwards sees its final state.
+    func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
+        let outcome: JobOutcome
+        let state: JobState
+        var error: String?
+        switch result.outcome {
+        case .succeeded:
+            state = .succeeded
+            outcome = .succeeded
+        case .upstreamError(let message):
+            state = .failed
+            error = message
+            outcome = .upstreamError(message)
+        case .interrupted(let message):
+            state = .failed
+            error = message
+            outcome = .interrupted(message)
+        case .cancelled where cancelReason == .shutdown && job.origin == .jobs:
+            // Nobody cancelled this work: foreman is stopping. It runs again after the restart.
+            do {
+                try await store.requeue(id: job.id)
+            } catch {
+                logger.error("could not requeue a job at shutdown", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+            logger.info("job requeued at shutdown", metadata: job.logMetadata)
+            await broker.finish(job.id, .cancelled(.shutdown))
+            return
+        case .cancelled:
+            // A native call cut short by shutdown failed; nobody asked for it to stop.
+            state = cancelReason == .shutdown ? .failed : .cancelled
+            error = cancelReason.rawValue
+            outcome = .cancelled(cancelReason)
+        }
+        do {
+            try await store.finish(id: job.id, state: state, error: error, response: result.response, artifacts: Self.artifacts(of: job, result))
+        } catch {
+            logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        var metadata = job.logMetadata
+        metadata["state"] = "\(state.rawValue)"
+        if let error { metadata["error"] = "\(error)" }
+        logger.info("job finished", metadata: metadata)
+        await broker.finish(job.id, outcome)
+    }
+
+    /// The artifacts a finished run leaves: the final response when it succeeded, and for `/jobs` chat and
+    /// generate jobs the transcript (native callers already had the stream).
+    static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
+        var artifacts: [Artifact] = []
+        if case .succeeded = result.outcome, let response = result.response {
+            artifacts.append(Artifact(jobID: job.id, name: Artifact.response, contentType: "application/json", data: response))
+        }
+        if job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty {
+            var transcript = Data()
+            for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
+            artifacts.append(Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript))
+        }
+        return artifacts
+    }
+}
