@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "foreman", targets: ["foreman"]),
         .executable(name: "fake-ollama", targets: ["fake-ollama"]),
+        .executable(name: "foreman-bench", targets: ["foreman-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -61,6 +62,16 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "foreman-bench",
+            dependencies: [
+                "ForemanServer", "FakeOllama",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -19,26 +19,7 @@ func withRunningServer<T: Sendable>(
     _ build: (@escaping @Sendable (Int) async -> Void) async throws -> some Service,
     _ body: (Int) async throws -> T
 ) async throws -> T {
-    let (ports, portSource) = AsyncStream<Int>.makeStream()
-    let service = try await build { port in portSource.yield(port) }
-    var configuration = ServiceGroupConfiguration(services: [service], logger: Logger(label: "test"))
-    configuration.maximumGracefulShutdownDuration = .seconds(10)
-    let group = ServiceGroup(configuration: configuration)
-    return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { tasks in
-        tasks.addTask { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("server did not start") }
-        do {
-            let result = try await body(port)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
-    }
+    try await withRunningService(build, body)
 }
 
 /// A running fake Ollama and a running foreman in front of it, with a client pointed at foreman.

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct ForemanBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "foreman-bench",
+        abstract: "Benchmarks foreman against the fake Ollama target, in one process. Run by hand (release build), never in CI.",
+        subcommands: [SchedulingCommand.self]
+    )
+}
