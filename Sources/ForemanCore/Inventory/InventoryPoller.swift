@@ -14,6 +14,7 @@ public actor InventoryPoller: Service {
     private let interval: Duration
     private let logger: Logger
     private var inFlight: Task<Bool, Never>?
+    private var learning = false
 
     public init(target: any OllamaTarget, inventory: Inventory, interval: Duration, logger: Logger) {
         self.target = target
@@ -37,6 +38,12 @@ public actor InventoryPoller: Service {
         inFlight = task
         let result = await task.value
         inFlight = nil
+        // Outside the shared poll, so a caller that needs a fresh `/api/tags` never joins one that has already read it.
+        if result, !learning {
+            learning = true
+            await learnCapabilities()
+            learning = false
+        }
         return result
     }
 
@@ -51,7 +58,6 @@ public actor InventoryPoller: Service {
             let wasDegraded = await inventory.snapshot.degraded
             await inventory.update(tagsBody: body, models: models)
             if wasDegraded { logger.info("target reachable again", metadata: ["models": "\(models.count)"]) }
-            await learnCapabilities()
             return true
         } catch {
             let message = (error as? TargetError)?.description ?? String(describing: error)
