@@ -1,22 +1,39 @@
 import AsyncHTTPClient
 import ForemanCore
+import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 
-/// Builds the whole foreman service from a configuration: database, target client, poller, worker, routes.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Builds the whole foreman service from a configuration: database, target client, poller, workers, routes.
 ///
 /// - Parameters:
 ///   - config: the resolved configuration (see ``ForemanConfig/resolve(environment:overrides:)``).
 ///   - logger: the root logger.
-///   - onServerRunning: called with the bound port once the server listens (port 0 picks a free one).
+///   - onServerRunning: called with the bound TCP port once the server listens (port 0 picks a free one).
 public func buildApplication(
     config: ForemanConfig,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) async throws -> some ApplicationProtocol {
+) async throws -> ForemanService {
     try config.validate()
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.defaultDurationHistogramBuckets = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+    ]
+    let metrics = ForemanMetrics(factory: factory)
+
     let pool = try ForemanDatabase.open(path: config.databasePath)
     let webhookClient = WebhookOutbox.makeHTTPClient(timeout: config.webhookRetry.timeout)
     let outbox = WebhookOutbox(
@@ -24,9 +41,10 @@ public func buildApplication(
         client: webhookClient,
         signer: try config.webhookSecret.map { try WebhookSigner(secret: $0) },
         policy: config.webhookRetry,
+        metrics: metrics,
         logger: logger
     )
-    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, outboxChanged: { outbox.wake() })
+    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, metrics: metrics, logger: logger, outboxChanged: { outbox.wake() })
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
     if recovery != JobStore.Recovery() {
         logger.notice(
@@ -36,33 +54,37 @@ public func buildApplication(
     }
 
     let httpClient = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
-    let target = LiveOllamaTarget(client: httpClient, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout)
-    let inventory = Inventory()
+    let target = LiveOllamaTarget(client: httpClient, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, metrics: metrics)
+    let inventory = Inventory(metrics: metrics)
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
-    let residency = Residency(target: target, inventory: inventory, declaredEmbedding: config.embedModels, logger: logger)
+    let residency = Residency(target: target, inventory: inventory, declaredEmbedding: config.embedModels, metrics: metrics, logger: logger)
     let embeddings = EmbeddingLane(
         residency: residency, target: target, concurrency: config.embedConcurrency, maxWaiting: config.maxQueue,
-        defaultNumCtx: config.embedNumCtx, logger: logger
+        defaultNumCtx: config.embedNumCtx, metrics: metrics, logger: logger
     )
     let worker = Worker(
         store: store, target: target, inventory: inventory, broker: broker, lane: .generation(config.scheduling, residency),
-        retry: config.targetRetry, logger: logger
+        retry: config.targetRetry, metrics: metrics, logger: logger
     )
     let embedWorker = Worker(
         store: store, target: target, inventory: inventory, broker: broker,
         lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
-        retry: config.targetRetry, logger: logger
+        retry: config.targetRetry, metrics: metrics, logger: logger
     )
     let queue = JobQueue(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
+    let gate = ShutdownGate()
 
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes))
     router.add(middleware: ErrorMiddleware())
     if let token = config.token {
-        router.add(middleware: AuthMiddleware(verifier: BearerTokenVerifier(token: token)))
+        router.add(middleware: AuthMiddleware(verifier: BearerTokenVerifier(token: token), metricsPublic: config.metricsPublic))
     }
+    router.add(middleware: DrainMiddleware(gate: gate))
     HealthRoutes(targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker, residency: residency, embeddings: embeddings)
         .register(on: router)
+    MetricsRoutes(registry: registry).register(on: router)
     let modelCheck = ModelCheck(inventory: inventory, poller: poller)
     OllamaRoutes(
         generation: QueuedGeneration(queue: queue, inventory: inventory, maxWait: config.maxWait),
@@ -76,25 +98,59 @@ public func buildApplication(
     JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes).register(on: router)
     var routes = OllamaRoutes<BasicRequestContext>.routes.merging(JobsRoutes<BasicRequestContext>.routes) { a, _ in a }
     routes["/healthz"] = [.get]
+    routes["/metrics"] = [.get]
     MethodNotAllowed.register(routes, on: router)
+    let responder = router.buildResponder()
 
-    var app = Application(
-        router: router,
-        configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.address.port) },
-        logger: logger
-    )
-    // Services stop in reverse order: the clients are listed first so they outlive everything that uses them.
-    app.addServices(
+    var servers: [any Service] = [
+        Application(
+            responder: responder,
+            configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.address.port) },
+            logger: logger
+        )
+    ]
+    if let socketPath = config.socketPath {
+        try UnixSocketFile.prepare(socketPath)
+        servers.append(
+            Application(
+                responder: responder,
+                configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman"),
+                onServerRunning: { _ in
+                    // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.
+                    chmod(socketPath, 0o600)
+                    logger.info("serving on unix socket", metadata: ["path": "\(socketPath)"])
+                },
+                logger: logger
+            )
+        )
+    }
+
+    // Services stop in reverse order (ADR 0009): the drain first, then the servers, the workers, the outbox, the
+    // clients, and the database last, so everything that uses something stops before it.
+    let services: [any Service] = [
+        DatabaseCloser(pool: pool, logger: logger),
         HTTPClientService(client: httpClient),
         HTTPClientService(client: webhookClient),
         poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         outbox,
         embedWorker,
-        worker
-    )
-    return app
+        worker,
+    ] + servers + [ShutdownDrain(gate: gate, queue: queue, grace: config.shutdownGrace, logger: logger)]
+    return ForemanService(services: services, logger: logger)
+}
+
+/// foreman as one service: its parts in one service group, stopped in order on a graceful shutdown.
+public struct ForemanService: Service {
+    let services: [any Service]
+    let logger: Logger
+
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(services: services, logger: logger)
+        configuration.maximumGracefulShutdownDuration = nil
+        try await ServiceGroup(configuration: configuration).run()
+    }
 }
 
 /// Shuts the target client down when the service group stops.
@@ -104,5 +160,34 @@ struct HTTPClientService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
+    }
+}
+
+/// Closes the database once everything that writes to it has stopped.
+struct DatabaseCloser: Service {
+    let pool: DatabasePool
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            try pool.close()
+            logger.info("database closed")
+        } catch {
+            logger.error("could not close the database", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// The socket file `FOREMAN_SOCKET` names.
+enum UnixSocketFile {
+    /// Removes a socket left by a previous run (binding would fail on it); refuses to remove anything else.
+    static func prepare(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw ConfigError(variable: ForemanConfig.Variable.socket.rawValue, message: "\(path) exists and is not a socket")
+        }
+        unlink(path)
     }
 }

@@ -3,6 +3,13 @@ import ForemanCore
 import ForemanServer
 import Foundation
 import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
 struct Foreman: AsyncParsableCommand {
@@ -86,6 +93,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("embed-num-ctx"), help: "num_ctx sent with embeddings calls that set none (FOREMAN_EMBED_NUM_CTX).")
     var embedNumCtx: String?
 
+    @Option(name: .customLong("shutdown-grace"), help: "How long a running job may finish after SIGTERM (FOREMAN_SHUTDOWN_GRACE, default 30s).")
+    var shutdownGrace: String?
+
+    @Option(name: .customLong("socket"), help: "Also serve on this unix domain socket, mode 0600 (FOREMAN_SOCKET).")
+    var socket: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FOREMAN_LOG_LEVEL, default info).")
     var logLevel: String?
 
@@ -113,6 +126,8 @@ struct Serve: AsyncParsableCommand {
         overrides[.embedModels] = embedModels
         overrides[.embedConcurrency] = embedConcurrency
         overrides[.embedNumCtx] = embedNumCtx
+        overrides[.shutdownGrace] = shutdownGrace
+        overrides[.socket] = socket
 
         let config: ForemanConfig
         do {
@@ -131,7 +146,10 @@ struct Serve: AsyncParsableCommand {
             "starting foreman",
             metadata: ["addr": "\(config.address)", "target": "\(config.ollamaURL)", "db": "\(config.databasePath)", "auth": "\(config.token != nil)"]
         )
-        let app = try await buildApplication(config: config, logger: logger)
-        try await app.runService()
+        // The database holds prompts and the socket grants the API: neither is for other users of this machine.
+        umask(0o077)
+        let foreman = try await buildApplication(config: config, logger: logger)
+        let group = ServiceGroup(services: [foreman], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
     }
 }

@@ -46,6 +46,14 @@ public struct ForemanConfig: Sendable, Equatable {
     public var embedConcurrency: Int = 4
     /// `FOREMAN_EMBED_NUM_CTX`: the `num_ctx` sent with embeddings calls that set none, before any caller has.
     public var embedNumCtx: Int?
+    /// `FOREMAN_SHUTDOWN_GRACE`: how long a running job may take to finish once a shutdown begins.
+    public var shutdownGrace: Duration = .seconds(30)
+    /// `FOREMAN_METRICS_PUBLIC=1`: `/metrics` without the bearer token.
+    public var metricsPublic = false
+    /// `FOREMAN_LOG_BODIES=1`: request bodies (prompts) in the logs. Off by default: prompts are private.
+    public var logBodies = false
+    /// `FOREMAN_SOCKET`: also serve the API on this unix domain socket (mode 0600).
+    public var socketPath: String?
     /// Backoff while the target is unreachable (not an environment variable: the defaults suit every box).
     public var targetRetry = Worker.RetryPolicy()
 
@@ -98,6 +106,10 @@ extension ForemanConfig {
         case embedModels = "FOREMAN_EMBED_MODELS"
         case embedConcurrency = "FOREMAN_EMBED_CONCURRENCY"
         case embedNumCtx = "FOREMAN_EMBED_NUM_CTX"
+        case shutdownGrace = "FOREMAN_SHUTDOWN_GRACE"
+        case metricsPublic = "FOREMAN_METRICS_PUBLIC"
+        case logBodies = "FOREMAN_LOG_BODIES"
+        case socket = "FOREMAN_SOCKET"
     }
 
     /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
@@ -153,6 +165,10 @@ extension ForemanConfig {
             embedModels = Set(raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         case .embedConcurrency: embedConcurrency = try Self.parsePositiveInt(raw, variable: name)
         case .embedNumCtx: embedNumCtx = try Self.parsePositiveInt(raw, variable: name)
+        case .shutdownGrace: shutdownGrace = try DurationParser.parse(raw, variable: name)
+        case .metricsPublic: metricsPublic = try Self.parseFlag(raw, variable: name)
+        case .logBodies: logBodies = try Self.parseFlag(raw, variable: name)
+        case .socket: socketPath = raw
         }
     }
 
@@ -161,6 +177,14 @@ extension ForemanConfig {
             throw ConfigError(variable: variable, message: "expected a positive whole number, got '\(raw)'")
         }
         return value
+    }
+
+    static func parseFlag(_ raw: String, variable: String) throws(ConfigError) -> Bool {
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigError(variable: variable, message: "expected 1 or 0, got '\(raw)'")
+        }
     }
 
     static func parseURL(_ raw: String, variable: String) throws(ConfigError) -> String {

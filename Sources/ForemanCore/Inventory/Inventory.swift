@@ -27,9 +27,15 @@ public actor Inventory {
         public var reachable: Bool { !degraded && lastSuccessAt != nil }
     }
 
-    private(set) public var snapshot = Snapshot()
+    private(set) public var snapshot = Snapshot() {
+        didSet { if snapshot.degraded != oldValue.degraded { metrics.degraded(snapshot.degraded) } }
+    }
+    private let metrics: ForemanMetrics
 
-    public init() {}
+    public init(metrics: ForemanMetrics = .disabled) {
+        self.metrics = metrics
+        metrics.degraded(false)
+    }
 
     /// Records a successful poll: `models` maps each normalized name to its digest.
     public func update(tagsBody: ByteBuffer, models: [String: String], at now: Date = Date()) {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// The durable queue: every job row, every state change, and how many jobs are waiting.
 ///
@@ -12,20 +13,35 @@ import GRDB
 public actor JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
-    private var queued: Int
+    private var queued: Int {
+        didSet { metrics.queueDepth(queued) }
+    }
     private var runTimes = RunTimes()
     private let outboxChanged: @Sendable () -> Void
+    private let metrics: ForemanMetrics
+    private let logger: Logger
 
     /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
     ///
-    /// - Parameter outboxChanged: called after a commit that added webhook events (wakes the delivery service).
-    public init(pool: DatabasePool, maxQueue: Int, outboxChanged: @escaping @Sendable () -> Void = {}) throws {
+    /// - Parameters:
+    ///   - outboxChanged: called after a commit that added webhook events (wakes the delivery service).
+    ///   - metrics, logger: every committed state change is counted and logged here, once.
+    public init(
+        pool: DatabasePool,
+        maxQueue: Int,
+        metrics: ForemanMetrics = .disabled,
+        logger: Logger = Logger(label: "foreman"),
+        outboxChanged: @escaping @Sendable () -> Void = {}
+    ) throws {
         self.pool = pool
         self.maxQueue = maxQueue
         self.outboxChanged = outboxChanged
+        self.metrics = metrics
+        self.logger = logger
         self.queued = try pool.read { db in
             try Job.filter(Job.CodingKeys.state == JobState.queued.rawValue).fetchCount(db)
         }
+        metrics.queueDepth(queued)
     }
 
     /// How many jobs are waiting to run.
@@ -325,6 +341,13 @@ public actor JobStore {
         }
     }
 
+    /// The ids of the queued jobs of `origin`, oldest first.
+    public func queuedIDs(origin: JobOrigin) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'queued' AND origin = ? ORDER BY seq", arguments: [origin.rawValue])
+        }
+    }
+
     /// Where `job` stands in the queue now (1 = next), or `nil` once it has left the queue.
     public func queuePosition(of job: Job) async throws -> Int? {
         try await pool.read { db in
@@ -354,24 +377,53 @@ public actor JobStore {
     /// the outbox is woken once the transaction has committed, if any event was added.
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout StateChanges) throws -> T) async throws -> T {
         let runTimes = self.runTimes
-        let (value, added) = try await pool.write { db -> (T, Bool) in
+        let (value, changes) = try await pool.write { db -> (T, StateChanges) in
             var changes = StateChanges(runTimes: runTimes)
             let value = try body(db, &changes)
-            return (value, changes.addedEvents)
+            return (value, changes)
         }
-        if added { outboxChanged() }
+        if changes.addedEvents { outboxChanged() }
+        for job in changes.transitions { observe(job) }
         return value
+    }
+
+    /// One log line and the counters for each committed state change.
+    private func observe(_ job: Job) {
+        metrics.jobEntered(job.state, job)
+        var metadata = job.logMetadata
+        metadata["state"] = "\(job.state.rawValue)"
+        if let error = job.error { metadata["error"] = "\(error)" }
+        switch job.state {
+        case .running:
+            if let startedAt = job.startedAt {
+                let wait = startedAt.timeIntervalSince(job.createdAt)
+                metadata["queue_wait_ms"] = "\(Int(wait * 1000))"
+                metrics.queueWait(wait, model: job.model)
+            }
+        case .succeeded, .failed, .cancelled:
+            if let startedAt = job.startedAt, let finishedAt = job.finishedAt {
+                let run = finishedAt.timeIntervalSince(startedAt)
+                metadata["run_ms"] = "\(Int(run * 1000))"
+                metrics.runTime(run, model: job.model)
+            }
+        case .queued:
+            break
+        }
+        logger.info("job \(job.state.rawValue)", metadata: metadata)
     }
 }
 
 /// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
 /// in the same transaction, so an event can never be lost between the change and its delivery.
-private struct StateChanges {
+private struct StateChanges: Sendable {
     let runTimes: RunTimes
     private(set) var addedEvents = false
+    /// Every job whose state changed, as it stands after the change (for metrics and logs after the commit).
+    private(set) var transitions: [Job] = []
 
     /// Records `job`'s current state.
     mutating func record(_ db: Database, _ job: Job, at now: Date) throws {
+        transitions.append(job)
         guard let url = job.stateWebhookURL else { return }
         let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
             + #","data":"# + (try JobDocument.render(db, job, runTimes: runTimes, now: now)) + "}"

@@ -15,7 +15,10 @@ public actor EmbeddingLane {
     private let defaultNumCtx: Int?
     private let logger: Logger
 
-    private var inFlight = 0
+    private var inFlight = 0 {
+        didSet { metrics.embeddingsInFlight(inFlight) }
+    }
+    private let metrics: ForemanMetrics
     /// Calls in flight on the embeddings-slot model (the slot may only change when this is zero).
     private var inFlightOnSlot = 0
     private var slotModel: String?
@@ -40,7 +43,8 @@ public actor EmbeddingLane {
     /// Thrown when more calls are waiting than the lane holds; Ollama's own "server busy" answer fits.
     public struct Busy: Error {}
 
-    public init(residency: Residency, target: any OllamaTarget, concurrency: Int, maxWaiting: Int, defaultNumCtx: Int?, logger: Logger) {
+    public init(residency: Residency, target: any OllamaTarget, concurrency: Int, maxWaiting: Int, defaultNumCtx: Int?, metrics: ForemanMetrics = .disabled, logger: Logger) {
+        self.metrics = metrics
         self.residency = residency
         self.target = target
         self.concurrency = max(1, concurrency)
@@ -78,9 +82,15 @@ public actor EmbeddingLane {
             // Not an embedding model: the target loads it only to refuse; do not let it stay (ADR 0008).
             bytes = EmbedRequestRewriter.settingKeepAliveZero(in: bytes)
         }
-        let response = try await target.send(TargetRequest(method: .POST, path: path, body: ByteBuffer(bytes: bytes)))
-        let answer = try await response.body.collect(upTo: maxResponseBytes)
-        return (response.status, response.contentType, answer)
+        do {
+            let response = try await target.send(TargetRequest(method: .POST, path: path, body: ByteBuffer(bytes: bytes)))
+            let answer = try await response.body.collect(upTo: maxResponseBytes)
+            metrics.embedding(status: response.status)
+            return (response.status, response.contentType, answer)
+        } catch {
+            metrics.embedding(status: nil)
+            throw error
+        }
     }
 
     /// Sends the remembered `num_ctx` when the caller set none, so the target never reloads the model for it.

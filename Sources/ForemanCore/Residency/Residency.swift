@@ -25,13 +25,20 @@ public actor Residency {
     private let declaredEmbedding: Set<String>
     private let settleLimit: Duration
     private let logger: Logger
-    public private(set) var slots = Slots()
+    private let metrics: ForemanMetrics
+    public private(set) var slots = Slots() {
+        didSet {
+            if slots.chat != oldValue.chat { metrics.modelSwap(slot: "chat") }
+            if slots.embed != oldValue.embed { metrics.modelSwap(slot: "embed") }
+        }
+    }
     /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
     public private(set) var unloadsSent = 0
 
     /// - Parameter declaredEmbedding: `FOREMAN_EMBED_MODELS`, models taken as embedding models whatever
     ///   `/api/show` says.
-    public init(target: any OllamaTarget, inventory: Inventory, declaredEmbedding: Set<String>, settleLimit: Duration = .seconds(2), logger: Logger) {
+    public init(target: any OllamaTarget, inventory: Inventory, declaredEmbedding: Set<String>, settleLimit: Duration = .seconds(2), metrics: ForemanMetrics = .disabled, logger: Logger) {
+        self.metrics = metrics
         self.target = target
         self.inventory = inventory
         self.declaredEmbedding = declaredEmbedding
@@ -82,6 +89,7 @@ public actor Residency {
         var body = ByteBuffer()
         body.writeString(#"{"model":"# + JSONObjectWriter.quoted(model) + #","keep_alive":0}"#)
         unloadsSent += 1
+        metrics.modelUnload()
         let response = try await target.send(TargetRequest(method: .POST, path: "/api/generate", body: body))
         let answer = try await response.body.collect(upTo: 1 << 20)
         if response.isSuccess {

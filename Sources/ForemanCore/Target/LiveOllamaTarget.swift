@@ -15,13 +15,15 @@ public struct LiveOllamaTarget: OllamaTarget {
     private let baseURL: String
     private let token: String?
     private let headTimeout: TimeAmount
+    private let metrics: ForemanMetrics
 
     /// - Parameters:
     ///   - client: the shared HTTP client (its read timeout bounds pauses inside a stream).
     ///   - baseURL: the target, for example `http://127.0.0.1:11434`, without a trailing slash.
     ///   - token: sent as `Authorization: Bearer <token>` when set.
     ///   - headTimeout: how long to wait for a response head (a model load happens before it).
-    public init(client: HTTPClient, baseURL: String, token: String?, headTimeout: Duration) {
+    public init(client: HTTPClient, baseURL: String, token: String?, headTimeout: Duration, metrics: ForemanMetrics = .disabled) {
+        self.metrics = metrics
         self.client = client
         self.baseURL = baseURL
         self.token = token
@@ -52,6 +54,7 @@ public struct LiveOllamaTarget: OllamaTarget {
             response = try await client.execute(outbound, timeout: headTimeout)
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
+            metrics.targetError("unreachable")
             throw TargetError.unreachable(String(describing: error))
         }
         let body = response.body

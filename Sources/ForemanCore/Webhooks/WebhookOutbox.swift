@@ -38,10 +38,12 @@ public actor WebhookOutbox: Service {
     private let signer: WebhookSigner?
     private let policy: RetryPolicy
     private let logger: Logger
+    private let metrics: ForemanMetrics
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
 
-    public init(pool: DatabasePool, client: HTTPClient, signer: WebhookSigner?, policy: RetryPolicy, logger: Logger) {
+    public init(pool: DatabasePool, client: HTTPClient, signer: WebhookSigner?, policy: RetryPolicy, metrics: ForemanMetrics = .disabled, logger: Logger) {
+        self.metrics = metrics
         self.pool = pool
         self.client = client
         self.signer = signer
@@ -126,6 +128,7 @@ public actor WebhookOutbox: Service {
             delivery.deliveredAt = now
             delivery.lastError = nil
             logger.debug("webhook delivered", metadata: metadata)
+            metrics.webhookDelivery("delivered")
         case .failure(let reason):
             delivery.lastError = reason
             let next = now.addingTimeInterval(policy.delay(afterAttempts: delivery.attempts).seconds)
@@ -133,9 +136,11 @@ public actor WebhookOutbox: Service {
             if next.timeIntervalSince(delivery.createdAt) > policy.giveUpAfter.seconds {
                 delivery.state = .failed
                 logger.warning("webhook given up", metadata: metadata)
+                metrics.webhookDelivery("given_up")
             } else {
                 delivery.nextAttemptAt = next
                 logger.info("webhook failed; will retry", metadata: metadata)
+                metrics.webhookDelivery("retrying")
             }
         }
         do {

@@ -85,6 +85,14 @@ public struct JobQueue: Sendable {
         _ = await embedWorker.cancelRunning(id, reason: reason)
     }
 
+    /// Cancels every native job still waiting (foreman is stopping): their callers get a 503 with `Retry-After`
+    /// now rather than a dropped connection. `/jobs` jobs keep their place for the next start.
+    public func cancelQueuedNative() async {
+        for id in (try? await store.queuedIDs(origin: .api)) ?? [] {
+            _ = try? await cancelIfQueued(id, reason: .shutdown)
+        }
+    }
+
     /// Cancels `id` in the store if it is still queued, and tells whoever waits for it.
     private func cancelIfQueued(_ id: String, reason: CancelReason) async throws -> Bool {
         guard try await store.cancelIfQueued(id: id, reason: reason.rawValue) else { return false }

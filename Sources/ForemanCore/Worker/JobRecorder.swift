@@ -46,10 +46,6 @@ struct JobRecorder: Sendable {
         } catch {
             logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
-        var metadata = job.logMetadata
-        metadata["state"] = "\(state.rawValue)"
-        if let error { metadata["error"] = "\(error)" }
-        logger.info("job finished", metadata: metadata)
         await broker.finish(job.id, outcome)
     }
 

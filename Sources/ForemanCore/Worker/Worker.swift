@@ -32,11 +32,15 @@ public actor Worker: Service {
     private let broker: JobBroker
     private let lane: Lane
     private let retry: RetryPolicy
+    private let metrics: ForemanMetrics
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
     private var runs: [String: (job: Job, task: Task<JobResult, Never>)] = [:]
     private var cancelReasons: [String: CancelReason] = [:]
+    /// Set by ``drain(grace:)``: no more claims.
+    private var draining = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
         store: JobStore,
@@ -45,8 +49,10 @@ public actor Worker: Service {
         broker: JobBroker,
         lane: Lane,
         retry: RetryPolicy = RetryPolicy(),
+        metrics: ForemanMetrics = .disabled,
         logger: Logger
     ) {
+        self.metrics = metrics
         self.store = store
         self.target = target
         self.inventory = inventory
@@ -77,7 +83,7 @@ public actor Worker: Service {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully, runs.count < capacity {
+                while !Task.isCancelled, !Task.isShuttingDownGracefully, !draining, runs.count < capacity {
                     let job: Job?
                     do {
                         job = try await claim()
@@ -128,7 +134,7 @@ public actor Worker: Service {
     }
 
     private func start(_ job: Job) -> Task<JobResult, Never> {
-        let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, logger: logger)
+        let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
         runs[job.id] = (job, task)
@@ -143,10 +149,49 @@ public actor Worker: Service {
         } onCancel: {
             task.cancel()
         }
-        runs[job.id] = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
         await recorder.record(job, result, cancelReason: reason)
+        runs[job.id] = nil
+        if runs.isEmpty { resumeIdleWaiters() }
         wake()
+    }
+
+    /// Stops claiming, lets the running jobs finish within `grace`, then cancels what is left (a `/jobs` job
+    /// goes back to the queue, a native one fails with the reason) and returns once every outcome is recorded.
+    public func drain(grace: Duration) async {
+        draining = true
+        guard !runs.isEmpty else { return }
+        logger.notice("waiting for running jobs before stopping", metadata: ["jobs": "\(runs.count)", "grace": "\(grace)"])
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { try? await Task.sleep(for: grace) }
+            race.addTask { await self.waitUntilIdle() }
+            await race.next()
+            race.cancelAll()
+        }
+        for id in runs.keys {
+            logger.warning("shutdown grace passed; cancelling the running job", metadata: ["job": "\(id)"])
+            _ = cancelCurrent(id, reason: .shutdown)
+        }
+        await waitUntilIdle()
+    }
+
+    /// Returns when no job is running (or when the calling task is cancelled).
+    private func waitUntilIdle() async {
+        guard !runs.isEmpty else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                idleWaiters.append(continuation)
+                if Task.isCancelled { resumeIdleWaiters() }
+            }
+        } onCancel: {
+            Task { await self.resumeIdleWaiters() }
+        }
+    }
+
+    private func resumeIdleWaiters() {
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 
     private func attemptTarget(for job: Job) -> any OllamaTarget {
@@ -221,14 +266,16 @@ struct JobAttempt: Sendable {
     let prepare: (@Sendable () async throws -> Void)?
     let inventory: Inventory
     let retry: Worker.RetryPolicy
+    let metrics: ForemanMetrics
     let logger: Logger
 
     func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
         var lines: [ByteBuffer] = []
         do {
-            let response = try await sendRetryingWhileUnreachable()
+            let (response, sentAt) = try await sendRetryingWhileUnreachable()
             events?.yield(.started(status: response.status, contentType: response.contentType))
             guard response.isSuccess else {
+                metrics.targetError("upstream_error")
                 var body = try await response.body.collect(upTo: 1 << 20)
                 let upstreamMessage = ResponseAssembler.errorMessage(in: body)
                 let message = upstreamMessage ?? "ollama target answered HTTP \(response.status)"
@@ -243,12 +290,16 @@ struct JobAttempt: Sendable {
             do {
                 for try await chunk in response.body {
                     for line in splitter.append(chunk) {
+                        if lines.isEmpty, job.kind != .embed {
+                            metrics.timeToFirstToken(ContinuousClock.now - sentAt, model: job.model)
+                        }
                         lines.append(line)
                         events?.yield(.chunk(line))
                     }
                 }
             } catch {
                 if Task.isCancelled { return .cancelled(transcript: lines) }
+                metrics.targetError("interrupted")
                 return .interrupted(TargetError.interrupted(String(describing: error)).description, transcript: lines)
             }
             if let rest = splitter.finish() {
@@ -257,6 +308,7 @@ struct JobAttempt: Sendable {
             }
             if Task.isCancelled { return .cancelled(transcript: lines) }
             if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
+                metrics.targetError("upstream_error")
                 return JobResult(outcome: .upstreamError(message), transcript: lines)
             }
             return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
@@ -267,7 +319,8 @@ struct JobAttempt: Sendable {
         }
     }
 
-    private func sendRetryingWhileUnreachable() async throws -> TargetResponse {
+    /// The target's response, and when the request that got it was sent.
+    private func sendRetryingWhileUnreachable() async throws -> (TargetResponse, ContinuousClock.Instant) {
         var delay = retry.initial
         var buffer = ByteBuffer()
         buffer.writeBytes(job.request)
@@ -276,9 +329,10 @@ struct JobAttempt: Sendable {
             try Task.checkCancellation()
             do {
                 try await prepare?()
+                let sentAt = ContinuousClock.now
                 let response = try await target.send(request)
                 await inventory.markReachable()
-                return response
+                return (response, sentAt)
             } catch let error as TargetError {
                 await inventory.markUnreachable(error.description)
                 logger.warning(

@@ -7,10 +7,13 @@ import Hummingbird
 /// the token, and they reveal nothing a caller could use.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let verifier: BearerTokenVerifier
+    /// `FOREMAN_METRICS_PUBLIC=1`: Prometheus may scrape `/metrics` without the token.
+    var metricsPublic = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         let open = path == "/healthz" || (path == "/" && (request.method == .get || request.method == .head))
+            || (metricsPublic && path == "/metrics")
         guard open || verifier.verify(authorization: request.headers[.authorization]) else {
             throw APIError.unauthorized
         }

@@ -1,0 +1,40 @@
+import ForemanCore
+import Hummingbird
+import Logging
+
+/// One log line per request: method, path, status, duration and the job id when there is one.
+///
+/// Never the `Authorization` header; the body (prompts) only with `FOREMAN_LOG_BODIES=1`.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+    let logBodies: Bool
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var request = request
+        var metadata: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)"]
+        if logBodies, request.method == .post, let body = try? await request.collectBody(upTo: maxBodyBytes) {
+            metadata["body"] = "\(String(buffer: body))"
+        }
+        do {
+            let response = try await next(request, context)
+            metadata["status"] = "\(response.status.code)"
+            if let job = response.headers[.foremanJobID] { metadata["job"] = "\(job)" }
+            metadata["duration_ms"] = "\(Self.milliseconds(since: start))"
+            logger.info("request", metadata: metadata)
+            return response
+        } catch {
+            metadata["status"] = "\(APIError.from(error).status.code)"
+            metadata["duration_ms"] = "\(Self.milliseconds(since: start))"
+            logger.info("request", metadata: metadata)
+            throw error
+        }
+    }
+
+    /// For a streamed answer this is the time to its head: the stream itself is logged as the job's transitions.
+    private static func milliseconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        return String(format: "%.2f", elapsed.seconds * 1000)
+    }
+}
