@@ -101,12 +101,13 @@ public func buildApplication(
     routes["/metrics"] = [.get]
     MethodNotAllowed.register(routes, on: router)
     let responder = router.buildResponder()
+    let ready = ListenersReady(count: config.socketPath == nil ? 1 : 2, then: onServerRunning)
 
     var servers: [any Service] = [
         Application(
             responder: responder,
             configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.address.port) },
+            onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
         )
     ]
@@ -120,6 +121,7 @@ public func buildApplication(
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.
                     chmod(socketPath, 0o600)
                     logger.info("serving on unix socket", metadata: ["path": "\(socketPath)"])
+                    await ready.listening(port: nil)
                 },
                 logger: logger
             )
@@ -150,6 +152,24 @@ public struct ForemanService: Service {
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.maximumGracefulShutdownDuration = nil
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// Calls `onServerRunning` with the TCP port once every listener (TCP, and the unix socket when configured) is up.
+private actor ListenersReady {
+    private var remaining: Int
+    private var port: Int?
+    private let then: @Sendable (Int) async -> Void
+
+    init(count: Int, then: @escaping @Sendable (Int) async -> Void) {
+        self.remaining = count
+        self.then = then
+    }
+
+    func listening(port: Int?) async {
+        if let port { self.port = port }
+        remaining -= 1
+        if remaining == 0, let tcpPort = self.port { await then(tcpPort) }
     }
 }
 

@@ -44,8 +44,16 @@ final class ForemanProcess: @unchecked Sendable {  // touched from one test task
     }
 
     func terminate() {
-        process.terminate()
+        if process.isRunning { process.terminate() }
         process.waitUntilExit()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits for the process to exit on its own and returns its exit status.
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }
 

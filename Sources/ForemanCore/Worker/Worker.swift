@@ -288,11 +288,13 @@ struct JobAttempt: Sendable {
             }
             var splitter = NDJSONLineSplitter()
             do {
+                var firstChunk = true
                 for try await chunk in response.body {
+                    if firstChunk, job.kind != .embed {
+                        metrics.timeToFirstToken(ContinuousClock.now - sentAt, model: job.model)
+                        firstChunk = false
+                    }
                     for line in splitter.append(chunk) {
-                        if lines.isEmpty, job.kind != .embed {
-                            metrics.timeToFirstToken(ContinuousClock.now - sentAt, model: job.model)
-                        }
                         lines.append(line)
                         events?.yield(.chunk(line))
                     }
