@@ -56,6 +56,9 @@ public actor JobStore {
 
     /// Persists a new queued job. Returns only once the row is committed.
     ///
+    /// Submissions that arrive while another commit is in flight are committed together in the next transaction
+    /// (group commit, ADR 0009): one fsync for the batch, and still no answer before its row is on disk.
+    ///
     /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum;
     ///   ``JobStoreError/idempotencyKeyReused(_:)`` when the key came before with a different body.
     public func enqueue(_ job: Job, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws -> EnqueueResult {
@@ -67,24 +70,78 @@ public actor JobStore {
         }
         // Reserve the slot before suspending so concurrent submissions cannot overshoot the bound.
         queued += 1
-        do {
-            let result = try await write { db, changes -> EnqueueResult in
-                if let idempotencyKey, let original = try Job.filter(Job.CodingKeys.idempotencyKey == idempotencyKey).fetchOne(db) {
-                    return try Self.replay(original, fingerprint: fingerprint)
-                }
-                var job = job
-                job.idempotencyKey = idempotencyKey
-                job.requestFingerprint = fingerprint
-                try job.insert(db)
-                try changes.record(db, job, at: job.createdAt)
-                return .created(job)
+        let submission = Submission(job: job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let result: Result<EnqueueResult, any Error>
+        if committing {
+            switch await withCheckedContinuation({ pending.append((submission, $0)) }) {
+            case .committed(let committed): result = committed
+            case .lead: result = await leadCommit(submission)
             }
-            if case .existing = result { queued -= 1 }
-            return result
-        } catch {
+        } else {
+            committing = true
+            result = await leadCommit(submission)
+        }
+        switch result {
+        case .success(let outcome):
+            if case .existing = outcome { queued -= 1 }
+            return outcome
+        case .failure(let error):
             queued -= 1
             throw error
         }
+    }
+
+    /// One submission waiting for a commit.
+    private struct Submission: Sendable {
+        var job: Job
+        var idempotencyKey: String?
+        var fingerprint: String?
+    }
+
+    /// What a waiting submission is woken with: its outcome, or the turn to commit the next batch.
+    private enum Wake: Sendable {
+        case committed(Result<EnqueueResult, any Error>)
+        case lead
+    }
+
+    private var committing = false
+    private var pending: [(Submission, CheckedContinuation<Wake, Never>)] = []
+
+    /// Commits `mine` with every submission waiting now, wakes them, and hands the next batch to the first
+    /// submission that arrived meanwhile, so no caller commits more than one batch.
+    private func leadCommit(_ mine: Submission) async -> Result<EnqueueResult, any Error> {
+        let followers = pending
+        pending.removeAll()
+        let batch = [mine] + followers.map(\.0)
+        let results: [Result<EnqueueResult, any Error>]
+        do {
+            results = try await write { db, changes in
+                batch.map { submission in Result { try Self.insert(submission, db, &changes) } }
+            }
+        } catch {
+            results = Array(repeating: .failure(error), count: batch.count)
+        }
+        for (follower, result) in zip(followers, results.dropFirst()) {
+            follower.1.resume(returning: .committed(result))
+        }
+        if pending.isEmpty {
+            committing = false
+        } else {
+            pending.removeFirst().1.resume(returning: .lead)
+        }
+        return results[0]
+    }
+
+    private static func insert(_ submission: Submission, _ db: Database, _ changes: inout StateChanges) throws -> EnqueueResult {
+        if let key = submission.idempotencyKey, let original = try Job.filter(Job.CodingKeys.idempotencyKey == key).fetchOne(db) {
+            return try replay(original, fingerprint: submission.fingerprint)
+        }
+        var job = submission.job
+        job.idempotencyKey = submission.idempotencyKey
+        job.requestFingerprint = submission.fingerprint
+        try job.insert(db)
+        try changes.record(db, job, at: job.createdAt)
+        return .created(job)
     }
 
     private static func replay(_ original: Job, fingerprint: String?) throws -> EnqueueResult {

@@ -1,0 +1,206 @@
+import ArgumentParser
+import AsyncHTTPClient
+import FakeOllama
+import Foundation
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Issue #5's four figures against the real `foreman` binary (a child process) and the fake target (in this
+/// process): added latency, added time to first line, durable submissions per second, and RSS.
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Added latency (p50/p99), added time to first NDJSON line, durable POST /jobs per second, RSS idle and with queued jobs."
+    )
+
+    @Option(help: "Requests for each latency figure (each way).") var requests = 2000
+    @Option(help: "Concurrent clients submitting jobs.") var clients = 32
+    @Option(help: "Submissions timed for the throughput figure.") var submissions = 20_000
+    @Option(help: "Jobs queued for the second RSS figure.") var queued = 100_000
+    @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+
+    func run() async throws {
+        let binary = foreman ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
+        let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
+        try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
+            let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: queued + submissions + 10)
+            defer { child.stop() }
+            try await child.waitUntilServing()
+            let client = BenchClient(foremanPort: child.port, fakePort: fakePort)
+            let idleRSS = child.rssKilobytes()
+
+            let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            let streamed = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":4}}"#
+            for _ in 0..<100 {  // warm both paths up
+                _ = try await client.time(chat, direct: true)
+                _ = try await client.time(chat, direct: false)
+            }
+            var direct: [Double] = [], through: [Double] = [], directFirst: [Double] = [], throughFirst: [Double] = []
+            for _ in 0..<requests {
+                direct.append(try await client.time(chat, direct: true))
+                through.append(try await client.time(chat, direct: false))
+                directFirst.append(try await client.timeToFirstLine(streamed, direct: true))
+                throughFirst.append(try await client.timeToFirstLine(streamed, direct: false))
+            }
+
+            // Durable submissions: the worker is held on one job so the queue only grows.
+            await fake.pause()
+            let job = #"{"kind":"chat","request":"# + chat + "}"
+            _ = try await client.post("/jobs", job)
+            await fake.waitForGenerations(200 + 4 * requests + 1)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await client.submit(job, count: submissions, clients: clients)
+            let rate = Double(submissions) / (clock.now - start).seconds
+            try await client.submit(job, count: max(0, queued - submissions - 1), clients: clients)
+            let queuedRSS = child.rssKilobytes()
+            await fake.resume()
+
+            let p = Percentiles.self
+            print("foreman \(binary); fake target in-process; \(requests) requests each way, sequential, loopback.\n")
+            printTable(["figure", "direct to target", "through foreman", "added", "ratio"], [
+                ["non-streaming chat, p50", p.ms(p.at(0.50, direct)), p.ms(p.at(0.50, through)), p.ms(p.at(0.50, through) - p.at(0.50, direct)), p.ratio(p.at(0.50, through), p.at(0.50, direct))],
+                ["non-streaming chat, p99", p.ms(p.at(0.99, direct)), p.ms(p.at(0.99, through)), p.ms(p.at(0.99, through) - p.at(0.99, direct)), p.ratio(p.at(0.99, through), p.at(0.99, direct))],
+                ["first NDJSON line, p50", p.ms(p.at(0.50, directFirst)), p.ms(p.at(0.50, throughFirst)), p.ms(p.at(0.50, throughFirst) - p.at(0.50, directFirst)), p.ratio(p.at(0.50, throughFirst), p.at(0.50, directFirst))],
+                ["first NDJSON line, p99", p.ms(p.at(0.99, directFirst)), p.ms(p.at(0.99, throughFirst)), p.ms(p.at(0.99, throughFirst) - p.at(0.99, directFirst)), p.ratio(p.at(0.99, throughFirst), p.at(0.99, directFirst))],
+            ])
+            print("")
+            printTable(["figure", "value", "target", "ratio to target"], [
+                ["durable POST /jobs per second (\(clients) clients, \(submissions) jobs)", String(format: "%.0f", rate), "10000", String(format: "%.2f", rate / 10_000)],
+                ["RSS idle", "\(idleRSS / 1024) MB", "40 MB", String(format: "%.2f", Double(idleRSS) / 1024 / 40)],
+                ["RSS with \(queued) queued jobs", "\(queuedRSS / 1024) MB", "80 MB", String(format: "%.2f", Double(queuedRSS) / 1024 / 80)],
+            ])
+        }
+    }
+}
+
+enum Percentiles {
+    static func at(_ fraction: Double, _ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+    }
+
+    static func ms(_ seconds: Double) -> String { String(format: "%.3f ms", seconds * 1000) }
+    static func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f×", a / b) }
+}
+
+/// The real foreman, started as a child process on a free port with a fresh database.
+final class ForemanChild: @unchecked Sendable {  // used from the benchmark's one task
+    let process = Process()
+    let port: Int
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-bench-\(UUID().uuidString)")
+
+    init(binary: String, fakePort: Int, maxQueue: Int) throws {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        close(probe)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve"]
+        process.environment = [
+            "FOREMAN_ADDR": "127.0.0.1:\(port)", "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "bench",
+            "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "\(maxQueue)",
+            "FOREMAN_LOG_LEVEL": "info",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func waitUntilServing() async throws {
+        for _ in 0..<600 {
+            let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
+            if (try? await HTTPClient.shared.execute(request, timeout: .seconds(1))) != nil { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("foreman did not start")
+    }
+
+    /// Resident set size in kilobytes, as `ps` reports it.
+    func rssKilobytes() -> Int {
+        let ps = Process()
+        ps.executableURL = URL(fileURLWithPath: "/bin/ps")
+        ps.arguments = ["-o", "rss=", "-p", "\(process.processIdentifier)"]
+        let pipe = Pipe()
+        ps.standardOutput = pipe
+        try? ps.run()
+        ps.waitUntilExit()
+        return Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// Requests to foreman or straight to the fake, timed.
+struct BenchClient: Sendable {
+    let foremanPort: Int
+    let fakePort: Int
+
+    private func request(_ path: String, _ body: String, direct: Bool) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(direct ? fakePort : foremanPort)\(path)")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer bench")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        return request
+    }
+
+    func post(_ path: String, _ body: String) async throws -> Int {
+        let response = try await HTTPClient.shared.execute(request(path, body, direct: false), timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+
+    /// Seconds until the whole answer of a `/api/chat` call has arrived.
+    func time(_ body: String, direct: Bool) async throws -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = try await HTTPClient.shared.execute(request("/api/chat", body, direct: direct), timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw ValidationError("chat answered \(response.status)") }
+        return (clock.now - start).seconds
+    }
+
+    /// Seconds until the first NDJSON line of a streamed `/api/chat` call has arrived (the rest is drained).
+    func timeToFirstLine(_ body: String, direct: Bool) async throws -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = try await HTTPClient.shared.execute(request("/api/chat", body, direct: direct), timeout: .seconds(60))
+        var first: Double?
+        for try await chunk in response.body where first == nil && chunk.readableBytesView.contains(UInt8(ascii: "\n")) {
+            first = (clock.now - start).seconds
+        }
+        return first ?? (clock.now - start).seconds
+    }
+
+    /// Submits `count` copies of `job` from `clients` concurrent clients; each must get 202.
+    func submit(_ job: String, count: Int, clients: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                let share = count / clients + (client < count % clients ? 1 : 0)
+                group.addTask {
+                    for _ in 0..<share {
+                        let status = try await post("/jobs", job)
+                        guard status == 202 else { throw ValidationError("POST /jobs answered \(status)") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
