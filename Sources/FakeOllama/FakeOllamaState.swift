@@ -99,7 +99,7 @@ public actor FakeOllamaState {
 
     /// Makes `model` resident with context `numCtx` (`nil`: the default), taking its load time if it was not
     /// loaded with that context (Ollama reloads a runner whose `num_ctx` differs); returns the load time spent.
-    func ensureLoaded(_ model: FakeModel, numCtx: Int? = nil) async -> Duration {
+    func ensureLoaded(_ model: FakeModel, numCtx: Int?) async -> Duration {
         let context = numCtx ?? Self.defaultNumCtx
         if let runner = loaded[model.name], runner.numCtx == context {
             loaded[model.name]?.usedAt = Date()

@@ -67,13 +67,8 @@ public actor EmbeddingLane {
         let admission = try await admit(slotModel: usesSlot ? name : nil)
         defer { release(usesSlot: usesSlot) }
         if case .swap = admission {
-            do {
-                try await residency.prepareForEmbed(name)
-            } catch {
-                swapDone()
-                throw error
-            }
-            swapDone()
+            defer { swapDone() }
+            try await residency.prepareForEmbed(name)
         }
         var bytes = Array(body.readableBytesView)
         if usesSlot {

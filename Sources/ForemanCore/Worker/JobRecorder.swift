@@ -32,7 +32,6 @@ struct JobRecorder: Sendable {
             } catch {
                 logger.error("could not requeue a job at shutdown", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
-            logger.info("job requeued at shutdown", metadata: job.logMetadata)
             await broker.finish(job.id, .cancelled(.shutdown))
             return
         case .cancelled:

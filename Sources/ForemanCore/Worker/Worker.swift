@@ -139,7 +139,6 @@ public actor Worker: Service {
         let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
         runs[job.id] = (job, task)
         if cancelReasons[job.id] != nil { task.cancel() }
-        logger.debug("job started", metadata: job.logMetadata)
         return task
     }
 

@@ -5,7 +5,7 @@ import NIOCore
 
 /// Forwards a request to the target as it is and streams the answer back, status and content type included.
 ///
-/// Used for the calls that are not generations (`/api/ps`, `/api/show`, `/api/version`, embeddings):
+/// Used for the reads that are neither generations nor embeddings (`/api/ps`, `/api/show`, `/api/version`):
 /// they never wait in the queue.
 struct TargetProxy: Sendable {
     let target: any OllamaTarget
