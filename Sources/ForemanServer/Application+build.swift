@@ -58,7 +58,14 @@ public func buildApplication(
     let inventory = Inventory(metrics: metrics)
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
-    let residency = Residency(target: target, inventory: inventory, declaredEmbedding: config.embedModels, metrics: metrics, logger: logger)
+    let residency = Residency(
+        target: target,
+        inventory: inventory,
+        declaredEmbedding: config.embedModels,
+        trustFor: config.pollInterval,
+        metrics: metrics,
+        logger: logger
+    )
     let embeddings = EmbeddingLane(
         residency: residency, target: target, concurrency: config.embedConcurrency, maxWaiting: config.maxQueue,
         defaultNumCtx: config.embedNumCtx, metrics: metrics, logger: logger

@@ -26,7 +26,7 @@ extension ServerTests {
             do {
                 let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 let jobs = (0..<3).map { _ in Job(kind: .chat, origin: .api, model: "llama3.2", request: Data("{}".utf8), stream: true) }
-                for job in jobs { try await store.enqueue(job) }
+                for job in jobs { _ = try await store.enqueue(job) }
                 _ = try await store.claimNext()  // the first one was running when the process died
                 ids = jobs.map(\.id)
             }

@@ -130,6 +130,23 @@ extension ServerTests {
             }
         }
 
+        @Test("back-to-back generations on one model read /api/ps once; a new chat model is checked, and its stray unloaded")
+        func trustedResidencyCheck() async throws {
+            try await Harness.run(fake: FourModels.fake()) { harness in
+                let before = await harness.fake.requests(to: "/api/ps").count
+                for _ in 0..<3 {
+                    let status = try await harness.chat(FourModels.chatA).status
+                    #expect(status == 200)
+                }
+                let checks = await harness.fake.requests(to: "/api/ps").count
+                #expect(checks == before + 1)
+                #expect(try await harness.chat(FourModels.chatB).status == 200)
+                #expect(await harness.fake.requests(to: "/api/ps").count > checks)
+                #expect(await harness.fake.unloads == [FourModels.chatA])
+                #expect(await harness.fake.resident == [FourModels.chatB])
+            }
+        }
+
         @Test("embeddings calls that set no num_ctx reuse the one the model was loaded with, so it never reloads")
         func consistentNumCtx() async throws {
             try await Harness.run(fake: FourModels.fake()) { harness in

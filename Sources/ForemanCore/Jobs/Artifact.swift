@@ -50,6 +50,9 @@ public struct ArtifactInfo: Sendable, Equatable {
 public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "webhook_delivery"
 
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { DatabaseDate.encoding }
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy { DatabaseDate.decoding }
+
     public enum State: String, Codable, Sendable { case pending, delivered, failed }
 
     public var seq: Int64?

@@ -112,6 +112,12 @@ public enum ForemanDatabase {
             // The embeddings runner claims only `embed` jobs; without this it would walk every queued chat first.
             try db.execute(sql: "CREATE INDEX job_embed_queue ON job(priority DESC, seq) WHERE state = 'queued' AND kind = 'embed'")
         }
+        migrator.registerMigration("v5: queue place without table look-ups") { db in
+            // A job's place counts the older jobs of its priority in its lane; with `kind` in the index that count
+            // never reads the table (ADR 0010). It serves every query the index it replaces did.
+            try db.create(index: "job_queue_place", on: "job", columns: ["state", "priority", "seq", "kind"])
+            try db.drop(index: "job_state_priority_seq")
+        }
         return migrator
     }
 }

@@ -18,6 +18,10 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
 /// Which surface created a job: the native Ollama API (`api`) or the asynchronous `/jobs` API (`jobs`).
 public enum JobOrigin: String, Codable, Sendable, CaseIterable {
     case api, jobs
+
+    /// How this origin's state changes reach the disk (ADR 0010): a `/jobs` job is promised to survive a power
+    /// cut; a native job's caller waits on a connection that a power cut ends anyway, so its record need not.
+    public var transitionDurability: JobStore.Durability { self == .jobs ? .full : .deferred }
 }
 
 /// Where a job is in its life: `queued` → `running` → `succeeded` | `failed` | `cancelled`.
@@ -39,6 +43,9 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
 /// and nothing foreman re-encoded.
 public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "job"
+
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { DatabaseDate.encoding }
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy { DatabaseDate.decoding }
 
     /// Insertion order; the queue's FIFO order and the cursor of job listings.
     public var seq: Int64?

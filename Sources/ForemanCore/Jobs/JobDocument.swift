@@ -42,36 +42,50 @@ public enum JobDocument {
     public static func quoted(_ text: String) -> String { JSONObjectWriter.quoted(text) }
 
     /// Renders `job` as it stands in `db` (position, estimated start and artifacts included).
-    static func render(_ db: Database, _ job: Job, runTimes: RunTimes, now: Date = Date()) throws -> String {
+    static func render(_ db: Database, _ job: Job, view: QueueView, now: Date = Date()) throws -> String {
         var position: Int?
         var estimate: Date?
         if job.state == .queued {
-            let place = try queuePosition(db, job)
+            let place = try view.place(db, of: job)
             position = place
-            if let average = runTimes.average(for: job.kind) {
-                let running = try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM job WHERE state = 'running' AND (kind = 'embed') = ?",
-                    arguments: [job.kind == .embed]
-                ) ?? 0
-                estimate = now.addingTimeInterval(Double(place - 1 + running) * average)
-            }
+            estimate = view.estimatedStart(lane: job.kind.lane, position: place, now: now)
         }
         return render(job, queuePosition: position, estimatedStartAt: estimate, artifacts: try ArtifactInfo.fetchAll(db, jobID: job.id))
     }
+}
 
-    /// 1-based place in its lane's queue (embed jobs have their own, ADR 0008): higher priorities first, then
-    /// age. Affinity may still move a job ahead of its place (ADR 0007), within the bound.
-    static func queuePosition(_ db: Database, _ job: Job) throws -> Int {
-        let ahead = try Int.fetchOne(
+/// What the store knows in memory about its queue (the tally and recent run times): enough to place a job and
+/// estimate its start with at most one short count.
+struct QueueView: Sendable {
+    var tally: QueueTally
+    var runTimes: RunTimes
+
+    /// 1-based place of queued `job` in its lane (embed jobs have their own, ADR 0008): higher priorities first,
+    /// then age. Affinity may still move a job ahead of its place (ADR 0007), within the bound.
+    ///
+    /// Only the jobs of its own priority are counted in SQL (a range of `job_queue_place`); those above come
+    /// from the tally.
+    func place(_ db: Database, of job: Job) throws -> Int {
+        let lane = job.kind == .embed ? "kind = 'embed'" : "kind != 'embed'"
+        let older = try Int.fetchOne(
             db,
-            sql: """
-                SELECT COUNT(*) FROM job WHERE state = 'queued' AND (kind = 'embed') = ?
-                AND (priority > ? OR (priority = ? AND seq < ?))
-                """,
-            arguments: [job.kind == .embed, job.priority, job.priority, job.seq]
+            sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND priority = ? AND seq < ? AND \(lane)",
+            arguments: [job.priority, job.seq]
         ) ?? 0
-        return ahead + 1
+        return tally.queuedAbove(lane: job.kind.lane, priority: job.priority) + older + 1
+    }
+
+    /// Where a job just inserted stands: last of its priority in its lane (the tally already counts it).
+    func placementOfNewest(_ job: Job, now: Date) -> JobStore.Placement {
+        let position = tally.placeOfNewest(lane: job.kind.lane, priority: job.priority)
+        return JobStore.Placement(position: position, estimatedStartAt: estimatedStart(lane: job.kind.lane, position: position, now: now))
+    }
+
+    /// When the job at `position` should start: everything ahead of it and everything running now, at the
+    /// lane's recent run time; `nil` until a run time is known.
+    func estimatedStart(lane: JobLane, position: Int, now: Date) -> Date? {
+        guard let average = runTimes.average(for: lane) else { return nil }
+        return now.addingTimeInterval(Double(position - 1 + tally.running(in: lane)) * average)
     }
 }
 
@@ -80,7 +94,7 @@ struct RunTimes: Sendable {
     private var generation: Double?
     private var embed: Double?
 
-    func average(for kind: JobKind) -> Double? { kind == .embed ? embed : generation }
+    func average(for lane: JobLane) -> Double? { lane == .embeddings ? embed : generation }
 
     /// Folds in one successful run (an exponentially weighted mean: recent runs count most).
     mutating func add(_ seconds: Double, kind: JobKind) {

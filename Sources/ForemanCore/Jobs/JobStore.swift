@@ -4,18 +4,20 @@ import Logging
 
 /// The durable queue: every job row, every state change, and how many jobs are waiting.
 ///
-/// All writes go through this actor. That lets it keep the queue depth in memory (counting 100k queued
+/// All writes go through this actor. That lets it keep the queue's tally in memory (counting 100k queued
 /// rows on every submission would put an index scan on the hot path) while SQLite stays the truth:
-/// the count is read from the table at startup and adjusted only after each commit succeeds.
+/// the tally is read from the table at startup and moved only by the state changes of each committed write.
 ///
 /// Every state change of a job with a `state_webhook_url` also inserts its webhook event into the outbox
 /// in the same transaction, so an event can never be lost between the change and its delivery.
 public actor JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
-    private var queued: Int {
-        didSet { metrics.queueDepth(queued) }
+    private var tally: QueueTally {
+        didSet { metrics.queueDepth(tally.totalQueued) }
     }
+    /// Submissions counted against `maxQueue` while their commit is in flight.
+    private var reserved = 0
     private var runTimes = RunTimes()
     private let outboxChanged: @Sendable () -> Void
     private let metrics: ForemanMetrics
@@ -38,23 +40,30 @@ public actor JobStore {
         self.outboxChanged = outboxChanged
         self.metrics = metrics
         self.logger = logger
-        self.queued = try pool.read { db in
-            try Job.filter(Job.CodingKeys.state == JobState.queued.rawValue).fetchCount(db)
-        }
-        metrics.queueDepth(queued)
+        self.tally = try pool.read(QueueTally.read)
+        metrics.queueDepth(tally.totalQueued)
     }
 
     /// How many jobs are waiting to run.
-    public var queueDepth: Int { queued }
+    public var queueDepth: Int { tally.totalQueued }
 
     /// What ``enqueue(_:idempotencyKey:fingerprint:)`` did.
     public enum EnqueueResult: Sendable {
-        case created(Job)
+        /// A new job, and where it stood in its lane when it was committed.
+        case created(Job, Placement)
         /// The idempotency key was seen before with the same body: this is the original job.
         case existing(Job)
     }
 
-    /// Persists a new queued job. Returns only once the row is committed.
+    /// Where a new job stood in its lane's queue when it was committed.
+    public struct Placement: Sendable, Equatable {
+        /// 1 = next.
+        public var position: Int
+        /// When it should start, once recent run times are known.
+        public var estimatedStartAt: Date?
+    }
+
+    /// Persists a new queued job. Returns only once the row is committed (on disk for a `/jobs` job, ADR 0010).
     ///
     /// Submissions that arrive while another commit is in flight are committed together in the next transaction
     /// (group commit, ADR 0009): one fsync for the batch, and still no answer before its row is on disk.
@@ -62,14 +71,15 @@ public actor JobStore {
     /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum;
     ///   ``JobStoreError/idempotencyKeyReused(_:)`` when the key came before with a different body.
     public func enqueue(_ job: Job, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws -> EnqueueResult {
-        guard queued < maxQueue else {
+        guard tally.totalQueued + reserved < maxQueue else {
             if let idempotencyKey, let original = try await jobByKey(idempotencyKey) {
                 return try Self.replay(original, fingerprint: fingerprint)
             }
             throw JobStoreError.queueFull
         }
         // Reserve the slot before suspending so concurrent submissions cannot overshoot the bound.
-        queued += 1
+        reserved += 1
+        defer { reserved -= 1 }
         let submission = Submission(job: job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         let result: Result<EnqueueResult, any Error>
         if committing {
@@ -81,14 +91,7 @@ public actor JobStore {
             committing = true
             result = await leadCommit(submission)
         }
-        switch result {
-        case .success(let outcome):
-            if case .existing = outcome { queued -= 1 }
-            return outcome
-        case .failure(let error):
-            queued -= 1
-            throw error
-        }
+        return try result.get()
     }
 
     /// One submission waiting for a commit.
@@ -113,9 +116,10 @@ public actor JobStore {
         let followers = pending
         pending.removeAll()
         let batch = [mine] + followers.map(\.0)
+        let durability: Durability = batch.contains { $0.job.origin.transitionDurability == .full } ? .full : .deferred
         let results: [Result<EnqueueResult, any Error>]
         do {
-            results = try await write { db, changes in
+            results = try await write(durability) { db, changes in
                 batch.map { submission in Result { try Self.insert(submission, db, &changes) } }
             }
         } catch {
@@ -140,8 +144,8 @@ public actor JobStore {
         job.idempotencyKey = submission.idempotencyKey
         job.requestFingerprint = submission.fingerprint
         try job.insert(db)
-        try changes.record(db, job, at: job.createdAt)
-        return .created(job)
+        let placement = try changes.recordNew(db, job)
+        return .created(job, placement)
     }
 
     private static func replay(_ original: Job, fingerprint: String?) throws -> EnqueueResult {
@@ -163,7 +167,9 @@ public actor JobStore {
         window: Int = 512,
         now: Date = Date()
     ) async throws -> Job? {
-        let claimed = try await write { db, changes -> Job? in
+        // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
+        // queued and runs again (ADR 0010).
+        let claimed = try await write(.deferred) { db, changes -> Job? in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
@@ -175,7 +181,7 @@ public actor JobStore {
                 arguments: [window]
             )
             let candidates = rows.map {
-                Scheduler.Candidate(seq: $0["seq"], model: $0["model"], priority: $0["priority"], skips: $0["skips"], firstSkippedAt: $0["first_skipped_at"])
+                Scheduler.Candidate(seq: $0["seq"], model: $0["model"], priority: $0["priority"], skips: $0["skips"], firstSkippedAt: ($0["first_skipped_at"] as String?).flatMap(DatabaseDate.date))
             }
             guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy),
                 var job = try Job.filter(Job.CodingKeys.seq == decision.chosen).fetchOne(db)
@@ -183,20 +189,19 @@ public actor JobStore {
             for seq in decision.passedOver {
                 try db.execute(
                     sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?",
-                    arguments: [now, seq]
+                    arguments: [DatabaseDate.storage(now), seq]
                 )
             }
             try Self.markRunning(&job, db, &changes, now)
             return job
         }
-        if claimed != nil { queued -= 1 }
         return claimed
     }
 
     /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings
     /// lane's own queue, ADR 0008), or `nil` when none waits.
     public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
-        let claimed = try await write { db, changes -> Job? in
+        let claimed = try await write(.deferred) { db, changes -> Job? in
             guard var job = try Job.fetchOne(
                 db,
                 sql: "SELECT * FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1"
@@ -204,7 +209,6 @@ public actor JobStore {
             try Self.markRunning(&job, db, &changes, now)
             return job
         }
-        if claimed != nil { queued -= 1 }
         return claimed
     }
 
@@ -213,11 +217,14 @@ public actor JobStore {
         job.startedAt = now
         job.attempts += 1
         try job.update(db)
-        try changes.record(db, job, at: now)
+        try changes.record(db, job, from: .queued, at: now)
     }
 
     /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
     /// running (cancelled meanwhile) keeps its state and gets no artifacts.
+    ///
+    /// - Parameter durability: `.deferred` only for a native job, whose record nobody can come back for after
+    ///   a power cut (ADR 0010).
     @discardableResult
     public func finish(
         id: String,
@@ -225,22 +232,23 @@ public actor JobStore {
         error: String? = nil,
         response: Data? = nil,
         artifacts: [Artifact] = [],
+        durability: Durability = .full,
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
-        let (finished, ran) = try await write { db, changes -> (Bool, (kind: JobKind, startedAt: Date)?) in
+        let (finished, ran) = try await write(durability) { db, changes -> (Bool, (kind: JobKind, startedAt: Date)?) in
             let started = try Row.fetchOne(db, sql: "SELECT kind, started_at FROM job WHERE id = ?", arguments: [id])
             try db.execute(
                 sql: """
                     UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
                     WHERE id = ? AND state = 'running'
                     """,
-                arguments: [state.rawValue, error, response, now, id]
+                arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id]
             )
             guard db.changesCount == 1 else { return (false, nil) }
             for artifact in artifacts { try artifact.insert(db) }
-            try changes.record(db, id: id, at: now)
-            guard let started, let kind = JobKind(rawValue: started["kind"]), let startedAt: Date = started["started_at"] else {
+            try changes.record(db, id: id, from: .running, at: now)
+            guard let started, let kind = JobKind(rawValue: started["kind"]), let startedAt = (started["started_at"] as String?).flatMap(DatabaseDate.date) else {
                 return (true, nil)
             }
             return (true, (kind, startedAt))
@@ -251,28 +259,24 @@ public actor JobStore {
 
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
     public func requeue(id: String, now: Date = Date()) async throws {
-        let changed = try await write { db, changes -> Bool in
+        try await write(.full) { db, changes in
             try db.execute(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'", arguments: [id])
-            guard db.changesCount == 1 else { return false }
-            try changes.record(db, id: id, at: now)
-            return true
+            guard db.changesCount == 1 else { return }
+            try changes.record(db, id: id, from: .running, at: now)
         }
-        if changed { queued += 1 }
     }
 
     /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
     public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
-        let cancelled = try await write { db, changes -> Bool in
+        try await write(.full) { db, changes -> Bool in
             try db.execute(
                 sql: "UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued'",
-                arguments: [reason, now, id]
+                arguments: [reason, DatabaseDate.storage(now), id]
             )
             guard db.changesCount == 1 else { return false }
-            try changes.record(db, id: id, at: now)
+            try changes.record(db, id: id, from: .queued, at: now)
             return true
         }
-        if cancelled { queued -= 1 }
-        return cancelled
     }
 
     /// What startup recovery did.
@@ -295,20 +299,18 @@ public actor JobStore {
     /// their place.
     @discardableResult
     public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> Recovery {
-        let (recovery, queuedDelta) = try await write { db, changes -> (Recovery, Int) in
+        try await write(.full) { db, changes -> Recovery in
             var recovery = Recovery()
-            var queuedDelta = 0
             let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.CodingKeys.state))
                 .order(Job.CodingKeys.seq).fetchAll(db)
             for var job in orphans {
-                let wasQueued = job.state == .queued
+                let previous = job.state
                 switch (job.origin, job.state) {
                 case (.api, _):
                     job.state = .failed
                     job.error = "interrupted by restart"
                     job.finishedAt = now
                     recovery.failedNative += 1
-                    if wasQueued { queuedDelta -= 1 }
                 case (.jobs, .running) where job.attempts >= maxAttempts:
                     job.state = .failed
                     job.error = "interrupted by restart \(job.attempts) times; giving up after \(maxAttempts) attempts"
@@ -318,17 +320,14 @@ public actor JobStore {
                     job.state = .queued
                     job.startedAt = nil
                     recovery.requeued += 1
-                    queuedDelta += 1
                 default:
                     continue
                 }
                 try job.update(db)
-                try changes.record(db, job, at: now)
+                try changes.record(db, job, from: previous, at: now)
             }
-            return (recovery, queuedDelta)
+            return recovery
         }
-        queued += queuedDelta
-        return recovery
     }
 
     /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries, in batches.
@@ -342,7 +341,7 @@ public actor JobStore {
                         DELETE FROM job WHERE seq IN (
                             SELECT seq FROM job WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?)
                         """,
-                    arguments: [cutoff, batchSize]
+                    arguments: [DatabaseDate.storage(cutoff), batchSize]
                 )
                 return db.changesCount
             }
@@ -360,10 +359,10 @@ public actor JobStore {
 
     /// The job object of `id` (see ``JobDocument``), if the job exists.
     public func document(id: String) async throws -> String? {
-        let runTimes = self.runTimes
+        let view = self.view
         return try await pool.read { db in
             guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return nil }
-            return try JobDocument.render(db, job, runTimes: runTimes)
+            return try JobDocument.render(db, job, view: view)
         }
     }
 
@@ -384,7 +383,7 @@ public actor JobStore {
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
     public func list(_ filter: ListFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        let runTimes = self.runTimes
+        let view = self.view
         return try await pool.read { db in
             var request = Job.all()
             if let state = filter.state { request = request.filter(Job.CodingKeys.state == state.rawValue) }
@@ -393,7 +392,7 @@ public actor JobStore {
             if let cursor { request = request.filter(Job.CodingKeys.seq < cursor) }
             let jobs = try request.order(Job.CodingKeys.seq.desc).limit(limit + 1).fetchAll(db)
             let page = Array(jobs.prefix(limit))
-            let documents = try page.map { try JobDocument.render(db, $0, runTimes: runTimes) }
+            let documents = try page.map { try JobDocument.render(db, $0, view: view) }
             return (documents, jobs.count > limit ? page.last?.seq : nil)
         }
     }
@@ -402,14 +401,6 @@ public actor JobStore {
     public func queuedIDs(origin: JobOrigin) async throws -> [String] {
         try await pool.read { db in
             try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'queued' AND origin = ? ORDER BY seq", arguments: [origin.rawValue])
-        }
-    }
-
-    /// Where `job` stands in the queue now (1 = next), or `nil` once it has left the queue.
-    public func queuePosition(of job: Job) async throws -> Int? {
-        try await pool.read { db in
-            guard let current = try Job.filter(Job.CodingKeys.id == job.id).fetchOne(db), current.state == .queued else { return nil }
-            return try JobDocument.queuePosition(db, current)
         }
     }
 
@@ -428,19 +419,49 @@ public actor JobStore {
         }
     }
 
-    // MARK: Outbox
+    // MARK: Writes
+
+    /// What the store knows in memory about the queue, for rendering positions and estimates.
+    private var view: QueueView { QueueView(tally: tally, runTimes: runTimes) }
+
+    /// How a write waits for the disk (ADR 0010).
+    public enum Durability: Sendable, Equatable {
+        /// Committed and fsync'd (`synchronous=FULL`): survives a power cut.
+        case full
+        /// Committed to the WAL without waiting for fsync (`synchronous=NORMAL`): survives a crash of foreman,
+        /// and reaches the disk with the next full commit; a power cut may lose it, never corrupt it.
+        case deferred
+    }
 
     /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
-    /// the outbox is woken once the transaction has committed, if any event was added.
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout StateChanges) throws -> T) async throws -> T {
-        let runTimes = self.runTimes
-        let (value, changes) = try await pool.write { db -> (T, StateChanges) in
-            var changes = StateChanges(runTimes: runTimes)
-            let value = try body(db, &changes)
-            return (value, changes)
+    /// after the commit the outbox is woken if any event was added, and each change is counted and logged.
+    private func write<T: Sendable>(
+        _ durability: Durability,
+        _ body: @escaping @Sendable (Database, inout StateChanges) throws -> T
+    ) async throws -> T {
+        let view = self.view
+        let (value, changes) = try await pool.writeWithoutTransaction { db -> (T, StateChanges) in
+            // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
+            if durability == .deferred { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            let outcome = Result {
+                var committed: (T, StateChanges)?
+                try db.inTransaction(.immediate) {
+                    var changes = StateChanges(view: view)
+                    committed = (try body(db, &changes), changes)
+                    return .commit
+                }
+                return committed!
+            }
+            if durability == .deferred { try db.execute(sql: "PRAGMA synchronous = FULL") }
+            return try outcome.get()
         }
         if changes.addedEvents { outboxChanged() }
-        for job in changes.transitions { observe(job) }
+        var tally = self.tally
+        for transition in changes.transitions {
+            tally.move(transition.job, from: transition.from)
+            observe(transition.job)
+        }
+        self.tally = tally
         return value
     }
 
@@ -473,17 +494,47 @@ public actor JobStore {
 /// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
 /// in the same transaction, so an event can never be lost between the change and its delivery.
 private struct StateChanges: Sendable {
-    let runTimes: RunTimes
+    /// The store's view as it was when the transaction began, moved by each change recorded so far.
+    private(set) var view: QueueView
     private(set) var addedEvents = false
-    /// Every job whose state changed, as it stands after the change (for metrics and logs after the commit).
-    private(set) var transitions: [Job] = []
+    /// Every job whose state changed, as it stands after the change, and its state before (nil: new), for the
+    /// store's tally, metrics and logs after the commit.
+    private(set) var transitions: [(job: Job, from: JobState?)] = []
 
-    /// Records `job`'s current state.
-    mutating func record(_ db: Database, _ job: Job, at now: Date) throws {
-        transitions.append(job)
+    init(view: QueueView) {
+        self.view = view
+    }
+
+    /// Records a job just inserted, and returns where it stands: last of its priority in its lane.
+    mutating func recordNew(_ db: Database, _ job: Job) throws -> JobStore.Placement {
+        view.tally.move(job, from: nil)
+        transitions.append((job, nil))
+        let placement = view.placementOfNewest(job, now: job.createdAt)
+        try addEvent(db, job, at: job.createdAt) {
+            JobDocument.render(job, queuePosition: placement.position, estimatedStartAt: placement.estimatedStartAt, artifacts: [])
+        }
+        return placement
+    }
+
+    /// Records `job`'s current state, which it entered from `old`.
+    mutating func record(_ db: Database, _ job: Job, from old: JobState, at now: Date) throws {
+        view.tally.move(job, from: old)
+        transitions.append((job, old))
+        let view = self.view
+        try addEvent(db, job, at: now) { try JobDocument.render(db, job, view: view, now: now) }
+    }
+
+    /// Records the current state of job `id`, read back after the update that moved it from `old`.
+    mutating func record(_ db: Database, id: String, from old: JobState, at now: Date) throws {
+        guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return }
+        try record(db, job, from: old, at: now)
+    }
+
+    /// Inserts the job's webhook event, when it has a webhook URL; `document` renders the event's `data`.
+    private mutating func addEvent(_ db: Database, _ job: Job, at now: Date, _ document: () throws -> String) throws {
         guard let url = job.stateWebhookURL else { return }
         let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
-            + #","data":"# + (try JobDocument.render(db, job, runTimes: runTimes, now: now)) + "}"
+            + #","data":"# + (try document()) + "}"
         var delivery = WebhookDelivery(
             webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
             jobID: job.id,
@@ -496,12 +547,6 @@ private struct StateChanges: Sendable {
         )
         try delivery.insert(db)
         addedEvents = true
-    }
-
-    /// Records the current state of job `id`, read back after the update that changed it.
-    mutating func record(_ db: Database, id: String, at now: Date) throws {
-        guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return }
-        try record(db, job, at: now)
     }
 }
 

@@ -24,6 +24,9 @@ public actor Residency {
     private let inventory: Inventory
     private let declaredEmbedding: Set<String>
     private let settleLimit: Duration
+    private let trustFor: Duration
+    /// When `/api/ps` last showed nothing but the two slots' models.
+    private var verifiedAt: ContinuousClock.Instant?
     private let logger: Logger
     private let metrics: ForemanMetrics
     public private(set) var slots = Slots() {
@@ -35,9 +38,20 @@ public actor Residency {
     /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
     public private(set) var unloadsSent = 0
 
-    /// - Parameter declaredEmbedding: `FOREMAN_EMBED_MODELS`, models taken as embedding models whatever
-    ///   `/api/show` says.
-    public init(target: any OllamaTarget, inventory: Inventory, declaredEmbedding: Set<String>, settleLimit: Duration = .seconds(2), metrics: ForemanMetrics = .disabled, logger: Logger) {
+    /// - Parameters:
+    ///   - declaredEmbedding: `FOREMAN_EMBED_MODELS`, models taken as embedding models whatever `/api/show` says.
+    ///   - trustFor: how long a check of `/api/ps` stands while the chat slot keeps its model (only foreman loads
+    ///     models through this target, so nothing but another client of Ollama itself can add one meanwhile).
+    public init(
+        target: any OllamaTarget,
+        inventory: Inventory,
+        declaredEmbedding: Set<String>,
+        settleLimit: Duration = .seconds(2),
+        trustFor: Duration = .zero,
+        metrics: ForemanMetrics = .disabled,
+        logger: Logger
+    ) {
+        self.trustFor = trustFor
         self.metrics = metrics
         self.target = target
         self.inventory = inventory
@@ -62,8 +76,13 @@ public actor Residency {
     ///
     /// - Throws: ``TargetError/unreachable(_:)`` when `/api/ps` could not be read because the target is down
     ///   (the worker then treats it like a failed send); `CancellationError`.
+    ///
+    /// The check is skipped when the slot already holds `model` and the last check is younger than `trustFor`:
+    /// back-to-back jobs on one model then pay no `/api/ps` round trip (ADR 0010).
     public func prepareForChat(_ model: String) async throws {
-        slots.chat = ModelName.normalized(model)
+        let name = ModelName.normalized(model)
+        if slots.chat == name, let verifiedAt, ContinuousClock.now - verifiedAt < trustFor { return }
+        slots.chat = name
         try await unloadStrays()
     }
 
@@ -75,13 +94,17 @@ public actor Residency {
     }
 
     private func unloadStrays() async throws {
+        verifiedAt = nil
+        let checkedAt = ContinuousClock.now
         guard let resident = try await residentModels() else { return }
         let unloads = ResidencyPlanner.unloads(resident: resident, chatSlot: slots.chat, embedSlot: slots.embed)
-        guard !unloads.isEmpty else { return }
-        for model in unloads {
-            try await unload(model)
+        if !unloads.isEmpty {
+            for model in unloads {
+                try await unload(model)
+            }
+            try await waitUntilGone(unloads)
         }
-        try await waitUntilGone(unloads)
+        verifiedAt = checkedAt
     }
 
     /// Asks the target to unload `model` now (what `ollama stop` sends).

@@ -64,15 +64,12 @@ public struct JSONObjectWriter: Sendable {
 
 /// RFC 3339 UTC timestamps with milliseconds, as foreman writes them everywhere.
 public enum Timestamp {
-    private static let style = Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash)
-        .time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted)
-
     public static func string(_ date: Date) -> String {
-        date.formatted(style)
+        DatabaseDate.iso8601(date)
     }
 
     /// Reads a timestamp foreman wrote.
     public static func date(_ text: String) -> Date? {
-        try? style.parse(text)
+        DatabaseDate.date(text)
     }
 }

@@ -98,7 +98,7 @@ public actor WebhookOutbox: Service {
                                               WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
                             ORDER BY d.next_attempt_at LIMIT 32
                             """,
-                        arguments: [Date()]
+                        arguments: [DatabaseDate.storage(Date())]
                     )
                 }
             } catch {

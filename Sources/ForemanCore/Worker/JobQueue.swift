@@ -26,19 +26,22 @@ public struct JobQueue: Sendable {
         kind == .embed ? embedWorker : worker
     }
 
-    /// Persists `job` and returns its event stream. Returns only after the row is committed.
+    /// Persists `job` and returns its event stream, with where it stood once queued. Returns only after the
+    /// row is committed.
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
-    public func submitAndWatch(_ job: Job) async throws -> AsyncStream<JobEvent> {
+    public func submitAndWatch(_ job: Job) async throws -> (events: AsyncStream<JobEvent>, placement: JobStore.Placement) {
         let events = await broker.subscribe(job.id)
+        let placement: JobStore.Placement
         do {
-            _ = try await store.enqueue(job)
+            guard case .created(_, let placed) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
+            placement = placed
         } catch {
             await broker.unsubscribe(job.id)
             throw error
         }
         worker(for: job.kind).wake()
-        return events
+        return (events, placement)
     }
 
     /// Persists a `/jobs` job nobody waits for on a connection.

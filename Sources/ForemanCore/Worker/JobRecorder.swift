@@ -41,7 +41,14 @@ struct JobRecorder: Sendable {
             outcome = .cancelled(cancelReason)
         }
         do {
-            try await store.finish(id: job.id, state: state, error: error, response: result.response, artifacts: Self.artifacts(of: job, result))
+            try await store.finish(
+                id: job.id,
+                state: state,
+                error: error,
+                response: result.response,
+                artifacts: Self.artifacts(of: job, result),
+                durability: job.origin.transitionDurability
+            )
         } catch {
             logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }

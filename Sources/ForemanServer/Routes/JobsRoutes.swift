@@ -51,8 +51,12 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         )
         let fingerprint = key.map { _ in RequestFingerprint.of(Data(body.readableBytesView)) }
         switch try await queue.submit(job, idempotencyKey: key, fingerprint: fingerprint) {
-        case .created(let created):
-            return try await document(created.id, status: .accepted, location: true)
+        case .created(let created, let placement):
+            // Rendered from what was just committed: a new job has no artifacts, and its place is known.
+            let document = JobDocument.render(created, queuePosition: placement.position, estimatedStartAt: placement.estimatedStartAt, artifacts: [])
+            var response = JSONLine.response(document, status: .accepted)
+            response.headers[.location] = "/jobs/\(created.id)"
+            return response
         case .existing(let original):
             return try await document(original.id, status: .ok, location: true)
         }

@@ -23,11 +23,10 @@ struct QueuedGeneration: Sendable {
     }
 
     func respond(to request: Request, job: Job) async throws -> Response {
-        let events = try await queue.submitAndWatch(job)
-        // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued
-        // (0 if the worker had already taken it).
+        let (events, placement) = try await queue.submitAndWatch(job)
+        // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
-        visibility[.foremanQueuePosition] = String((try? await queue.store.queuePosition(of: job)).flatMap { $0 } ?? 0)
+        visibility[.foremanQueuePosition] = String(placement.position)
         let start: Start
         do {
             start = try await request.body.consumeWithCancellationOnInboundClose { _ in

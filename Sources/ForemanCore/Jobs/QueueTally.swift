@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+
+/// How many jobs wait and run in each lane, by priority: queue positions and depths without scanning the queue.
+///
+/// ``JobStore`` keeps one, read from the table at startup and moved only by committed state changes, so a
+/// submission's queue position costs a few dictionary look-ups instead of a count over every queued row
+/// (ADR 0010).
+struct QueueTally: Sendable, Equatable {
+    /// Queued jobs per lane and priority.
+    private var queued: [JobLane: [Int: Int]] = [:]
+    /// Running jobs per lane.
+    private var running: [JobLane: Int] = [:]
+
+    /// Every queued job, both lanes.
+    private(set) var totalQueued = 0
+
+    /// The tally of the jobs in `db`.
+    static func read(_ db: Database) throws -> QueueTally {
+        var tally = QueueTally()
+        let rows = try Row.fetchAll(db, sql: "SELECT kind, state, priority, COUNT(*) AS n FROM job WHERE state IN ('queued', 'running') GROUP BY kind, state, priority")
+        for row in rows {
+            guard let kind = JobKind(rawValue: row["kind"]), let state = JobState(rawValue: row["state"]) else { continue }
+            tally.add(state, lane: kind.lane, priority: row["priority"], count: row["n"])
+        }
+        return tally
+    }
+
+    /// Moves one job from `old` (nil: it is new) to its current state.
+    mutating func move(_ job: Job, from old: JobState?) {
+        if let old { add(old, lane: job.kind.lane, priority: job.priority, count: -1) }
+        add(job.state, lane: job.kind.lane, priority: job.priority, count: 1)
+    }
+
+    private mutating func add(_ state: JobState, lane: JobLane, priority: Int, count: Int) {
+        switch state {
+        case .queued:
+            queued[lane, default: [:]][priority, default: 0] += count
+            totalQueued += count
+        case .running:
+            running[lane, default: 0] += count
+        case .succeeded, .failed, .cancelled:
+            break
+        }
+    }
+
+    /// The 1-based place of the newest queued job of `lane` at `priority`: every job of a higher priority and
+    /// every older one of the same priority come first (ADR 0007).
+    func placeOfNewest(lane: JobLane, priority: Int) -> Int {
+        queued[lane, default: [:]].reduce(0) { sum, entry in entry.key >= priority ? sum + entry.value : sum }
+    }
+
+    /// Queued jobs of `lane` with a priority above `priority`.
+    func queuedAbove(lane: JobLane, priority: Int) -> Int {
+        queued[lane, default: [:]].reduce(0) { sum, entry in entry.key > priority ? sum + entry.value : sum }
+    }
+
+    /// Jobs running in `lane`.
+    func running(in lane: JobLane) -> Int { running[lane, default: 0] }
+}
+
+/// The two lanes of the queue (ADR 0008): generations go one at a time, embeddings beside them.
+public enum JobLane: Sendable, Hashable {
+    case generation, embeddings
+}
+
+extension JobKind {
+    /// The lane that runs this kind of job.
+    public var lane: JobLane { self == .embed ? .embeddings : .generation }
+}
