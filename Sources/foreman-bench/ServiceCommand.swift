@@ -19,7 +19,7 @@ struct ServiceCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Requests for each latency figure (each way).") var requests = 2000
-    @Option(help: "Concurrent clients submitting jobs.") var clients = 32
+    @Option(help: "Keep-alive connections submitting jobs at once.") var clients = 32
     @Option(help: "Submissions timed for the throughput figure.") var submissions = 20_000
     @Option(help: "Jobs queued for the second RSS figure.") var queued = 100_000
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
@@ -53,11 +53,13 @@ struct ServiceCommand: AsyncParsableCommand {
             let job = #"{"kind":"chat","request":"# + chat + "}"
             _ = try await client.post("/jobs", job)
             await fake.waitForGenerations(200 + 4 * requests + 1)
+            let request = "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(job.utf8.count)\r\n\r\n" + job
             let clock = ContinuousClock()
             let start = clock.now
-            try await client.submit(job, count: submissions, clients: clients)
+            try await SubmissionLoad.run(port: child.port, request: request, count: submissions, connections: clients, expectedStatus: 202)
             let rate = Double(submissions) / (clock.now - start).seconds
-            try await client.submit(job, count: max(0, queued - submissions - 1), clients: clients)
+            try await SubmissionLoad.run(port: child.port, request: request, count: max(0, queued - submissions - 1), connections: clients, expectedStatus: 202)
             let queuedRSS = child.rssKilobytes()
             await fake.resume()
 
@@ -186,21 +188,5 @@ struct BenchClient: Sendable {
             first = (clock.now - start).seconds
         }
         return first ?? (clock.now - start).seconds
-    }
-
-    /// Submits `count` copies of `job` from `clients` concurrent clients; each must get 202.
-    func submit(_ job: String, count: Int, clients: Int) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for client in 0..<clients {
-                let share = count / clients + (client < count % clients ? 1 : 0)
-                group.addTask {
-                    for _ in 0..<share {
-                        let status = try await post("/jobs", job)
-                        guard status == 202 else { throw ValidationError("POST /jobs answered \(status)") }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
     }
 }

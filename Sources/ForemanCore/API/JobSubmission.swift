@@ -19,7 +19,7 @@ public struct JobSubmission: Sendable {
         guard let kindName = object["kind"] as? String, let kind = JobKind(rawValue: kindName) else {
             throw RequestError(status: 400, message: "invalid request body: field 'kind' must be one of chat, generate, embed")
         }
-        guard object["request"] is [String: Any] else {
+        guard let requestObject = object["request"] as? [String: Any] else {
             throw RequestError(status: 400, message: "invalid request body: field 'request' must be an object (the native Ollama request body)")
         }
         var url: String?
@@ -50,7 +50,7 @@ public struct JobSubmission: Sendable {
         case .generate: .generate
         case .embed: .embed
         }
-        let native = try NativeRequest.parse(endpoint, body: ByteBuffer(bytes: request))
+        let native = try NativeRequest.parse(endpoint, object: requestObject)
         let metadata = object["metadata"] is [String: Any] ? raw["metadata"].map { String(decoding: $0, as: UTF8.self) } : nil
         return JobSubmission(kind: kind, request: request, native: native, stateWebhookURL: url, priority: priority, metadata: metadata)
     }

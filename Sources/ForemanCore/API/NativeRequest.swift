@@ -23,8 +23,11 @@ public struct NativeRequest: Sendable, Equatable {
     ///
     /// - Throws: ``RequestError`` with the status and message Ollama would answer.
     public static func parse(_ endpoint: Endpoint, body: ByteBuffer) throws(RequestError) -> NativeRequest {
-        let object = try jsonObject(body)
+        try parse(endpoint, object: try jsonObject(body))
+    }
 
+    /// Validates a body already parsed into `object` for `endpoint`.
+    static func parse(_ endpoint: Endpoint, object: [String: Any]) throws(RequestError) -> NativeRequest {
         var modelValue = object["model"]
         if endpoint == .show, modelValue == nil || modelValue is NSNull { modelValue = object["name"] }
         let model: String

@@ -167,6 +167,8 @@ public actor JobStore {
         window: Int = 512,
         now: Date = Date()
     ) async throws -> Job? {
+        // The worker asks after every job; an empty lane needs no transaction to say so.
+        guard tally.queued(in: .generation) > 0 else { return nil }
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
         // queued and runs again (ADR 0010).
         let claimed = try await write(.deferred) { db, changes -> Job? in
@@ -201,6 +203,7 @@ public actor JobStore {
     /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings
     /// lane's own queue, ADR 0008), or `nil` when none waits.
     public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
+        guard tally.queued(in: .embeddings) > 0 else { return nil }
         let claimed = try await write(.deferred) { db, changes -> Job? in
             guard var job = try Job.fetchOne(
                 db,

@@ -55,6 +55,11 @@ struct QueueTally: Sendable, Equatable {
         queued[lane, default: [:]].reduce(0) { sum, entry in entry.key > priority ? sum + entry.value : sum }
     }
 
+    /// Queued jobs of `lane`, all priorities.
+    func queued(in lane: JobLane) -> Int {
+        queued[lane, default: [:]].values.reduce(0, +)
+    }
+
     /// Jobs running in `lane`.
     func running(in lane: JobLane) -> Int { running[lane, default: 0] }
 }

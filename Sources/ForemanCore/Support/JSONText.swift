@@ -39,6 +39,10 @@ public struct JSONObjectWriter: Sendable {
 
     /// A JSON string literal, escaping what RFC 8259 requires plus U+2028/U+2029 (line breaks to some parsers).
     public static func quoted(_ value: String) -> String {
+        // Most values (ids, models, timestamps) need no escape: 0xE2 leads U+2028 and U+2029, so it takes the long way.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != 0xE2 }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {
