@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// Writes down how a run ended and tells whoever waits: shared by the ``Worker`` and the ``EmbedJobRunner``.
+/// Writes down how a run ended and tells whoever waits: shared by the ``Worker`` of each lane.
 struct JobRecorder: Sendable {
     let store: JobStore
     let broker: JobBroker
