@@ -82,7 +82,7 @@ public func buildApplication(
     let queue = JobQueue(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
     let gate = ShutdownGate()
 
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: ConnectionContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes))
     router.add(middleware: ErrorMiddleware())
     if let token = config.token {
@@ -103,7 +103,7 @@ public func buildApplication(
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
     JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes).register(on: router)
-    var routes = OllamaRoutes<BasicRequestContext>.routes.merging(JobsRoutes<BasicRequestContext>.routes) { a, _ in a }
+    var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
     routes["/healthz"] = [.get]
     routes["/metrics"] = [.get]
     MethodNotAllowed.register(routes, on: router)
@@ -113,6 +113,7 @@ public func buildApplication(
     var servers: [any Service] = [
         Application(
             responder: responder,
+            server: .http1(configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
             configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
             onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
@@ -123,6 +124,7 @@ public func buildApplication(
         servers.append(
             Application(
                 responder: responder,
+                server: .http1(configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman"),
                 onServerRunning: { _ in
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.

@@ -71,6 +71,7 @@ extension ServerTests {
                 // Queue visibility lives in headers only; the job is listed with origin api.
                 let id = try #require(chat.headers.first(name: "X-Foreman-Job-Id"))
                 #expect(chat.headers.first(name: "X-Foreman-Queue-Position").flatMap(Int.init) != nil)
+                #expect(chat.headers.first(name: "Connection") != "close")  // the caller may send its next request on it
                 let listed = try await harness.request(.GET, "/jobs/\(id)").jsonObject()
                 #expect(listed["origin"] as? String == "api")
                 #expect(listed["state"] as? String == "succeeded")

@@ -5,7 +5,9 @@ import Hummingbird
 import NIOCore
 
 /// The native Ollama API as foreman serves it: generations through the queue, the rest live or from the inventory.
-struct OllamaRoutes<Context: RequestContext>: Sendable {
+struct OllamaRoutes: Sendable {
+    typealias Context = ConnectionContext
+
     let generation: QueuedGeneration
     let proxy: TargetProxy
     let embeddings: EmbeddingsRoute
@@ -17,8 +19,8 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
     func register(on router: Router<Context>) {
         router.get("/") { _, _ in Self.heartbeat() }
         router.head("/") { _, _ in Self.heartbeat() }
-        router.post("/api/chat") { request, _ in try await self.generate(request, .chat) }
-        router.post("/api/generate") { request, _ in try await self.generate(request, .generate) }
+        router.post("/api/chat") { request, context in try await self.generate(request, context, .chat) }
+        router.post("/api/generate") { request, context in try await self.generate(request, context, .generate) }
         router.get("/api/tags") { _, _ in try await self.tags() }
         router.head("/api/tags") { _, _ in try await self.tags() }
         router.get("/api/ps") { _, _ in try await self.proxy.forward(.GET, "/api/ps") }
@@ -46,7 +48,7 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
         )
     }
 
-    private func generate(_ request: Request, _ kind: JobKind) async throws -> Response {
+    private func generate(_ request: Request, _ context: Context, _ kind: JobKind) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(kind == .chat ? .chat : .generate, body: body)
@@ -55,7 +57,7 @@ struct OllamaRoutes<Context: RequestContext>: Sendable {
             kind: kind, origin: .api, model: parsed.model, priority: Job.interactivePriority,
             request: Data(body.readableBytesView), stream: parsed.stream
         )
-        return try await generation.respond(to: request, job: job)
+        return try await generation.respond(to: job, context: context)
     }
 
     private func forwardValidated(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {

@@ -7,8 +7,9 @@ import NIOCore
 /// Answers a native `/api/chat` or `/api/generate` call by running it as a queued job.
 ///
 /// The response head is held back until the target's first line (or its error) arrives, as Ollama does,
-/// so an error before any output keeps its real status. While the caller waits, a disconnect cancels
-/// the job and so does passing `FOREMAN_MAX_WAIT` before the job starts.
+/// so an error before any output keeps its real status. While the caller waits, a hang-up cancels
+/// the job and so does passing `FOREMAN_MAX_WAIT` before the job starts. The connection stays open for the
+/// caller's next request: the hang-up is watched by the connection's ``HangUpWatcher`` (ADR 0010).
 struct QueuedGeneration: Sendable {
     let queue: JobQueue
     let inventory: Inventory
@@ -22,30 +23,35 @@ struct QueuedGeneration: Sendable {
         case streaming(status: Int, contentType: String?, first: ByteBuffer)
     }
 
-    func respond(to request: Request, job: Job) async throws -> Response {
+    func respond(to job: Job, context: ConnectionContext) async throws -> Response {
         let (events, placement) = try await queue.submitAndWatch(job)
         // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
+        let (hangUps, hungUp) = AsyncStream<Void>.makeStream()
+        try await context.onHangUp { hungUp.finish() }
         let start: Start
         do {
-            start = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await waitForStart(events, job: job)
+            start = try await withThrowingTaskGroup(of: Start.self) { group in
+                group.addTask {
+                    for await _ in hangUps {}
+                    throw CancellationError()  // the caller hung up (or the wait ended: the result is not read then)
+                }
+                group.addTask { try await waitForStart(events, job: job) }
+                defer { group.cancelAll() }
+                return try await group.next()!
             }
         } catch is CancellationError {
             // The caller hung up while its job waited: it must never reach the target.
             await queue.cancel(job.id, reason: .callerGone)
             throw CancellationError()
         }
-        // The inbound stream was consumed above, so Hummingbird closes this connection after the
-        // response; saying so keeps pooling clients from reusing a closing socket.
         switch start {
         case .complete(var response):
-            response.headers[.connection] = "close"
             response.headers.append(contentsOf: visibility)
             return response
         case .streaming(let status, let contentType, let first):
-            var headers: HTTPFields = [.contentType: contentType ?? "application/x-ndjson", .connection: "close"]
+            var headers: HTTPFields = [.contentType: contentType ?? "application/x-ndjson"]
             headers.append(contentsOf: visibility)
             return Response(
                 status: .init(code: status),
