@@ -47,7 +47,7 @@ struct QueueTally: Sendable, Equatable {
     /// The 1-based place of the newest queued job of `lane` at `priority`: every job of a higher priority and
     /// every older one of the same priority come first (ADR 0007).
     func placeOfNewest(lane: JobLane, priority: Int) -> Int {
-        queued[lane, default: [:]].reduce(0) { sum, entry in entry.key >= priority ? sum + entry.value : sum }
+        queuedAbove(lane: lane, priority: priority) + queued[lane, default: [:]][priority, default: 0]
     }
 
     /// Queued jobs of `lane` with a priority above `priority`.
