@@ -138,9 +138,10 @@ public func buildApplication(
     }
 
     // Services stop in reverse order (ADR 0009): the drain first, then the servers, the workers, the outbox, the
-    // clients, and the database last, so everything that uses something stops before it.
+    // clients, the checkpointer and the database last, so everything that uses something stops before it.
     let services: [any Service] = [
         DatabaseCloser(pool: pool, logger: logger),
+        try WALCheckpointer(pool: pool, path: config.databasePath, logger: logger),
         HTTPClientService(client: httpClient),
         HTTPClientService(client: webhookClient),
         poller,

@@ -14,16 +14,6 @@ public enum ForemanDatabase {
         if !folder.isEmpty {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            #if canImport(Darwin)
-            // Plain fsync on macOS does not flush the drive's cache.
-            try db.execute(sql: "PRAGMA fullfsync = ON")
-            #endif
-        }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try pool.barrierWriteWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -31,6 +21,21 @@ public enum ForemanDatabase {
         try verifyDurability(pool)
         try migrator.migrate(pool)
         return pool
+    }
+
+    /// How every connection to the file is set up.
+    static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            #if canImport(Darwin)
+            // Plain fsync on macOS does not flush the drive's cache (checkpoints follow this setting too).
+            try db.execute(sql: "PRAGMA fullfsync = ON")
+            #endif
+        }
+        return configuration
     }
 
     /// Reads back the durability pragmas; throws ``DurabilityError`` unless they are WAL and FULL.

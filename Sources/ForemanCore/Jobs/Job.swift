@@ -41,11 +41,7 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
 ///
 /// The request is kept as the exact bytes the caller sent, so the target sees what the caller wrote
 /// and nothing foreman re-encoded.
-public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "job"
-
-    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { DatabaseDate.encoding }
-    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy { DatabaseDate.decoding }
+public struct Job: Sendable, Equatable {
 
     /// Insertion order; the queue's FIFO order and the cursor of job listings.
     public var seq: Int64?
@@ -109,7 +105,8 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
         self.stateWebhookURL = stateWebhookURL
     }
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    /// The `job` table's columns.
+    enum CodingKeys: String, ColumnExpression {
         case seq, id, kind, origin, state, model, priority, request, stream
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case attempts, error, response, metadata
@@ -118,9 +115,88 @@ public struct Job: Sendable, Equatable, Codable, FetchableRecord, MutablePersist
         case skips, firstSkippedAt = "first_skipped_at"
     }
 
+}
+
+/// Rows are read and written column by column rather than through `Codable`: a job's row is read or written on
+/// every state change, and GRDB's `Codable` coders cost more than the SQL itself there (ADR 0010).
+extension Job: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+
+    public init(row: Row) throws {
+        typealias Column = CodingKeys
+        seq = row[Column.seq]
+        id = row[Column.id]
+        kind = try Self.stored(row, Column.kind)
+        origin = try Self.stored(row, Column.origin)
+        state = try Self.stored(row, Column.state)
+        model = row[Column.model]
+        priority = row[Column.priority]
+        request = row[Column.request]
+        stream = row[Column.stream]
+        guard let created = try Self.date(row, Column.createdAt) else { throw StoredJobError(column: Column.createdAt.rawValue, value: "NULL") }
+        createdAt = created
+        startedAt = try Self.date(row, Column.startedAt)
+        finishedAt = try Self.date(row, Column.finishedAt)
+        attempts = row[Column.attempts]
+        error = row[Column.error]
+        response = row[Column.response]
+        metadata = row[Column.metadata]
+        stateWebhookURL = row[Column.stateWebhookURL]
+        idempotencyKey = row[Column.idempotencyKey]
+        requestFingerprint = row[Column.requestFingerprint]
+        skips = row[Column.skips]
+        firstSkippedAt = try Self.date(row, Column.firstSkippedAt)
+    }
+
+    public func encode(to container: inout PersistenceContainer) {
+        typealias Column = CodingKeys
+        container[Column.seq] = seq
+        container[Column.id] = id
+        container[Column.kind] = kind.rawValue
+        container[Column.origin] = origin.rawValue
+        container[Column.state] = state.rawValue
+        container[Column.model] = model
+        container[Column.priority] = priority
+        container[Column.request] = request
+        container[Column.stream] = stream
+        container[Column.createdAt] = DatabaseDate.storage(createdAt)
+        container[Column.startedAt] = startedAt.map(DatabaseDate.storage)
+        container[Column.finishedAt] = finishedAt.map(DatabaseDate.storage)
+        container[Column.attempts] = attempts
+        container[Column.error] = error
+        container[Column.response] = response
+        container[Column.metadata] = metadata
+        container[Column.stateWebhookURL] = stateWebhookURL
+        container[Column.idempotencyKey] = idempotencyKey
+        container[Column.requestFingerprint] = requestFingerprint
+        container[Column.skips] = skips
+        container[Column.firstSkippedAt] = firstSkippedAt.map(DatabaseDate.storage)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         seq = inserted.rowID
     }
+
+    private static func stored<Value: RawRepresentable>(_ row: Row, _ column: CodingKeys) throws -> Value where Value.RawValue == String {
+        let text: String = row[column]
+        guard let value = Value(rawValue: text) else { throw StoredJobError(column: column.rawValue, value: text) }
+        return value
+    }
+
+    private static func date(_ row: Row, _ column: CodingKeys) throws -> Date? {
+        let value: DatabaseValue = row[column]
+        if value.isNull { return nil }
+        guard let date = DatabaseDate.read(value) else { throw StoredJobError(column: column.rawValue, value: value.description) }
+        return date
+    }
+}
+
+/// A `job` row holds a value foreman never writes (the file was edited by hand or by a newer foreman).
+public struct StoredJobError: Error, CustomStringConvertible {
+    public var column: String
+    public var value: String
+
+    public var description: String { "job row has an unreadable \(column): \(value)" }
 }
 
 /// Makes job identifiers that sort by creation time.

@@ -137,7 +137,7 @@ public actor JobStore {
     }
 
     private static func insert(_ submission: Submission, _ db: Database, _ changes: inout StateChanges) throws -> EnqueueResult {
-        if let key = submission.idempotencyKey, let original = try Job.filter(Job.CodingKeys.idempotencyKey == key).fetchOne(db) {
+        if let key = submission.idempotencyKey, let original = try Self.job(db, idempotencyKey: key) {
             return try replay(original, fingerprint: submission.fingerprint)
         }
         var job = submission.job
@@ -154,7 +154,18 @@ public actor JobStore {
     }
 
     private func jobByKey(_ key: String) async throws -> Job? {
-        try await pool.read { db in try Job.filter(Job.CodingKeys.idempotencyKey == key).fetchOne(db) }
+        try await pool.read { db in try Self.job(db, idempotencyKey: key) }
+    }
+
+    // Every statement on a job's path through the queue is kept compiled by its connection (`cachedStatement`):
+    // compiling costs more than running them (ADR 0010).
+
+    private static func job(_ db: Database, idempotencyKey: String) throws -> Job? {
+        try Job.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE idempotency_key = ?"), arguments: [idempotencyKey])
+    }
+
+    private static func job(_ db: Database, id: String) throws -> Job? {
+        try Job.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE id = ?"), arguments: [id])
     }
 
     /// Marks the job the ``Scheduler`` picks `running` and returns it, or `nil` when the queue is empty.
@@ -173,29 +184,23 @@ public actor JobStore {
         // queued and runs again (ADR 0010).
         let claimed = try await write(.deferred) { db, changes -> Job? in
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(sql: """
                     SELECT seq, model, priority, skips, first_skipped_at FROM job
                     WHERE state = 'queued' AND kind != 'embed'
                     AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
                     ORDER BY seq LIMIT ?
-                    """,
+                    """),
                 arguments: [window]
             )
             let candidates = rows.map {
                 Scheduler.Candidate(seq: $0["seq"], model: $0["model"], priority: $0["priority"], skips: $0["skips"], firstSkippedAt: ($0["first_skipped_at"] as String?).flatMap(DatabaseDate.date))
             }
-            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy),
-                var job = try Job.filter(Job.CodingKeys.seq == decision.chosen).fetchOne(db)
-            else { return nil }
+            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy) else { return nil }
             for seq in decision.passedOver {
-                try db.execute(
-                    sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?",
-                    arguments: [DatabaseDate.storage(now), seq]
-                )
+                try db.cachedStatement(sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?")
+                    .execute(arguments: [DatabaseDate.storage(now), seq])
             }
-            try Self.markRunning(&job, db, &changes, now)
-            return job
+            return try Self.markRunning(seq: decision.chosen, db, &changes, now)
         }
         return claimed
     }
@@ -205,22 +210,22 @@ public actor JobStore {
     public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
         guard tally.queued(in: .embeddings) > 0 else { return nil }
         let claimed = try await write(.deferred) { db, changes -> Job? in
-            guard var job = try Job.fetchOne(
-                db,
-                sql: "SELECT * FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1"
+            guard let seq = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT seq FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1")
             ) else { return nil }
-            try Self.markRunning(&job, db, &changes, now)
-            return job
+            return try Self.markRunning(seq: seq, db, &changes, now)
         }
         return claimed
     }
 
-    private static func markRunning(_ job: inout Job, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws {
-        job.state = .running
-        job.startedAt = now
-        job.attempts += 1
-        try job.update(db)
+    private static func markRunning(seq: Int64, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws -> Job? {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE job SET state = 'running', started_at = ?, attempts = attempts + 1
+            WHERE seq = ? AND state = 'queued' RETURNING *
+            """)
+        guard let job = try Job.fetchOne(statement, arguments: [DatabaseDate.storage(now), seq]) else { return nil }
         try changes.record(db, job, from: .queued, at: now)
+        return job
     }
 
     /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
@@ -239,45 +244,39 @@ public actor JobStore {
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
-        let (finished, ran) = try await write(durability) { db, changes -> (Bool, (kind: JobKind, startedAt: Date)?) in
-            let started = try Row.fetchOne(db, sql: "SELECT kind, started_at FROM job WHERE id = ?", arguments: [id])
-            try db.execute(
-                sql: """
-                    UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
-                    WHERE id = ? AND state = 'running'
-                    """,
-                arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id]
-            )
-            guard db.changesCount == 1 else { return (false, nil) }
+        let finished = try await write(durability) { db, changes -> Job? in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
+                WHERE id = ? AND state = 'running' RETURNING *
+                """)
+            guard let job = try Job.fetchOne(statement, arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id]) else { return nil }
             for artifact in artifacts { try artifact.insert(db) }
-            try changes.record(db, id: id, from: .running, at: now)
-            guard let started, let kind = JobKind(rawValue: started["kind"]), let startedAt = (started["started_at"] as String?).flatMap(DatabaseDate.date) else {
-                return (true, nil)
-            }
-            return (true, (kind, startedAt))
+            try changes.record(db, job, from: .running, at: now)
+            return job
         }
-        if state == .succeeded, let ran { runTimes.add(now.timeIntervalSince(ran.startedAt), kind: ran.kind) }
-        return finished
+        if state == .succeeded, let finished, let startedAt = finished.startedAt {
+            runTimes.add(now.timeIntervalSince(startedAt), kind: finished.kind)
+        }
+        return finished != nil
     }
 
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
     public func requeue(id: String, now: Date = Date()) async throws {
         try await write(.full) { db, changes in
-            try db.execute(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'", arguments: [id])
-            guard db.changesCount == 1 else { return }
-            try changes.record(db, id: id, from: .running, at: now)
+            let statement = try db.cachedStatement(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running' RETURNING *")
+            guard let job = try Job.fetchOne(statement, arguments: [id]) else { return }
+            try changes.record(db, job, from: .running, at: now)
         }
     }
 
     /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
     public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
         try await write(.full) { db, changes -> Bool in
-            try db.execute(
-                sql: "UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued'",
-                arguments: [reason, DatabaseDate.storage(now), id]
-            )
-            guard db.changesCount == 1 else { return false }
-            try changes.record(db, id: id, from: .queued, at: now)
+            let statement = try db.cachedStatement(sql: """
+                UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued' RETURNING *
+                """)
+            guard let job = try Job.fetchOne(statement, arguments: [reason, DatabaseDate.storage(now), id]) else { return false }
+            try changes.record(db, job, from: .queued, at: now)
             return true
         }
     }
@@ -357,14 +356,14 @@ public actor JobStore {
 
     /// The job with this identifier, if any.
     public func job(id: String) async throws -> Job? {
-        try await pool.read { db in try Job.filter(Job.CodingKeys.id == id).fetchOne(db) }
+        try await pool.read { db in try Self.job(db, id: id) }
     }
 
     /// The job object of `id` (see ``JobDocument``), if the job exists.
     public func document(id: String) async throws -> String? {
         let view = self.view
         return try await pool.read { db in
-            guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return nil }
+            guard let job = try Self.job(db, id: id) else { return nil }
             return try JobDocument.render(db, job, view: view)
         }
     }
@@ -445,7 +444,7 @@ public actor JobStore {
         let view = self.view
         let (value, changes) = try await pool.writeWithoutTransaction { db -> (T, StateChanges) in
             // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
-            if durability == .deferred { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
             let outcome = Result {
                 var committed: (T, StateChanges)?
                 try db.inTransaction(.immediate) {
@@ -455,7 +454,7 @@ public actor JobStore {
                 }
                 return committed!
             }
-            if durability == .deferred { try db.execute(sql: "PRAGMA synchronous = FULL") }
+            if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
             return try outcome.get()
         }
         if changes.addedEvents { outboxChanged() }
@@ -525,12 +524,6 @@ private struct StateChanges: Sendable {
         transitions.append((job, old))
         let view = self.view
         try addEvent(db, job, at: now) { try JobDocument.render(db, job, view: view, now: now) }
-    }
-
-    /// Records the current state of job `id`, read back after the update that moved it from `old`.
-    mutating func record(_ db: Database, id: String, from old: JobState, at now: Date) throws {
-        guard let job = try Job.filter(Job.CodingKeys.id == id).fetchOne(db) else { return }
-        try record(db, job, from: old, at: now)
     }
 
     /// Inserts the job's webhook event, when it has a webhook URL; `document` renders the event's `data`.
