@@ -50,7 +50,9 @@ struct ServiceCommand: AsyncParsableCommand {
 
             // Durable submissions: the worker is held on one job so the queue only grows.
             await fake.pause()
-            let job = #"{"kind":"chat","request":"# + chat + "}"
+            // Two tokens: the paused fake holds a generation before its second token (one token would not be held),
+            // so the first job stays running and every later one stays queued.
+            let job = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":2}}}"#
             _ = try await client.post("/jobs", job)
             await fake.waitForGenerations(200 + 4 * requests + 1)
             let request = "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
@@ -61,6 +63,11 @@ struct ServiceCommand: AsyncParsableCommand {
             let rate = Double(submissions) / (clock.now - start).seconds
             try await SubmissionLoad.run(port: child.port, request: request, count: max(0, queued - submissions - 1), connections: clients, expectedStatus: 202)
             let queuedRSS = child.rssKilobytes()
+            let depth = try await client.queueDepth()
+            let expectedDepth = max(submissions, queued - 1)  // behind the one held running
+            guard depth == expectedDepth else {
+                throw ValidationError("expected \(expectedDepth) queued jobs, found \(depth): the worker was not held")
+            }
             await fake.resume()
 
             let p = Percentiles.self
@@ -160,6 +167,15 @@ struct BenchClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
         return request
+    }
+
+    /// `queue_depth` from foreman's `/healthz`.
+    func queueDepth() async throws -> Int {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)/healthz"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        guard let depth = object?["queue_depth"] as? Int else { throw ValidationError("/healthz has no queue_depth") }
+        return depth
     }
 
     func post(_ path: String, _ body: String) async throws -> Int {

@@ -208,8 +208,11 @@ public enum JobID {
         var value = [UInt8](repeating: 0, count: 16)
         let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         for i in 0..<6 { value[i] = UInt8((millis >> (8 * UInt64(5 - i))) & 0xFF) }
+        // Two 64-bit draws cover the 80 random bits: each draw is a `getrandom` call, so one per byte cost ten.
         var rng = SystemRandomNumberGenerator()
-        for i in 6..<16 { value[i] = rng.next() }
+        let high: UInt64 = rng.next(), low: UInt64 = rng.next()
+        for i in 6..<8 { value[i] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(i - 6))) }
+        for i in 8..<16 { value[i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i - 8))) }
         // 128 bits → 26 base-32 characters, most significant first.
         var chars: [Character] = []
         chars.reserveCapacity(26)

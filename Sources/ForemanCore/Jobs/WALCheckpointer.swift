@@ -73,15 +73,18 @@ public actor WALCheckpointer: Service {
     }
 
     private func checkpointUntilShutdown() async throws {
-        let connection = try DatabaseQueue(path: path, configuration: ForemanDatabase.configuration)
+        // Opened at the first wake: an idle foreman need not carry a connection (and its page cache) it never uses.
+        var connection: DatabaseQueue?
         for await _ in wakes.cancelOnGracefulShutdown() {
             do {
-                onCheckpoint(try await Self.checkpoint(connection))
+                let open = try connection ?? DatabaseQueue(path: path, configuration: ForemanDatabase.configuration)
+                connection = open
+                onCheckpoint(try await Self.checkpoint(open))
             } catch {
                 logger.warning("WAL checkpoint failed; the next one retries", metadata: ["error": "\(error)"])
             }
         }
-        try connection.close()
+        try connection?.close()
     }
 
     /// Runs one passive checkpoint on `connection`.
