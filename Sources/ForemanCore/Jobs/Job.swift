@@ -106,7 +106,7 @@ public struct Job: Sendable, Equatable {
     }
 
     /// The `job` table's columns.
-    enum CodingKeys: String, ColumnExpression {
+    public enum Columns: String, ColumnExpression {
         case seq, id, kind, origin, state, model, priority, request, stream
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case attempts, error, response, metadata
@@ -123,7 +123,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "job"
 
     public init(row: Row) throws {
-        typealias Column = CodingKeys
+        typealias Column = Columns
         seq = row[Column.seq]
         id = row[Column.id]
         kind = try Self.stored(row, Column.kind)
@@ -149,7 +149,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
     }
 
     public func encode(to container: inout PersistenceContainer) {
-        typealias Column = CodingKeys
+        typealias Column = Columns
         container[Column.seq] = seq
         container[Column.id] = id
         container[Column.kind] = kind.rawValue
@@ -177,13 +177,13 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         seq = inserted.rowID
     }
 
-    private static func stored<Value: RawRepresentable>(_ row: Row, _ column: CodingKeys) throws -> Value where Value.RawValue == String {
+    private static func stored<Value: RawRepresentable>(_ row: Row, _ column: Columns) throws -> Value where Value.RawValue == String {
         let text: String = row[column]
         guard let value = Value(rawValue: text) else { throw StoredJobError(column: column.rawValue, value: text) }
         return value
     }
 
-    private static func date(_ row: Row, _ column: CodingKeys) throws -> Date? {
+    private static func date(_ row: Row, _ column: Columns) throws -> Date? {
         let value: DatabaseValue = row[column]
         if value.isNull { return nil }
         guard let date = DatabaseDate.read(value) else { throw StoredJobError(column: column.rawValue, value: value.description) }

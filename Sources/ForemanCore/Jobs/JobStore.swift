@@ -303,8 +303,8 @@ public actor JobStore {
     public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> Recovery {
         try await write(.full) { db, changes -> Recovery in
             var recovery = Recovery()
-            let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.CodingKeys.state))
-                .order(Job.CodingKeys.seq).fetchAll(db)
+            let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.Columns.state))
+                .order(Job.Columns.seq).fetchAll(db)
             for var job in orphans {
                 let previous = job.state
                 switch (job.origin, job.state) {
@@ -388,11 +388,11 @@ public actor JobStore {
         let view = self.view
         return try await pool.read { db in
             var request = Job.all()
-            if let state = filter.state { request = request.filter(Job.CodingKeys.state == state.rawValue) }
-            if let kind = filter.kind { request = request.filter(Job.CodingKeys.kind == kind.rawValue) }
-            if let origin = filter.origin { request = request.filter(Job.CodingKeys.origin == origin.rawValue) }
-            if let cursor { request = request.filter(Job.CodingKeys.seq < cursor) }
-            let jobs = try request.order(Job.CodingKeys.seq.desc).limit(limit + 1).fetchAll(db)
+            if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }
+            if let kind = filter.kind { request = request.filter(Job.Columns.kind == kind.rawValue) }
+            if let origin = filter.origin { request = request.filter(Job.Columns.origin == origin.rawValue) }
+            if let cursor { request = request.filter(Job.Columns.seq < cursor) }
+            let jobs = try request.order(Job.Columns.seq.desc).limit(limit + 1).fetchAll(db)
             let page = Array(jobs.prefix(limit))
             let documents = try page.map { try JobDocument.render(db, $0, view: view) }
             return (documents, jobs.count > limit ? page.last?.seq : nil)
@@ -409,7 +409,7 @@ public actor JobStore {
     /// The listing of a job's artifacts, or `nil` if the job does not exist.
     public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
         try await pool.read { db in
-            guard try Job.filter(Job.CodingKeys.id == jobID).fetchCount(db) == 1 else { return nil }
+            guard try Job.filter(Job.Columns.id == jobID).fetchCount(db) == 1 else { return nil }
             return try ArtifactInfo.fetchAll(db, jobID: jobID)
         }
     }
