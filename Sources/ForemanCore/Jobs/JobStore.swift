@@ -442,20 +442,15 @@ public actor JobStore {
         _ body: @escaping @Sendable (Database, inout StateChanges) throws -> T
     ) async throws -> T {
         let view = self.view
-        let (value, changes) = try await pool.writeWithoutTransaction { db -> (T, StateChanges) in
-            // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
-            if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
-            let outcome = Result {
-                var committed: (T, StateChanges)?
-                try db.inTransaction(.immediate) {
-                    var changes = StateChanges(view: view)
-                    committed = (try body(db, &changes), changes)
-                    return .commit
-                }
-                return committed!
-            }
-            if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
-            return try outcome.get()
+        let (value, changes): (T, StateChanges)
+        switch durability {
+        case .full:
+            // Waits for fsync: on the writer's own thread, so no thread of the concurrency pool waits with it.
+            (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+        case .deferred:
+            // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
+            // itself (ADR 0010). It waits only if a full commit holds the writer at that moment.
+            (value, changes) = try Self.commitHere(pool, view, body)
         }
         if changes.addedEvents { outboxChanged() }
         var tally = self.tally
@@ -465,6 +460,38 @@ public actor JobStore {
         }
         self.tally = tally
         return value
+    }
+
+    /// A deferred commit on the calling thread (GRDB's synchronous access; from an async function the compiler
+    /// would pick the asynchronous one).
+    private static func commitHere<T>(
+        _ pool: DatabasePool,
+        _ view: QueueView,
+        _ body: (Database, inout StateChanges) throws -> T
+    ) throws -> (T, StateChanges) {
+        try pool.writeWithoutTransaction { db in try commit(db, .deferred, view, body) }
+    }
+
+    /// Runs `body` in one immediate transaction on the writer connection, at `durability`.
+    private static func commit<T>(
+        _ db: Database,
+        _ durability: Durability,
+        _ view: QueueView,
+        _ body: (Database, inout StateChanges) throws -> T
+    ) throws -> (T, StateChanges) {
+        // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
+        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+        let outcome = Result {
+            var committed: (T, StateChanges)?
+            try db.inTransaction(.immediate) {
+                var changes = StateChanges(view: view)
+                committed = (try body(db, &changes), changes)
+                return .commit
+            }
+            return committed!
+        }
+        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
+        return try outcome.get()
     }
 
     /// One log line and the counters for each committed state change.
