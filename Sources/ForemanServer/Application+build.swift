@@ -53,8 +53,7 @@ public func buildApplication(
         )
     }
 
-    let httpClient = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
-    let target = LiveOllamaTarget(client: httpClient, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, metrics: metrics)
+    let (target, targetService) = try makeTarget(config, metrics: metrics)
     let inventory = Inventory(metrics: metrics)
     let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
     let broker = JobBroker()
@@ -141,8 +140,8 @@ public func buildApplication(
     // clients, the checkpointer and the database last, so everything that uses something stops before it.
     let services: [any Service] = [
         DatabaseCloser(pool: pool, logger: logger),
-        try WALCheckpointer(pool: pool, path: config.databasePath, logger: logger),
-        HTTPClientService(client: httpClient),
+        WALCheckpointer(pool: pool, path: config.databasePath, logger: logger),
+        targetService,
         HTTPClientService(client: webhookClient),
         poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
@@ -183,7 +182,36 @@ private actor ListenersReady {
     }
 }
 
-/// Shuts the target client down when the service group stops.
+/// The target client for `FOREMAN_OLLAMA_URL`, and the service that closes its connections when foreman stops:
+/// plain HTTP goes through ``HTTP1Target``, HTTPS through AsyncHTTPClient (ADR 0010).
+private func makeTarget(_ config: ForemanConfig, metrics: ForemanMetrics) throws -> (any OllamaTarget, any Service) {
+    if let url = URL(string: config.ollamaURL), url.scheme?.lowercased() == "http" {
+        let target = try HTTP1Target(
+            url: url,
+            token: config.ollamaToken,
+            connectTimeout: config.targetConnectTimeout,
+            headTimeout: config.upstreamTimeout,
+            readTimeout: config.upstreamReadTimeout,
+            metrics: metrics
+        )
+        return (target, ClosingService { await target.closeIdleConnections() })
+    }
+    let client = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
+    let target = LiveOllamaTarget(client: client, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, metrics: metrics)
+    return (target, HTTPClientService(client: client))
+}
+
+/// Runs `close` when the service group stops.
+struct ClosingService: Service {
+    let close: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}
+
+/// Shuts an AsyncHTTPClient down when the service group stops.
 struct HTTPClientService: Service {
     let client: HTTPClient
 

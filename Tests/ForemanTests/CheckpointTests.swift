@@ -26,7 +26,7 @@ struct CheckpointTests {
         let pool = try ForemanDatabase.open(path: path)
         let store = try JobStore(pool: pool, maxQueue: 10_000)
         let (checkpoints, checkpointed) = AsyncStream<WALCheckpointer.Checkpoint>.makeStream()
-        let checkpointer = try WALCheckpointer(pool: pool, path: path, threshold: 200, logger: quietLogger("checkpoint")) {
+        let checkpointer = WALCheckpointer(pool: pool, path: path, threshold: 200, logger: quietLogger("checkpoint")) {
             checkpointed.yield($0)
         }
 
@@ -52,5 +52,16 @@ struct CheckpointTests {
         // Stopped: the writer checkpoints for itself again, so the WAL restarts before it reaches 1,000 pages.
         try await commitJobs(store, 400)
         #expect(try await walFrames(path) < 1000)
+    }
+
+    @Test("a checkpointer stopped after the database was closed (foreman failing at startup) stops cleanly")
+    func stopsAfterTheDatabaseCloses() async throws {
+        let path = temporaryDatabasePath()
+        let pool = try ForemanDatabase.open(path: path)
+        let checkpointer = WALCheckpointer(pool: pool, path: path, logger: quietLogger("checkpoint"))
+        let running = Task { try await checkpointer.run() }
+        try pool.close()
+        running.cancel()
+        try await running.value
     }
 }

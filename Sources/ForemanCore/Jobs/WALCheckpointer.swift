@@ -47,7 +47,7 @@ public actor WALCheckpointer: Service {
         threshold: Int = 1000,
         logger: Logger,
         onCheckpoint: @escaping @Sendable (Checkpoint) -> Void = { _ in }
-    ) throws {
+    ) {
         self.pool = pool
         self.path = path
         self.logger = logger
@@ -55,21 +55,18 @@ public actor WALCheckpointer: Service {
         (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let watch = Unmanaged.passRetained(WALWatch(threshold: Int32(clamping: threshold), wake: wake))
         hookContext = watch
-        try pool.writeWithoutTransaction { db in
+        pool.writeWithoutTransaction { db in
             // A WAL hook replaces the connection's automatic checkpoint: they share SQLite's one slot.
             _ = sqlite3_wal_hook(db.sqliteConnection, walHook, watch.toOpaque())
         }
     }
 
     public func run() async throws {
-        defer { wake.finish() }
-        do {
-            try await checkpointUntilShutdown()
-        } catch {
-            try handBack()
-            throw error
+        defer {
+            wake.finish()
+            handBack()
         }
-        try handBack()
+        try await checkpointUntilShutdown()
     }
 
     private func checkpointUntilShutdown() async throws {
@@ -98,9 +95,12 @@ public actor WALCheckpointer: Service {
     /// Gives checkpoints back to the writer (SQLite's default of 1,000 pages) and releases the hook's context.
     /// Synchronous on purpose: it must also happen when the service's task is cancelled, and GRDB's async
     /// accesses refuse to start in a cancelled task.
-    private func handBack() throws {
-        try pool.writeWithoutTransaction { db in
-            _ = sqlite3_wal_autocheckpoint(db.sqliteConnection, 1000)
+    private func handBack() {
+        pool.writeWithoutTransaction { db in
+            // When foreman stops on an error, every service is cancelled at once and the database may already be
+            // closed: the hook went with its connection, and there is nothing to hand back.
+            guard let connection = db.sqliteConnection else { return }
+            _ = sqlite3_wal_autocheckpoint(connection, 1000)
         }
         hookContext?.release()
         hookContext = nil
