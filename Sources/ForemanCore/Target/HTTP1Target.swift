@@ -115,7 +115,7 @@ public final class HTTP1Target: OllamaTarget {
                 switch inFlight.value {
                 case .pending: inFlight.value = .cancelled
                 case .sent(let channel): channel.close(promise: nil)
-                case .cancelled: break
+                case .answered, .cancelled: break  // past the head, the body's reader owns the connection
                 }
             }
         }
@@ -136,7 +136,7 @@ public final class HTTP1Target: OllamaTarget {
         while reuse, let channel = idle.value.popLast() {
             guard channel.isActive, let handler = try? channel.pipeline.syncOperations.handler(type: ExchangeHandler.self) else { continue }
             inFlight.value = .sent(channel)
-            handler.send(head, body: body, reused: true, headTimeout: headTimeout, answer: answer)
+            handler.send(head, body: body, reused: true, headTimeout: headTimeout, inFlight: inFlight, answer: answer)
             return
         }
         connect().whenComplete { result in
@@ -150,7 +150,7 @@ public final class HTTP1Target: OllamaTarget {
                     return
                 }
                 inFlight.value = .sent(channel)
-                handler.send(head, body: body, reused: false, headTimeout: self.headTimeout, answer: answer)
+                handler.send(head, body: body, reused: false, headTimeout: self.headTimeout, inFlight: inFlight, answer: answer)
             }
         }
     }
@@ -185,6 +185,8 @@ public final class HTTP1Target: OllamaTarget {
 private enum InFlight {
     case pending
     case sent(any Channel)
+    /// The head arrived: cancelling now is the body's business (the connection may already serve another request).
+    case answered
     case cancelled
 }
 
@@ -201,7 +203,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     private enum State {
         case idle
-        case waitingForHead(CheckedContinuation<TargetResponse, any Error>, timer: Scheduled<Void>, reused: Bool)
+        case waitingForHead(CheckedContinuation<TargetResponse, any Error>, timer: Scheduled<Void>, reused: Bool, inFlight: NIOLoopBoundBox<InFlight>)
         case streaming(AsyncThrowingStream<ByteBuffer, any Error>.Continuation, keepAlive: Bool)
         case closed
     }
@@ -232,6 +234,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
         body: ByteBuffer?,
         reused: Bool,
         headTimeout: TimeAmount,
+        inFlight: NIOLoopBoundBox<InFlight>,
         answer: CheckedContinuation<TargetResponse, any Error>
     ) {
         guard let context, case .idle = state else {
@@ -240,12 +243,12 @@ private final class ExchangeHandler: ChannelInboundHandler {
         }
         let channel = context.channel
         let timer = context.eventLoop.assumeIsolated().scheduleTask(in: headTimeout) { [weak self] in
-            guard let self, case .waitingForHead(let answer, _, _) = self.state else { return }
+            guard let self, case .waitingForHead(let answer, _, _, _) = self.state else { return }
             self.state = .closed
             answer.resume(throwing: TargetError.unreachable("no response head within \(headTimeout.prettyDescription)"))
             channel.close(promise: nil)
         }
-        state = .waitingForHead(answer, timer: timer, reused: reused)
+        state = .waitingForHead(answer, timer: timer, reused: reused, inFlight: inFlight)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -253,8 +256,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .waitingForHead(let answer, let timer, _)):
+        case (.head(let head), .waitingForHead(let answer, let timer, _, let inFlight)):
             timer.cancel()
+            inFlight.value = .answered
             let (body, chunks) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
             let channel = context.channel
             chunks.onTermination = { termination in
@@ -286,7 +290,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
         let previous = state
         state = .closed
         switch previous {
-        case .waitingForHead(let answer, let timer, let reused):
+        case .waitingForHead(let answer, let timer, let reused, _):
             timer.cancel()
             answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.unreachable("connection closed before a response"))
         case .streaming(let chunks, _):
