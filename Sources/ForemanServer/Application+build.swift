@@ -140,9 +140,9 @@ public func buildApplication(
     // clients, the checkpointer and the database last, so everything that uses something stops before it.
     let services: [any Service] = [
         DatabaseCloser(pool: pool, logger: logger),
-        WALCheckpointer(pool: pool, path: config.databasePath, logger: logger),
+        WALCheckpointer(pool: pool, logger: logger),
         targetService,
-        HTTPClientService(client: webhookClient),
+        ClosingService { try await webhookClient.shutdown() },
         poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         outbox,
@@ -198,26 +198,16 @@ private func makeTarget(_ config: ForemanConfig, metrics: ForemanMetrics) throws
     }
     let client = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
     let target = LiveOllamaTarget(client: client, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, metrics: metrics)
-    return (target, HTTPClientService(client: client))
+    return (target, ClosingService { try await client.shutdown() })
 }
 
-/// Runs `close` when the service group stops.
+/// Runs `close` when the service group stops: shuts a client down, or closes its connections.
 struct ClosingService: Service {
-    let close: @Sendable () async -> Void
+    let close: @Sendable () async throws -> Void
 
     func run() async throws {
         try? await gracefulShutdown()
-        await close()
-    }
-}
-
-/// Shuts an AsyncHTTPClient down when the service group stops.
-struct HTTPClientService: Service {
-    let client: HTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await client.shutdown()
+        try await close()
     }
 }
 

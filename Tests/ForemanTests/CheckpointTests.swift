@@ -26,7 +26,7 @@ struct CheckpointTests {
         let pool = try ForemanDatabase.open(path: path)
         let store = try JobStore(pool: pool, maxQueue: 10_000)
         let (checkpoints, checkpointed) = AsyncStream<WALCheckpointer.Checkpoint>.makeStream()
-        let checkpointer = WALCheckpointer(pool: pool, path: path, threshold: 200, logger: quietLogger("checkpoint")) {
+        let checkpointer = WALCheckpointer(pool: pool, threshold: 200, logger: quietLogger("checkpoint")) {
             checkpointed.yield($0)
         }
 
@@ -58,7 +58,7 @@ struct CheckpointTests {
     func stopsAfterTheDatabaseCloses() async throws {
         let path = temporaryDatabasePath()
         let pool = try ForemanDatabase.open(path: path)
-        let checkpointer = WALCheckpointer(pool: pool, path: path, logger: quietLogger("checkpoint"))
+        let checkpointer = WALCheckpointer(pool: pool, logger: quietLogger("checkpoint"))
         let running = Task { try await checkpointer.run() }
         try pool.close()
         running.cancel()

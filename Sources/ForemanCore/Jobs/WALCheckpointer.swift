@@ -20,7 +20,6 @@ import SQLite3
 /// When the service stops, the writer checkpoints for itself again.
 public actor WALCheckpointer: Service {
     private let pool: DatabasePool
-    private let path: String
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let logger: Logger
@@ -37,19 +36,16 @@ public actor WALCheckpointer: Service {
     /// Takes checkpoints over from the writer connection at once: from here on, run the service.
     ///
     /// - Parameters:
-    ///   - pool: the store's pool; its writer connection gets the hook.
-    ///   - path: the database file, for the checkpointing connection.
+    ///   - pool: the store's pool; its writer connection gets the hook, and its file the checkpointing connection.
     ///   - threshold: WAL pages that wake a checkpoint (SQLite's own default is 1,000).
     ///   - onCheckpoint: called after each checkpoint (tests wait on it).
     public init(
         pool: DatabasePool,
-        path: String,
         threshold: Int = 1000,
         logger: Logger,
         onCheckpoint: @escaping @Sendable (Checkpoint) -> Void = { _ in }
     ) {
         self.pool = pool
-        self.path = path
         self.logger = logger
         self.onCheckpoint = onCheckpoint
         (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -74,7 +70,7 @@ public actor WALCheckpointer: Service {
         var connection: DatabaseQueue?
         for await _ in wakes.cancelOnGracefulShutdown() {
             do {
-                let open = try connection ?? DatabaseQueue(path: path, configuration: ForemanDatabase.configuration)
+                let open = try connection ?? DatabaseQueue(path: pool.path, configuration: ForemanDatabase.configuration)
                 connection = open
                 onCheckpoint(try await Self.checkpoint(open))
             } catch {
