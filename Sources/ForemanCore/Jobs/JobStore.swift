@@ -136,6 +136,34 @@ public actor JobStore {
         return results[0]
     }
 
+    /// Persists a new job already `running`, when nothing waits in its lane and no submission is being committed:
+    /// the claim the worker would make next is made in the same transaction (ADR 0011). Returns `nil`, with
+    /// nothing persisted, when the lane has queued jobs; the caller then enqueues the job as usual.
+    ///
+    /// The job still passes through `queued` for the log, the metrics and its lane's tally, at the same instant.
+    public func insertRunning(_ job: Job) async throws -> (Job, Placement)? {
+        guard tally.queued(in: job.kind.lane) == 0, !committing, tally.totalQueued < maxQueue else { return nil }
+        committing = true
+        defer {
+            // Submissions that arrived meanwhile wait for a lead (see `leadCommit`).
+            if pending.isEmpty { committing = false } else { pending.removeFirst().1.resume(returning: .lead) }
+        }
+        return try await write(job.origin.transitionDurability) { db, changes in
+            var running = job
+            running.state = .running
+            running.startedAt = job.createdAt
+            running.attempts = 1
+            try running.insert(db)
+            var queued = running
+            queued.state = .queued
+            queued.startedAt = nil
+            queued.attempts = 0
+            let placement = try changes.recordNew(db, queued)
+            try changes.record(db, running, from: .queued, at: job.createdAt)
+            return (running, placement)
+        }
+    }
+
     private static func insert(_ submission: Submission, _ db: Database, _ changes: inout StateChanges) throws -> EnqueueResult {
         if let key = submission.idempotencyKey, let original = try Self.job(db, idempotencyKey: key) {
             return try replay(original, fingerprint: submission.fingerprint)

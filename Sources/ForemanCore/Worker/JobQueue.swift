@@ -27,21 +27,22 @@ public struct JobQueue: Sendable {
     }
 
     /// Persists `job` and returns its event stream, with where it stood once queued. Returns only after the
-    /// row is committed.
+    /// row is committed. On an idle lane the job is already running by then (ADR 0011).
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
     public func submitAndWatch(_ job: Job) async throws -> (events: AsyncStream<JobEvent>, placement: JobStore.Placement) {
         let events = await broker.subscribe(job.id)
-        let placement: JobStore.Placement
         do {
-            guard case .created(_, let placed) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
-            placement = placed
+            if let placement = try await worker(for: job.kind).startNow(job) {
+                return (events, placement)
+            }
+            guard case .created(_, let placement) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
+            worker(for: job.kind).wake()
+            return (events, placement)
         } catch {
             await broker.unsubscribe(job.id)
             throw error
         }
-        worker(for: job.kind).wake()
-        return (events, placement)
     }
 
     /// Persists a `/jobs` job nobody waits for on a connection.

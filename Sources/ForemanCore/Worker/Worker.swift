@@ -40,6 +40,12 @@ public actor Worker: Service {
     private var cancelReasons: [String: CancelReason] = [:]
     /// Set by ``drain(grace:)``: no more claims.
     private var draining = false
+    /// Set once the run loop has stopped: nothing may start any more.
+    private var stopped = false
+    /// A claim (the run loop's, or ``startNow(_:)``'s insert) is being committed: no other may begin meanwhile.
+    private var claiming = false
+    /// Runs started by ``startNow(_:)`` whose completion the run loop has not taken over yet.
+    private var adopted: [(job: Job, task: Task<JobResult, Never>)] = []
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
@@ -83,7 +89,8 @@ public actor Worker: Service {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully, !draining, runs.count < capacity {
+                adoptStartedRuns(into: &group)
+                while !Task.isCancelled, !Task.isShuttingDownGracefully, !draining, !claiming, runs.count < capacity {
                     let job: Job?
                     do {
                         job = try await claim()
@@ -96,15 +103,48 @@ public actor Worker: Service {
                     group.addTask { await self.complete(job, task) }
                 }
             }
+            stopped = true
+            adoptStartedRuns(into: &group)
         }
     }
 
+    private func adoptStartedRuns(into group: inout DiscardingTaskGroup) {
+        for (job, task) in adopted {
+            group.addTask { await self.complete(job, task) }
+        }
+        adopted.removeAll()
+    }
+
+    /// Runs `job` at once when this generation lane is idle and nothing waits in it: the job is inserted already
+    /// running, so it skips the worker's claim and its commit (ADR 0011). Returns `nil`, with nothing persisted,
+    /// when the job must queue instead.
+    ///
+    /// The run loop still takes over the run's completion, so shutdown waits for it like any other.
+    public func startNow(_ job: Job) async throws -> JobStore.Placement? {
+        guard case .generation = lane, job.kind.lane == .generation, !draining, !stopped, !claiming, runs.isEmpty else { return nil }
+        claiming = true
+        defer {
+            claiming = false
+            wake()  // to adopt the run, or to make a claim that waited for this one
+        }
+        guard let (running, placement) = try await store.insertRunning(job) else { return nil }
+        guard !draining, !stopped else {
+            // The lane began to stop while the row was written: the job never reaches the target.
+            await recorder.record(running, .cancelled(transcript: []), cancelReason: .shutdown)
+            return placement
+        }
+        adopted.append((running, start(running)))
+        return placement
+    }
+
     private func claim() async throws -> Job? {
+        claiming = true
+        defer { claiming = false }
         switch lane {
         case .generation(let policy, let residency):
-            try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
+            return try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
         case .embeddings:
-            try await store.claimNextEmbed()
+            return try await store.claimNextEmbed()
         }
     }
 
