@@ -106,6 +106,36 @@ extension ServerTests {
     }
 }
 
+@Suite("Job rows")
+struct JobRowTests {
+    @Test("a job row reads back as it was written, every column, through both ways in")
+    func everyColumnRoundTrips() async throws {
+        let store = try JobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let queued = Job(
+            kind: .generate, origin: .jobs, model: "m:7b", priority: 3, request: Data(#"{"prompt":"é"}"#.utf8), stream: false,
+            metadata: #"{"k":[1,2]}"#, stateWebhookURL: "http://127.0.0.1:1/hook", createdAt: Date(timeIntervalSince1970: 1_800_000_000.25)
+        )
+        guard case .created(let created, _) = try await store.enqueue(queued, idempotencyKey: "key-1", fingerprint: "abc") else {
+            Issue.record("expected a new job")
+            return
+        }
+        var native = Job(kind: .chat, origin: .api, model: "n", priority: Job.interactivePriority, request: Data("{}".utf8), stream: true)
+        native.createdAt = Date(timeIntervalSince1970: 1_800_000_001.5)
+        let started = try await store.insertRunning(native)?.0  // a generate job is queued: refused
+        #expect(started == nil)
+        let read = try #require(try await store.job(id: created.id))
+        #expect(read == created)
+        #expect(read.idempotencyKey == "key-1" && read.requestFingerprint == "abc" && read.metadata == #"{"k":[1,2]}"#)
+
+        _ = try await store.claimNext()
+        try await store.finish(id: created.id, state: .succeeded, response: Data("{}".utf8))
+        let running = try #require(try await store.insertRunning(native)?.0)
+        #expect(running.state == .running && running.attempts == 1 && running.startedAt == native.createdAt)
+        #expect(try await store.job(id: native.id) == running)
+        #expect(await store.queueDepth == 0)
+    }
+}
+
 @Suite("Retention")
 struct RetentionTests {
     @Test("jobs finished before the cutoff go, with their artifacts and deliveries; newer and unfinished ones stay")

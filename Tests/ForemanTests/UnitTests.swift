@@ -106,6 +106,10 @@ struct NDJSONTests {
     @Test func errorLines() {
         #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"error":"boom"}"#)) == "boom")
         #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"error"}"#)) == nil)
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"a":"\"","b":"\"erro","error":"late"}"#)) == "late")
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"x"}"#)) == nil)
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"\"erro"#)) == nil)
+        #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: "")) == nil)
     }
 }
 

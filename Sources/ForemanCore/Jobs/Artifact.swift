@@ -22,6 +22,12 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
     enum CodingKeys: String, CodingKey, ColumnExpression {
         case jobID = "job_id", name, contentType = "content_type", data
     }
+
+    /// Inserts the row through one kept statement, not through `Codable`: every finished job stores one (ADR 0011).
+    func insertRow(_ db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO artifact (job_id, name, content_type, data) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [jobID, name, contentType, data])
+    }
 }
 
 /// What a job object says about one artifact (the bytes stay in the table).

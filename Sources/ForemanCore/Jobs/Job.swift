@@ -177,6 +177,24 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         seq = inserted.rowID
     }
 
+    /// Inserts the row through one kept statement and sets ``seq``. The queue's hot path inserts this way:
+    /// GRDB's generic `insert` built its statement and arguments anew for every job, at about 40 µs a row
+    /// (ADR 0011).
+    mutating func insertRow(_ db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO job (id, kind, origin, state, model, priority, request, stream, created_at, started_at,
+            finished_at, attempts, error, response, metadata, state_webhook_url, idempotency_key, request_fingerprint,
+            skips, first_skipped_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            id, kind.rawValue, origin.rawValue, state.rawValue, model, priority, request, stream,
+            DatabaseDate.storage(createdAt), startedAt.map(DatabaseDate.storage), finishedAt.map(DatabaseDate.storage),
+            attempts, error, response, metadata, stateWebhookURL, idempotencyKey, requestFingerprint,
+            skips, firstSkippedAt.map(DatabaseDate.storage),
+        ])
+        seq = db.lastInsertedRowID
+    }
+
     private static func stored<Value: RawRepresentable>(_ row: Row, _ column: Columns) throws -> Value where Value.RawValue == String {
         let text: String = row[column]
         guard let value = Value(rawValue: text) else { throw StoredJobError(column: column.rawValue, value: text) }

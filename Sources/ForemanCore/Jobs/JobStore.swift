@@ -153,7 +153,7 @@ public actor JobStore {
             running.state = .running
             running.startedAt = job.createdAt
             running.attempts = 1
-            try running.insert(db)
+            try running.insertRow(db)
             var queued = running
             queued.state = .queued
             queued.startedAt = nil
@@ -171,7 +171,7 @@ public actor JobStore {
         var job = submission.job
         job.idempotencyKey = submission.idempotencyKey
         job.requestFingerprint = submission.fingerprint
-        try job.insert(db)
+        try job.insertRow(db)
         let placement = try changes.recordNew(db, job)
         return .created(job, placement)
     }
@@ -278,7 +278,7 @@ public actor JobStore {
                 WHERE id = ? AND state = 'running' RETURNING *
                 """)
             guard let job = try Job.fetchOne(statement, arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id]) else { return nil }
-            for artifact in artifacts { try artifact.insert(db) }
+            for artifact in artifacts { try artifact.insertRow(db) }
             try changes.record(db, job, from: .running, at: now)
             return job
         }
@@ -509,14 +509,19 @@ public actor JobStore {
     ) throws -> (T, StateChanges) {
         // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
         if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+        // `BEGIN` and `COMMIT` are kept statements too: GRDB's `inTransaction` compiles both on every call.
         let outcome = Result {
-            var committed: (T, StateChanges)?
-            try db.inTransaction(.immediate) {
+            try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+            do {
                 var changes = StateChanges(view: view)
-                committed = (try body(db, &changes), changes)
-                return .commit
+                let value = try body(db, &changes)
+                try db.cachedStatement(sql: "COMMIT").execute()
+                return (value, changes)
+            } catch {
+                // The first error is the one to report; a failed rollback leaves SQLite to roll back on close.
+                if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                throw error
             }
-            return committed!
         }
         if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
         return try outcome.get()

@@ -29,7 +29,7 @@ struct QueuedGeneration: Sendable {
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
         let (hangUps, hungUp) = AsyncStream<Void>.makeStream()
-        try await context.onHangUp { hungUp.finish() }
+        context.onHangUp { hungUp.finish() }
         let start: Start
         do {
             start = try await withThrowingTaskGroup(of: Start.self) { group in

@@ -19,11 +19,16 @@ public struct ConnectionContext: RequestContext {
     /// Calls `action` (at most once, on the connection's event loop) when the caller closes its side of the connection
     /// or the connection drops; at once if that has already happened. It replaces the action of an earlier request on
     /// the same connection: HTTP/1 serves one request at a time.
-    func onHangUp(_ action: @escaping @Sendable () -> Void) async throws {
+    ///
+    /// The action is handed to the event loop without waiting for it to be installed: a hang-up before that is
+    /// still seen, since the watcher remembers it, and waiting cost a round trip to the loop on every call.
+    func onHangUp(_ action: @escaping @Sendable () -> Void) {
         let channel = self.channel
-        try await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: HangUpWatcher.self).onHangUp(action)
-        }.get()
+        channel.eventLoop.execute {
+            // Every server foreman starts has the watcher in its pipeline (`buildApplication`).
+            let watcher = try? channel.pipeline.syncOperations.handler(type: HangUpWatcher.self)
+            watcher?.onHangUp(action)
+        }
     }
 }
 
