@@ -15,6 +15,7 @@ import NIOPosix
 /// that a generation is no longer wanted.
 public final class HTTP1Target: OllamaTarget {
     private let loop: any EventLoop
+    public var eventLoop: (any EventLoop)? { loop }
     private let host: String
     private let port: Int
     private let hostHeader: String
@@ -108,7 +109,11 @@ public final class HTTP1Target: OllamaTarget {
         let inFlight = NIOLoopBoundBox.makeBoxSendingValue(InFlight.pending, as: InFlight.self, eventLoop: loop)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (answer: CheckedContinuation<TargetResponse, any Error>) in
-                loop.execute { self.start(head, body: body, reuse: reuse, inFlight: inFlight, answer: answer) }
+                if loop.inEventLoop {
+                    start(head, body: body, reuse: reuse, inFlight: inFlight, answer: answer)
+                } else {
+                    loop.execute { self.start(head, body: body, reuse: reuse, inFlight: inFlight, answer: answer) }
+                }
             }
         } onCancel: {
             loop.execute {

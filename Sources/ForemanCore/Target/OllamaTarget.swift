@@ -9,6 +9,14 @@ public protocol OllamaTarget: Sendable {
     /// - Throws: ``TargetError/unreachable(_:)`` when no response head arrived (connection refused, DNS,
     ///   timeout); `CancellationError` when the calling task was cancelled.
     func send(_ request: TargetRequest) async throws -> TargetResponse
+
+    /// The event loop this target's connections live on, if they share one: a task that mostly talks to the target
+    /// runs best there (see ``EventLoopExecutor``).
+    var eventLoop: (any EventLoop)? { get }
+}
+
+extension OllamaTarget {
+    public var eventLoop: (any EventLoop)? { nil }
 }
 
 /// One request to the target.

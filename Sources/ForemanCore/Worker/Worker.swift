@@ -176,7 +176,13 @@ public actor Worker: Service {
     private func start(_ job: Job) -> Task<JobResult, Never> {
         let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
-        let task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
+        let task: Task<JobResult, Never>
+        if #available(macOS 15.0, *), let loop = attempt.target.eventLoop {
+            // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
+            task = Task(executorPreference: EventLoopExecutor(loop)) { await attempt.run(events: await broker.channel(for: job.id)) }
+        } else {
+            task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
+        }
         runs[job.id] = (job, task)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
