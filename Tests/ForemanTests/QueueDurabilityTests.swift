@@ -134,6 +134,27 @@ struct JobRowTests {
         #expect(try await store.job(id: native.id) == running)
         #expect(await store.queueDepth == 0)
     }
+
+    @Test("the idempotency and finish-time indexes leave NULLs out, and their lookups still use them")
+    func partialIndexes() async throws {
+        let pool = try ForemanDatabase.open(path: temporaryDatabasePath())
+        let store = try JobStore(pool: pool, maxQueue: 10)
+        let native = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
+        _ = try await store.insertRunning(native)
+        let (partial, keyPlan, prunePlan) = try await pool.read { db in
+            (
+                try Row.fetchAll(db, sql: "PRAGMA index_list(job)").filter { $0["partial"] == 1 }.map { $0["name"] as String },
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM job WHERE idempotency_key = ?", arguments: ["k"]).map { $0["detail"] as String },
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT seq FROM job WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT 5", arguments: ["2030"]).map { $0["detail"] as String }
+            )
+        }
+        #expect(Set(partial).isSuperset(of: ["job_idempotency_key", "job_finished_at"]))
+        #expect(keyPlan.contains { $0.contains("USING INDEX job_idempotency_key") })
+        #expect(prunePlan.contains { $0.contains("job_finished_at") })
+        try await store.finish(id: native.id, state: .succeeded, durability: .deferred)
+        let finished = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job INDEXED BY job_finished_at WHERE finished_at IS NOT NULL") }
+        #expect(finished == 1)
+    }
 }
 
 @Suite("Retention")

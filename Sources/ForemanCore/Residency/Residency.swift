@@ -72,16 +72,19 @@ public actor Residency {
         return snapshot.models.filter { classifier.role(of: $0) == .embeddingOnly }.sorted()
     }
 
-    /// Makes `model` the chat slot and unloads every other resident model but the embeddings slot's.
+    /// Before a generation on `model`: makes it the chat slot and unloads every other resident model but the
+    /// embeddings slot's, unless `model` cannot generate (the target then refuses it without loading anything).
     ///
     /// - Throws: ``TargetError/unreachable(_:)`` when `/api/ps` could not be read because the target is down
     ///   (the worker then treats it like a failed send); `CancellationError`.
     ///
-    /// The check is skipped when the slot already holds `model` and the last check is younger than `trustFor`:
-    /// back-to-back jobs on one model then pay no `/api/ps` round trip (ADR 0010).
-    public func prepareForChat(_ model: String) async throws {
+    /// Nothing is checked when the slot already holds `model` and the last check is younger than `trustFor`:
+    /// back-to-back jobs on one model then pay no `/api/ps` round trip (ADR 0010) and no look at the inventory,
+    /// since the model was found able to generate when it took the slot (ADR 0011).
+    public func prepareForGeneration(_ model: String) async throws {
         let name = ModelName.normalized(model)
         if slots.chat == name, let verifiedAt, ContinuousClock.now - verifiedAt < trustFor { return }
+        guard await role(of: model) != .embeddingOnly else { return }
         slots.chat = name
         try await unloadStrays()
     }

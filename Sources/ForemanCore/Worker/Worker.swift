@@ -247,14 +247,10 @@ public actor Worker: Service {
         }
     }
 
-    /// Before a generation: make its model the chat slot, unless it cannot generate (the target then refuses
-    /// it without loading anything, ADR 0008).
+    /// Before a generation: make its model the chat slot (ADR 0008).
     private func preparation(for job: Job) -> (@Sendable () async throws -> Void)? {
         guard case .generation(_, let residency) = lane else { return nil }
-        return {
-            guard await residency.role(of: job.model) != .embeddingOnly else { return }
-            try await residency.prepareForChat(job.model)
-        }
+        return { try await residency.prepareForGeneration(job.model) }
     }
 }
 
