@@ -205,6 +205,30 @@ extension ServerTests {
             }
         }
 
+        @Test("FOREMAN_MAX_WAIT ends a queued call with 503 and Retry-After, and never cuts a generation that started")
+        func waitBoundCoversOnlyTheQueue() async throws {
+            // Models load at once here: the wait bound rightly covers a load, which happens before the head.
+            let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model })
+            try await Harness.run(fake: fake, configure: { $0.maxWait = .milliseconds(300) }) { harness in
+                await harness.fake.pause()  // the first call's head and first line arrive, then it is held
+                let running = try await harness.stream("/api/chat", json: Harness.chatBody(tokens: 3))
+                var reader = LineReader(running)
+                _ = try #require(try await reader.next())
+                let queued = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "late"))
+                #expect(queued.status == 503)
+                #expect(queued.error == "timed out waiting in the queue")
+                #expect(queued.headers.first(name: "Retry-After") == "5")
+                // The running call has outlived its own wait bound by now (it started before the queued one was sent).
+                await harness.fake.resume()
+                var rest: [[String: Any]] = []
+                while let line = try await reader.next() { rest.append(line) }
+                #expect(rest.last?["done"] as? Bool == true)
+                #expect(rest.allSatisfy { $0["error"] == nil })
+                #expect(await harness.fake.completedGenerations == 1)
+                #expect(await harness.fake.requests(to: "/api/chat").count == 1)  // the timed-out call never reached it
+            }
+        }
+
         @Test("a caller that disconnects while queued never reaches the target")
         func disconnectWhileQueued() async throws {
             try await Harness.run { harness in

@@ -8,6 +8,25 @@ public enum JobEvent: Sendable {
     case chunk(ByteBuffer)
     /// The job ended; no more events follow.
     case finished(JobOutcome)
+    /// Never sent by the worker: the caller's own side puts it in the stream (its connection closed, or its wait
+    /// bound passed), so a caller waits on this one stream alone (see ``JobWatch``).
+    case interrupted(CancelReason)
+}
+
+/// A caller's view of its job: the events, and a way for the caller's side to interrupt its own wait.
+public struct JobWatch: Sendable {
+    public let events: AsyncStream<JobEvent>
+    private let continuation: AsyncStream<JobEvent>.Continuation
+
+    init(events: AsyncStream<JobEvent>, continuation: AsyncStream<JobEvent>.Continuation) {
+        self.events = events
+        self.continuation = continuation
+    }
+
+    /// Puts ``JobEvent/interrupted(_:)`` in the stream; nothing happens once the job has finished.
+    public func interrupt(_ reason: CancelReason) {
+        continuation.yield(.interrupted(reason))
+    }
 }
 
 /// How a job ended, as a waiting caller needs to know it.
@@ -55,10 +74,10 @@ public actor JobBroker {
     }
 
     /// The event stream of job `id`; events before the job starts are buffered.
-    public func subscribe(_ id: String) -> AsyncStream<JobEvent> {
+    public func subscribe(_ id: String) -> JobWatch {
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
         channels[id] = continuation
-        return stream
+        return JobWatch(events: stream, continuation: continuation)
     }
 
     /// The continuation the worker yields events into, if anyone waits for `id`.

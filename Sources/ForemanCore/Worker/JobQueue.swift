@@ -30,15 +30,15 @@ public struct JobQueue: Sendable {
     /// row is committed. On an idle lane the job is already running by then (ADR 0011).
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
-    public func submitAndWatch(_ job: Job) async throws -> (events: AsyncStream<JobEvent>, placement: JobStore.Placement) {
-        let events = await broker.subscribe(job.id)
+    public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobStore.Placement) {
+        let watch = await broker.subscribe(job.id)
         do {
             if let placement = try await worker(for: job.kind).startNow(job) {
-                return (events, placement)
+                return (watch, placement)
             }
             guard case .created(_, let placement) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
             worker(for: job.kind).wake()
-            return (events, placement)
+            return (watch, placement)
         } catch {
             await broker.unsubscribe(job.id)
             throw error

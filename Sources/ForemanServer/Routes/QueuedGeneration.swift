@@ -9,7 +9,8 @@ import NIOCore
 /// The response head is held back until the target's first line (or its error) arrives, as Ollama does,
 /// so an error before any output keeps its real status. While the caller waits, a hang-up cancels
 /// the job and so does passing `FOREMAN_MAX_WAIT` before the job starts. The connection stays open for the
-/// caller's next request: the hang-up is watched by the connection's ``HangUpWatcher`` (ADR 0010).
+/// caller's next request: the hang-up and the wait bound are watched by the connection's ``HangUpWatcher``
+/// (ADR 0010), which reports both on the job's own event stream (ADR 0011).
 struct QueuedGeneration: Sendable {
     let queue: JobQueue
     let inventory: Inventory
@@ -24,28 +25,12 @@ struct QueuedGeneration: Sendable {
     }
 
     func respond(to job: Job, context: ConnectionContext) async throws -> Response {
-        let (events, placement) = try await queue.submitAndWatch(job)
+        let (watch, placement) = try await queue.submitAndWatch(job)
         // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
-        let (hangUps, hungUp) = AsyncStream<Void>.makeStream()
-        context.onHangUp { hungUp.finish() }
-        let start: Start
-        do {
-            start = try await withThrowingTaskGroup(of: Start.self) { group in
-                group.addTask {
-                    for await _ in hangUps {}
-                    throw CancellationError()  // the caller hung up (or the wait ended: the result is not read then)
-                }
-                group.addTask { try await waitForStart(events, job: job) }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-        } catch is CancellationError {
-            // The caller hung up while its job waited: it must never reach the target.
-            await queue.cancel(job.id, reason: .callerGone)
-            throw CancellationError()
-        }
+        context.interruptOnHangUp(watch, orAfter: maxWait)
+        let start = try await waitForStart(watch.events, job: job)
         switch start {
         case .complete(var response):
             response.headers.append(contentsOf: visibility)
@@ -57,40 +42,43 @@ struct QueuedGeneration: Sendable {
                 status: .init(code: status),
                 headers: headers,
                 body: ResponseBody { writer in
-                    try await relay(events, first: first, job: job, writer: &writer)
+                    try await relay(watch.events, first: first, job: job, writer: &writer)
                 }
             )
         }
     }
 
     private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job) async throws -> Start {
-        let queue = self.queue
-        let maxWait = self.maxWait
-        return try await withThrowingTaskGroup(of: Void.self, returning: Start.self) { group in
-            group.addTask {
-                try await Task.sleep(for: maxWait)
-                await queue.cancel(job.id, reason: .waitTimeout)
+        var started = false
+        var status = 200
+        var contentType: String?
+        var body = ByteBuffer()
+        for await event in events {
+            switch event {
+            case .started(let upstreamStatus, let upstreamType):
+                started = true  // the wait bound covers the queue, not the generation
+                status = upstreamStatus
+                contentType = upstreamType
+            case .chunk(var chunk):
+                if job.stream { return .streaming(status: status, contentType: contentType, first: chunk) }
+                body.writeBuffer(&chunk)
+            case .finished(let outcome):
+                return .complete(await completeResponse(outcome, status: status, contentType: contentType, body: body))
+            case .interrupted(.callerGone):
+                // The caller hung up: a job still waiting must never reach the target, a running one stops.
+                await queue.cancel(job.id, reason: .callerGone)
+                throw CancellationError()
+            case .interrupted(let reason):
+                // The wait bound passed: the job's cancellation arrives as its `finished` event.
+                if !started { await queue.cancel(job.id, reason: reason) }
             }
-            defer { group.cancelAll() }
-            var status = 200
-            var contentType: String?
-            var body = ByteBuffer()
-            for await event in events {
-                switch event {
-                case .started(let upstreamStatus, let upstreamType):
-                    group.cancelAll()  // the wait bound covers the queue, not the generation
-                    status = upstreamStatus
-                    contentType = upstreamType
-                case .chunk(var chunk):
-                    if job.stream { return .streaming(status: status, contentType: contentType, first: chunk) }
-                    body.writeBuffer(&chunk)
-                case .finished(let outcome):
-                    return .complete(await completeResponse(outcome, status: status, contentType: contentType, body: body))
-                }
-            }
-            try Task.checkCancellation()
-            return .complete(APIError(.internalServerError, "job ended without an outcome").response())
         }
+        if Task.isCancelled {
+            // The handler itself was cancelled (the server is going away): nobody will read the answer.
+            await queue.cancel(job.id, reason: .callerGone)
+            throw CancellationError()
+        }
+        return .complete(APIError(.internalServerError, "job ended without an outcome").response())
     }
 
     private func completeResponse(_ outcome: JobOutcome, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
@@ -147,8 +135,10 @@ struct QueuedGeneration: Sendable {
                     try await writer.write(JSONLine.error(message, newline: true))
                 case .finished(.cancelled(let reason)):
                     try await writer.write(JSONLine.error(reason.rawValue, newline: true))
-                case .started, .finished:
-                    break
+                case .interrupted(.callerGone):
+                    throw CancellationError()  // nobody reads the rest: stop the generation below
+                case .started, .finished, .interrupted:
+                    break  // a wait bound passing after the start does not apply
                 }
             }
         } catch {

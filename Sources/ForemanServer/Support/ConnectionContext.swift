@@ -1,3 +1,4 @@
+import ForemanCore
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -16,18 +17,26 @@ public struct ConnectionContext: RequestContext {
         self.channel = source.channel
     }
 
-    /// Calls `action` (at most once, on the connection's event loop) when the caller closes its side of the connection
-    /// or the connection drops; at once if that has already happened. It replaces the action of an earlier request on
-    /// the same connection: HTTP/1 serves one request at a time.
+    /// Interrupts `watch` when the caller closes its side of the connection or the connection drops
+    /// (``CancelReason/callerGone``, at once if that has already happened), or when `bound` has passed
+    /// (``CancelReason/waitTimeout``). It replaces the watch of an earlier request on the same connection:
+    /// HTTP/1 serves one request at a time.
     ///
-    /// The action is handed to the event loop without waiting for it to be installed: a hang-up before that is
-    /// still seen, since the watcher remembers it, and waiting cost a round trip to the loop on every call.
-    func onHangUp(_ action: @escaping @Sendable () -> Void) {
+    /// Both arrive on the job's own event stream, so a waiting handler needs no task of its own to watch for them
+    /// (ADR 0011). The watch is handed to the event loop without waiting for it to be installed: a hang-up before
+    /// that is still seen, since the watcher remembers it.
+    func interruptOnHangUp(_ watch: JobWatch, orAfter bound: Duration) {
         let channel = self.channel
+        let bound = bound.timeAmount
         channel.eventLoop.execute {
             // Every server foreman starts has the watcher in its pipeline (`buildApplication`).
             let watcher = try? channel.pipeline.syncOperations.handler(type: HangUpWatcher.self)
-            watcher?.onHangUp(action)
+            watcher?.watch(
+                onHangUp: { watch.interrupt(.callerGone) },
+                after: bound,
+                onTimeout: { watch.interrupt(.waitTimeout) },
+                on: channel.eventLoop
+            )
         }
     }
 }
@@ -35,16 +44,32 @@ public struct ConnectionContext: RequestContext {
 /// Watches one connection for its caller hanging up: the read side closing (`inputClosed`, as Hummingbird allows
 /// half-closure) or the connection going inactive. NIO's HTTP pipeline handler passes `inputClosed` on at once
 /// unless pipelined requests are waiting, so this sees it while a handler is still working on a request.
+///
+/// It also keeps the wait bound of the connection's current request: a timer that the next request's watch, or the
+/// connection's end, cancels. A timer that fires after its job started is ignored by the handler.
 final class HangUpWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
     private var hungUp = false
     private var action: (@Sendable () -> Void)?
+    private var timer: Scheduled<Void>?
 
     /// Must be called on the connection's event loop.
-    func onHangUp(_ action: @escaping @Sendable () -> Void) {
-        if hungUp { action() } else { self.action = action }
+    func watch(
+        onHangUp action: @escaping @Sendable () -> Void,
+        after bound: TimeAmount,
+        onTimeout: @escaping @Sendable () -> Void,
+        on loop: any EventLoop
+    ) {
+        timer?.cancel()
+        timer = nil
+        if hungUp {
+            action()
+            return
+        }
+        self.action = action
+        timer = loop.assumeIsolated().scheduleTask(in: bound) { onTimeout() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -64,6 +89,8 @@ final class HangUpWatcher: ChannelInboundHandler, RemovableChannelHandler {
     private func fire() {
         guard !hungUp else { return }
         hungUp = true
+        timer?.cancel()
+        timer = nil
         action?()
         action = nil
     }
