@@ -229,6 +229,24 @@ extension ServerTests {
             }
         }
 
+        @Test("a non-streamed generation that outlasts FOREMAN_MAX_WAIT at a reachable target is not cut")
+        func waitBoundSparesARunningNonStreamedCall() async throws {
+            let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model })
+            try await Harness.run(fake: fake, configure: { $0.maxWait = .milliseconds(300) }) { harness in
+                await harness.fake.pause()  // holds the generation; a non-streamed answer's head comes with its end
+                async let running = harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 3))
+                await harness.fake.waitForGenerations(1)
+                // Sent after the first reached the target, so by its 503 the first has outlived its own wait bound.
+                let queued = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "late"))
+                #expect(queued.status == 503)
+                await harness.fake.resume()
+                let answer = try await running
+                #expect(answer.status == 200)
+                #expect(try answer.jsonObject()["done"] as? Bool == true)
+                #expect(await harness.fake.completedGenerations == 1)
+            }
+        }
+
         @Test("a caller that disconnects while queued never reaches the target")
         func disconnectWhileQueued() async throws {
             try await Harness.run { harness in

@@ -78,6 +78,9 @@ public actor Worker: Service {
     /// The jobs being run now, oldest first.
     public var running: [Job] { runs.values.map(\.job).sorted { ($0.seq ?? 0) < ($1.seq ?? 0) } }
 
+    /// Whether job `id` is being run by this worker now.
+    public func isRunning(_ id: String) -> Bool { runs[id] != nil }
+
     private var capacity: Int {
         switch lane {
         case .generation: 1

@@ -30,7 +30,7 @@ struct QueuedGeneration: Sendable {
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
         context.interruptOnHangUp(watch, orAfter: maxWait)
-        let start = try await waitForStart(watch.events, job: job)
+        let start = try await waitForStart(watch.events, job: job) { context.interruptOnHangUp(watch, orAfter: maxWait) }
         switch start {
         case .complete(var response):
             response.headers.append(contentsOf: visibility)
@@ -48,7 +48,8 @@ struct QueuedGeneration: Sendable {
         }
     }
 
-    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job) async throws -> Start {
+    /// Waits for the job's first output (or its end). `rearm` restarts the wait bound.
+    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job, rearm: () -> Void) async throws -> Start {
         var started = false
         var status = 200
         var contentType: String?
@@ -69,8 +70,16 @@ struct QueuedGeneration: Sendable {
                 await queue.cancel(job.id, reason: .callerGone)
                 throw CancellationError()
             case .interrupted(let reason):
-                // The wait bound passed: the job's cancellation arrives as its `finished` event.
-                if !started { await queue.cancel(job.id, reason: reason) }
+                // The wait bound passed. It covers the wait for the job to start: in the queue, or for an unreachable
+                // target. A job the target is working on (loading its model, or generating an answer it does not
+                // stream, whose head comes last) is left alone, and the bound checks again later in case the target
+                // goes away meanwhile.
+                if started { continue }
+                if await queue.worker.isRunning(job.id), await !inventory.snapshot.degraded {
+                    rearm()
+                    continue
+                }
+                await queue.cancel(job.id, reason: reason)  // its cancellation arrives as the `finished` event
             }
         }
         if Task.isCancelled {
