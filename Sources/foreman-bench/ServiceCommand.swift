@@ -36,16 +36,22 @@ struct ServiceCommand: AsyncParsableCommand {
 
             let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
             let streamed = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":4}}"#
+            let show = #"{"model":"llama3.2"}"#
             for _ in 0..<100 {  // warm both paths up
                 _ = try await client.time(chat, direct: true)
                 _ = try await client.time(chat, direct: false)
             }
             var direct: [Double] = [], through: [Double] = [], directFirst: [Double] = [], throughFirst: [Double] = []
+            var directShow: [Double] = [], throughShow: [Double] = []
             for _ in 0..<requests {
                 direct.append(try await client.time(chat, direct: true))
                 through.append(try await client.time(chat, direct: false))
                 directFirst.append(try await client.timeToFirstLine(streamed, direct: true))
                 throughFirst.append(try await client.timeToFirstLine(streamed, direct: false))
+            }
+            for _ in 0..<requests {  // after the four figures, so as not to change them
+                directShow.append(try await client.time(show, path: "/api/show", direct: true))
+                throughShow.append(try await client.time(show, path: "/api/show", direct: false))
             }
 
             // Durable submissions: the worker is held on one job so the queue only grows.
@@ -77,6 +83,8 @@ struct ServiceCommand: AsyncParsableCommand {
                 ["non-streaming chat, p99", p.ms(p.at(0.99, direct)), p.ms(p.at(0.99, through)), p.ms(p.at(0.99, through) - p.at(0.99, direct)), p.ratio(p.at(0.99, through), p.at(0.99, direct))],
                 ["first NDJSON line, p50", p.ms(p.at(0.50, directFirst)), p.ms(p.at(0.50, throughFirst)), p.ms(p.at(0.50, throughFirst) - p.at(0.50, directFirst)), p.ratio(p.at(0.50, throughFirst), p.at(0.50, directFirst))],
                 ["first NDJSON line, p99", p.ms(p.at(0.99, directFirst)), p.ms(p.at(0.99, throughFirst)), p.ms(p.at(0.99, throughFirst) - p.at(0.99, directFirst)), p.ratio(p.at(0.99, throughFirst), p.at(0.99, directFirst))],
+                // Not one of the four figures: a proxied call with no job, for how much of the added latency is the hop.
+                ["for scale: POST /api/show (proxied, no job), p50", p.ms(p.at(0.50, directShow)), p.ms(p.at(0.50, throughShow)), p.ms(p.at(0.50, throughShow) - p.at(0.50, directShow)), p.ratio(p.at(0.50, throughShow), p.at(0.50, directShow))],
             ])
             print("")
             printTable(["figure", "value", "target", "ratio to target"], [
@@ -184,13 +192,13 @@ struct BenchClient: Sendable {
         return Int(response.status.code)
     }
 
-    /// Seconds until the whole answer of a `/api/chat` call has arrived.
-    func time(_ body: String, direct: Bool) async throws -> Double {
+    /// Seconds until the whole answer of a call (`/api/chat` unless `path` says otherwise) has arrived.
+    func time(_ body: String, path: String = "/api/chat", direct: Bool) async throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
-        let response = try await HTTPClient.shared.execute(request("/api/chat", body, direct: direct), timeout: .seconds(60))
+        let response = try await HTTPClient.shared.execute(request(path, body, direct: direct), timeout: .seconds(60))
         _ = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok else { throw ValidationError("chat answered \(response.status)") }
+        guard response.status == .ok else { throw ValidationError("\(path) answered \(response.status)") }
         return (clock.now - start).seconds
     }
 
