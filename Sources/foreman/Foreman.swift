@@ -140,6 +140,7 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ValidationError("FOREMAN_LOG_LEVEL: expected trace, debug, info, notice, warning, error or critical, got '\(levelName)'")
         }
+        LoggingSystem.bootstrap { LogfmtLogHandler(label: $0) }
         var logger = Logger(label: "foreman")
         logger.logLevel = level
         logger.info(

@@ -3,6 +3,7 @@ import FakeOllama
 import ForemanCore
 import Foundation
 import GRDB
+import Logging
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -131,6 +132,65 @@ extension ServerTests {
                 let open = try await harness.request(.GET, "/metrics", token: .some(nil))
                 #expect(open.status == 200)
             }
+        }
+
+        @Test("logs: one logfmt line per request and per job transition, with ids and durations; no token, no prompt unless asked")
+        func structuredLogs() async throws {
+            for logBodies in [false, true] {
+                let lines = LogLines()
+                var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
+                logger.logLevel = .info
+                try await Harness.run(logger: logger, configure: { $0.logBodies = logBodies }) { harness in
+                    let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "zebra prompt 42"))
+                    #expect(response.status == 200)
+                    // Every line below was written before the response left: the request's line as its head was
+                    // handed over, the transitions as each one committed.
+                    let job = try #require(response.headers.first(name: "X-Foreman-Job-Id"))
+                    let all = lines.all.filter { $0.contains("job=\(job)") }
+                    let fields = all.map(Self.logfmt)
+                    let request = try #require(fields.first { $0["msg"] == "request" })
+                    #expect(request["method"] == "POST" && request["path"] == "/api/chat" && request["status"] == "200")
+                    #expect(request["duration_ms"].flatMap(Double.init) != nil)
+                    #expect(fields.filter { $0["msg"]?.hasPrefix("job ") == true }.map { $0["state"] } == ["queued", "running", "succeeded"])
+                    for transition in fields where transition["msg"]?.hasPrefix("job ") == true {
+                        #expect(transition["model"] == "llama3.2" && transition["origin"] == "api" && transition["kind"] == "chat")
+                    }
+                    #expect(fields.first { $0["state"] == "running" }?["queue_wait_ms"] != nil)
+                    #expect(fields.first { $0["state"] == "succeeded" }?["run_ms"] != nil)
+                    #expect(!lines.all.contains { $0.contains("secret") })  // the bearer token
+                    #expect(lines.all.contains { $0.contains("zebra prompt 42") } == logBodies)
+                }
+            }
+        }
+
+        /// Reads one logfmt line back into its fields.
+        static func logfmt(_ line: String) -> [String: String] {
+            var fields: [String: String] = [:]
+            var rest = Substring(line.trimmingCharacters(in: .newlines))
+            while !rest.isEmpty {
+                let key = rest.prefix { $0 != "=" }
+                rest = rest.dropFirst(key.count + 1)
+                var value = ""
+                if rest.first == "\"" {
+                    rest = rest.dropFirst()
+                    while let character = rest.first, character != "\"" {
+                        rest = rest.dropFirst()
+                        if character == "\\", let escaped = rest.first {
+                            rest = rest.dropFirst()
+                            value.append(["n": "\n", "r": "\r", "t": "\t"][escaped] ?? escaped)
+                        } else {
+                            value.append(character)
+                        }
+                    }
+                    rest = rest.dropFirst()
+                } else {
+                    value = String(rest.prefix { $0 != " " })
+                    rest = rest.dropFirst(value.count)
+                }
+                fields[String(key)] = value
+                rest = rest.drop { $0 == " " }
+            }
+            return fields
         }
 
         @Test("FOREMAN_SOCKET serves the same API on a unix socket created with mode 0600")

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Tests that start servers on loopback. They run one at a time: some of them need a port that
@@ -37,6 +38,7 @@ struct Harness: Sendable {
         token: String? = "secret",
         fake: FakeOllamaState = FakeOllamaState(tokenDelay: .milliseconds(2)),
         databasePath: String? = nil,
+        logger: Logger = quietLogger("foreman"),
         configure: @Sendable (inout ForemanConfig) -> Void = { _ in },
         _ body: (Harness) async throws -> T
     ) async throws -> T {
@@ -45,7 +47,7 @@ struct Harness: Sendable {
             buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: onRunning)
         }) { fakePort in
             do {
-                return try await runForeman(fake: fake, fakePort: fakePort, token: token, databasePath: path, configure: configure, body)
+                return try await runForeman(fake: fake, fakePort: fakePort, token: token, databasePath: path, logger: logger, configure: configure, body)
             } catch {
                 await fake.resume()  // a failed test must not leave a held stream blocking shutdown
                 throw error
@@ -59,6 +61,7 @@ struct Harness: Sendable {
         fakePort: Int,
         token: String? = "secret",
         databasePath: String,
+        logger: Logger = quietLogger("foreman"),
         configure: @Sendable (inout ForemanConfig) -> Void = { _ in },
         _ body: (Harness) async throws -> T
     ) async throws -> T {
@@ -73,7 +76,7 @@ struct Harness: Sendable {
         configure(&config)
         let finalConfig = config
         return try await withRunningServer({ onRunning in
-            try await buildApplication(config: finalConfig, logger: quietLogger("foreman"), onServerRunning: onRunning)
+            try await buildApplication(config: finalConfig, logger: logger, onServerRunning: onRunning)
         }) { port in
             try await body(Harness(fake: fake, fakePort: fakePort, port: port, token: token, databasePath: databasePath))
         }
@@ -203,4 +206,15 @@ func quietLogger(_ label: String) -> Logger {
     var logger = Logger(label: label)
     logger.logLevel = ProcessInfo.processInfo.environment["FOREMAN_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     return logger
+}
+
+/// Log lines collected from a ``LogfmtLogHandler``, in the order written.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    @Sendable func append(_ line: String) {
+        lines.withLock { $0.append(line) }
+    }
 }

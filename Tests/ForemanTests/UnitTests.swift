@@ -1,6 +1,7 @@
 import ForemanCore
 import Foundation
 import GRDB
+import Logging
 import NIOCore
 import Testing
 
@@ -110,6 +111,26 @@ struct NDJSONTests {
         #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"x"}"#)) == nil)
         #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: #"{"response":"\"erro"#)) == nil)
         #expect(ResponseAssembler.errorMessage(in: ByteBuffer(string: "")) == nil)
+    }
+}
+
+@Suite("Log lines")
+struct LogLineTests {
+    @Test("logfmt values are bare when plain, quoted and escaped otherwise, and read back as written")
+    func logfmtValues() {
+        let lines = LogLines()
+        var logger = Logger(label: "t") { LogfmtLogHandler(label: $0, write: lines.append) }
+        logger.logLevel = .info
+        let awkward = ["plain", "", "two words", #"say "hi""#, "a=b", #"back\slash"#, "line\nbreak\ttab", "émoji 🦙"]
+        for (index, value) in awkward.enumerated() {
+            logger.info("value \(index)", metadata: ["v": "\(value)", "error": "ollama target unreachable: connection refused"])
+        }
+        let read = lines.all.map(ServerTests.OperationsTests.logfmt)
+        #expect(read.map { $0["v"] } == awkward)
+        #expect(read.allSatisfy { $0["error"] == "ollama target unreachable: connection refused" && $0["level"] == "info" })
+        #expect(read.map { $0["msg"] } == awkward.indices.map { "value \($0)" })
+        #expect(lines.all[0].contains(" v=plain"))
+        #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().allSatisfy { $0 != "\n" } })
     }
 }
 

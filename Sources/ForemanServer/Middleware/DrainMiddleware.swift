@@ -6,7 +6,7 @@ import Hummingbird
 struct DrainMiddleware<Context: RequestContext>: RouterMiddleware {
     let gate: ShutdownGate
 
-    static var takesWork: Set<String> { ["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/jobs"] }
+    static var takesWork: Set<String> { workPaths }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .post, Self.takesWork.contains(request.uri.path), await !gate.isOpen {
@@ -15,3 +15,6 @@ struct DrainMiddleware<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+/// The paths that create work (a generic type cannot hold a stored static, and a computed set was built per request).
+private let workPaths: Set<String> = ["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/jobs"]

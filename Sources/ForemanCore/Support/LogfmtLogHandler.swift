@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes each log record as one logfmt line: `ts=… level=… msg=… key=value …`, keys sorted, a value quoted
+/// when it needs to be.
+///
+/// swift-log's `StreamLogHandler` writes metadata values as they are, so an error text with a space or an `=` in it
+/// could not be told apart from the next key by a log shipper (ADR 0011). Each line goes out in one `write(2)`: lines
+/// written at once from several threads do not interleave (up to the pipe's atomic size, 4 KB on Linux).
+public struct LogfmtLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let write: @Sendable (String) -> Void
+
+    /// - Parameter write: where each finished line (with its newline) goes; standard error unless a test says otherwise.
+    public init(label: String, write: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError) {
+        self.write = write
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
+        if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
+        var line = "ts=" + Timestamp.string(Date()) + " level=" + event.level.rawValue + " msg=" + Self.value(event.message.description)
+        for key in fields.keys.sorted() {
+            line += " " + key + "=" + Self.value(fields[key]!.description)
+        }
+        line += "\n"
+        write(line)
+    }
+
+    /// `text` as a logfmt value: bare when it holds no space, quote, `=`, backslash or control character, else quoted
+    /// with `"` and `\` escaped and control characters written as `\n`, `\r`, `\t` or `\u{…}`.
+    static func value(_ text: String) -> String {
+        let needsQuotes = text.isEmpty || text.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }
+        guard needsQuotes else { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            case "\r": quoted += "\\r"
+            case "\t": quoted += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += "\\u{\(String(scalar.value, radix: 16))}"
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+
+    /// Writes a line to standard error with `write(2)`, retrying a partial or interrupted write.
+    public static let standardError: @Sendable (String) -> Void = { line in
+        var line = line
+        line.withUTF8 { bytes in
+            guard var next = bytes.baseAddress else { return }
+            var left = bytes.count
+            while left > 0 {
+                let written = Foundation.write(STDERR_FILENO, next, left)
+                if written < 0, errno == EINTR { continue }
+                guard written > 0 else { return }  // nowhere to log to: dropping the line is all that is left
+                next += written
+                left -= written
+            }
+        }
+    }
+}
