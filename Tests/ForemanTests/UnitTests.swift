@@ -166,6 +166,16 @@ struct DomainTests {
 
 @Suite("Native request validation")
 struct NativeRequestTests {
+    @Test("model names lose surrounding spaces, tabs and other Unicode spaces, and nothing else")
+    func modelNameTrimming() throws {
+        let cases = [("llama3.2", "llama3.2"), (" llama3.2 ", "llama3.2"), ("\tm\u{00A0}", "m"), ("a b", "a b"), ("\u{3000}x", "x"), ("x\n", "x\n")]
+        for (sent, kept) in cases {
+            let body = try JSONSerialization.data(withJSONObject: ["model": sent])
+            #expect(try NativeRequest.parse(.chat, body: ByteBuffer(bytes: body)).model == kept)
+            #expect(kept == sent.trimmingCharacters(in: .whitespaces))  // what Foundation alone gives
+        }
+    }
+
     @Test func streamDefaultsToTrue() throws {
         #expect(try NativeRequest.parse(.chat, body: ByteBuffer(string: #"{"model":"m"}"#)).stream)
         #expect(try !NativeRequest.parse(.chat, body: ByteBuffer(string: #"{"model":"m","stream":false}"#)).stream)
