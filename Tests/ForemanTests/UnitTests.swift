@@ -121,6 +121,8 @@ struct LogLineTests {
         let lines = LogLines()
         var logger = Logger(label: "t") { LogfmtLogHandler(label: $0, write: lines.append) }
         logger.logLevel = .info
+        logger[metadataKey: "error"] = "overridden by each call"
+        logger[metadataKey: "component"] = "test"
         let awkward = ["plain", "", "two words", #"say "hi""#, "a=b", #"back\slash"#, "line\nbreak\ttab", "émoji 🦙"]
         for (index, value) in awkward.enumerated() {
             logger.info("value \(index)", metadata: ["v": "\(value)", "error": "ollama target unreachable: connection refused"])
@@ -128,6 +130,7 @@ struct LogLineTests {
         let read = lines.all.map(ServerTests.OperationsTests.logfmt)
         #expect(read.map { $0["v"] } == awkward)
         #expect(read.allSatisfy { $0["error"] == "ollama target unreachable: connection refused" && $0["level"] == "info" })
+        #expect(read.allSatisfy { $0["component"] == "test" })
         #expect(read.map { $0["msg"] } == awkward.indices.map { "value \($0)" })
         #expect(lines.all[0].contains(" v=plain"))
         #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().allSatisfy { $0 != "\n" } })

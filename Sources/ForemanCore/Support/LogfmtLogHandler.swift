@@ -30,10 +30,13 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
-        if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
-        if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
-        var line = "ts=" + Timestamp.string(Date()) + " level=" + event.level.rawValue + " msg=" + Self.value(event.message.description)
+        // The call's own metadata wins over the provider's, which wins over the logger's.
+        var fields = event.metadata ?? [:]
+        if let provided = metadataProvider?.get(), !provided.isEmpty { fields.merge(provided) { own, _ in own } }
+        if !metadata.isEmpty { fields.merge(metadata) { own, _ in own } }
+        var line = ""
+        line.reserveCapacity(96 + 40 * fields.count)
+        line += "ts=" + Timestamp.string(Date()) + " level=" + event.level.rawValue + " msg=" + Self.value(event.message.description)
         for key in fields.keys.sorted() {
             line += " " + key + "=" + Self.value(fields[key]!.description)
         }
