@@ -44,24 +44,11 @@ public struct LogfmtLogHandler: LogHandler {
         write(line)
     }
 
-    /// `text` as a logfmt value: bare when it holds no space, quote, `=`, backslash or control character, else quoted
-    /// with `"` and `\` escaped and control characters written as `\n`, `\r`, `\t` or `\u{…}`.
+    /// `text` as a logfmt value: bare when it holds no space, quote, `=`, backslash or control character, else a
+    /// quoted string with JSON's escapes (which logfmt readers, Go's `strconv.Unquote` among them, accept).
     static func value(_ text: String) -> String {
-        let needsQuotes = text.isEmpty || text.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }
-        guard needsQuotes else { return text }
-        var quoted = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += "\\u{\(String(scalar.value, radix: 16))}"
-            default: quoted.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted + "\""
+        let bare = !text.isEmpty && !text.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }
+        return bare ? text : JSONObjectWriter.quoted(text)
     }
 
     /// Writes a line to standard error with `write(2)`, retrying a partial or interrupted write.
