@@ -5,17 +5,47 @@ import NIOCore
 import Testing
 
 extension ServerTests {
-    /// ``HTTP1Target`` on its own against the fake target: kept connections, and the two timeouts (ADR 0010).
+    /// The two target clients on their own against the fake target: ``HTTP1Target`` for `http://` targets and
+    /// ``LiveOllamaTarget`` (AsyncHTTPClient, which foreman uses for `https://` ones): kept connections, the target's
+    /// own `Host`, and the two timeouts (ADR 0004, ADR 0010).
     @Suite("Target client")
     struct TargetClientTests {
-        private func target(_ port: Int, headTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(10)) throws -> HTTP1Target {
-            try HTTP1Target(
-                url: URL(string: "http://127.0.0.1:\(port)")!,
-                token: nil,
-                connectTimeout: .seconds(2),
-                headTimeout: headTimeout,
-                readTimeout: readTimeout
-            )
+        enum Client: String, CaseIterable, CustomTestStringConvertible {
+            case http1, asyncHTTPClient
+            var testDescription: String { rawValue }
+        }
+
+        /// Runs `body` with a client of `kind` for the target on `port`, and shuts the client down after.
+        private func withTarget<T: Sendable>(
+            _ kind: Client,
+            _ port: Int,
+            headTimeout: Duration = .seconds(10),
+            readTimeout: Duration = .seconds(10),
+            _ body: (any OllamaTarget) async throws -> T
+        ) async throws -> T {
+            switch kind {
+            case .http1:
+                let target = try HTTP1Target(
+                    url: URL(string: "http://127.0.0.1:\(port)")!,
+                    token: nil,
+                    connectTimeout: .seconds(2),
+                    headTimeout: headTimeout,
+                    readTimeout: readTimeout
+                )
+                let result = try await body(target)
+                await target.closeIdleConnections()
+                return result
+            case .asyncHTTPClient:
+                let client = LiveOllamaTarget.makeHTTPClient(connectTimeout: .seconds(2), readTimeout: readTimeout)
+                do {
+                    let result = try await body(LiveOllamaTarget(client: client, baseURL: "http://127.0.0.1:\(port)", token: nil, headTimeout: headTimeout))
+                    try await client.shutdown()
+                    return result
+                } catch {
+                    try? await client.shutdown()
+                    throw error
+                }
+            }
         }
 
         private func withFake<T: Sendable>(_ fake: FakeOllamaState, port: Int = 0, _ body: (Int) async throws -> T) async throws -> T {
@@ -29,66 +59,74 @@ extension ServerTests {
             return TargetRequest(method: .POST, path: "/api/chat", body: ByteBuffer(string: body))
         }
 
-        @Test("requests carry the target's own Host, and a target that restarts between requests is reached again")
-        func keptConnections() async throws {
+        @Test("requests carry the target's own Host, and a target that restarts between requests is reached again", arguments: Client.allCases)
+        func keptConnections(_ kind: Client) async throws {
+            // A free port, so that both fakes below listen on the same one and one client outlives the first.
+            let port = try await withFake(FakeOllamaState()) { $0 }
             let fake = FakeOllamaState(tokenDelay: .zero)
-            let (port, client) = try await withFake(fake) { port in
-                let client = try target(port)
-                for _ in 0..<3 {
+            try await withTarget(kind, port) { client in
+                try await withFake(fake, port: port) { _ in
+                    for _ in 0..<3 {
+                        let response = try await client.send(Self.version)
+                        #expect(response.status == 200)
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                    }
+                }
+                // The first fake is gone with the connection the client kept; a new one listens on the same port.
+                try await withFake(FakeOllamaState(tokenDelay: .zero), port: port) { _ in
                     let response = try await client.send(Self.version)
                     #expect(response.status == 200)
-                    _ = try await response.body.collect(upTo: 1 << 16)
+                    let body = try await response.body.collect(upTo: 1 << 16)
+                    #expect(String(buffer: body).contains("version"))
                 }
-                return (port, client)
-            }
-            // The first fake is gone with the connection it kept; a new one listens on the same port.
-            try await withFake(FakeOllamaState(tokenDelay: .zero), port: port) { _ in
-                let response = try await client.send(Self.version)
-                #expect(response.status == 200)
-                let body = try await response.body.collect(upTo: 1 << 16)
-                #expect(String(buffer: body).contains("version"))
             }
             let sent = await fake.requests(to: "/api/version")
             #expect(sent.count == 3)
             #expect(sent.allSatisfy { $0.host == "127.0.0.1:\(port)" })
         }
 
-        @Test("no response head within the head timeout is an unreachable target")
-        func headTimeout() async throws {
+        @Test("no response head within the head timeout is an unreachable target", arguments: Client.allCases)
+        func headTimeout(_ kind: Client) async throws {
             let fake = FakeOllamaState(tokenDelay: .zero)
             await fake.pause()  // a non-streamed answer is held before its second token, so no head comes
             try await withFake(fake) { port in
-                let client = try target(port, headTimeout: .milliseconds(300))
-                do {
-                    _ = try await client.send(Self.chat(tokens: 2, stream: false))
-                    Issue.record("a response head arrived from a paused target")
-                } catch let error as TargetError {
-                    guard case .unreachable(let reason) = error else {
-                        Issue.record("expected unreachable, got \(error)")
-                        return
+                try await withTarget(kind, port, headTimeout: .milliseconds(300)) { client in
+                    do {
+                        _ = try await client.send(Self.chat(tokens: 2, stream: false))
+                        Issue.record("a response head arrived from a paused target")
+                    } catch let error as TargetError {
+                        guard case .unreachable(let reason) = error else {
+                            Issue.record("expected unreachable, got \(error)")
+                            return
+                        }
+                        if kind == .http1 { #expect(reason.contains("no response head")) }
                     }
-                    #expect(reason.contains("no response head"))
                 }
                 await fake.resume()
             }
         }
 
-        @Test("a pause inside a streamed body longer than the read timeout interrupts it")
-        func readTimeout() async throws {
-            let fake = FakeOllamaState(tokenDelay: .zero)
+        @Test("a pause inside a streamed body longer than the read timeout interrupts it", arguments: Client.allCases)
+        func readTimeout(_ kind: Client) async throws {
+            // The model loads at once: AsyncHTTPClient's read timeout also runs while it waits for the head (foreman
+            // gives both timeouts one value, `FOREMAN_UPSTREAM_TIMEOUT`).
+            let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
             await fake.pause()  // the first line streams, then the answer is held
             try await withFake(fake) { port in
-                let client = try target(port, readTimeout: .milliseconds(300))
-                let response = try await client.send(Self.chat(tokens: 3, stream: true))
-                #expect(response.status == 200)
-                var lines = 0
-                do {
-                    for try await chunk in response.body { lines += chunk.readableBytesView.filter { $0 == UInt8(ascii: "\n") }.count }
-                    Issue.record("the body ended although the target was paused")
-                } catch let error as TargetError {
-                    #expect(error.description.contains("no data for"))
+                try await withTarget(kind, port, readTimeout: .milliseconds(300)) { client in
+                    let response = try await client.send(Self.chat(tokens: 3, stream: true))
+                    #expect(response.status == 200)
+                    var lines = 0
+                    do {
+                        for try await chunk in response.body { lines += chunk.readableBytesView.filter { $0 == UInt8(ascii: "\n") }.count }
+                        Issue.record("the body ended although the target was paused")
+                    } catch {
+                        // HTTP1Target names the pause; AsyncHTTPClient's own read timeout error reaches the worker as an
+                        // interruption either way (`JobAttempt`).
+                        if kind == .http1 { #expect((error as? TargetError)?.description.contains("no data for") == true) }
+                    }
+                    #expect(lines == 1)
                 }
-                #expect(lines == 1)
                 await fake.resume()
             }
         }
