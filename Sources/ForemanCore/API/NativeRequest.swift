@@ -23,17 +23,25 @@ public struct NativeRequest: Sendable, Equatable {
     ///
     /// - Throws: ``RequestError`` with the status and message Ollama would answer.
     public static func parse(_ endpoint: Endpoint, body: ByteBuffer) throws(RequestError) -> NativeRequest {
-        try parse(endpoint, object: try jsonObject(body))
+        // Plain JSON (nearly every request) is read in one pass; the rest goes through Foundation (ADR 0011).
+        if let shape = body.withUnsafeReadableBytes({ JSONShape.scan($0) }) {
+            return try parse(endpoint, fields: shape.fields)
+        }
+        return try parse(endpoint, object: try jsonObject(body))
     }
 
     /// Validates a body already parsed into `object` for `endpoint`.
     static func parse(_ endpoint: Endpoint, object: [String: Any]) throws(RequestError) -> NativeRequest {
-        var modelValue = object["model"]
-        if endpoint == .show, modelValue == nil || modelValue is NSNull { modelValue = object["name"] }
+        try parse(endpoint, fields: object.mapValues(JSONShape.Field.init(foundation:)))
+    }
+
+    private static func parse(_ endpoint: Endpoint, fields: [String: JSONShape.Field]) throws(RequestError) -> NativeRequest {
+        var modelField = fields["model"]
+        if endpoint == .show, modelField == nil || modelField?.kind == .null { modelField = fields["name"] }
         let model: String
-        switch modelValue {
-        case nil, is NSNull: model = ""
-        case let text as String: model = trimmed(text)
+        switch modelField?.kind {
+        case nil, .null: model = ""
+        case .string: model = trimmed(modelField?.text ?? "")
         default: throw RequestError.wrongType("model", expected: "a string")
         }
         if model.isEmpty {
@@ -43,30 +51,28 @@ public struct NativeRequest: Sendable, Equatable {
             }
         }
 
-        try check(object, "stream", is: "a boolean") { JSONValue.isBool($0) }
-        try check(object, "options", is: "an object") { $0 is [String: Any] }
-        try check(object, "keep_alive", is: "a number or a duration string") { $0 is String || JSONValue.isNumber($0) }
+        try check(fields, "stream", is: "a boolean") { $0.kind == .bool }
+        try check(fields, "options", is: "an object") { $0.kind == .object }
+        try check(fields, "keep_alive", is: "a number or a duration string") { $0.kind == .string || $0.kind == .number }
         switch endpoint {
         case .chat:
-            try check(object, "messages", is: "an array of message objects") { value in
-                (value as? [Any])?.allSatisfy { $0 is [String: Any] } ?? false
-            }
-            try check(object, "tools", is: "an array") { $0 is [Any] }
+            try check(fields, "messages", is: "an array of message objects") { $0.kind == .array && $0.elements.isSubset(of: [.object]) }
+            try check(fields, "tools", is: "an array") { $0.kind == .array }
         case .generate:
-            try check(object, "prompt", is: "a string") { $0 is String }
-            try check(object, "system", is: "a string") { $0 is String }
-            try check(object, "images", is: "an array of strings") { ($0 as? [Any])?.allSatisfy { $0 is String } ?? false }
+            try check(fields, "prompt", is: "a string") { $0.kind == .string }
+            try check(fields, "system", is: "a string") { $0.kind == .string }
+            try check(fields, "images", is: "an array of strings") { $0.kind == .array && $0.elements.isSubset(of: [.string]) }
         case .embed:
-            if let input = object["input"], !(input is NSNull) {
-                let valid = input is String || ((input as? [Any])?.allSatisfy { $0 is String } ?? false)
+            if let input = fields["input"], input.kind != .null {
+                let valid = input.kind == .string || (input.kind == .array && input.elements.isSubset(of: [.string]))
                 guard valid else { throw RequestError(status: 400, message: "invalid input type") }
             }
         case .embeddings:
-            try check(object, "prompt", is: "a string") { $0 is String }
+            try check(fields, "prompt", is: "a string") { $0.kind == .string }
         case .show:
             break
         }
-        let stream = (object["stream"] as? NSNumber)?.boolValue ?? true
+        let stream = fields["stream"].map { $0.kind != .bool || $0.text == "true" } ?? true
         return NativeRequest(model: model, stream: endpoint == .chat || endpoint == .generate ? stream : false)
     }
 
@@ -86,12 +92,12 @@ public struct NativeRequest: Sendable, Equatable {
     }
 
     private static func check(
-        _ object: [String: Any],
+        _ fields: [String: JSONShape.Field],
         _ field: String,
         is expected: String,
-        _ valid: (Any) -> Bool
+        _ valid: (JSONShape.Field) -> Bool
     ) throws(RequestError) {
-        guard let value = object[field], !(value is NSNull) else { return }
+        guard let value = fields[field], value.kind != .null else { return }
         guard valid(value) else { throw RequestError.wrongType(field, expected: expected) }
     }
 
@@ -125,6 +131,21 @@ public struct RequestError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(status): \(message)" }
+}
+
+extension JSONShape.Field {
+    /// What ``JSONShape`` would say of a value `JSONSerialization` produced.
+    init(foundation value: Any) {
+        switch value {
+        case let text as String: self.init(kind: .string, text: text)
+        case is NSNull: self.init(kind: .null, text: "null")
+        case _ where JSONValue.isBool(value): self.init(kind: .bool, text: (value as? NSNumber)?.boolValue == true ? "true" : "false")
+        case is NSNumber: self.init(kind: .number, text: (value as? NSNumber)?.stringValue)
+        case is [String: Any]: self.init(kind: .object)
+        case let array as [Any]: self.init(kind: .array, elements: Set(array.map { JSONShape.Field(foundation: $0).kind }))
+        default: self.init(kind: .null)
+        }
+    }
 }
 
 /// Type tests for `JSONSerialization` values that hold on Linux too, where every `NSNumber` also casts to `Bool`.
