@@ -25,22 +25,12 @@ struct JSONShape {
         var reader = Reader(bytes: bytes)
         var shape = JSONShape()
         reader.skipWhitespace()
-        guard reader.take(UInt8(ascii: "{")) else { return nil }
-        reader.skipWhitespace()
-        if !reader.take(UInt8(ascii: "}")) {
-            repeat {
-                reader.skipWhitespace()
-                guard let key = reader.string() else { return nil }
-                reader.skipWhitespace()
-                guard reader.take(UInt8(ascii: ":")) else { return nil }
-                reader.skipWhitespace()
-                guard let field = reader.field(), shape.fields.updateValue(field, forKey: key) == nil else { return nil }
-                reader.skipWhitespace()
-            } while reader.take(UInt8(ascii: ","))
-            guard reader.take(UInt8(ascii: "}")) else { return nil }
+        let read = reader.object { key, reader in
+            guard let field = reader.field() else { return false }
+            return shape.fields.updateValue(field, forKey: key) == nil
         }
         reader.skipWhitespace()
-        return reader.atEnd ? shape : nil
+        return read && reader.atEnd ? shape : nil
     }
 
     /// A strict reader of plain JSON; every method returns nil (or false) where it gives up.
@@ -95,35 +85,38 @@ struct JSONShape {
             }
         }
 
-        mutating func object() -> Bool {
-            guard take(UInt8(ascii: "{")), enter() else { return false }
-            defer { depth -= 1 }
-            skipWhitespace()
-            if take(UInt8(ascii: "}")) { return true }
-            repeat {
-                skipWhitespace()
-                guard string() != nil else { return false }
-                skipWhitespace()
-                guard take(UInt8(ascii: ":")) else { return false }
-                skipWhitespace()
-                guard value() != nil else { return false }
-                skipWhitespace()
-            } while take(UInt8(ascii: ","))
-            return take(UInt8(ascii: "}"))
+        /// `{ "key": value, … }`, with `member` reading each value after its key.
+        mutating func object(_ member: (String, inout Reader) -> Bool = { _, reader in reader.value() != nil }) -> Bool {
+            sequence(open: UInt8(ascii: "{"), close: UInt8(ascii: "}")) { reader in
+                guard let key = reader.string() else { return false }
+                reader.skipWhitespace()
+                guard reader.take(UInt8(ascii: ":")) else { return false }
+                reader.skipWhitespace()
+                return member(key, &reader)
+            }
         }
 
+        /// `[ value, … ]`, telling `element` the kind of each.
         mutating func array(_ element: (Kind) -> Void) -> Bool {
-            guard take(UInt8(ascii: "[")), enter() else { return false }
+            sequence(open: UInt8(ascii: "["), close: UInt8(ascii: "]")) { reader in
+                guard let kind = reader.value() else { return false }
+                element(kind)
+                return true
+            }
+        }
+
+        /// `open`, items separated by commas, `close`; `item` reads one item.
+        private mutating func sequence(open: UInt8, close: UInt8, _ item: (inout Reader) -> Bool) -> Bool {
+            guard take(open), enter() else { return false }
             defer { depth -= 1 }
             skipWhitespace()
-            if take(UInt8(ascii: "]")) { return true }
+            if take(close) { return true }
             repeat {
                 skipWhitespace()
-                guard let kind = value() else { return false }
-                element(kind)
+                guard item(&self) else { return false }
                 skipWhitespace()
             } while take(UInt8(ascii: ","))
-            return take(UInt8(ascii: "]"))
+            return take(close)
         }
 
         private mutating func enter() -> Bool {
