@@ -46,7 +46,8 @@ public struct ConnectionContext: RequestContext {
 /// unless pipelined requests are waiting, so this sees it while a handler is still working on a request.
 ///
 /// It also keeps the wait bound of the connection's current request: a timer that the next request's watch, or the
-/// connection's end, cancels. A timer that fires after its job started is ignored by the handler.
+/// connection's end, cancels. The handler ignores a timer that fires once its job has started, and arms it again
+/// while the target is working on the job (`QueuedGeneration`).
 final class HangUpWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
