@@ -112,7 +112,7 @@ public func buildApplication(
     var servers: [any Service] = [
         Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
+            server: .foremanHTTP1(),
             configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
             onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
@@ -123,7 +123,7 @@ public func buildApplication(
         servers.append(
             Application(
                 responder: responder,
-                server: .http1(configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
+                server: .foremanHTTP1(),
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman"),
                 onServerRunning: { _ in
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.

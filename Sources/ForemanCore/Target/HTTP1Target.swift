@@ -3,19 +3,20 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The target over plain HTTP/1.1: one event loop, kept-alive connections, each request written in one flush.
+/// The target over plain HTTP/1.1: kept-alive connections on each event loop, each request written in one flush.
 ///
 /// foreman talks to exactly one Ollama, usually on loopback or the LAN, and a generation's request is on the
 /// critical path of every native call. A proxied `GET /api/version` took 0.48 to 0.61 ms through AsyncHTTPClient
-/// and takes 0.34 to 0.42 ms through this client (ADR 0010). Here the connection pool, the request and the
-/// response all live on one event loop: a request is one hop to the loop and one back, and a response that
-/// arrives in one read is handed over in one piece. `https://` targets keep ``LiveOllamaTarget``.
+/// and takes 0.34 to 0.42 ms through this client (ADR 0010). Each loop of the group keeps its own connections, and
+/// a request goes out on the loop it is sent from (the caller's connection's loop, ADR 0012), so the request, the
+/// response and the caller's own connection share one thread: nothing is handed between threads. A request sent
+/// from anywhere else goes out on one fixed loop. `https://` targets keep ``LiveOllamaTarget``.
 ///
 /// Cancelling the calling task (or dropping the body unread) closes the connection, which is how Ollama learns
 /// that a generation is no longer wanted.
 public final class HTTP1Target: OllamaTarget {
-    private let loop: any EventLoop
-    public var eventLoop: (any EventLoop)? { loop }
+    /// One set of kept connections per loop of the group; the first serves requests sent from outside the group.
+    private let pools: [LoopPool]
     private let host: String
     private let port: Int
     private let hostHeader: String
@@ -25,10 +26,7 @@ public final class HTTP1Target: OllamaTarget {
     private let headTimeout: TimeAmount
     private let readTimeout: TimeAmount
     private let metrics: ForemanMetrics
-    /// Connections between requests, newest last. Touched only on `loop`.
-    private let idle: NIOLoopBoundBox<[any Channel]>
-
-    /// Connections kept open between requests (one serves a generation; the rest absorb bursts of reads).
+    /// Connections kept open between requests on each loop (one serves a generation; the rest absorb bursts of reads).
     static let maxIdle = 4
 
     /// - Parameters:
@@ -48,7 +46,7 @@ public final class HTTP1Target: OllamaTarget {
         guard url.scheme?.lowercased() == "http", let host = url.host, !host.isEmpty else {
             throw TargetError.unreachable("HTTP1Target needs an http:// URL, got \(url.absoluteString)")
         }
-        self.loop = group.next()
+        self.pools = group.makeIterator().map(LoopPool.init)
         self.host = host
         self.port = url.port ?? 80
         let bracketed = host.contains(":") ? "[\(host)]" : host
@@ -59,17 +57,27 @@ public final class HTTP1Target: OllamaTarget {
         self.headTimeout = headTimeout.timeAmount
         self.readTimeout = readTimeout.timeAmount
         self.metrics = metrics
-        self.idle = .makeBoxSendingValue([], as: [any Channel].self, eventLoop: loop)
+    }
+
+    public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
+        pool(near: current).loop
+    }
+
+    /// The connections of `current` when it is one of the group's loops, else the first loop's.
+    private func pool(near current: (any EventLoop)?) -> LoopPool {
+        if let current, let pool = pools.first(where: { $0.loop === current }) { return pool }
+        return pools[0]
     }
 
     public func send(_ request: TargetRequest) async throws -> TargetResponse {
         let head = requestHead(request)
+        let pool = pool(near: MultiThreadedEventLoopGroup.currentEventLoop)
         do {
             do {
-                return try await exchange(head, body: request.body, reuse: true)
+                return try await exchange(head, body: request.body, reuse: true, pool: pool)
             } catch ExchangeError.staleConnection {
                 // A kept connection the target had already closed: nothing reached it, so send once more on a new one.
-                return try await exchange(head, body: request.body, reuse: false)
+                return try await exchange(head, body: request.body, reuse: false, pool: pool)
             }
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
@@ -81,12 +89,14 @@ public final class HTTP1Target: OllamaTarget {
 
     /// Closes the kept connections (for shutdown; requests in flight end with their connections).
     public func closeIdleConnections() async {
-        let closed = loop.submit { [idle] in
-            let channels = idle.value
-            idle.value.removeAll()
-            for channel in channels { channel.close(promise: nil) }
+        for pool in pools {
+            let closed = pool.loop.submit { [idle = pool.idle] in
+                let channels = idle.value
+                idle.value.removeAll()
+                for channel in channels { channel.close(promise: nil) }
+            }
+            try? await closed.get()
         }
-        try? await closed.get()
     }
 
     private func requestHead(_ request: TargetRequest) -> HTTPRequestHead {
@@ -105,14 +115,15 @@ public final class HTTP1Target: OllamaTarget {
         return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: basePath + request.path, headers: headers)
     }
 
-    private func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, reuse: Bool) async throws -> TargetResponse {
+    private func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, reuse: Bool, pool: LoopPool) async throws -> TargetResponse {
+        let loop = pool.loop
         let inFlight = NIOLoopBoundBox.makeBoxSendingValue(InFlight.pending, as: InFlight.self, eventLoop: loop)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (answer: CheckedContinuation<TargetResponse, any Error>) in
                 if loop.inEventLoop {
-                    start(head, body: body, reuse: reuse, inFlight: inFlight, answer: answer)
+                    start(head, body: body, reuse: reuse, pool: pool, inFlight: inFlight, answer: answer)
                 } else {
-                    loop.execute { self.start(head, body: body, reuse: reuse, inFlight: inFlight, answer: answer) }
+                    loop.execute { self.start(head, body: body, reuse: reuse, pool: pool, inFlight: inFlight, answer: answer) }
                 }
             }
         } onCancel: {
@@ -126,11 +137,12 @@ public final class HTTP1Target: OllamaTarget {
         }
     }
 
-    /// On `loop`: takes a kept connection (or opens one) and writes the request on it.
+    /// On `pool`'s loop: takes a kept connection (or opens one) and writes the request on it.
     private func start(
         _ head: HTTPRequestHead,
         body: ByteBuffer?,
         reuse: Bool,
+        pool: LoopPool,
         inFlight: NIOLoopBoundBox<InFlight>,
         answer: CheckedContinuation<TargetResponse, any Error>
     ) {
@@ -138,10 +150,10 @@ public final class HTTP1Target: OllamaTarget {
             answer.resume(throwing: CancellationError())
             return
         }
-        while reuse, let channel = idle.value.popLast() {
+        while reuse, let channel = pool.idle.value.popLast() {
             if channel.isActive, begin(on: channel, reused: true, head, body: body, inFlight: inFlight, answer: answer) { return }
         }
-        connect().whenComplete { result in
+        connect(pool).whenComplete { result in
             switch result {
             case .failure(let error):
                 answer.resume(throwing: TargetError.unreachable(String(describing: error)))
@@ -155,7 +167,7 @@ public final class HTTP1Target: OllamaTarget {
         }
     }
 
-    /// On `loop`: writes the request on `channel`; `false` when the channel has no exchange handler.
+    /// On the channel's loop: writes the request on `channel`; `false` when the channel has no exchange handler.
     private func begin(
         on channel: any Channel,
         reused: Bool,
@@ -170,10 +182,10 @@ public final class HTTP1Target: OllamaTarget {
         return true
     }
 
-    private func connect() -> EventLoopFuture<any Channel> {
+    private func connect(_ pool: LoopPool) -> EventLoopFuture<any Channel> {
         let readTimeout = self.readTimeout
-        let idle = self.idle
-        return ClientBootstrap(group: loop)
+        let idle = pool.idle
+        return ClientBootstrap(group: pool.loop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -193,6 +205,18 @@ public final class HTTP1Target: OllamaTarget {
                 }
             }
             .connect(host: host, port: port)
+    }
+}
+
+/// One event loop's kept connections.
+private struct LoopPool: Sendable {
+    let loop: any EventLoop
+    /// Connections between requests, newest last. Touched only on `loop`.
+    let idle: NIOLoopBoundBox<[any Channel]>
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+        self.idle = .makeBoxSendingValue([], as: [any Channel].self, eventLoop: loop)
     }
 }
 

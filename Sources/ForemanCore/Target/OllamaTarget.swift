@@ -10,13 +10,14 @@ public protocol OllamaTarget: Sendable {
     ///   timeout); `CancellationError` when the calling task was cancelled.
     func send(_ request: TargetRequest) async throws -> TargetResponse
 
-    /// The event loop this target's connections live on, if they share one: a task that mostly talks to the target
-    /// runs best there (see ``EventLoopExecutor``).
-    var eventLoop: (any EventLoop)? { get }
+    /// The event loop a request sent from `current` (the loop the caller runs on, if any) goes out on, when the
+    /// target's connections live on event loops: a task that mostly talks to the target runs best there (see
+    /// ``EventLoopExecutor``).
+    func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)?
 }
 
 extension OllamaTarget {
-    public var eventLoop: (any EventLoop)? { nil }
+    public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? { nil }
 }
 
 /// One request to the target.

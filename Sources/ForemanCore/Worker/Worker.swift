@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// Drains one lane of the durable queue (ADR 0008): the **generation** lane is the single worker, one chat or
@@ -44,8 +45,8 @@ public actor Worker: Service {
     private var stopped = false
     /// A claim (the run loop's, or ``startNow(_:)``'s insert) is being committed: no other may begin meanwhile.
     private var claiming = false
-    /// Runs started by ``startNow(_:)`` whose completion the run loop has not taken over yet.
-    private var adopted: [(job: Job, task: Task<JobResult, Never>)] = []
+    /// A wake found the lane busy (full, or claiming): the next run to end owes the run loop a wake.
+    private var owedClaim = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
@@ -92,7 +93,6 @@ public actor Worker: Service {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                adoptStartedRuns(into: &group)
                 while !Task.isCancelled, !Task.isShuttingDownGracefully, !draining, !claiming, runs.count < capacity {
                     let job: Job?
                     do {
@@ -105,30 +105,31 @@ public actor Worker: Service {
                     let task = start(job)
                     group.addTask { await self.complete(job, task) }
                 }
+                owedClaim = claiming || runs.count >= capacity
             }
             stopped = true
-            adoptStartedRuns(into: &group)
         }
-    }
-
-    private func adoptStartedRuns(into group: inout DiscardingTaskGroup) {
-        for (job, task) in adopted {
-            group.addTask { await self.complete(job, task) }
+        // Runs ``startNow(_:)`` began complete on their own tasks: the lane has stopped once they have.
+        await withTaskCancellationHandler {
+            await waitUntilIdle()
+        } onCancel: {
+            Task { await self.cancelAll(reason: .shutdown) }
         }
-        adopted.removeAll()
     }
 
     /// Runs `job` at once when this generation lane is idle and nothing waits in it: the job is inserted already
     /// running, so it skips the worker's claim and its commit (ADR 0011). Returns `nil`, with nothing persisted,
     /// when the job must queue instead.
     ///
-    /// The run loop still takes over the run's completion, so shutdown waits for it like any other.
+    /// The run is completed and recorded on a task of its own, beside the run loop, which then does not wake for
+    /// it: on a caller's event loop, the whole call stays on that loop's thread (ADR 0012). Shutdown waits for
+    /// it like any other run.
     public func startNow(_ job: Job) async throws -> JobStore.Placement? {
         guard case .generation = lane, job.kind.lane == .generation, !draining, !stopped, !claiming, runs.isEmpty else { return nil }
         claiming = true
         defer {
             claiming = false
-            wake()  // to adopt the run, or to make a claim that waited for this one
+            payOwedClaim()  // a claim that found this one in progress
         }
         guard let (running, placement) = try await store.insertRunning(job) else { return nil }
         guard !draining, !stopped else {
@@ -136,7 +137,12 @@ public actor Worker: Service {
             await recorder.record(running, .cancelled(transcript: []), cancelReason: .shutdown)
             return placement
         }
-        adopted.append((running, start(running)))
+        let task = start(running)
+        if #available(macOS 15.0, *), let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+            Task(executorPreference: EventLoopExecutor(loop)) { await self.complete(running, task) }
+        } else {
+            Task { await self.complete(running, task) }
+        }
         return placement
     }
 
@@ -180,8 +186,9 @@ public actor Worker: Service {
         let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         let task: Task<JobResult, Never>
-        if #available(macOS 15.0, *), let loop = attempt.target.eventLoop {
+        if #available(macOS 15.0, *), let loop = attempt.target.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop) {
             // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
+            // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
             task = Task(executorPreference: EventLoopExecutor(loop)) { await attempt.run(events: await broker.channel(for: job.id)) }
         } else {
             task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
@@ -201,7 +208,20 @@ public actor Worker: Service {
         await recorder.record(job, result, cancelReason: reason)
         runs[job.id] = nil
         if runs.isEmpty { resumeIdleWaiters() }
+        payOwedClaim()
+    }
+
+    /// Wakes the run loop if a wake found the lane busy. Only then: each wake costs a thread of the pool, and on a
+    /// native call it would be one more thread the call's end waits beside.
+    private func payOwedClaim() {
+        guard owedClaim else { return }
+        owedClaim = false
         wake()
+    }
+
+    /// Cancels every run (the worker's own task was cancelled: nothing waits for a graceful end).
+    private func cancelAll(reason: CancelReason) {
+        for id in runs.keys { _ = cancelCurrent(id, reason: reason) }
     }
 
     /// Stops claiming, lets the running jobs finish within `grace`, then cancels what is left (a `/jobs` job

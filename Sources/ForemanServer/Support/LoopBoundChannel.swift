@@ -1,0 +1,41 @@
+import ForemanCore
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Serves each connection from its own event loop: the requests on it are read, handled and answered on the
+/// thread that reads its socket.
+///
+/// Hummingbird runs a connection's handling on Swift's global executor, so every request crosses from the
+/// connection's loop to a pool thread and every response back again, and on the two cores foreman is built for
+/// each crossing wakes a sleeping thread. With this preference the handler, and the actors it calls while they
+/// are free, run on the loop; a native call's job then runs there too and talks to the target over a connection
+/// of the same loop (``HTTP1Target``, ADR 0012). Handlers must not block, which foreman's never do: SQLite
+/// waits for fsync on its own threads.
+struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        if #available(macOS 15.0, *) {
+            await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
+                await inner.handle(value: value, logger: logger)
+            }
+        } else {
+            await inner.handle(value: value, logger: logger)
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with foreman's connection handlers, each connection served from its own loop.
+    static func foremanHTTP1() -> HTTPServerBuilder {
+        .init { responder in
+            LoopBoundChannel(inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])))
+        }
+    }
+}
