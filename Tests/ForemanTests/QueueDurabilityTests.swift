@@ -1,5 +1,5 @@
 import FakeOllama
-import ForemanCore
+@testable import ForemanCore
 import Foundation
 import GRDB
 import Testing
@@ -155,6 +155,73 @@ struct JobRowTests {
         let finished = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job INDEXED BY job_finished_at WHERE finished_at IS NOT NULL") }
         #expect(finished == 1)
     }
+
+    @Test("the queue index holds queued jobs only, and placing and claiming still use it")
+    func queueIndexHoldsQueuedJobs() async throws {
+        let pool = try ForemanDatabase.open(path: temporaryDatabasePath())
+        let store = try JobStore(pool: pool, maxQueue: 10)
+        let native = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
+        _ = try await store.insertRunning(native)
+        for priority in [0, 5] {
+            _ = try await store.enqueue(Job(kind: .chat, origin: .jobs, model: "m", priority: priority, request: Data("{}".utf8), stream: false))
+        }
+        let (partial, placePlan, claimPlan) = try await pool.read { db in
+            (
+                try Row.fetchAll(db, sql: "PRAGMA index_list(job)").first { $0["name"] == "job_queue_place" }?["partial"] as Int?,
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM job WHERE state = 'queued' AND priority = ? AND seq < ? AND kind != 'embed'", arguments: [0, 9]).map { $0["detail"] as String },
+                try Row.fetchAll(
+                    db,
+                    sql: "EXPLAIN QUERY PLAN SELECT seq FROM job WHERE state = 'queued' AND kind != 'embed' AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed') ORDER BY seq"
+                ).map { $0["detail"] as String }
+            )
+        }
+        #expect(partial == 1)  // so the running native job is not in it
+        #expect(placePlan.contains { $0.contains("job_queue_place") })
+        #expect(claimPlan.filter { $0.contains("job_queue_place") }.count == 2)  // the claim and its MAX(priority)
+        #expect(try await store.claimNext()?.priority == 5)
+    }
+
+    @Test("a response is stored once, in the job's row, and still listed and served as response.json")
+    func responseStoredOnce() async throws {
+        let path = temporaryDatabasePath()
+        // A database as version 6 left it: the response in the row and again as an artifact.
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let old = try DatabasePool(path: path, configuration: ForemanDatabase.configuration)
+        try ForemanDatabase.migrator.migrate(old, upTo: "v6: partial indexes for keys and finish times")
+        try await old.write { db in
+            for (id, state, response) in [("job_ok", "succeeded", #"{"done":true}"#), ("job_bad", "failed", #"{"error":"boom"}"#)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO job (id, kind, origin, state, model, request, stream, created_at, response)
+                        VALUES (?, 'chat', 'jobs', ?, 'm', X'7B7D', 0, '2026-11-01 00:00:00.000', ?)
+                        """,
+                    arguments: [id, state, Data(response.utf8)]
+                )
+            }
+            try db.execute(sql: #"INSERT INTO artifact VALUES ('job_ok', 'response.json', 'application/json', '{"done":true}')"#)
+            try db.execute(sql: "INSERT INTO artifact VALUES ('job_ok', 'transcript.ndjson', 'application/x-ndjson', X'7B7D0A')")
+        }
+        try old.close()
+
+        let pool = try ForemanDatabase.open(path: path)
+        let store = try JobStore(pool: pool, maxQueue: 10)
+        #expect(try await pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM artifact") } == ["transcript.ndjson"])
+        let listed = try #require(try await store.artifacts(jobID: "job_ok"))
+        #expect(listed == [
+            ArtifactInfo(name: "response.json", contentType: "application/json", size: 13),
+            ArtifactInfo(name: "transcript.ndjson", contentType: "application/x-ndjson", size: 3),
+        ])
+        #expect(try await store.artifact(jobID: "job_ok", name: "response.json")?.data == Data(#"{"done":true}"#.utf8))
+        #expect(try await store.artifacts(jobID: "job_bad") == [])
+        #expect(try await store.artifact(jobID: "job_bad", name: "response.json") == nil)
+
+        // New jobs: the finish writes the row only.
+        let job = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
+        _ = try await store.insertRunning(job)
+        try await store.finish(id: job.id, state: .succeeded, response: Data("{}".utf8), durability: .deferred)
+        #expect(try await store.artifacts(jobID: job.id) == [ArtifactInfo(name: "response.json", contentType: "application/json", size: 2)])
+        #expect(try await pool.read { db in try Artifact.fetchCount(db) } == 1)
+    }
 }
 
 @Suite("Retention")
@@ -169,8 +236,10 @@ struct RetentionTests {
             _ = try await store.enqueue(job)
             _ = try await store.claimNext()
         }
-        let artifact = Artifact(jobID: old.id, name: Artifact.response, contentType: "application/json", data: Data("{}".utf8))
-        try await store.finish(id: old.id, state: .succeeded, artifacts: [artifact], now: Date(timeIntervalSinceNow: -8 * 86_400))
+        let artifact = Artifact(jobID: old.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: Data("{}\n".utf8))
+        try await store.finish(
+            id: old.id, state: .succeeded, response: Data("{}".utf8), artifacts: [artifact], now: Date(timeIntervalSinceNow: -8 * 86_400)
+        )
         try await store.finish(id: recent.id, state: .succeeded, now: Date())
         _ = try await store.enqueue(waiting)
 

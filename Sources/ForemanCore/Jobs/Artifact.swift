@@ -2,6 +2,9 @@ import Foundation
 import GRDB
 
 /// A stored result of a finished job: `response.json` or `transcript.ndjson`.
+///
+/// `response.json` is the succeeded job's `response` column (written once, with the row's final state, ADR 0012);
+/// the `artifact` table holds the others.
 public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "artifact"
     public static let response = "response.json"
@@ -23,10 +26,24 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
         case jobID = "job_id", name, contentType = "content_type", data
     }
 
-    /// Inserts the row through one kept statement, not through `Codable`: every finished job stores one (ADR 0011).
+    /// Inserts the row through one kept statement, not through `Codable` (ADR 0011).
     func insertRow(_ db: Database) throws {
+        precondition(name != Self.response, "a response is stored in its job's row")
         try db.cachedStatement(sql: "INSERT INTO artifact (job_id, name, content_type, data) VALUES (?, ?, ?, ?)")
             .execute(arguments: [jobID, name, contentType, data])
+    }
+
+    /// Reads one of `jobID`'s artifacts, bytes included.
+    static func fetchOne(_ db: Database, jobID: String, name: String) throws -> Artifact? {
+        if name == response {
+            let data = try Data.fetchOne(
+                db,
+                sql: "SELECT response FROM job WHERE id = ? AND state = 'succeeded' AND response IS NOT NULL",
+                arguments: [jobID]
+            )
+            return data.map { Artifact(jobID: jobID, name: response, contentType: "application/json", data: $0) }
+        }
+        return try Artifact.filter(CodingKeys.jobID == jobID && CodingKeys.name == name).fetchOne(db)
     }
 }
 
@@ -46,8 +63,14 @@ public struct ArtifactInfo: Sendable, Equatable {
     static func fetchAll(_ db: Database, jobID: String) throws -> [ArtifactInfo] {
         try Row.fetchAll(
             db,
-            sql: "SELECT name, content_type, length(data) AS size FROM artifact WHERE job_id = ? ORDER BY name",
-            arguments: [jobID]
+            sql: """
+                SELECT 'response.json' AS name, 'application/json' AS content_type, length(response) AS size FROM job
+                WHERE id = ? AND state = 'succeeded' AND response IS NOT NULL
+                UNION ALL
+                SELECT name, content_type, length(data) FROM artifact WHERE job_id = ?
+                ORDER BY name
+                """,
+            arguments: [jobID, jobID]
         ).map { ArtifactInfo(name: $0["name"], contentType: $0["content_type"], size: $0["size"]) }
     }
 }

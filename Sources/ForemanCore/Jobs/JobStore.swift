@@ -259,8 +259,11 @@ public actor JobStore {
     /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
     /// running (cancelled meanwhile) keeps its state and gets no artifacts.
     ///
-    /// - Parameter durability: `.deferred` only for a native job, whose record nobody can come back for after
-    ///   a power cut (ADR 0010).
+    /// - Parameters:
+    ///   - response: a succeeded job's final response, its `response.json` (see ``Artifact``).
+    ///   - artifacts: the others, stored in the artifact table.
+    ///   - durability: `.deferred` only for a native job, whose record nobody can come back for after a power
+    ///     cut (ADR 0010).
     @discardableResult
     public func finish(
         id: String,
@@ -272,6 +275,7 @@ public actor JobStore {
         now: Date = Date()
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
+        precondition(response == nil || state == .succeeded, "only a succeeded job has a response")
         let finished = try await write(durability) { db, changes -> Job? in
             let statement = try db.cachedStatement(sql: """
                 UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
@@ -444,9 +448,7 @@ public actor JobStore {
 
     /// One artifact with its bytes.
     public func artifact(jobID: String, name: String) async throws -> Artifact? {
-        try await pool.read { db in
-            try Artifact.filter(Artifact.CodingKeys.jobID == jobID && Artifact.CodingKeys.name == name).fetchOne(db)
-        }
+        try await pool.read { db in try Artifact.fetchOne(db, jobID: jobID, name: name) }
     }
 
     // MARK: Writes

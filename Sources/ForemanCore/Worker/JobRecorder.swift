@@ -45,7 +45,7 @@ struct JobRecorder: Sendable {
                 id: job.id,
                 state: state,
                 error: error,
-                response: result.response,
+                response: state == .succeeded ? result.response : nil,
                 artifacts: Self.artifacts(of: job, result),
                 durability: job.origin.transitionDurability
             )
@@ -55,13 +55,10 @@ struct JobRecorder: Sendable {
         await broker.finish(job.id, outcome)
     }
 
-    /// The artifacts a finished run leaves: the final response when it succeeded, and for `/jobs` chat and
+    /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and
     /// generate jobs the transcript (native callers already had the stream).
     static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
         var artifacts: [Artifact] = []
-        if case .succeeded = result.outcome, let response = result.response {
-            artifacts.append(Artifact(jobID: job.id, name: Artifact.response, contentType: "application/json", data: response))
-        }
         if job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty {
             var transcript = Data()
             for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
