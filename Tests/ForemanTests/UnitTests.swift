@@ -1,4 +1,5 @@
 import ForemanCore
+@testable import ForemanServer
 import Foundation
 import GRDB
 import Logging
@@ -135,6 +136,17 @@ struct LogLineTests {
         #expect(lines.all[0].contains(" v=plain"))
         #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().allSatisfy { $0 != "\n" } })
     }
+
+    @Test("a request's duration is milliseconds with two decimals, rounded")
+    func durations() {
+        let cases: [(Duration, String)] = [
+            (.zero, "0.00"), (.microseconds(734), "0.73"), (.microseconds(735), "0.74"), (.microseconds(5), "0.01"),
+            (.milliseconds(12), "12.00"), (.seconds(3) + .microseconds(99_996), "3100.00"), (.seconds(61), "61000.00"),
+        ]
+        for (duration, text) in cases {
+            #expect(RequestLogMiddleware<ConnectionContext>.milliseconds(duration) == text)
+        }
+    }
 }
 
 @Suite("Small domain rules")
@@ -144,6 +156,9 @@ struct DomainTests {
         #expect(ModelName.normalized("llama3.2:latest") == "llama3.2:latest")
         #expect(ModelName.normalized("qwen2.5:7b") == "qwen2.5:7b")
         #expect(ModelName.normalized("registry:5000/ns/model") == "registry:5000/ns/model:latest")
+        #expect(ModelName.normalized("registry/ns/model:q4") == "registry/ns/model:q4")
+        #expect(ModelName.normalized(" m\t") == "m:latest")
+        #expect(ModelName.normalized("ns/") == "ns/:latest")
     }
 
     @Test("job ids are 30 characters and sort by creation time")

@@ -41,7 +41,7 @@ public struct NativeRequest: Sendable, Equatable {
         let model: String
         switch modelField?.kind {
         case nil, .null: model = ""
-        case .string: model = trimmed(modelField?.text ?? "")
+        case .string: model = ModelName.trimmed(modelField?.text ?? "")
         default: throw RequestError.wrongType("model", expected: "a string")
         }
         if model.isEmpty {
@@ -99,15 +99,6 @@ public struct NativeRequest: Sendable, Equatable {
     ) throws(RequestError) {
         guard let value = fields[field], value.kind != .null else { return }
         guard valid(value) else { throw RequestError.wrongType(field, expected: expected) }
-    }
-
-    /// `text` without leading and trailing `.whitespaces`; a name with none (nearly all) is returned as it is,
-    /// since Foundation's trimming went through `NSString` on every call (ADR 0011).
-    static func trimmed(_ text: String) -> String {
-        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
-            CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last)
-        else { return text }
-        return text.trimmingCharacters(in: .whitespaces)
     }
 
     private static func describe(_ error: any Error) -> String {

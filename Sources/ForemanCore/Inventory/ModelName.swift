@@ -4,8 +4,18 @@ import Foundation
 public enum ModelName {
     /// The name with its tag made explicit, so `llama3.2` and `llama3.2:latest` compare equal.
     public static func normalized(_ name: String) -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        let lastComponent = trimmed.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        let trimmed = trimmed(name)
+        let lastComponent = trimmed.lastIndex(of: "/").map { trimmed[trimmed.index(after: $0)...] } ?? trimmed[...]
         return lastComponent.contains(":") ? trimmed : trimmed + ":latest"
+    }
+
+    /// `text` without leading and trailing `.whitespaces`. A name with none (nearly all) is returned as it is:
+    /// Foundation's trimming goes through `NSString` on every call, and names are compared on every native call
+    /// (ADR 0011, ADR 0012).
+    public static func trimmed(_ text: String) -> String {
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+            CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last)
+        else { return text }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 }

@@ -18,6 +18,10 @@ public actor JobStore {
     }
     /// Submissions counted against `maxQueue` while their commit is in flight.
     private var reserved = 0
+    /// Jobs this store committed as `running`, as their rows stand: a finish builds the finished job from its entry
+    /// instead of reading the row back (ADR 0012). A cache, not the truth: a full commit applies its transitions
+    /// when its fsync returns, possibly after a later change of the same job, so an entry may be missing.
+    private var running: [String: Job] = [:]
     private var runTimes = RunTimes()
     private let outboxChanged: @Sendable () -> Void
     private let metrics: ForemanMetrics
@@ -276,12 +280,24 @@ public actor JobStore {
     ) async throws -> Bool {
         precondition(state.isTerminal, "finish needs a terminal state")
         precondition(response == nil || state == .succeeded, "only a succeeded job has a response")
+        let known = running[id]
         let finished = try await write(durability) { db, changes -> Job? in
-            let statement = try db.cachedStatement(sql: """
-                UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
-                WHERE id = ? AND state = 'running' RETURNING *
-                """)
-            guard let job = try Job.fetchOne(statement, arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id]) else { return nil }
+            let arguments: StatementArguments = [state.rawValue, error, response, DatabaseDate.storage(now), id]
+            let job: Job
+            if var known {
+                try db.cachedStatement(sql: "UPDATE job SET state = ?, error = ?, response = ?, finished_at = ? WHERE id = ? AND state = 'running'")
+                    .execute(arguments: arguments)
+                guard db.changesCount == 1 else { return nil }  // no longer running: requeued as this run ended
+                (known.state, known.error, known.response, known.finishedAt) = (state, error, response, now)
+                job = known
+            } else {
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
+                    WHERE id = ? AND state = 'running' RETURNING *
+                    """)
+                guard let row = try Job.fetchOne(statement, arguments: arguments) else { return nil }
+                job = row
+            }
             for artifact in artifacts { try artifact.insertRow(db) }
             try changes.record(db, job, from: .running, at: now)
             return job
@@ -486,6 +502,7 @@ public actor JobStore {
         var tally = self.tally
         for transition in changes.transitions {
             tally.move(transition.job, from: transition.from)
+            running[transition.job.id] = transition.job.state == .running ? transition.job : nil
             observe(transition.job)
         }
         self.tally = tally
