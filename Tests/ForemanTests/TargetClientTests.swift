@@ -2,6 +2,7 @@ import FakeOllama
 import ForemanCore
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 extension ServerTests {
@@ -83,6 +84,36 @@ extension ServerTests {
             let sent = await fake.requests(to: "/api/version")
             #expect(sent.count == 3)
             #expect(sent.allSatisfy { $0.host == "127.0.0.1:\(port)" })
+        }
+
+        @Test("HTTP1Target sends from the loop it is called on when that loop is one of its group's, else from its first")
+        func requestsStayOnTheCallersLoop() async throws {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            let loops = Array(group.makeIterator())
+            let stranger = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            try await withFake(FakeOllamaState(tokenDelay: .zero)) { port in
+                let target = try HTTP1Target(
+                    url: URL(string: "http://127.0.0.1:\(port)")!, token: nil,
+                    connectTimeout: .seconds(2), headTimeout: .seconds(10), readTimeout: .seconds(10), group: group
+                )
+                #expect(target.eventLoop(near: loops[1]) === loops[1])
+                #expect(target.eventLoop(near: loops[0]) === loops[0])
+                #expect(target.eventLoop(near: nil) === loops[0])
+                #expect(target.eventLoop(near: stranger.next()) === loops[0])
+                // Each loop opens and keeps connections of its own: two rounds from each, in turn.
+                for loop in loops + loops {
+                    let status = try await Task(executorPreference: EventLoopExecutor(loop)) {
+                        #expect(loop.inEventLoop)
+                        let response = try await target.send(Self.version)
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                        return response.status
+                    }.value
+                    #expect(status == 200)
+                }
+                await target.closeIdleConnections()
+            }
+            try await stranger.shutdownGracefully()
+            try await group.shutdownGracefully()
         }
 
         @Test("no response head within the head timeout is an unreachable target", arguments: Client.allCases)

@@ -23,12 +23,13 @@ public struct ConnectionContext: RequestContext {
     /// HTTP/1 serves one request at a time.
     ///
     /// Both arrive on the job's own event stream, so a waiting handler needs no task of its own to watch for them
-    /// (ADR 0011). The watch is handed to the event loop without waiting for it to be installed: a hang-up before
-    /// that is still seen, since the watcher remembers it.
+    /// (ADR 0011). Handlers run on the connection's loop (ADR 0012), so the watch is installed at once; from
+    /// anywhere else it is handed to the loop without waiting for it to be installed: a hang-up before that is still
+    /// seen, since the watcher remembers it.
     func interruptOnHangUp(_ watch: JobWatch, orAfter bound: Duration) {
         let channel = self.channel
         let bound = bound.timeAmount
-        channel.eventLoop.execute {
+        let install = {
             // Every server foreman starts has the watcher in its pipeline (`buildApplication`).
             let watcher = try? channel.pipeline.syncOperations.handler(type: HangUpWatcher.self)
             watcher?.watch(
@@ -38,6 +39,7 @@ public struct ConnectionContext: RequestContext {
                 on: channel.eventLoop
             )
         }
+        if channel.eventLoop.inEventLoop { install() } else { channel.eventLoop.execute(install) }
     }
 }
 
