@@ -52,6 +52,21 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("a target token that cannot be a header value is refused, without echoing it")
+    func targetTokenMustBeAFieldValue() throws {
+        for bad in ["s3cret\r\nX-Injected: 1", "s3cret\n", "nul\u{0}"] {
+            #expect {
+                try ForemanConfig.resolve(environment: ["FOREMAN_OLLAMA_TOKEN": bad])
+            } throws: { error in
+                (error as? ConfigError)?.variable == "FOREMAN_OLLAMA_TOKEN" && (error as? ConfigError)?.description.contains("s3cret") == false
+            }
+            #expect(throws: TargetError.self) {
+                try HTTP1Target(url: URL(string: "http://127.0.0.1:1")!, token: bad, connectTimeout: .seconds(1), headTimeout: .seconds(1), readTimeout: .seconds(1))
+            }
+        }
+        #expect(try ForemanConfig.resolve(environment: ["FOREMAN_OLLAMA_TOKEN": "tok en\twith é"]).ollamaToken == "tok en\twith é")
+    }
+
     @Test func refusesNonLoopbackWithoutToken() throws {
         let open = try ForemanConfig.resolve(environment: ["FOREMAN_ADDR": "0.0.0.0:8080"])
         #expect(throws: ConfigError.self) { try open.validate() }

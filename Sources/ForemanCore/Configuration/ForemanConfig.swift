@@ -134,7 +134,11 @@ extension ForemanConfig {
         case .addr: address = try HostPort.parse(raw, variable: name)
         case .ollamaURL: ollamaURL = try Self.parseURL(raw, variable: name)
         case .token: token = raw
-        case .ollamaToken: ollamaToken = raw
+        case .ollamaToken:
+            guard HTTP1Target.isFieldValue(raw) else {
+                throw ConfigError(variable: name, message: "the token has control characters (a line break?) and cannot be sent in a header")
+            }
+            ollamaToken = raw
         case .db: databasePath = raw
         case .pollInterval: pollInterval = try DurationParser.parse(raw, variable: name)
         case .maxQueue: maxQueue = try Self.parsePositiveInt(raw, variable: name)
