@@ -58,12 +58,9 @@ struct JobRecorder: Sendable {
     /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and
     /// generate jobs the transcript (native callers already had the stream).
     static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
-        var artifacts: [Artifact] = []
-        if job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty {
-            var transcript = Data()
-            for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
-            artifacts.append(Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript))
-        }
-        return artifacts
+        guard job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty else { return [] }
+        var transcript = Data()
+        for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
+        return [Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript)]
     }
 }

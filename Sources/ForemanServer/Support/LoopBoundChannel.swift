@@ -10,8 +10,9 @@ import NIOCore
 /// connection's loop to a pool thread and every response back again, and on the two cores foreman is built for
 /// each crossing wakes a sleeping thread. With this preference the handler, and the actors it calls while they
 /// are free, run on the loop; a native call's job then runs there too and talks to the target over a connection
-/// of the same loop (``HTTP1Target``, ADR 0012). Handlers must not block, which foreman's never do: SQLite
-/// waits for fsync on its own threads.
+/// of the same loop (``HTTP1Target``, ADR 0012). Handlers must not block: full commits wait for fsync on SQLite's
+/// writer queue, and only a native job's deferred commit runs on the loop, where it can wait behind one full
+/// commit, as it did on the pool before.
 struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
