@@ -41,6 +41,22 @@ struct JSONShapeTests {
         #expect(scanned > 1_000)  // most bodies are plain enough for the shortcut
     }
 
+    @Test("POST /jobs bodies: the shortcut answers exactly as the Foundation path, on random bodies", arguments: [4, 5, 6] as [UInt64])
+    func submissionsAgreeWithFoundation(seed: UInt64) {
+        var random = SplitMix64(state: seed)
+        var accepted = 0
+        for _ in 0..<3_000 {
+            var body = Self.submission(&random)
+            if random.next() % 4 == 0 { body = Self.mutate(body, &random) }
+            let bytes = Array(body.utf8)
+            let answer = Result { () throws(RequestError) in try JobSubmission.parse(ByteBuffer(bytes: bytes)) }
+            let reference = Result { () throws(RequestError) in try JobSubmission.parseThroughFoundation(bytes) }
+            #expect(answer == reference, "\(body)")
+            if case .success = answer { accepted += 1 }
+        }
+        #expect(accepted > 200)  // enough bodies get through every check to compare what is kept
+    }
+
     @Test("plain request bodies take the shortcut; anything unusual is left to Foundation")
     func whatItReads() {
         func scans(_ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { JSONShape.scan($0) } != nil }
@@ -83,6 +99,32 @@ struct JSONShapeTests {
             let count = Int(random.next() % 3)
             return "{" + (0..<count).map { index in quoted("k\(index)") + ":" + value(&random, depth: depth + 1) }.joined(separator: ",") + "}"
         }
+    }
+
+    /// A `POST /jobs` body: mostly well-formed fields, each sometimes of the wrong kind or odd.
+    private static func submission(_ random: inout SplitMix64) -> String {
+        var fields: [String] = []
+        if random.next() % 8 != 0 { fields.append(#""kind":"# + pick(["\"chat\"", "\"generate\"", "\"embed\"", "\"other\"", "3", "null"], &random)) }
+        if random.next() % 8 != 0 {
+            let plain = #"{"model":"m","messages":[{"role":"user","content":"hi"}],"prompt":"p","input":"x","stream":false}"#
+            fields.append(#""request":"# + (random.next() % 2 == 0 ? plain : pick([body(&random), "[]", "\"{}\"", "null"], &random)))
+        }
+        if random.next() % 3 == 0 {
+            let urls = ["\"http://127.0.0.1:9/hook\"", "\"https://example.com/h?a=1\"", "\"ftp://x\"", "\"not a url\"", "\"http://\"", "null", "1"]
+            fields.append(#""state_webhook_url":"# + pick(urls, &random))
+        }
+        if random.next() % 2 == 0 {
+            let priorities = ["5", "-3", "0", "5.0", "5.5", "-0.0", "1000000", "1000001", "-1000000.0", "1e2", "123456789012345", "true", "\"5\"", "null"]
+            fields.append(#""priority":"# + pick(priorities, &random))
+        }
+        if random.next() % 3 == 0 {
+            fields.append(#""metadata":"# + pick([#"{"a":[1,{"b":"c"}],"n":1.50}"#, "{}", "[]", "\"m\"", "null", #"{"é":1}"#], &random))
+        }
+        if random.next() % 5 == 0 { fields.append(#""x":"# + value(&random, depth: 0)) }
+        var order = fields
+        for index in order.indices.reversed() { order.swapAt(index, Int(random.next() % UInt64(index + 1))) }
+        let spaces = pick(["", " ", "\n  "], &random)
+        return "{" + spaces + order.joined(separator: "," + spaces) + spaces + "}"
     }
 
     /// A broken or odd variant: a byte dropped, changed or added somewhere.

@@ -16,6 +16,8 @@ struct JSONShape {
         var text: String?
         /// For an array, the kinds of its elements.
         var elements: Set<Kind> = []
+        /// Where the value lies in the scanned bytes (nil when it came from Foundation).
+        var range: Range<Int>? = nil
     }
 
     private(set) var fields: [String: Field] = [:]
@@ -26,7 +28,9 @@ struct JSONShape {
         var shape = JSONShape()
         reader.skipWhitespace()
         let read = reader.object { key, reader in
-            guard let field = reader.field() else { return false }
+            let start = reader.index
+            guard var field = reader.field() else { return false }
+            field.range = start..<reader.index
             return shape.fields.updateValue(field, forKey: key) == nil
         }
         reader.skipWhitespace()

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 
 /// A validated `POST /jobs` body.
-public struct JobSubmission: Sendable {
+public struct JobSubmission: Sendable, Equatable {
     public var kind: JobKind
     /// The native request, byte for byte as the caller wrote it.
     public var request: Data
@@ -14,17 +14,48 @@ public struct JobSubmission: Sendable {
 
     /// Validates `body`; the inner request is checked exactly as its native endpoint would check it.
     public static func parse(_ body: ByteBuffer) throws(RequestError) -> JobSubmission {
-        let data = Data(body.readableBytesView)
-        let object = try NativeRequest.jsonObject(body)
-        guard let kindName = object["kind"] as? String, let kind = JobKind(rawValue: kindName) else {
+        let bytes = Array(body.readableBytesView)
+        // Plain JSON (nearly every submission) is read in one pass, the inner request in a second; the rest goes
+        // through Foundation, as native bodies do (ADR 0011, ADR 0012).
+        if let shape = bytes.withUnsafeBytes({ JSONShape.scan($0) }) {
+            let request = shape.fields["request"]
+            let requestFields = request.flatMap { field in
+                field.kind == .object ? field.range.flatMap { range in bytes[range].withUnsafeBytes { JSONShape.scan($0) } }?.fields : nil
+            }
+            if request?.kind != .object || requestFields != nil {
+                return try parse(shape.fields, requestFields: requestFields) { key in shape.fields[key]?.range.map { Data(bytes[$0]) } }
+            }
+        }
+        return try parseThroughFoundation(bytes)
+    }
+
+    /// Validates `bytes` read by `JSONSerialization`: the reading every body had before ``JSONShape``, and the one
+    /// the shortcut must agree with.
+    static func parseThroughFoundation(_ bytes: [UInt8]) throws(RequestError) -> JobSubmission {
+        let object = try NativeRequest.jsonObject(ByteBuffer(bytes: bytes))
+        let ranges = RawJSONFields.ranges(["request", "metadata"], in: bytes)
+        return try parse(
+            object.mapValues(JSONShape.Field.init(foundation:)),
+            requestFields: (object["request"] as? [String: Any])?.mapValues(JSONShape.Field.init(foundation:))
+        ) { key in ranges[key].map { Data(bytes[$0]) } }
+    }
+
+    /// The checks, in order, on the body's top-level fields; `requestFields` are the inner request's, when it is an
+    /// object, and `raw` gives a field's bytes as the caller wrote them.
+    private static func parse(
+        _ fields: [String: JSONShape.Field],
+        requestFields: [String: JSONShape.Field]?,
+        raw: (String) -> Data?
+    ) throws(RequestError) -> JobSubmission {
+        guard let kindField = fields["kind"], kindField.kind == .string, let kind = kindField.text.flatMap(JobKind.init(rawValue:)) else {
             throw RequestError(status: 400, message: "invalid request body: field 'kind' must be one of chat, generate, embed")
         }
-        guard let requestObject = object["request"] as? [String: Any] else {
+        guard fields["request"]?.kind == .object, let requestFields else {
             throw RequestError(status: 400, message: "invalid request body: field 'request' must be an object (the native Ollama request body)")
         }
         var url: String?
-        if let value = object["state_webhook_url"], !(value is NSNull) {
-            guard let text = value as? String, let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(),
+        if let value = fields["state_webhook_url"], value.kind != .null {
+            guard value.kind == .string, let text = value.text, let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(),
                 scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
             else {
                 throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' must be an http:// or https:// URL")
@@ -32,26 +63,23 @@ public struct JobSubmission: Sendable {
             url = text
         }
         var priority = 0
-        if let value = object["priority"], !(value is NSNull) {
-            guard JSONValue.isNumber(value), let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded(),
-                abs(number.doubleValue) <= 1_000_000
-            else {
+        if let value = fields["priority"], value.kind != .null {
+            guard value.kind == .number, let number = value.text.flatMap(Double.init), number == number.rounded(), abs(number) <= 1_000_000 else {
                 throw RequestError(status: 400, message: "invalid request body: field 'priority' must be a whole number")
             }
-            priority = number.intValue
+            priority = Int(number)
         }
-        if let value = object["metadata"], !(value is NSNull), !(value is [String: Any]) {
+        let metadataKind = fields["metadata"]?.kind
+        if let metadataKind, metadataKind != .null, metadataKind != .object {
             throw RequestError(status: 400, message: "invalid request body: field 'metadata' must be an object")
         }
-        let raw = RawJSONFields.extract(["request", "metadata"], from: data)
-        let request = raw["request"] ?? Data()
         let endpoint: NativeRequest.Endpoint = switch kind {
         case .chat: .chat
         case .generate: .generate
         case .embed: .embed
         }
-        let native = try NativeRequest.parse(endpoint, object: requestObject)
-        let metadata = object["metadata"] is [String: Any] ? raw["metadata"].map { String(decoding: $0, as: UTF8.self) } : nil
-        return JobSubmission(kind: kind, request: request, native: native, stateWebhookURL: url, priority: priority, metadata: metadata)
+        let native = try NativeRequest.parse(endpoint, fields: requestFields)
+        let metadata = metadataKind == .object ? raw("metadata").map { String(decoding: $0, as: UTF8.self) } : nil
+        return JobSubmission(kind: kind, request: raw("request") ?? Data(), native: native, stateWebhookURL: url, priority: priority, metadata: metadata)
     }
 }

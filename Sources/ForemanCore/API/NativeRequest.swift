@@ -35,7 +35,8 @@ public struct NativeRequest: Sendable, Equatable {
         try parse(endpoint, fields: object.mapValues(JSONShape.Field.init(foundation:)))
     }
 
-    private static func parse(_ endpoint: Endpoint, fields: [String: JSONShape.Field]) throws(RequestError) -> NativeRequest {
+    /// Validates a body's top-level fields for `endpoint`: the one check both readings of a body go through.
+    static func parse(_ endpoint: Endpoint, fields: [String: JSONShape.Field]) throws(RequestError) -> NativeRequest {
         var modelField = fields["model"]
         if endpoint == .show, modelField == nil || modelField?.kind == .null { modelField = fields["name"] }
         let model: String

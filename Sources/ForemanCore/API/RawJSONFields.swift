@@ -6,12 +6,6 @@ import Foundation
 ///
 /// Call it only on text that has already parsed as a JSON object: it skips values without validating them.
 public enum RawJSONFields {
-    /// The raw text of each wanted top-level field present in `json`.
-    public static func extract(_ keys: Set<String>, from json: Data) -> [String: Data] {
-        let bytes = [UInt8](json)
-        return ranges(keys, in: bytes).mapValues { Data(bytes[$0]) }
-    }
-
     /// Where the value of each wanted top-level field lies in `bytes`.
     public static func ranges(_ keys: Set<String>, in bytes: [UInt8]) -> [String: Range<Int>] {
         var index = 0
