@@ -10,12 +10,8 @@ import Testing
 struct JSONShapeTests {
     @Test("the scanner agrees with JSONSerialization, and validation agrees with the Foundation path, on random bodies", arguments: [1, 2, 3] as [UInt64])
     func agreesWithFoundation(seed: UInt64) throws {
-        var random = SplitMix64(state: seed)
         var scanned = 0
-        for _ in 0..<3_000 {
-            var body = Self.body(&random)
-            if random.next() % 4 == 0 { body = Self.mutate(body, &random) }
-            let bytes = Array(body.utf8)
+        for (body, bytes) in Self.randomBodies(seed: seed, Self.body) {
             let shape = bytes.withUnsafeBytes { JSONShape.scan($0) }
             let foundation = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
             if let shape {
@@ -43,12 +39,8 @@ struct JSONShapeTests {
 
     @Test("POST /jobs bodies: the shortcut answers exactly as the Foundation path, on random bodies", arguments: [4, 5, 6] as [UInt64])
     func submissionsAgreeWithFoundation(seed: UInt64) {
-        var random = SplitMix64(state: seed)
         var accepted = 0
-        for _ in 0..<3_000 {
-            var body = Self.submission(&random)
-            if random.next() % 4 == 0 { body = Self.mutate(body, &random) }
-            let bytes = Array(body.utf8)
+        for (body, bytes) in Self.randomBodies(seed: seed, Self.submission) {
             let answer = Result { () throws(RequestError) in try JobSubmission.parse(ByteBuffer(bytes: bytes)) }
             let reference = Result { () throws(RequestError) in try JobSubmission.parseThroughFoundation(bytes) }
             #expect(answer == reference, "\(body)")
@@ -73,6 +65,16 @@ struct JSONShapeTests {
     }
 
     // MARK: Random bodies
+
+    /// 3,000 bodies from `make`, a quarter of them broken by ``mutate(_:_:)``, with their bytes.
+    private static func randomBodies(seed: UInt64, _ make: (inout SplitMix64) -> String) -> [(text: String, bytes: [UInt8])] {
+        var random = SplitMix64(state: seed)
+        return (0..<3_000).map { _ in
+            var body = make(&random)
+            if random.next() % 4 == 0 { body = mutate(body, &random) }
+            return (body, Array(body.utf8))
+        }
+    }
 
     private static let keys = ["model", "name", "stream", "options", "keep_alive", "messages", "tools", "prompt", "system", "images", "input", "x"]
 
