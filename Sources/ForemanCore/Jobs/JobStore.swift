@@ -282,20 +282,15 @@ public actor JobStore {
         precondition(response == nil || state == .succeeded, "only a succeeded job has a response")
         let known = running[id]
         let finished = try await write(durability) { db, changes -> Job? in
-            let arguments: StatementArguments = [state.rawValue, error, response, DatabaseDate.storage(now), id]
+            try db.cachedStatement(sql: "UPDATE job SET state = ?, error = ?, response = ?, finished_at = ? WHERE id = ? AND state = 'running'")
+                .execute(arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id])
+            guard db.changesCount == 1 else { return nil }  // no longer running: cancelled or requeued as this run ended
             let job: Job
             if var known {
-                try db.cachedStatement(sql: "UPDATE job SET state = ?, error = ?, response = ?, finished_at = ? WHERE id = ? AND state = 'running'")
-                    .execute(arguments: arguments)
-                guard db.changesCount == 1 else { return nil }  // no longer running: requeued as this run ended
                 (known.state, known.error, known.response, known.finishedAt) = (state, error, response, now)
                 job = known
             } else {
-                let statement = try db.cachedStatement(sql: """
-                    UPDATE job SET state = ?, error = ?, response = ?, finished_at = ?
-                    WHERE id = ? AND state = 'running' RETURNING *
-                    """)
-                guard let row = try Job.fetchOne(statement, arguments: arguments) else { return nil }
+                guard let row = try Self.job(db, id: id) else { return nil }
                 job = row
             }
             for artifact in artifacts { try artifact.insertRow(db) }

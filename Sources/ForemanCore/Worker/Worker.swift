@@ -138,11 +138,7 @@ public actor Worker: Service {
             return placement
         }
         let task = start(running)
-        if #available(macOS 15.0, *), let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-            Task(executorPreference: EventLoopExecutor(loop)) { await self.complete(running, task) }
-        } else {
-            Task { await self.complete(running, task) }
-        }
+        Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
         return placement
     }
 
@@ -185,13 +181,10 @@ public actor Worker: Service {
     private func start(_ job: Job) -> Task<JobResult, Never> {
         let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
-        let task: Task<JobResult, Never>
-        if #available(macOS 15.0, *), let loop = attempt.target.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop) {
-            // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
-            // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
-            task = Task(executorPreference: EventLoopExecutor(loop)) { await attempt.run(events: await broker.channel(for: job.id)) }
-        } else {
-            task = Task { await attempt.run(events: await broker.channel(for: job.id)) }
+        // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
+        // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
+        let task = Task.preferring(attempt.target.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
+            await attempt.run(events: await broker.channel(for: job.id))
         }
         runs[job.id] = (job, task)
         if cancelReasons[job.id] != nil { task.cancel() }
