@@ -34,8 +34,33 @@ public func buildApplication(
     ]
     let metrics = ForemanMetrics(factory: factory)
 
+    // Before anything reads or writes the file: a second foreman must not run recovery on a database in use.
+    let lock = try DatabaseLock(databasePath: config.databasePath)
     let pool = try ForemanDatabase.open(path: config.databasePath)
     let webhookClient = WebhookOutbox.makeHTTPClient(timeout: config.webhookRetry.timeout)
+    do {
+        return try await assemble(config: config, logger: logger, metrics: metrics, registry: registry, lock: lock, pool: pool, webhookClient: webhookClient, onServerRunning: onServerRunning)
+    } catch {
+        // A client that is not shut down traps when it is released; the real cause must reach the operator instead.
+        try? await webhookClient.shutdown()
+        try? pool.close()
+        throw error
+    }
+}
+
+/// The rest of ``buildApplication(config:logger:onServerRunning:)``, once the database and the webhook client exist.
+private func assemble(
+    config: ForemanConfig,
+    logger: Logger,
+    metrics: ForemanMetrics,
+    registry: PrometheusCollectorRegistry,
+    lock: DatabaseLock,
+    pool: DatabasePool,
+    webhookClient: HTTPClient,
+    onServerRunning: @escaping @Sendable (Int) async -> Void
+) async throws -> ForemanService {
+    // Everything that can fail comes before the target's client is made: nothing else would shut it down.
+    if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
     let outbox = WebhookOutbox(
         pool: pool,
         client: webhookClient,
@@ -55,7 +80,9 @@ public func buildApplication(
 
     let (target, targetService) = try makeTarget(config, metrics: metrics)
     let inventory = Inventory(metrics: metrics)
-    let poller = InventoryPoller(target: target, inventory: inventory, interval: config.pollInterval, logger: logger)
+    let poller = InventoryPoller(
+        target: target, inventory: inventory, interval: config.pollInterval, minimumRefreshInterval: config.inventoryRefreshMinimum, logger: logger
+    )
     let broker = JobBroker()
     let residency = Residency(
         target: target,
@@ -84,11 +111,12 @@ public func buildApplication(
     let router = Router(context: ConnectionContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes))
     router.add(middleware: ErrorMiddleware())
-    if let token = config.token {
-        router.add(middleware: AuthMiddleware(verifier: BearerTokenVerifier(token: token), metricsPublic: config.metricsPublic))
+    let verifier = config.token.map(BearerTokenVerifier.init(token:))
+    if let verifier {
+        router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: config.metricsPublic))
     }
     router.add(middleware: DrainMiddleware(gate: gate))
-    HealthRoutes(targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker, residency: residency, embeddings: embeddings)
+    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker, residency: residency, embeddings: embeddings)
         .register(on: router)
     MetricsRoutes(registry: registry).register(on: router)
     let modelCheck = ModelCheck(inventory: inventory, poller: poller)
@@ -101,7 +129,7 @@ public func buildApplication(
         modelCheck: modelCheck,
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
-    JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes).register(on: router)
+    JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
     var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
     routes["/healthz"] = [.get]
     routes["/metrics"] = [.get]
@@ -119,7 +147,6 @@ public func buildApplication(
         )
     ]
     if let socketPath = config.socketPath {
-        try UnixSocketFile.prepare(socketPath)
         servers.append(
             Application(
                 responder: responder,
@@ -139,7 +166,7 @@ public func buildApplication(
     // Services stop in reverse order (ADR 0009): the drain first, then the servers, the workers, the outbox, the
     // clients, the checkpointer and the database last, so everything that uses something stops before it.
     let services: [any Service] = [
-        DatabaseCloser(pool: pool, logger: logger),
+        DatabaseCloser(pool: pool, lock: lock, logger: logger),
         WALCheckpointer(pool: pool, logger: logger),
         targetService,
         ClosingService { try await webhookClient.shutdown() },
@@ -211,9 +238,10 @@ struct ClosingService: Service {
     }
 }
 
-/// Closes the database once everything that writes to it has stopped.
+/// Closes the database once everything that writes to it has stopped, then lets another foreman take it.
 struct DatabaseCloser: Service {
     let pool: DatabasePool
+    let lock: DatabaseLock
     let logger: Logger
 
     func run() async throws {
@@ -224,6 +252,7 @@ struct DatabaseCloser: Service {
         } catch {
             logger.error("could not close the database", metadata: ["error": "\(error)"])
         }
+        withExtendedLifetime(lock) {}
     }
 }
 

@@ -179,7 +179,9 @@ struct BenchClient: Sendable {
 
     /// `queue_depth` from foreman's `/healthz`.
     func queueDepth() async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)/healthz"), timeout: .seconds(10))
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)/healthz")
+        request.headers.add(name: "Authorization", value: "Bearer bench")  // the details need the token
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
         let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
         guard let depth = object?["queue_depth"] as? Int else { throw ValidationError("/healthz has no queue_depth") }

@@ -75,6 +75,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("webhook-timeout"), help: "Time limit of one webhook attempt (FOREMAN_WEBHOOK_TIMEOUT, default 15s).")
     var webhookTimeout: String?
 
+    @Option(name: .customLong("webhook-allow-link-local"), help: "1: webhooks may go to link-local and cloud-metadata addresses (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL, default 0).")
+    var webhookAllowLinkLocal: String?
+
+    @Option(name: .customLong("metrics-public"), help: "1: /metrics without the token (FOREMAN_METRICS_PUBLIC, default 0).")
+    var metricsPublic: String?
+
+    @Option(name: .customLong("log-bodies"), help: "1: request bodies (prompts) in the logs (FOREMAN_LOG_BODIES, default 0).")
+    var logBodies: String?
+
     @Option(name: .customLong("max-attempts"), help: "Claims of a /jobs job before a restart mid-run fails it (FOREMAN_MAX_ATTEMPTS, default 3).")
     var maxAttempts: String?
 
@@ -120,6 +129,9 @@ struct Serve: AsyncParsableCommand {
         overrides[.webhookRetryFor] = webhookRetryFor
         overrides[.webhookRetryBase] = webhookRetryBase
         overrides[.webhookTimeout] = webhookTimeout
+        overrides[.webhookAllowLinkLocal] = webhookAllowLinkLocal
+        overrides[.metricsPublic] = metricsPublic
+        overrides[.logBodies] = logBodies
         overrides[.maxAttempts] = maxAttempts
         overrides[.maxSkip] = maxSkip
         overrides[.maxAffinityWait] = maxAffinityWait
@@ -145,12 +157,19 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = level
         logger.info(
             "starting foreman",
-            metadata: ["addr": "\(config.address)", "target": "\(config.ollamaURL)", "db": "\(config.databasePath)", "auth": "\(config.token != nil)"]
+            metadata: ["addr": "\(config.address)", "target": "\(URLRedaction.redactingUserinfo(in: config.ollamaURL))", "db": "\(config.databasePath)", "auth": "\(config.token != nil)"]
         )
         // The database holds prompts and the socket grants the API: neither is for other users of this machine.
         umask(0o077)
-        let foreman = try await buildApplication(config: config, logger: logger)
-        let group = ServiceGroup(services: [foreman], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        do {
+            let foreman = try await buildApplication(config: config, logger: logger)
+            let group = ServiceGroup(services: [foreman], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        } catch {
+            // One line naming the cause, on standard error whatever the log level, and a documented exit code.
+            let failure = StartupFailure(error, config: config)
+            logger.critical("foreman stopped", metadata: ["error": "\(failure.message)", "exit_code": "\(failure.exitCode)"])
+            CommandOutput.fail(failure.message, exitCode: failure.exitCode)
+        }
     }
 }

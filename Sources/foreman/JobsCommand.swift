@@ -19,7 +19,11 @@ struct JobsCommand: AsyncParsableCommand {
 
         var client: JobsClient {
             let environment = ProcessInfo.processInfo.environment
-            return JobsClient(baseURL: url ?? environment["FOREMAN_URL"] ?? "http://127.0.0.1:8080", token: token ?? environment["FOREMAN_TOKEN"])
+            return JobsClient(
+                baseURL: url ?? environment["FOREMAN_URL"] ?? "http://127.0.0.1:8080",
+                token: token ?? environment["FOREMAN_TOKEN"],
+                client: JobsClient.commandLineHTTPClient
+            )
         }
     }
 
@@ -41,15 +45,15 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let kind = JobKind(rawValue: kind)!
             let client = connection.client
-            var answer = try await client.submit(
+            var answer = try await CommandOutput.reaching { try await client.submit(
                 kind: kind,
                 request: JobsClient.nativeRequest(kind: kind, model: model, prompt: prompt),
                 webhook: webhook,
                 priority: priority,
                 idempotencyKey: idempotencyKey
-            )
+            ) }
             if wait, answer.isSuccess, let id = answer.object?["id"] as? String {
-                answer = try await client.waitUntilFinished(id)
+                answer = try await CommandOutput.reaching { try await client.waitUntilFinished(id) }
             }
             try output(answer)
         }
@@ -59,7 +63,7 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a job object.")
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
-        func run() async throws { try output(try await connection.client.get(id)) }
+        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.get(id) }) }
     }
 
     struct List: AsyncParsableCommand {
@@ -71,7 +75,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "Page size (at most 200).") var limit: Int?
         @Option(help: "next_cursor of the previous page.") var cursor: String?
         func run() async throws {
-            try output(try await connection.client.list(state: state, kind: kind, origin: origin, limit: limit, cursor: cursor))
+            try output(try await CommandOutput.reaching { try await connection.client.list(state: state, kind: kind, origin: origin, limit: limit, cursor: cursor) })
         }
     }
 
@@ -79,7 +83,7 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job.")
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
-        func run() async throws { try output(try await connection.client.cancel(id)) }
+        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.cancel(id) }) }
     }
 
     struct ArtifactCommand: AsyncParsableCommand {
@@ -87,16 +91,15 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
         @Argument(help: "response.json or transcript.ndjson.") var name: String
-        func run() async throws { try output(try await connection.client.artifact(id, name: name)) }
+        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.artifact(id, name: name) }) }
     }
 }
 
 /// Prints a successful answer's body; turns a failed one into an error message and a non-zero exit.
 private func output(_ answer: JobsClient.Answer) throws {
     guard answer.isSuccess else {
-        FileHandle.standardError.write(Data("error: \(answer.errorMessage) (HTTP \(answer.status))\n".utf8))
-        throw ExitCode(answer.status == 404 ? 4 : 1)
+        CommandOutput.fail("\(answer.errorMessage) (HTTP \(answer.status))", exitCode: answer.status == 404 ? CommandOutput.notFoundCode : CommandOutput.serverErrorCode)
     }
-    FileHandle.standardOutput.write(answer.body)
-    if answer.body.last != UInt8(ascii: "\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    CommandOutput.emit(answer.body)
+    if answer.body.last != UInt8(ascii: "\n") { CommandOutput.emit(Data("\n".utf8)) }
 }

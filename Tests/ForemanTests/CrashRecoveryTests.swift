@@ -55,6 +55,19 @@ final class ForemanProcess: @unchecked Sendable {  // touched from one test task
         process.waitUntilExit()
         return process.terminationStatus
     }
+
+    /// Waits at most `limit` for the process to exit on its own; past it, kills it and throws.
+    func waitForExit(within limit: Duration) async throws -> Int32 {
+        let exited = Task.detached { self.waitForExit() }
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            kill(self.process.processIdentifier, SIGKILL)
+        }
+        let status = await exited.value
+        watchdog.cancel()
+        if case .success = await watchdog.result { throw TestFailure("foreman did not exit within \(limit)") }
+        return status
+    }
 }
 
 extension ServerTests {

@@ -161,7 +161,10 @@ extension ServerTests {
                 await harness.fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire"))
                 // An unknown model triggers a poll right away, which fails.
                 _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
-                let degraded = try await harness.request(.GET, "/healthz", token: .some(nil))
+                let anonymous = try await harness.request(.GET, "/healthz", token: .some(nil))
+                #expect(anonymous.status == 503)
+                #expect(anonymous.body == #"{"status":"degraded"}"#)  // no target, models or job ids without the token
+                let degraded = try await harness.request(.GET, "/healthz")
                 #expect(degraded.status == 503)
                 let report = try degraded.jsonObject()
                 #expect(report["status"] as? String == "degraded")
@@ -171,7 +174,7 @@ extension ServerTests {
                 #expect(try await harness.request(.GET, "/api/tags").body == tags.body)  // last known inventory
 
                 _ = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
-                let recovered = try await harness.request(.GET, "/healthz", token: .some(nil))
+                let recovered = try await harness.request(.GET, "/healthz")
                 #expect(recovered.status == 200)
                 #expect(try recovered.jsonObject()["status"] as? String == "ok")
                 #expect(try recovered.jsonObject()["models"] as? Int == 3)

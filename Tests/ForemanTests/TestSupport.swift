@@ -71,6 +71,7 @@ struct Harness: Sendable {
         config.token = token
         config.databasePath = databasePath
         config.pollInterval = .seconds(3600)  // tests trigger polls themselves
+        config.inventoryRefreshMinimum = .zero  // each unknown model polls again (the bound has its own test)
         config.targetRetry.maximum = .milliseconds(200)  // an outage test should not wait out a 10 s backoff
         config.targetConnectTimeout = .milliseconds(250)  // nor 5 s per refused connection
         configure(&config)
@@ -115,8 +116,9 @@ struct Harness: Sendable {
         return try await HTTPClient.shared.execute(request, timeout: .seconds(60))
     }
 
+    /// `/healthz` with the token: every detail.
     func health() async throws -> [String: Any] {
-        try await request(.GET, "/healthz", token: .some(nil)).jsonObject()
+        try await request(.GET, "/healthz").jsonObject()
     }
 
     /// Waits (bounded) until foreman's queue holds `depth` jobs, as `/healthz` reports it.

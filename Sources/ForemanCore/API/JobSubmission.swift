@@ -13,7 +13,7 @@ public struct JobSubmission: Sendable, Equatable {
     public var metadata: String?
 
     /// Validates `body`; the inner request is checked exactly as its native endpoint would check it.
-    public static func parse(_ body: ByteBuffer) throws(RequestError) -> JobSubmission {
+    public static func parse(_ body: ByteBuffer, webhooks: WebhookAddressPolicy = WebhookAddressPolicy()) throws(RequestError) -> JobSubmission {
         let bytes = Array(body.readableBytesView)
         // Plain JSON (nearly every submission) is read in one pass, the inner request in a second; the rest goes
         // through Foundation, as native bodies do (ADR 0011, ADR 0012).
@@ -23,20 +23,21 @@ public struct JobSubmission: Sendable, Equatable {
                 field.kind == .object ? field.range.flatMap { range in bytes[range].withUnsafeBytes { JSONShape.scan($0) } }?.fields : nil
             }
             if request?.kind != .object || requestFields != nil {
-                return try parse(shape.fields, requestFields: requestFields) { key in shape.fields[key]?.range.map { Data(bytes[$0]) } }
+                return try parse(shape.fields, requestFields: requestFields, webhooks: webhooks) { key in shape.fields[key]?.range.map { Data(bytes[$0]) } }
             }
         }
-        return try parseThroughFoundation(bytes)
+        return try parseThroughFoundation(bytes, webhooks: webhooks)
     }
 
     /// Validates `bytes` read by `JSONSerialization`: the reading every body had before ``JSONShape``, and the one
     /// the shortcut must agree with.
-    static func parseThroughFoundation(_ bytes: [UInt8]) throws(RequestError) -> JobSubmission {
+    static func parseThroughFoundation(_ bytes: [UInt8], webhooks: WebhookAddressPolicy = WebhookAddressPolicy()) throws(RequestError) -> JobSubmission {
         let object = try NativeRequest.jsonObject(ByteBuffer(bytes: bytes))
         let ranges = RawJSONFields.ranges(["request", "metadata"], in: bytes)
         return try parse(
             object.mapValues(JSONShape.Field.init(foundation:)),
-            requestFields: (object["request"] as? [String: Any])?.mapValues(JSONShape.Field.init(foundation:))
+            requestFields: (object["request"] as? [String: Any])?.mapValues(JSONShape.Field.init(foundation:)),
+            webhooks: webhooks
         ) { key in ranges[key].map { Data(bytes[$0]) } }
     }
 
@@ -45,6 +46,7 @@ public struct JobSubmission: Sendable, Equatable {
     private static func parse(
         _ fields: [String: JSONShape.Field],
         requestFields: [String: JSONShape.Field]?,
+        webhooks: WebhookAddressPolicy,
         raw: (String) -> Data?
     ) throws(RequestError) -> JobSubmission {
         guard let kindField = fields["kind"], kindField.kind == .string, let kind = kindField.text.flatMap(JobKind.init(rawValue:)) else {
@@ -59,6 +61,9 @@ public struct JobSubmission: Sendable, Equatable {
                 scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
             else {
                 throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' must be an http:// or https:// URL")
+            }
+            if let host = parsed.host, let refusal = webhooks.refusal(host: host) {
+                throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' is refused: \(refusal) (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1 allows it)")
             }
             url = text
         }

@@ -3,6 +3,12 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A small client for a running foreman's `/jobs` API, used by `foreman jobs …`.
 public struct JobsClient: Sendable {
     /// An answer from foreman: its status and raw body.
@@ -27,6 +33,16 @@ public struct JobsClient: Sendable {
     public let baseURL: String
     public let token: String?
     private let client: HTTPClient
+
+    /// The client a short-lived command uses: a refused connection fails at once instead of being retried until the
+    /// connect timeout, so `foreman jobs …` against a stopped foreman says so without a wait. A process-wide
+    /// singleton, never shut down, like `HTTPClient.shared`.
+    public static let commandLineHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     public init(baseURL: String, token: String?, client: HTTPClient = .shared) {
         var url = baseURL
@@ -90,9 +106,35 @@ public struct JobsClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await client.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 256 << 20)
-        return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(60))
+            let bytes = try await response.body.collect(upTo: 256 << 20)
+            return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
+        } catch {
+            throw Unreachable(baseURL: baseURL, reason: Self.reason(error))
+        }
+    }
+
+    /// foreman could not be asked: nothing listens there, the connection broke, or the answer took too long.
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var baseURL: String
+        public var reason: String
+        public var description: String { "cannot reach foreman at \(baseURL): \(reason)" }
+    }
+
+    /// The transport error in a few words, without NIO's type names and nested descriptions.
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout: return "connection timed out"
+            case .deadlineExceeded, .readTimeout: return "no answer in time"
+            case .remoteConnectionClosed: return "the connection was closed before the answer"
+            default: return "\(error)"
+            }
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error { return "connection timed out" }
+        return "\(error)"
     }
 
     private static func escape(_ text: String) -> String {

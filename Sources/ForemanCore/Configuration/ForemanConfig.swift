@@ -35,6 +35,8 @@ public struct ForemanConfig: Sendable, Equatable {
     public var maxAttempts: Int = 3
     /// Webhook retry schedule and time limits.
     public var webhookRetry = WebhookOutbox.RetryPolicy()
+    /// `FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1`: webhooks may go to link-local and cloud-metadata addresses.
+    public var webhookAddresses = WebhookAddressPolicy()
     /// The bound on model affinity when choosing the next job (ADR 0007).
     public var scheduling = Scheduler.Policy()
     /// How long connecting to the target may take. AsyncHTTPClient retries a refused connection until this
@@ -56,6 +58,8 @@ public struct ForemanConfig: Sendable, Equatable {
     public var socketPath: String?
     /// Backoff while the target is unreachable (not an environment variable: the defaults suit every box).
     public var targetRetry = Worker.RetryPolicy()
+    /// The shortest time between two re-polls of the inventory for unknown models (not an environment variable).
+    public var inventoryRefreshMinimum: Duration = .seconds(1)
 
     public init() {}
 
@@ -101,6 +105,7 @@ extension ForemanConfig {
         case webhookRetryFor = "FOREMAN_WEBHOOK_RETRY_FOR"
         case webhookRetryBase = "FOREMAN_WEBHOOK_RETRY_BASE"
         case webhookTimeout = "FOREMAN_WEBHOOK_TIMEOUT"
+        case webhookAllowLinkLocal = "FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL"
         case maxSkip = "FOREMAN_MAX_SKIP"
         case maxAffinityWait = "FOREMAN_MAX_AFFINITY_WAIT"
         case embedModels = "FOREMAN_EMBED_MODELS"
@@ -159,6 +164,7 @@ extension ForemanConfig {
         case .webhookRetryFor: webhookRetry.giveUpAfter = try DurationParser.parse(raw, variable: name)
         case .webhookRetryBase: webhookRetry.base = try DurationParser.parse(raw, variable: name)
         case .webhookTimeout: webhookRetry.timeout = try DurationParser.parse(raw, variable: name)
+        case .webhookAllowLinkLocal: webhookAddresses.allowLinkLocal = try Self.parseFlag(raw, variable: name)
         case .maxSkip:
             guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
                 throw ConfigError(variable: name, message: "expected a whole number of 0 or more, got '\(raw)'")

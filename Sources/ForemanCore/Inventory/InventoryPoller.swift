@@ -6,21 +6,36 @@ import ServiceLifecycle
 /// Keeps the ``Inventory`` fresh by reading the target's `/api/tags` every interval.
 ///
 /// A failed poll keeps the last inventory and sets the degraded flag; the next success clears it.
-/// ``refresh()`` polls at once (an unknown model gets one re-poll before its 404); callers that
-/// arrive while a poll is in flight share it instead of stacking more requests on the target.
+/// ``refresh()`` polls at once; ``refreshUnlessRecent()`` (an unknown model's re-poll before its 404) at most once
+/// a second. Callers that arrive while a poll is in flight share it instead of stacking more requests on the target.
 public actor InventoryPoller: Service {
     private let target: any OllamaTarget
     private let inventory: Inventory
     private let interval: Duration
     private let logger: Logger
+    /// The shortest time between two polls asked for by callers (``refreshUnlessRecent()``).
+    private let minimumRefreshInterval: Duration
     private var inFlight: Task<Bool, Never>?
+    private var lastPoll: (endedAt: ContinuousClock.Instant, succeeded: Bool)?
     private var learning = false
 
-    public init(target: any OllamaTarget, inventory: Inventory, interval: Duration, logger: Logger) {
+    public init(target: any OllamaTarget, inventory: Inventory, interval: Duration, minimumRefreshInterval: Duration = .seconds(1), logger: Logger) {
         self.target = target
         self.inventory = inventory
         self.interval = interval
+        self.minimumRefreshInterval = minimumRefreshInterval
         self.logger = logger
+    }
+
+    /// Polls for a caller that met a model the inventory lacks, unless a poll ended less than the minimum refresh
+    /// interval ago: then that poll's outcome stands. Names a caller makes up cost the target at most one
+    /// `/api/tags` a second, however many arrive.
+    @discardableResult
+    public func refreshUnlessRecent() async -> Bool {
+        if inFlight == nil, let lastPoll, ContinuousClock.now - lastPoll.endedAt < minimumRefreshInterval {
+            return lastPoll.succeeded
+        }
+        return await refresh()
     }
 
     public func run() async throws {
@@ -37,6 +52,7 @@ public actor InventoryPoller: Service {
         let task = Task { await self.pollOnce() }
         inFlight = task
         let result = await task.value
+        lastPoll = (ContinuousClock.now, result)
         inFlight = nil
         // Outside the shared poll, so a caller that needs a fresh `/api/tags` never joins one that has already read it.
         if result, !learning {

@@ -17,7 +17,7 @@ public enum JobDocument {
         writer.date("finished_at", job.finishedAt)
         writer.int("attempts", job.attempts)
         writer.string("error", job.error)
-        writer.string("state_webhook_url", job.stateWebhookURL)
+        writer.string("state_webhook_url", job.stateWebhookURL.map(URLRedaction.redactingUserinfo(in:)))
         writer.raw("metadata", job.metadata)
         writer.int("queue_position", job.state == .queued ? queuePosition : nil)
         writer.date("estimated_start_at", job.state == .queued ? estimatedStartAt : nil)

@@ -62,13 +62,17 @@ public actor EmbeddingLane {
     /// - Throws: ``Busy``, ``TargetError``, `CancellationError`.
     public func send(path: String, model: String, body: ByteBuffer, maxResponseBytes: Int) async throws -> (status: Int, contentType: String?, body: ByteBuffer) {
         let role = await residency.role(of: model)
-        let usesSlot = role != .chatOnly
+        // A name the target does not list cannot take the slot: the target would refuse it after foreman had
+        // unloaded the real embeddings model for it.
+        let listed = await residency.mayHold(model)
+        let usesSlot = role != .chatOnly && listed
         let name = ModelName.normalized(model)
         let admission = try await admit(slotModel: usesSlot ? name : nil)
         defer { release(usesSlot: usesSlot) }
+        var previousSlot: String??
         if case .swap = admission {
             defer { swapDone() }
-            try await residency.prepareForEmbed(name)
+            previousSlot = .some(try await residency.prepareForEmbed(name))
         }
         var bytes = Array(body.readableBytesView)
         if usesSlot {
@@ -81,6 +85,9 @@ public actor EmbeddingLane {
             let response = try await target.send(TargetRequest(method: .POST, path: path, body: ByteBuffer(bytes: bytes)))
             let answer = try await response.body.collect(upTo: maxResponseBytes)
             metrics.embedding(status: response.status)
+            if let previousSlot, !response.isSuccess {
+                await revertSlot(from: name, to: previousSlot)
+            }
             return (response.status, response.contentType, answer)
         } catch {
             metrics.embedding(status: nil)
@@ -97,6 +104,14 @@ public actor EmbeddingLane {
         guard let remembered = numCtx[model] ?? defaultNumCtx else { return body }
         numCtx[model] = remembered
         return EmbedRequestRewriter.settingNumCtx(remembered, in: body)
+    }
+
+    /// The target refused the model a swap moved the slot to: the slot names the previous model again, unless
+    /// other calls on the new model are running (they will learn the same answer and the next swap settles it).
+    private func revertSlot(from model: String, to previous: String?) async {
+        guard slotModel == model, inFlightOnSlot == 1 else { return }
+        slotModel = previous
+        await residency.revertEmbed(from: model, to: previous)
     }
 
     // MARK: Admission

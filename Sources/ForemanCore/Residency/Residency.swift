@@ -89,11 +89,29 @@ public actor Residency {
         try await unloadStrays()
     }
 
-    /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's.
-    /// The caller makes sure no call is still running on the previous embeddings model.
-    public func prepareForEmbed(_ model: String) async throws {
+    /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's; returns the
+    /// model the slot held before. The caller makes sure no call is still running on the previous embeddings model.
+    @discardableResult
+    public func prepareForEmbed(_ model: String) async throws -> String? {
+        let previous = slots.embed
         slots.embed = ModelName.normalized(model)
         try await unloadStrays()
+        return previous
+    }
+
+    /// The target refused `model` after it took the embeddings slot: the slot goes back to `previous`, so a later
+    /// unload does not remove a model for the sake of one the target does not have.
+    public func revertEmbed(from model: String, to previous: String?) {
+        guard slots.embed == ModelName.normalized(model) else { return }
+        slots.embed = previous
+        verifiedAt = nil
+    }
+
+    /// Whether `model` may take a slot: the inventory lists it, or no inventory has been read yet (the target
+    /// then decides).
+    public func mayHold(_ model: String) async -> Bool {
+        let snapshot = await inventory.snapshot
+        return snapshot.tagsBody == nil || snapshot.models.contains(ModelName.normalized(model))
     }
 
     private func unloadStrays() async throws {
@@ -101,17 +119,18 @@ public actor Residency {
         let checkedAt = ContinuousClock.now
         guard let resident = try await residentModels() else { return }
         let unloads = ResidencyPlanner.unloads(resident: resident, chatSlot: slots.chat, embedSlot: slots.embed)
-        if !unloads.isEmpty {
-            for model in unloads {
-                try await unload(model)
-            }
-            try await waitUntilGone(unloads)
+        // Only the unloads the target accepted are waited for: a refused one would cost the whole settle limit
+        // before every generation, for a model that is not going away.
+        var accepted: [String] = []
+        for model in unloads {
+            if try await unload(model) { accepted.append(model) }
         }
+        if !accepted.isEmpty { try await waitUntilGone(accepted) }
         verifiedAt = checkedAt
     }
 
-    /// Asks the target to unload `model` now (what `ollama stop` sends).
-    private func unload(_ model: String) async throws {
+    /// Asks the target to unload `model` now (what `ollama stop` sends); returns whether it accepted.
+    private func unload(_ model: String) async throws -> Bool {
         var body = ByteBuffer()
         body.writeString(#"{"model":"# + JSONObjectWriter.quoted(model) + #","keep_alive":0}"#)
         unloadsSent += 1
@@ -126,6 +145,7 @@ public actor Residency {
                 metadata: ["model": "\(model)", "status": "\(response.status)", "error": "\(ResponseAssembler.errorMessage(in: answer) ?? "")"]
             )
         }
+        return response.isSuccess
     }
 
     /// Ollama unloads in the background: poll `/api/ps` (bounded) so the next load does not race the unload.

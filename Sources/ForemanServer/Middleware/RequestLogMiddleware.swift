@@ -4,7 +4,8 @@ import Logging
 
 /// One log line per request: method, path, status, duration and the job id when there is one.
 ///
-/// Never the `Authorization` header; the body (prompts) only with `FOREMAN_LOG_BODIES=1`.
+/// Never the `Authorization` header; the body (prompts) only with `FOREMAN_LOG_BODIES=1`, and even then without the
+/// credentials of any URL in it.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     let logBodies: Bool
@@ -15,7 +16,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var request = request
         var metadata: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)"]
         if logBodies, request.method == .post, let body = try? await request.collectBody(upTo: maxBodyBytes) {
-            metadata["body"] = "\(String(buffer: body))"
+            metadata["body"] = "\(URLRedaction.redactingUserinfo(in: String(buffer: body)))"
         }
         do {
             let response = try await next(request, context)

@@ -4,8 +4,12 @@ import Hummingbird
 
 /// `GET /healthz`: whether the target is usable, and what the queue is doing. No auth, for monitors.
 ///
-/// Every key is always present (`null` when empty) so monitors can rely on them.
+/// Without the token it answers the status alone (`{"status":"ok"}`, 503 when degraded): the target's address, its
+/// models and the running job's id are for the operator, not for whoever can reach the port. With the token (or when
+/// foreman runs without one, on loopback) every key is present, `null` when empty, so monitors can rely on them.
 struct HealthRoutes<Context: RequestContext>: Sendable {
+    /// The token check; `nil` when foreman runs without a token.
+    let verifier: BearerTokenVerifier?
     let targetURL: String
     let inventory: Inventory
     let store: JobStore
@@ -14,14 +18,19 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     let embeddings: EmbeddingLane
 
     func register(on router: Router<Context>) {
-        router.get("/healthz") { _, _ in try await self.health() }
+        router.get("/healthz") { request, _ in
+            try await self.health(details: self.verifier?.verify(authorization: request.headers[.authorization]) ?? true)
+        }
     }
 
-    private func health() async throws -> Response {
+    private func health(details: Bool) async throws -> Response {
         let snapshot = await inventory.snapshot
         var report = JSONObjectWriter()
         report.string("status", snapshot.degraded ? "degraded" : "ok")
-        report.string("target", targetURL)
+        guard details else {
+            return JSONLine.response(report.finished(), status: snapshot.degraded ? .serviceUnavailable : .ok)
+        }
+        report.string("target", URLRedaction.redactingUserinfo(in: targetURL))
         report.bool("reachable", snapshot.reachable)
         report.date("last_poll_at", snapshot.lastPollAt)
         report.string("last_error", snapshot.lastError)

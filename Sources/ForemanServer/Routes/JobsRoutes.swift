@@ -9,6 +9,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
     let queue: JobQueue
     let modelCheck: ModelCheck
     let maxBodyBytes: Int
+    let webhooks: WebhookAddressPolicy
 
     static var maxPageSize: Int { 200 }
     static var defaultPageSize: Int { 50 }
@@ -37,7 +38,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         if let key, key.isEmpty || key.count > 255 {
             throw APIError(.badRequest, "Idempotency-Key must be 1 to 255 characters")
         }
-        let submission = try JobSubmission.parse(body)
+        let submission = try JobSubmission.parse(body, webhooks: webhooks)
         try await modelCheck.requireKnown(submission.native.model)
         let job = Job(
             kind: submission.kind,

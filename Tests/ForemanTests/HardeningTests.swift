@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import FakeOllama
+import ForemanCore
+import Foundation
+import NIOCore
+import Logging
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a run of the real `foreman` binary as a command ended.
+struct CommandResult {
+    var status: Int32
+    var standardError: String
+}
+
+/// Runs the `foreman` binary with `arguments` to its end. Its standard output goes to `output` (a pipe whose reader
+/// may already be closed), or is discarded.
+func runForemanCommand(_ arguments: [String], environment: [String: String] = [:], output: FileHandle? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman")
+    process.arguments = arguments
+    process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = output ?? FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, standardError: text)
+}
+
+/// A loopback port nothing listens on (bound once, then released).
+func closedPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard bound == 0 else { throw TestFailure("bind failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+extension ServerTests {
+    /// What attacks and real clients broke (issue #13), each with the end-to-end test that failed before its fix.
+    @Suite("Hardening")
+    struct HardeningTests {
+        // MARK: The command line (item 15)
+
+        @Test("foreman jobs list into a closed pipe ends quietly with 0; an absent server is one line and exit 69")
+        func cliClosedPipeAndUnreachable() async throws {
+            try await Harness.run { harness in
+                for index in 0..<3 { _ = try await harness.submit(request: Harness.chatBody(tokens: 1, content: "\(index)")) }
+                let pipe = Pipe()
+                try pipe.fileHandleForReading.close()  // the reader (`head -c 0`) is gone before the first write
+                let environment = ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": "secret"]
+                for arguments in [["jobs", "list"], ["jobs", "get", "job_nope"]] {
+                    let result = try runForemanCommand(arguments, environment: environment, output: pipe.fileHandleForWriting)
+                    if arguments[1] == "list" {
+                        #expect(result.status == 0, "\(arguments)")
+                        #expect(result.standardError.isEmpty, "\(result.standardError)")
+                    } else {
+                        #expect(result.status == 4)
+                        #expect(result.standardError == "foreman: job not found (HTTP 404)\n")
+                    }
+                }
+            }
+            let port = try closedPort()
+            for arguments in [["jobs", "list"], ["jobs", "get", "job_x"], ["jobs", "cancel", "job_x"]] {
+                let result = try runForemanCommand(arguments, environment: ["FOREMAN_URL": "http://127.0.0.1:\(port)"])
+                #expect(result.status == 69, "\(arguments)")
+                let lines = result.standardError.split(separator: "\n")
+                #expect(lines.count == 1, "\(result.standardError)")
+                #expect(result.standardError.hasPrefix("foreman: cannot reach foreman at http://127.0.0.1:\(port): "), "\(result.standardError)")
+            }
+        }
+
+        // MARK: A second process (items 2 and 3)
+
+        @Test("a second foreman on the same database refuses before touching it; the first one's jobs are undisturbed")
+        func secondProcessRefuses() async throws {
+            let fake = FakeOllamaState(tokenDelay: .milliseconds(1))
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-second-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let database = folder.appendingPathComponent("foreman.db").path
+            try await withRunningServer({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
+                let environment = ["FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret", "FOREMAN_DB": database]
+                let first = try ForemanProcess(port: try closedPort(), environment: environment, log: folder.appendingPathComponent("first.log"))
+                defer { first.terminate() }
+                try await first.waitUntilServing()
+                let harness = Harness(fake: fake, fakePort: fakePort, port: first.port, token: "secret", databasePath: database)
+
+                // A native generation held in flight, and a /jobs job queued behind it.
+                await fake.pause()
+                let native = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 3)) }
+                try await eventually("a generation in flight") { await fake.activeGenerations == 1 }
+                let queued = try await harness.submit(request: Harness.chatBody(tokens: 2)).jsonObject()
+                let queuedID = try #require(queued["id"] as? String)
+
+                let secondLog = folder.appendingPathComponent("second.log")
+                let second = try ForemanProcess(port: try closedPort(), environment: environment, log: secondLog)
+                let status = try? await second.waitForExit(within: .seconds(30))
+                guard status == 75 else {
+                    await fake.resume()  // let the held generation end, so the servers can stop
+                    throw TestFailure("the second foreman did not refuse: exit status \(String(describing: status))")
+                }
+                let said = try String(contentsOf: secondLog, encoding: .utf8)
+                #expect(said.contains("foreman: the database \(database) is in use by another foreman (pid \(first.pid))"), "\(said)")
+                #expect(!said.contains("recovered jobs"))
+
+                #expect(try await harness.job(queuedID)["state"] as? String == "queued")
+                await fake.resume()
+                let answer = try await native.value
+                #expect(answer.status == 200)
+                let nativeID = try #require(answer.headers.first(name: "X-Foreman-Job-Id"))
+                #expect(try await harness.waitForJob(nativeID, state: "succeeded")["error"] is NSNull)
+                _ = try await harness.waitForJob(queuedID, state: "succeeded")
+            }
+        }
+
+        @Test("a database another process keeps locked: foreman waits its busy timeout, then says why in one line and exits 75")
+        func lockedDatabaseAtStartup() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-locked-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let database = folder.appendingPathComponent("foreman.db").path
+            // sqlite3 in another process takes the write lock and keeps it until its standard input closes.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            holder.arguments = ["python3", "-c", """
+                import sqlite3, sys
+                c = sqlite3.connect(sys.argv[1], isolation_level=None)
+                c.execute("PRAGMA journal_mode=WAL")
+                c.execute("BEGIN EXCLUSIVE")
+                print("locked", flush=True)
+                sys.stdin.read()
+                """, database]
+            let input = Pipe()
+            let said = Pipe()
+            holder.standardInput = input
+            holder.standardOutput = said
+            try holder.run()
+            defer {
+                try? input.fileHandleForWriting.close()
+                holder.waitUntilExit()
+            }
+            #expect(String(decoding: said.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+
+            let result = try runForemanCommand(["serve"], environment: ["FOREMAN_DB": database, "FOREMAN_ADDR": "127.0.0.1:\(try closedPort())", "FOREMAN_OLLAMA_URL": "http://127.0.0.1:1"])
+            #expect(result.status == 75, "\(result.standardError)")
+            let lastLine = result.standardError.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(lastLine == "foreman: \(database): the database is locked by another process", "\(result.standardError)")
+            #expect(!result.standardError.contains("Fatal error"))
+        }
+
+        // MARK: Exposure (item 12)
+
+        @Test("healthz without the token is the status alone; userinfo never shows; webhooks to metadata addresses are refused")
+        func exposure() async throws {
+            let lines = LogLines()
+            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
+            logger.logLevel = .info
+            try await Harness.run(logger: logger, configure: { $0.logBodies = true }) { harness in
+                let anonymous = try await harness.request(.GET, "/healthz", token: .some(nil))
+                #expect(anonymous.status == 200)
+                #expect(anonymous.body == #"{"status":"ok"}"#)
+                let full = try await harness.health()
+                #expect(full["target"] as? String == "http://127.0.0.1:\(harness.fakePort)")
+
+                let hook = "http://alice:hunter2@127.0.0.1:9/hook"
+                let submitted = try await harness.submit(extra: #","state_webhook_url":""# + hook + #"""#)
+                #expect(submitted.status == 202)
+                let id = try #require(try submitted.jsonObject()["id"] as? String)
+                #expect(try await harness.job(id)["state_webhook_url"] as? String == "http://***@127.0.0.1:9/hook")
+                #expect(!lines.all.joined().contains("hunter2"))
+                #expect(lines.all.contains { $0.contains("***@127.0.0.1:9/hook") })  // the body was logged, redacted
+
+                for host in ["169.254.169.254", "2852039166", "[fe80::1]", "[::ffff:169.254.169.254]", "metadata.google.internal", "100.100.100.200"] {
+                    let refused = try await harness.submit(extra: #","state_webhook_url":"http://"# + host + #"/latest/meta-data""#)
+                    #expect(refused.status == 400, "\(host)")
+                    #expect(refused.error?.contains("refused") == true, "\(host): \(refused.body)")
+                }
+            }
+            // Accepted addresses are checked without a server: a job would send its webhooks there.
+            func submission(_ url: String, _ policy: WebhookAddressPolicy) throws -> JobSubmission {
+                try JobSubmission.parse(ByteBuffer(string: #"{"kind":"chat","request":"# + Harness.chatBody() + #","state_webhook_url":""# + url + #""}"#), webhooks: policy)
+            }
+            #expect(try submission("http://10.1.2.3/hook", WebhookAddressPolicy()).stateWebhookURL == "http://10.1.2.3/hook")
+            #expect(throws: RequestError.self) { try submission("http://169.254.169.254/hook", WebhookAddressPolicy()) }
+            #expect(try submission("http://169.254.169.254/hook", WebhookAddressPolicy(allowLinkLocal: true)).stateWebhookURL != nil)
+        }
+
+        // MARK: The target (items 13 and 14)
+
+        @Test("unknown model names re-poll /api/tags at most once a second, however many arrive")
+        func unknownModelsBoundRepolls() async throws {
+            try await Harness.run(configure: { $0.inventoryRefreshMinimum = .seconds(1) }) { harness in
+                let before = await harness.fake.requests(to: "/api/tags").count
+                let start = ContinuousClock.now
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<100 {
+                        group.addTask { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "made-up-\(index)")).status }
+                    }
+                    for try await status in group { #expect(status == 404) }
+                }
+                let elapsed = ContinuousClock.now - start
+                let polls = await harness.fake.requests(to: "/api/tags").count - before
+                #expect(polls >= 1)
+                #expect(polls <= Int(elapsed.components.seconds) + 2, "\(polls) polls in \(elapsed)")
+            }
+        }
+
+        @Test("a refused embeddings model leaves the slot; a refused unload is not waited for")
+        func embeddingsSlotMovesOnlyOnAcceptance() async throws {
+            try await Harness.run { harness in
+                let embed = #"{"model":"nomic-embed-text","input":"hello"}"#
+                #expect(try await harness.request(.POST, "/api/embed", json: embed).status == 200)
+                let refused = try await harness.request(.POST, "/api/embed", json: #"{"model":"nope-embed","input":"hello"}"#)
+                #expect(refused.status == 404)
+                #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1)).status == 200)
+                #expect(await harness.fake.unloads.isEmpty)
+                #expect(await harness.fake.resident == ["llama3.2:latest", "nomic-embed-text:latest"])
+                let residency = try #require(try await harness.health()["residency"] as? [String: Any])
+                #expect(residency["embed_slot"] as? String == "nomic-embed-text:latest")
+
+                // The target refuses to unload llama3.2 when qwen2.5:7b takes the chat slot.
+                await harness.fake.inject(FakeFailure(path: "/api/generate", status: 500, error: "unload refused"))
+                let psBefore = await harness.fake.requests(to: "/api/ps").count
+                let generate = #"{"model":"qwen2.5:7b","prompt":"hi","stream":false,"options":{"num_predict":1}}"#
+                #expect(try await harness.request(.POST, "/api/generate", json: generate).status == 200)
+                // One read of /api/ps to plan the unloads; none polling for a model that is not going away.
+                #expect(await harness.fake.requests(to: "/api/ps").count - psBefore == 1)
+            }
+        }
+    }
+}
