@@ -140,7 +140,7 @@ private func assemble(
     var servers: [any Service] = [
         Application(
             responder: responder,
-            server: .foremanHTTP1(),
+            server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
             configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
             onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
@@ -150,7 +150,7 @@ private func assemble(
         servers.append(
             Application(
                 responder: responder,
-                server: .foremanHTTP1(),
+                server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman"),
                 onServerRunning: { _ in
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.

@@ -60,6 +60,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("upstream-timeout"), help: "How long the target may take to start answering (FOREMAN_UPSTREAM_TIMEOUT, default 5m).")
     var upstreamTimeout: String?
 
+    @Option(name: .customLong("header-timeout"), help: "How long a request head may take to arrive (FOREMAN_HEADER_TIMEOUT, default 10s).")
+    var headerTimeout: String?
+
+    @Option(name: .customLong("idle-timeout"), help: "How long a keep-alive connection may wait for its next request (FOREMAN_IDLE_TIMEOUT, default 120s).")
+    var idleTimeout: String?
+
     @Option(help: "How long finished jobs and artifacts are kept (FOREMAN_RETENTION, default 7d).")
     var retention: String?
 
@@ -125,6 +131,8 @@ struct Serve: AsyncParsableCommand {
         overrides[.maxWait] = maxWait
         overrides[.upstreamTimeout] = upstreamTimeout
         overrides[.retention] = retention
+        overrides[.headerTimeout] = headerTimeout
+        overrides[.idleTimeout] = idleTimeout
         overrides[.webhookSecret] = webhookSecret
         overrides[.webhookRetryFor] = webhookRetryFor
         overrides[.webhookRetryBase] = webhookRetryBase

@@ -240,3 +240,97 @@ extension ServerTests {
         }
     }
 }
+
+/// A plain TCP connection to foreman, for requests no HTTP client library would send.
+final class RawConnection {
+    private let descriptor: Int32
+
+    /// Connects to `port` on loopback. Reads wait at most `readLimit` (a bound on a hang, not a timing claim).
+    init(port: Int, readLimit: Int = 10) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var limit = timeval(tv_sec: readLimit, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { throw TestFailure("connect failed: \(errno)") }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Stops sending (a half-close): the server sees the end of the request stream.
+    func finishSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    /// Everything the server sends until it closes the connection, or `nil` if it kept it open past the read limit.
+    func readUntilClosed() -> String? {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return String(decoding: received, as: UTF8.self) }
+            if count < 0 { return errno == EINTR ? readUntilClosed() : nil }
+            received.append(contentsOf: buffer[..<count])
+        }
+    }
+}
+
+extension ServerTests.HardeningTests {
+    // MARK: Framing and slow clients (items 8 and 9)
+
+    @Test("malformed framing answers 400 and closes; HTTP/1.0 is answered and closed")
+    func malformedFraming() async throws {
+        try await Harness.run { harness in
+            let head = "POST /api/chat HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nContent-Type: application/json\r\n"
+            let cases: [(String, String)] = [
+                ("chunk size zz", head + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+                ("chunk size -1", head + "Transfer-Encoding: chunked\r\n\r\n-1\r\n{}\r\n0\r\n\r\n"),
+                ("xchunked", head + "Transfer-Encoding: xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
+            ]
+            for (name, request) in cases {
+                let connection = try RawConnection(port: harness.port)
+                connection.send(request)
+                let answer = try #require(connection.readUntilClosed(), "\(name): the connection stayed open")
+                #expect(answer.hasPrefix("HTTP/1.1 400"), "\(name): \(answer)")
+            }
+            // A body shorter than its Content-Length, then the end of the stream: a 400, or a clean close.
+            let short = try RawConnection(port: harness.port)
+            short.send(head + "Content-Length: 100\r\n\r\n{\"model\":")
+            short.finishSending()
+            let answer = try #require(short.readUntilClosed(), "short body: the connection stayed open")
+            #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400"), "short body: \(answer)")
+
+            let old = try RawConnection(port: harness.port)
+            old.send("GET /api/tags HTTP/1.0\r\nAuthorization: Bearer secret\r\n\r\n")
+            let tags = try #require(old.readUntilClosed(), "HTTP/1.0: the connection stayed open")
+            #expect(tags.hasPrefix("HTTP/1.0 200") || tags.hasPrefix("HTTP/1.1 200"), "\(tags)")
+            #expect(tags.contains("llama3.2"))
+            #expect(await harness.fake.requests(to: "/api/chat").isEmpty)
+        }
+    }
+
+    @Test("a partial header, or nothing, is closed after the header timeout; an idle keep-alive after the idle timeout")
+    func slowClientsAreClosed() async throws {
+        try await Harness.run(configure: { $0.headerTimeout = .milliseconds(300); $0.idleTimeout = .milliseconds(600) }) { harness in
+            let silent = try RawConnection(port: harness.port)
+            #expect(silent.readUntilClosed() == "")
+            let partial = try RawConnection(port: harness.port)
+            partial.send("GET /api/tags HTTP/1.1\r\nHo")
+            #expect(partial.readUntilClosed() == "")
+
+            // A keep-alive connection answers, then closes once idle; a second request in time is answered too.
+            let idle = try RawConnection(port: harness.port)
+            idle.send("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n")
+            idle.send("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n")
+            let answers = try #require(idle.readUntilClosed(), "the idle connection stayed open")
+            #expect(answers.components(separatedBy: "Ollama is running").count == 3, "\(answers)")
+        }
+    }
+}

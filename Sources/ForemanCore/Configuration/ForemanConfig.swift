@@ -27,6 +27,12 @@ public struct ForemanConfig: Sendable, Equatable {
     public var upstreamTimeout: Duration = .seconds(300)
     /// Longest pause between two reads of a streaming upstream body.
     public var upstreamReadTimeout: Duration = .seconds(300)
+    /// `FOREMAN_HEADER_TIMEOUT`: how long a request head may take to arrive, from a connection's start or the
+    /// first byte of a later request.
+    public var headerTimeout: Duration = .seconds(10)
+    /// `FOREMAN_IDLE_TIMEOUT`: how long a keep-alive connection may wait for its next request. Longer than the 90 s
+    /// Go's and Python's HTTP clients keep idle connections, so the client, not foreman, closes them first.
+    public var idleTimeout: Duration = .seconds(120)
     /// How long finished jobs and their artifacts are kept.
     public var retention: Duration = .seconds(7 * 86_400)
     /// The Standard Webhooks secret (`whsec_` + base64); webhooks are unsigned without it.
@@ -100,6 +106,8 @@ extension ForemanConfig {
         case maxWait = "FOREMAN_MAX_WAIT"
         case upstreamTimeout = "FOREMAN_UPSTREAM_TIMEOUT"
         case retention = "FOREMAN_RETENTION"
+        case headerTimeout = "FOREMAN_HEADER_TIMEOUT"
+        case idleTimeout = "FOREMAN_IDLE_TIMEOUT"
         case webhookSecret = "FOREMAN_WEBHOOK_SECRET"
         case maxAttempts = "FOREMAN_MAX_ATTEMPTS"
         case webhookRetryFor = "FOREMAN_WEBHOOK_RETRY_FOR"
@@ -153,6 +161,8 @@ extension ForemanConfig {
             upstreamTimeout = try DurationParser.parse(raw, variable: name)
             upstreamReadTimeout = upstreamTimeout
         case .retention: retention = try DurationParser.parse(raw, variable: name)
+        case .headerTimeout: headerTimeout = try DurationParser.parse(raw, variable: name)
+        case .idleTimeout: idleTimeout = try DurationParser.parse(raw, variable: name)
         case .webhookSecret:
             do {
                 _ = try WebhookSigner(secret: raw)

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// An error answer: a status and Ollama's `{"error": "..."}` body, plus any headers it needs.
 struct APIError: Error, HTTPResponseError {
@@ -53,6 +54,9 @@ extension APIError {
             return APIError(.init(code: 499), "request canceled")
         case let error as TargetError:
             return APIError(.badGateway, error.description)
+        case let error as HTTPParserError:
+            // The stream cannot be trusted past a framing error: the answer closes the connection.
+            return APIError(.badRequest, "malformed HTTP request: \(error)", headers: [.connection: "close"])
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, "request body too large")
         case let error as HTTPError:

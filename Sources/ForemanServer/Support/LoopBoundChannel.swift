@@ -2,6 +2,7 @@ import ForemanCore
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Serves each connection from its own event loop: the requests on it are read, handled and answered on the
 /// thread that reads its socket.
@@ -13,12 +14,22 @@ import NIOCore
 /// of the same loop (``HTTP1Target``, ADR 0012). Handlers must not block: full commits wait for fsync on SQLite's
 /// writer queue, and only a native job's deferred commit runs on the loop, where it can wait behind one full
 /// commit, as it did on the pool before.
+///
+/// It also installs the connection's ``ConnectionDeadlines``.
 struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        inner.setup(channel: channel, logger: logger)
+        inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let (raw, messages) = ConnectionDeadlines.handlers(headerTimeout: headerTimeout, idleTimeout: idleTimeout)
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(raw, position: .first)
+            try pipeline.addHandler(messages, position: .after(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
@@ -34,9 +45,13 @@ struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with foreman's connection handlers, each connection served from its own loop.
-    static func foremanHTTP1() -> HTTPServerBuilder {
+    static func foremanHTTP1(headerTimeout: Duration, idleTimeout: Duration) -> HTTPServerBuilder {
         .init { responder in
-            LoopBoundChannel(inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])))
+            LoopBoundChannel(
+                inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
+                headerTimeout: TimeAmount(headerTimeout),
+                idleTimeout: TimeAmount(idleTimeout)
+            )
         }
     }
 }

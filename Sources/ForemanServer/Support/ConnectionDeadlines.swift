@@ -1,0 +1,140 @@
+import NIOCore
+import NIOHTTP1
+
+/// How long a connection may hold a place in foreman without making progress, and when HTTP/1 says to close it.
+///
+/// A connection is in one of three phases. **Reading a head**: from the moment it is accepted, and from the first
+/// byte of each later request, its request head must be complete within the header timeout, so a client that sends
+/// part of a header (or nothing) cannot hold a descriptor for ever. **Busy**: a request is being answered; a
+/// generation may stream for minutes, so no deadline applies. **Idle**: between two requests of a keep-alive
+/// connection, for at most the idle timeout.
+///
+/// It also closes what HTTP/1 says to close, which Hummingbird's loop does not: an HTTP/1.0 request without
+/// `keep-alive` (its client reads until the connection closes), and any answer carrying `Connection: close` (a
+/// malformed request's 400, after which the stream cannot be trusted).
+///
+/// Two handlers share one instance, on the connection's event loop: ``RawBytes`` first in the pipeline (it sees the
+/// first byte of a head), ``Messages`` after the HTTP/1 decoder (it sees heads and the end of each answer).
+final class ConnectionDeadlines {
+    private enum Phase {
+        case readingHead
+        case busy
+        case idle
+    }
+
+    private let headerTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var phase = Phase.readingHead
+    private var timer: Scheduled<Void>?
+    /// Whether the request being answered lets the connection stay open after its answer.
+    private var keepAlive = true
+    private var requestVersion = HTTPVersion.http1_1
+
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The handlers to install: `raw` first in the pipeline, `messages` right after the HTTP/1 request decoder.
+    static func handlers(headerTimeout: TimeAmount, idleTimeout: TimeAmount) -> (raw: RawBytes, messages: Messages) {
+        let deadlines = ConnectionDeadlines(headerTimeout: headerTimeout, idleTimeout: idleTimeout)
+        return (RawBytes(deadlines), Messages(deadlines))
+    }
+
+    private func arm(_ timeout: TimeAmount, _ channel: any Channel) {
+        timer?.cancel()
+        timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Sees the raw bytes: the first one after an idle spell starts the header timeout.
+    final class RawBytes: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        private let deadlines: ConnectionDeadlines
+
+        fileprivate init(_ deadlines: ConnectionDeadlines) {
+            self.deadlines = deadlines
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            if context.channel.isActive { deadlines.arm(deadlines.headerTimeout, context.channel) }
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            deadlines.arm(deadlines.headerTimeout, context.channel)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .idle = deadlines.phase {
+                deadlines.phase = .readingHead
+                deadlines.arm(deadlines.headerTimeout, context.channel)
+            }
+            context.fireChannelRead(data)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            deadlines.disarm()
+            context.fireChannelInactive()
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            deadlines.disarm()
+        }
+    }
+
+    /// Sees request heads and answers: a head makes the connection busy; the end of an answer makes it idle, or
+    /// closes it when HTTP/1 says so.
+    final class Messages: ChannelDuplexHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+        private let deadlines: ConnectionDeadlines
+
+        fileprivate init(_ deadlines: ConnectionDeadlines) {
+            self.deadlines = deadlines
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data) {
+                deadlines.phase = .busy
+                deadlines.disarm()
+                deadlines.keepAlive = head.isKeepAlive
+                deadlines.requestVersion = head.version
+            }
+            context.fireChannelRead(data)
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            switch unwrapOutboundIn(data) {
+            case .head(var head):
+                if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
+                    deadlines.keepAlive = false
+                }
+                guard !deadlines.keepAlive else { return context.write(data, promise: promise) }
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+                // An HTTP/1.0 client reads a body until the connection closes; it does not know chunked encoding.
+                if deadlines.requestVersion.major == 1, deadlines.requestVersion.minor == 0 { head.version = .http1_0 }
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+            case .body:
+                context.write(data, promise: promise)
+            case .end:
+                let written = promise ?? context.eventLoop.makePromise()
+                context.write(data, promise: written)
+                guard deadlines.phase == .busy else { return }
+                if deadlines.keepAlive {
+                    deadlines.phase = .idle
+                    deadlines.arm(deadlines.idleTimeout, context.channel)
+                } else {
+                    let channel = context.channel
+                    written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                }
+            }
+        }
+    }
+}
