@@ -334,3 +334,87 @@ extension ServerTests.HardeningTests {
         }
     }
 }
+
+/// A small tmpfs mounted for one test, so the test can fill a real disk under foreman's database.
+final class TinyVolume {
+    let path: String
+    private var filler: String { path + "/filler" }
+
+    /// Whether this machine lets the tests mount one (root on Linux, as in CI).
+    static let canMount: Bool = {
+        guard let volume = try? TinyVolume(kilobytes: 64) else { return false }
+        volume.unmount()
+        return true
+    }()
+
+    init(kilobytes: Int) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-volume-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path]) == 0 else {
+            throw TestFailure("cannot mount a tmpfs at \(path)")
+        }
+    }
+
+    /// Writes a file until the volume has no space left.
+    func fill() {
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(descriptor) }
+        let block = [UInt8](repeating: 0, count: 4096)
+        while write(descriptor, block, block.count) > 0 {}
+    }
+
+    /// Gives the space back.
+    func free() {
+        unlink(filler)
+    }
+
+    func unmount() {
+        _ = Self.run("/bin/umount", ["-l", path])
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+extension ServerTests.HardeningTests {
+    // MARK: A full disk (items 5 and 10)
+
+    @Test("a full disk: 503 with Retry-After and a plain reason, /healthz degraded; back to work without a restart once space returns", .enabled(if: TinyVolume.canMount))
+    func fullDisk() async throws {
+        let volume = try TinyVolume(kilobytes: 4096)
+        defer { volume.unmount() }
+        try await Harness.run(databasePath: volume.path + "/foreman.db") { harness in
+            let before = try await harness.submit(request: Harness.chatBody(tokens: 1))
+            #expect(before.status == 202)
+            _ = try await harness.waitForJob(try #require(try before.jsonObject()["id"] as? String), state: "succeeded")
+
+            volume.fill()
+            let refused = try await harness.submit(request: Harness.chatBody(tokens: 1, content: String(repeating: "x", count: 20000)))
+            #expect(refused.status == 503)
+            #expect(refused.headers.first(name: "Retry-After") != nil)
+            #expect(refused.error == "foreman cannot save work right now: the disk holding the database is full", "\(refused.body)")
+            let native = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1))
+            #expect(native.status == 503, "\(native.body)")
+            let health = try await harness.request(.GET, "/healthz")
+            #expect(health.status == 503)
+            #expect(try health.jsonObject()["store_error"] as? String == "the disk holding the database is full")
+            #expect(try await harness.request(.GET, "/healthz", token: .some(nil)).body == #"{"status":"degraded"}"#)
+
+            volume.free()
+            let after = try await harness.submit(request: Harness.chatBody(tokens: 1))
+            #expect(after.status == 202, "\(after.body)")
+            _ = try await harness.waitForJob(try #require(try after.jsonObject()["id"] as? String), state: "succeeded")
+            let healthy = try await harness.request(.GET, "/healthz")
+            #expect(healthy.status == 200)
+            #expect(try healthy.jsonObject()["store_error"] is NSNull)
+        }
+    }
+}

@@ -14,8 +14,13 @@ public actor JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
     private var tally: QueueTally {
-        didSet { metrics.queueDepth(tally.totalQueued) }
+        didSet {
+            metrics.queueDepth(tally.totalQueued)
+            health.setQueueDepth(tally.totalQueued)
+        }
     }
+    /// The queue depth and write failures, readable without waiting for this actor.
+    public nonisolated let health = StoreHealth()
     /// Submissions counted against `maxQueue` while their commit is in flight.
     private var reserved = 0
     /// Jobs this store committed as `running`, as their rows stand: a finish builds the finished job from its entry
@@ -46,6 +51,7 @@ public actor JobStore {
         self.logger = logger
         self.tally = try pool.read(QueueTally.read)
         metrics.queueDepth(tally.totalQueued)
+        health.setQueueDepth(tally.totalQueued)
     }
 
     /// How many jobs are waiting to run.
@@ -484,14 +490,26 @@ public actor JobStore {
     ) async throws -> T {
         let view = self.view
         let (value, changes): (T, StateChanges)
-        switch durability {
-        case .full:
-            // Waits for fsync: on the writer's own thread, so no thread of the concurrency pool waits with it.
-            (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
-        case .deferred:
-            // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
-            // itself (ADR 0010). It waits only if a full commit holds the writer at that moment.
-            (value, changes) = try Self.commitHere(pool, view, body)
+        do {
+            switch durability {
+            case .full:
+                // Waits for fsync: on the writer's own thread, so no thread of the concurrency pool waits with it.
+                (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+            case .deferred:
+                // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
+                // itself (ADR 0010). It waits only if a full commit holds the writer at that moment.
+                (value, changes) = try Self.commitHere(pool, view, body)
+            }
+        } catch {
+            if let failure = StoreFailure(error) {
+                if health.failure != failure { logger.error("database write failed", metadata: ["reason": "\(failure)", "error": "\(error)"]) }
+                health.setFailure(failure)
+            }
+            throw error
+        }
+        if health.failure != nil {
+            logger.notice("database writes succeed again")
+            health.setFailure(nil)
         }
         if changes.addedEvents { outboxChanged() }
         var tally = self.tally

@@ -3,7 +3,7 @@ import GRDB
 
 /// What a failed database operation means to the people involved: the caller gets a 503 it can retry, the operator
 /// a plain reason, instead of SQLite's numbered error text.
-public enum StoreFailure: Sendable, Equatable, CustomStringConvertible {
+public enum StoreFailure: Sendable, Equatable, CaseIterable, CustomStringConvertible {
     /// The disk (or the file system's quota) is full.
     case diskFull
     /// Another process holds the database's write lock for longer than the busy timeout.

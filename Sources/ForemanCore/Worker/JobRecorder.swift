@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// Writes down how a run ended and tells whoever waits: shared by the ``Worker`` of each lane.
 struct JobRecorder: Sendable {
@@ -40,19 +41,39 @@ struct JobRecorder: Sendable {
             error = cancelReason.rawValue
             outcome = .cancelled(cancelReason)
         }
-        do {
+        let message = error
+        let finish = { @Sendable in
             try await store.finish(
                 id: job.id,
                 state: state,
-                error: error,
+                error: message,
                 response: state == .succeeded ? result.response : nil,
                 artifacts: Self.artifacts(of: job, result),
                 durability: job.origin.transitionDurability
             )
-        } catch {
-            logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
-        await broker.finish(job.id, outcome)
+        do {
+            try await finish()
+            await broker.finish(job.id, outcome)
+        } catch {
+            // The caller has had its answer; only the record is missing. The lane stays held while the outcome is
+            // retried, so no other job runs ahead of a result that is not yet saved. A shutdown stops the retries,
+            // and the next start's recovery settles the job.
+            logger.error("could not record job outcome; retrying", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            await broker.finish(job.id, outcome)
+            var delay = Duration.milliseconds(250)
+            while true {
+                do {
+                    try await gracefulShutdownAwareSleep(for: delay)
+                    try await finish()
+                    logger.notice("job outcome recorded after a retry", metadata: ["job": "\(job.id)"])
+                    return
+                } catch {
+                    if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+        }
     }
 
     /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and

@@ -99,6 +99,12 @@ public actor Worker: Service {
                         job = try await claim()
                     } catch {
                         logger.error("could not claim a job", metadata: ["error": "\(error)"])
+                        // The store could not write (a full disk, another process's lock): the queue is still there,
+                        // so try again shortly instead of waiting for the next submission to wake the lane.
+                        group.addTask {
+                            try? await gracefulShutdownAwareSleep(for: .seconds(1))
+                            self.wake()
+                        }
                         break
                     }
                     guard let job else { break }

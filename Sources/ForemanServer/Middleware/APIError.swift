@@ -64,6 +64,10 @@ extension APIError {
         case let error as any HTTPResponseError:
             return APIError(error.status, error.status.reasonPhrase)
         default:
+            if let failure = StoreFailure(error) {
+                // Nothing was acknowledged: the caller may send it again once the store can write.
+                return APIError(.serviceUnavailable, "foreman cannot save work right now: \(failure.description)", headers: [.retryAfter: "10"])
+            }
             return APIError(.internalServerError, "internal error: \(error)")
         }
     }

@@ -25,17 +25,20 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
 
     private func health(details: Bool) async throws -> Response {
         let snapshot = await inventory.snapshot
+        let storeFailure = store.health.failure
+        let degraded = snapshot.degraded || storeFailure != nil
         var report = JSONObjectWriter()
-        report.string("status", snapshot.degraded ? "degraded" : "ok")
+        report.string("status", degraded ? "degraded" : "ok")
         guard details else {
-            return JSONLine.response(report.finished(), status: snapshot.degraded ? .serviceUnavailable : .ok)
+            return JSONLine.response(report.finished(), status: degraded ? .serviceUnavailable : .ok)
         }
         report.string("target", URLRedaction.redactingUserinfo(in: targetURL))
         report.bool("reachable", snapshot.reachable)
         report.date("last_poll_at", snapshot.lastPollAt)
         report.string("last_error", snapshot.lastError)
         report.int("models", snapshot.models.count)
-        report.int("queue_depth", await store.queueDepth)
+        report.string("store_error", storeFailure?.description)
+        report.int("queue_depth", store.health.queueDepth)
         var running: String?
         if let job = await worker.running.first {
             var item = JSONObjectWriter()
@@ -55,6 +58,6 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         residencyReport.int("unloads_sent", await residency.unloadsSent)
         residencyReport.raw("embedding_models", "[" + (await residency.embeddingModels()).map(JSONObjectWriter.quoted).joined(separator: ",") + "]")
         report.raw("residency", residencyReport.finished())
-        return JSONLine.response(report.finished(), status: snapshot.degraded ? .serviceUnavailable : .ok)
+        return JSONLine.response(report.finished(), status: degraded ? .serviceUnavailable : .ok)
     }
 }
