@@ -57,14 +57,31 @@ public struct FakeFailure: Sendable, Equatable, Codable {
     public var afterTokens: Int?
     /// How many requests it applies to.
     public var times: Int
+    /// When set, the connection closes once the request has arrived, with no answer at all.
+    public var drop: Bool
+    /// Sent as `Retry-After` with the failure's status.
+    public var retryAfter: Int?
 
-    public init(path: String? = nil, status: Int = 500, error: String = "fake failure", afterTokens: Int? = nil, times: Int = 1) {
+    public init(path: String? = nil, status: Int = 500, error: String = "fake failure", afterTokens: Int? = nil, times: Int = 1, drop: Bool = false, retryAfter: Int? = nil) {
         self.path = path
         self.status = status
         self.error = error
         self.afterTokens = afterTokens
         self.times = times
+        self.drop = drop
+        self.retryAfter = retryAfter
     }
 
-    enum CodingKeys: String, CodingKey { case path, status, error, afterTokens = "after_tokens", times }
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.decodeIfPresent(String.self, forKey: .path)
+        status = try container.decodeIfPresent(Int.self, forKey: .status) ?? 500
+        error = try container.decodeIfPresent(String.self, forKey: .error) ?? "fake failure"
+        afterTokens = try container.decodeIfPresent(Int.self, forKey: .afterTokens)
+        times = try container.decodeIfPresent(Int.self, forKey: .times) ?? 1
+        drop = try container.decodeIfPresent(Bool.self, forKey: .drop) ?? false
+        retryAfter = try container.decodeIfPresent(Int.self, forKey: .retryAfter)
+    }
+
+    enum CodingKeys: String, CodingKey { case path, status, error, afterTokens = "after_tokens", times, drop, retryAfter = "retry_after" }
 }

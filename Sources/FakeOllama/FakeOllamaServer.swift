@@ -15,7 +15,7 @@ public func buildFakeOllama(
     logger: Logger = Logger(label: "fake-ollama"),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: FakeRequestContext.self)
     router.add(middleware: RecordingMiddleware(state: state))
     FakeRoutes(state: state).register(on: router)
     return Application(
@@ -49,17 +49,17 @@ struct RecordingMiddleware<Context: RequestContext>: RouterMiddleware {
 struct FakeRoutes: Sendable {
     let state: FakeOllamaState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<FakeRequestContext>) {
         router.get("/") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "Ollama is running"))) }
         router.head("/") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"]) }
-        router.get("/api/version") { _, _ in try await self.guarded("/api/version") { json(["version": "0.32.15"]) } }
-        router.get("/api/tags") { _, _ in try await self.guarded("/api/tags") { await self.tags() } }
-        router.get("/api/ps") { _, _ in try await self.guarded("/api/ps") { await self.ps() } }
-        router.post("/api/show") { request, _ in try await self.guarded("/api/show") { try await self.show(request) } }
-        router.post("/api/chat") { request, _ in try await self.guarded("/api/chat") { try await self.generate(request, chat: true) } }
-        router.post("/api/generate") { request, _ in try await self.guarded("/api/generate") { try await self.generate(request, chat: false) } }
-        router.post("/api/embed") { request, _ in try await self.guarded("/api/embed") { try await self.embed(request, legacy: false) } }
-        router.post("/api/embeddings") { request, _ in try await self.guarded("/api/embeddings") { try await self.embed(request, legacy: true) } }
+        router.get("/api/version") { _, context in try await self.guarded("/api/version", context) { json(["version": "0.32.15"]) } }
+        router.get("/api/tags") { _, context in try await self.guarded("/api/tags", context) { await self.tags() } }
+        router.get("/api/ps") { _, context in try await self.guarded("/api/ps", context) { await self.ps() } }
+        router.post("/api/show") { request, context in try await self.guarded("/api/show", context) { try await self.show(request) } }
+        router.post("/api/chat") { request, context in try await self.guarded("/api/chat", context) { try await self.generate(request, chat: true) } }
+        router.post("/api/generate") { request, context in try await self.guarded("/api/generate", context) { try await self.generate(request, chat: false) } }
+        router.post("/api/embed") { request, context in try await self.guarded("/api/embed", context) { try await self.embed(request, legacy: false) } }
+        router.post("/api/embeddings") { request, context in try await self.guarded("/api/embeddings", context) { try await self.embed(request, legacy: true) } }
         router.get("/_fake/state") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: await self.state.summary())))
         }
@@ -73,10 +73,19 @@ struct FakeRoutes: Sendable {
     }
 
     /// Answers with an injected failure (one without `afterTokens`) instead of running `body`.
-    private func guarded(_ path: String, _ body: () async throws -> Response) async throws -> Response {
+    private func guarded(_ path: String, _ context: FakeRequestContext, _ body: () async throws -> Response) async throws -> Response {
         if let failure = await state.takeFailure(for: path) {
-            if let after = failure.afterTokens { return try await body().breakingAfter(after, failure.error) }
-            return error(failure.status, failure.error)
+            if let after = failure.afterTokens {
+                return try await body().breakingAfter(after, failure.error, drop: failure.drop, channel: context.channel)
+            }
+            if failure.drop {
+                // The request arrived whole; the connection closes without a word, as a crashing server's would.
+                try await context.channel.close()
+                throw CancellationError()
+            }
+            var response = error(failure.status, failure.error)
+            if let retryAfter = failure.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
         }
         return try await body()
     }
@@ -278,14 +287,19 @@ struct ReplyLines: Sendable {
 }
 
 extension Response {
-    /// The same streamed response, cut after `tokens` lines by an `{"error"}` line (Ollama's mid-stream failure).
-    fileprivate func breakingAfter(_ tokens: Int, _ message: String) -> Response {
+    /// The same streamed response, cut after `tokens` lines by an `{"error"}` line (Ollama's mid-stream failure),
+    /// or, with `drop`, by closing the connection (a server that restarts mid-stream).
+    fileprivate func breakingAfter(_ tokens: Int, _ message: String, drop: Bool, channel: any Channel) -> Response {
         var response = self
         let original = self.body
         response.body = ResponseBody { writer in
             let collector = LineCollector()
             try await original.write(collector)
             for line in await collector.lines.prefix(tokens) { try await writer.write(line) }
+            if drop {
+                try await channel.close()
+                throw CancellationError()
+            }
             try await writer.write(ndjson(["error": message]))
             try await writer.finish(nil)
         }

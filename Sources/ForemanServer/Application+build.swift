@@ -96,14 +96,16 @@ private func assemble(
         residency: residency, target: target, concurrency: config.embedConcurrency, maxWaiting: config.maxQueue,
         defaultNumCtx: config.embedNumCtx, metrics: metrics, logger: logger
     )
+    var targetRetry = config.targetRetry
+    targetRetry.maxAttempts = config.maxAttempts
     let worker = Worker(
         store: store, target: target, inventory: inventory, broker: broker, lane: .generation(config.scheduling, residency),
-        retry: config.targetRetry, metrics: metrics, logger: logger
+        retry: targetRetry, metrics: metrics, logger: logger
     )
     let embedWorker = Worker(
         store: store, target: target, inventory: inventory, broker: broker,
         lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
-        retry: config.targetRetry, metrics: metrics, logger: logger
+        retry: targetRetry, metrics: metrics, logger: logger
     )
     let queue = JobQueue(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
     let gate = ShutdownGate()

@@ -418,3 +418,73 @@ extension ServerTests.HardeningTests {
         }
     }
 }
+
+extension ServerTests.HardeningTests {
+    // MARK: Requests the target drops or fails (items 4 and 7)
+
+    @Test("a request the target drops is tried FOREMAN_MAX_ATTEMPTS times, then fails with the reason; the queue moves on")
+    func droppedRequestsAreCounted() async throws {
+        try await Harness.run { harness in
+            await harness.fake.inject(FakeFailure(path: "/api/chat", times: 10, drop: true))
+            let dropped = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2))
+            #expect(dropped.status == 502, "\(dropped.body)")
+            #expect(dropped.error?.contains("closed the connection without an answer") == true, "\(dropped.body)")
+            #expect(dropped.error?.hasSuffix("(3 attempts)") == true, "\(dropped.body)")
+            // Three attempts; each may be sent twice, when it went out on a kept connection (the client cannot tell a
+            // connection the target closed while idle from one it closed after reading the request).
+            let sent = await harness.fake.requests(to: "/api/chat").count
+            #expect((3...6).contains(sent), "\(sent)")
+            #expect(try await harness.health()["status"] as? String == "ok")  // the target is up: it took the requests
+            await harness.fake.clearFailures()
+            #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2)).status == 200)
+
+            // A /jobs job whose first two sends are dropped succeeds on the third.
+            await harness.fake.inject(FakeFailure(path: "/api/chat", times: 2, drop: true))
+            let submitted = try await harness.submit(request: Harness.chatBody(tokens: 2))
+            let id = try #require(try submitted.jsonObject()["id"] as? String)
+            _ = try await harness.waitForJob(id, state: "succeeded")
+        }
+    }
+
+    @Test("a /jobs job retries 429, 5xx and a broken stream, honouring Retry-After, and keeps the transcript of the attempt that succeeded")
+    func jobsRetryTransientFailures() async throws {
+        try await Harness.run(configure: { $0.maxAttempts = 3 }) { harness in
+            let clean = try await harness.submit(request: Harness.chatBody(tokens: 3))
+            let cleanID = try #require(try clean.jsonObject()["id"] as? String)
+            _ = try await harness.waitForJob(cleanID, state: "succeeded")
+            let cleanTranscript = try await harness.request(.GET, "/jobs/\(cleanID)/artifacts/transcript.ndjson").body
+
+            for failure in [
+                FakeFailure(path: "/api/chat", status: 503, error: "loading", times: 2, retryAfter: 0),
+                FakeFailure(path: "/api/chat", status: 429, error: "slow down", times: 1, retryAfter: 0),
+                FakeFailure(path: "/api/chat", status: 500, error: "boom", times: 1),
+                FakeFailure(path: "/api/chat", error: "runner crashed", afterTokens: 1, times: 2),
+                FakeFailure(path: "/api/chat", afterTokens: 2, times: 1, drop: true),
+            ] {
+                await harness.fake.inject(failure)
+                let submitted = try await harness.submit(request: Harness.chatBody(tokens: 3))
+                let id = try #require(try submitted.jsonObject()["id"] as? String)
+                let job = try await harness.waitForJob(id, state: "succeeded")
+                #expect(job["error"] is NSNull, "\(failure)")
+                let transcript = try await harness.request(.GET, "/jobs/\(id)/artifacts/transcript.ndjson").body
+                // The same lines as a job that never failed, created_at aside.
+                #expect(transcript.split(separator: "\n").count == cleanTranscript.split(separator: "\n").count, "\(failure): \(transcript)")
+                #expect(!transcript.contains("error"), "\(failure): \(transcript)")
+            }
+
+            await harness.fake.inject(FakeFailure(path: "/api/chat", status: 500, error: "still broken", times: 3))
+            let failing = try await harness.submit(request: Harness.chatBody(tokens: 3))
+            let failed = try await harness.waitForJob(try #require(try failing.jsonObject()["id"] as? String), state: "failed")
+            #expect(failed["error"] as? String == "still broken (3 attempts)")
+
+            // A native caller gets the target's error at once, as from Ollama.
+            await harness.fake.clearFailures()
+            let before = await harness.fake.requests(to: "/api/chat").count
+            await harness.fake.inject(FakeFailure(path: "/api/chat", status: 500, error: "boom", times: 1))
+            let native = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2))
+            #expect(native.status == 500)
+            #expect(native.error == "boom")
+            #expect(await harness.fake.requests(to: "/api/chat").count == before + 1)
+        }
+    }
+}

@@ -88,7 +88,7 @@ public final class HTTP1Target: OllamaTarget {
             }
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
-            metrics.targetError("unreachable")
+            if case TargetError.dropped = error { metrics.targetError("dropped") } else { metrics.targetError("unreachable") }
             if let error = error as? TargetError { throw error }
             throw TargetError.unreachable(String(describing: error))
         }
@@ -320,6 +320,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
             answer.resume(returning: TargetResponse(
                 status: Int(head.status.code),
                 contentType: head.headers.first(name: "Content-Type"),
+                retryAfter: TargetResponse.retryAfter(head.headers.first(name: "Retry-After")),
                 body: TargetBody(body)
             ))
         case (.body(let chunk), .streaming(let chunks, _)):
@@ -342,7 +343,8 @@ private final class ExchangeHandler: ChannelInboundHandler {
         switch previous {
         case .waitingForHead(let answer, let timer, let reused, _):
             timer.cancel()
-            answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.unreachable("connection closed before a response"))
+            // On a fresh connection the request was written whole: the target took it and went away.
+            answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.dropped("connection closed after the request was sent"))
         case .streaming(let chunks, _):
             chunks.finish(throwing: TargetError.interrupted("connection closed"))
         case .idle, .closed:

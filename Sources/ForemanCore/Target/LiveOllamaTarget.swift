@@ -54,6 +54,10 @@ public struct LiveOllamaTarget: OllamaTarget {
             response = try await client.execute(outbound, timeout: headTimeout)
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
+            if let error = error as? HTTPClientError, error == .remoteConnectionClosed {
+                metrics.targetError("dropped")
+                throw TargetError.dropped(String(describing: error))
+            }
             metrics.targetError("unreachable")
             throw TargetError.unreachable(String(describing: error))
         }
@@ -61,6 +65,7 @@ public struct LiveOllamaTarget: OllamaTarget {
         return TargetResponse(
             status: Int(response.status.code),
             contentType: response.headers.first(name: "Content-Type"),
+            retryAfter: TargetResponse.retryAfter(response.headers.first(name: "Retry-After")),
             body: TargetBody(body)
         )
     }

@@ -40,15 +40,24 @@ public struct TargetRequest: Sendable {
 public struct TargetResponse: Sendable {
     public var status: Int
     public var contentType: String?
+    /// The `Retry-After` the target sent with the answer, in seconds (a date form is ignored).
+    public var retryAfter: Duration?
     public var body: TargetBody
 
-    public init(status: Int, contentType: String?, body: TargetBody) {
+    public init(status: Int, contentType: String?, retryAfter: Duration? = nil, body: TargetBody) {
         self.status = status
         self.contentType = contentType
+        self.retryAfter = retryAfter
         self.body = body
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// A `Retry-After` header's value as a delay, when it is a number of seconds.
+    public static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return .seconds(min(seconds, 3600))
+    }
 }
 
 /// A response body as an async sequence of byte chunks, whatever produces it.
@@ -91,6 +100,9 @@ public struct TargetBody: AsyncSequence, Sendable {
 public enum TargetError: Error, Equatable, CustomStringConvertible {
     /// No response head arrived: the target is down, unresolvable or too slow. Retrying may help.
     case unreachable(String)
+    /// The target accepted the request, then closed the connection without answering. Unlike an unreachable
+    /// target, this can be the request's own doing (one that crashes the server), so retries are counted.
+    case dropped(String)
     /// The body broke off after the head arrived.
     case interrupted(String)
     /// A body that foreman buffers was larger than it accepts.
@@ -99,6 +111,7 @@ public enum TargetError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let reason): "ollama target unreachable: \(reason)"
+        case .dropped(let reason): "ollama target closed the connection without an answer: \(reason)"
         case .interrupted(let reason): "ollama target stream interrupted: \(reason)"
         case .bodyTooLarge(let limit): "ollama target response larger than \(limit) bytes"
         }

@@ -15,6 +15,9 @@ public actor Worker: Service {
     public struct RetryPolicy: Sendable, Equatable {
         public var initial: Duration = .milliseconds(250)
         public var maximum: Duration = .seconds(10)
+        /// `FOREMAN_MAX_ATTEMPTS`: sends of one job the target may fail (drop, or for `/jobs` answer 429 or 5xx, or
+        /// break off mid-stream) before the job fails. An unreachable target is waited for, not counted.
+        public var maxAttempts = 3
         public init() {}
     }
 
@@ -308,6 +311,12 @@ struct JobResult: Sendable {
     var response: Data?
     /// Every upstream line, byte for byte.
     var transcript: [ByteBuffer] = []
+    /// Set when another attempt may succeed where this one failed: after the delay the target asked for, if any.
+    var retry: Retry?
+
+    struct Retry: Sendable {
+        var after: Duration?
+    }
 
     static func cancelled(transcript: [ByteBuffer]) -> JobResult {
         JobResult(outcome: .cancelled, transcript: transcript)
@@ -332,7 +341,41 @@ struct JobAttempt: Sendable {
     let metrics: ForemanMetrics
     let logger: Logger
 
+    /// Runs the job until an attempt succeeds, fails for good, or `maxAttempts` attempts have failed for reasons
+    /// another attempt may not meet (ADR 0013). The result is the last attempt's, with its transcript alone.
     func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
+        var attempt = 1
+        var delay = retry.initial
+        while true {
+            var result = await runOnce(events: events)
+            guard let again = result.retry else { return result }
+            guard attempt < retry.maxAttempts else {
+                if case .interrupted(let message) = result.outcome { result.outcome = .interrupted("\(message) (\(attempt) attempts)") }
+                if case .upstreamError(let message) = result.outcome { result.outcome = .upstreamError("\(message) (\(attempt) attempts)") }
+                return result
+            }
+            let pause = again.after ?? delay
+            logger.warning(
+                "the target failed the job; trying again",
+                metadata: ["job": "\(job.id)", "attempt": "\(attempt)", "retry_in": "\(pause)", "outcome": "\(result.outcome)"]
+            )
+            do {
+                try await gracefulShutdownAwareSleep(for: pause)
+            } catch {
+                return .cancelled(transcript: [])
+            }
+            attempt += 1
+            delay = min(delay * 2, retry.maximum)
+        }
+    }
+
+    /// Whether an answer of `status` may be retried: the target was busy or broken for a moment, not the request.
+    /// Only `/jobs` jobs retry one; a native caller gets the target's answer as it came.
+    private func isTransient(status: Int) -> Bool {
+        job.origin == .jobs && [429, 500, 502, 503, 504].contains(status)
+    }
+
+    private func runOnce(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
         var lines: [ByteBuffer] = []
         do {
             let (response, sentAt) = try await sendRetryingWhileUnreachable()
@@ -345,6 +388,9 @@ struct JobAttempt: Sendable {
                 if upstreamMessage == nil {
                     // Clients need a JSON error body (Go's client treats an empty error body as success).
                     body = ByteBuffer(string: #"{"error":"# + JSONObjectWriter.quoted(message) + "}")
+                }
+                if isTransient(status: response.status) {
+                    return JobResult(outcome: .upstreamError(message), transcript: [body], retry: .init(after: response.retryAfter))
                 }
                 events?.yield(.chunk(body))
                 return JobResult(outcome: .upstreamError(message), response: Data(body.readableBytesView), transcript: [body])
@@ -365,7 +411,11 @@ struct JobAttempt: Sendable {
             } catch {
                 if Task.isCancelled { return .cancelled(transcript: lines) }
                 metrics.targetError("interrupted")
-                return .interrupted(TargetError.interrupted(String(describing: error)).description, transcript: lines)
+                let message = (error as? TargetError)?.description ?? TargetError.interrupted(String(describing: error)).description
+                var result = JobResult.interrupted(message, transcript: lines)
+                // A `/jobs` job starts again from the beginning; a native caller has already seen part of the answer.
+                if job.origin == .jobs { result.retry = .init() }
+                return result
             }
             if let rest = splitter.finish() {
                 lines.append(rest)
@@ -374,9 +424,16 @@ struct JobAttempt: Sendable {
             if Task.isCancelled { return .cancelled(transcript: lines) }
             if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
                 metrics.targetError("upstream_error")
-                return JobResult(outcome: .upstreamError(message), transcript: lines)
+                // A stream that began and then failed is the runner's trouble, not the request's: a `/jobs` job
+                // starts again.
+                return JobResult(outcome: .upstreamError(message), transcript: lines, retry: job.origin == .jobs ? .init() : nil)
             }
             return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
+        } catch let error as TargetError {
+            // Only a dropped request escapes the wait for an unreachable target; nothing reached the caller yet.
+            var result = JobResult.interrupted(error.description, transcript: lines)
+            result.retry = .init()
+            return result
         } catch {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
             if Task.isCancelled || error is CancellationError { return .cancelled(transcript: lines) }
@@ -399,6 +456,7 @@ struct JobAttempt: Sendable {
                 await inventory.markReachable()
                 return (response, sentAt)
             } catch let error as TargetError {
+                if case .dropped = error { throw error }  // counted by `run`, not waited out
                 await inventory.markUnreachable(error.description)
                 logger.warning(
                     "target unreachable; job stays at the head of the queue",
