@@ -74,6 +74,15 @@ struct ServiceCommand: AsyncParsableCommand {
             guard depth == expectedDepth else {
                 throw ValidationError("expected \(expectedDepth) queued jobs, found \(depth): the worker was not held")
             }
+            // Reading a deep queue: a page of the newest queued jobs, and the newest one alone (issue #13).
+            var pageTimes: [Double] = [], jobTimes: [Double] = []
+            let (_, firstPage) = try await client.timeGet("/jobs?state=queued&limit=50")
+            let page = try JSONSerialization.jsonObject(with: Data(firstPage.readableBytesView)) as? [String: Any]
+            guard let newest = ((page?["jobs"] as? [[String: Any]])?.first?["id"]) as? String else { throw ValidationError("no queued job listed") }
+            for _ in 0..<100 {
+                pageTimes.append(try await client.timeGet("/jobs?state=queued&limit=50").seconds)
+                jobTimes.append(try await client.timeGet("/jobs/\(newest)").seconds)
+            }
             await fake.resume()
 
             let p = Percentiles.self
@@ -91,6 +100,8 @@ struct ServiceCommand: AsyncParsableCommand {
                 ["durable POST /jobs per second (\(clients) clients, \(submissions) jobs)", String(format: "%.0f", rate), "10000", String(format: "%.2f", rate / 10_000)],
                 ["RSS idle", "\(idleRSS / 1024) MB", "40 MB", String(format: "%.2f", Double(idleRSS) / 1024 / 40)],
                 ["RSS with \(queued) queued jobs", "\(queuedRSS / 1024) MB", "80 MB", String(format: "%.2f", Double(queuedRSS) / 1024 / 80)],
+                ["GET /jobs?state=queued&limit=50 with \(queued) queued, p50", p.ms(p.at(0.50, pageTimes)), "5 ms", String(format: "%.2f", p.at(0.50, pageTimes) * 1000 / 5)],
+                ["GET /jobs/{newest queued} with \(queued) queued, p50", p.ms(p.at(0.50, jobTimes)), "5 ms", String(format: "%.2f", p.at(0.50, jobTimes) * 1000 / 5)],
             ])
         }
     }
@@ -186,6 +197,18 @@ struct BenchClient: Sendable {
         let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
         guard let depth = object?["queue_depth"] as? Int else { throw ValidationError("/healthz has no queue_depth") }
         return depth
+    }
+
+    /// Seconds until the whole answer of `GET path` from foreman has arrived, and the answer.
+    func timeGet(_ path: String) async throws -> (seconds: Double, body: ByteBuffer) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)\(path)")
+        request.headers.add(name: "Authorization", value: "Bearer bench")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else { throw ValidationError("GET \(path) answered \(response.status)") }
+        return ((clock.now - start).seconds, body)
     }
 
     func post(_ path: String, _ body: String) async throws -> Int {

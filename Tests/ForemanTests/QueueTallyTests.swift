@@ -50,7 +50,12 @@ struct QueueTallyTests {
         }
         // A store opened afresh reads the same tally from the table.
         let reopened = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
-        #expect(await reopened.queueDepth == (try expectedPositions(store)).count)
+        let expected = try expectedPositions(store)
+        #expect(await reopened.queueDepth == expected.count)
+        for (id, position) in expected {
+            let document = try #require(try await reopened.document(id: id))
+            #expect((try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["queue_position"] as? Int == position, "reopened: \(id)")
+        }
     }
 
     @Test("a native job's deferred commits leave the writer at synchronous=FULL for every other write")

@@ -43,36 +43,35 @@ public enum JobDocument {
 
     /// Renders `job` as it stands in `db` (position, estimated start and artifacts included).
     static func render(_ db: Database, _ job: Job, view: QueueView, now: Date = Date()) throws -> String {
+        render(job, artifacts: try ArtifactInfo.fetchAll(db, jobID: job.id), view: view, now: now)
+    }
+
+    /// Renders `job` with its artifacts, placed by `view` when it is queued.
+    static func render(_ job: Job, artifacts: [ArtifactInfo], view: QueueView, now: Date = Date()) -> String {
         var position: Int?
         var estimate: Date?
         if job.state == .queued {
-            let place = try view.place(db, of: job)
+            let place = view.place(of: job)
             position = place
             estimate = view.estimatedStart(lane: job.kind.lane, position: place, now: now)
         }
-        return render(job, queuePosition: position, estimatedStartAt: estimate, artifacts: try ArtifactInfo.fetchAll(db, jobID: job.id))
+        return render(job, queuePosition: position, estimatedStartAt: estimate, artifacts: artifacts)
     }
 }
 
-/// What the store knows in memory about its queue (the tally and recent run times): enough to place a job and
-/// estimate its start with at most one short count.
+/// What the store knows in memory about its queue (the tally, the order of queued jobs and recent run times):
+/// enough to place a job and estimate its start without a query.
 struct QueueView: Sendable {
     var tally: QueueTally
     var runTimes: RunTimes
+    var order: QueueOrder
 
     /// 1-based place of queued `job` in its lane (embed jobs have their own, ADR 0008): higher priorities first,
     /// then age. Affinity may still move a job ahead of its place (ADR 0007), within the bound.
     ///
-    /// Only the jobs of its own priority are counted in SQL (a range of `job_queue_place`); those above come
-    /// from the tally.
-    func place(_ db: Database, of job: Job) throws -> Int {
-        let lane = job.kind == .embed ? "kind = 'embed'" : "kind != 'embed'"
-        let older = try Int.fetchOne(
-            db,
-            sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND priority = ? AND seq < ? AND \(lane)",
-            arguments: [job.priority, job.seq]
-        ) ?? 0
-        return tally.queuedAbove(lane: job.kind.lane, priority: job.priority) + older + 1
+    /// Read from the in-memory ``QueueOrder``: no count over the jobs ahead, however deep the queue.
+    func place(of job: Job) -> Int {
+        order.place(job.seq ?? .max, lane: job.kind.lane, priority: job.priority)
     }
 
     /// Where a job just inserted stands: last of its priority in its lane (the tally already counts it).

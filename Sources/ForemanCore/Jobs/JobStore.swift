@@ -28,6 +28,8 @@ public actor JobStore {
     /// when its fsync returns, possibly after a later change of the same job, so an entry may be missing.
     private var running: [String: Job] = [:]
     private var runTimes = RunTimes()
+    /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
+    private var order: QueueOrder
     private let outboxChanged: @Sendable () -> Void
     private let metrics: ForemanMetrics
     private let logger: Logger
@@ -50,6 +52,7 @@ public actor JobStore {
         self.metrics = metrics
         self.logger = logger
         self.tally = try pool.read(QueueTally.read)
+        self.order = try pool.read(QueueOrder.read)
         metrics.queueDepth(tally.totalQueued)
         health.setQueueDepth(tally.totalQueued)
     }
@@ -311,7 +314,7 @@ public actor JobStore {
 
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
     public func requeue(id: String, now: Date = Date()) async throws {
-        try await write(.full) { db, changes in
+        try await write(.full, placingQueued: true) { db, changes in
             let statement = try db.cachedStatement(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running' RETURNING *")
             guard let job = try Job.fetchOne(statement, arguments: [id]) else { return }
             try changes.record(db, job, from: .running, at: now)
@@ -350,7 +353,7 @@ public actor JobStore {
     /// their place.
     @discardableResult
     public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> Recovery {
-        try await write(.full) { db, changes -> Recovery in
+        try await write(.full, placingQueued: true) { db, changes -> Recovery in
             var recovery = Recovery()
             let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.Columns.state))
                 .order(Job.Columns.seq).fetchAll(db)
@@ -410,11 +413,13 @@ public actor JobStore {
 
     /// The job object of `id` (see ``JobDocument``), if the job exists.
     public func document(id: String) async throws -> String? {
-        let view = self.view
-        return try await pool.read { db in
+        let read = try await pool.read { db -> (Job, [ArtifactInfo])? in
             guard let job = try Self.job(db, id: id) else { return nil }
-            return try JobDocument.render(db, job, view: view)
+            return (job, try ArtifactInfo.fetchAll(db, jobID: job.id))
         }
+        // Placed here, on the actor, from the current order: a copy of it held across the read would be copied
+        // whole by the next write.
+        return read.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }
     }
 
     /// Which jobs a listing wants.
@@ -434,8 +439,7 @@ public actor JobStore {
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
     public func list(_ filter: ListFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        let view = self.view
-        return try await pool.read { db in
+        let read = try await pool.read { db -> (jobs: [(Job, [ArtifactInfo])], next: Int64?) in
             var request = Job.all()
             if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }
             if let kind = filter.kind { request = request.filter(Job.Columns.kind == kind.rawValue) }
@@ -443,9 +447,10 @@ public actor JobStore {
             if let cursor { request = request.filter(Job.Columns.seq < cursor) }
             let jobs = try request.order(Job.Columns.seq.desc).limit(limit + 1).fetchAll(db)
             let page = Array(jobs.prefix(limit))
-            let documents = try page.map { try JobDocument.render(db, $0, view: view) }
-            return (documents, jobs.count > limit ? page.last?.seq : nil)
+            return (try page.map { ($0, try ArtifactInfo.fetchAll(db, jobID: $0.id)) }, jobs.count > limit ? page.last?.seq : nil)
         }
+        let view = self.view
+        return (read.jobs.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }, read.next)
     }
 
     /// The ids of the queued jobs of `origin`, oldest first.
@@ -471,7 +476,7 @@ public actor JobStore {
     // MARK: Writes
 
     /// What the store knows in memory about the queue, for rendering positions and estimates.
-    private var view: QueueView { QueueView(tally: tally, runTimes: runTimes) }
+    private var view: QueueView { QueueView(tally: tally, runTimes: runTimes, order: order) }
 
     /// How a write waits for the disk (ADR 0010).
     public enum Durability: Sendable, Equatable {
@@ -486,9 +491,15 @@ public actor JobStore {
     /// after the commit the outbox is woken if any event was added, and each change is counted and logged.
     private func write<T: Sendable>(
         _ durability: Durability,
+        placingQueued: Bool = false,
         _ body: @escaping @Sendable (Database, inout StateChanges) throws -> T
     ) async throws -> T {
-        let view = self.view
+        // The transaction renders webhook documents from this view. Only a job that goes back to the queue needs the
+        // order for its place; any other write leaves it out, so that the order is never shared with a transaction
+        // in flight (a full commit suspends here) and moving it after the commit never copies it.
+        var current = self.view
+        if !placingQueued { current.order = QueueOrder() }
+        let view = current
         let (value, changes): (T, StateChanges)
         do {
             switch durability {
@@ -515,6 +526,7 @@ public actor JobStore {
         var tally = self.tally
         for transition in changes.transitions {
             tally.move(transition.job, from: transition.from)
+            order.move(transition.job, from: transition.from)
             running[transition.job.id] = transition.job.state == .running ? transition.job : nil
             observe(transition.job)
         }
