@@ -488,3 +488,39 @@ extension ServerTests.HardeningTests {
         }
     }
 }
+
+extension ServerTests.HardeningTests {
+    // MARK: Webhooks (item 6)
+
+    @Test("a receiver that never answers delays no other receiver's webhooks")
+    func deadReceiverDelaysNobody() async throws {
+        // A listening socket that never accepts: each delivery to it hangs until the attempt's time limit.
+        let dead = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(dead) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(dead, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(dead, $0, &length) } }
+        listen(dead, 128)
+        let deadURL = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/hook"
+
+        let receiver = WebhookReceiver()
+        try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+            try await Harness.run(configure: { $0.webhookRetry.timeout = .seconds(120); $0.webhookRetry.tick = .milliseconds(20) }) { harness in
+                for index in 0..<40 {
+                    let stuck = try await harness.submit(request: Harness.chatBody(tokens: 1, content: "\(index)"), extra: #","state_webhook_url":""# + deadURL + #"""#)
+                    #expect(stuck.status == 202)
+                }
+                let live = try await harness.submit(request: Harness.chatBody(tokens: 1), extra: #","state_webhook_url":"http://127.0.0.1:"# + String(hookPort) + #"/hook""#)
+                let id = try #require(try live.jsonObject()["id"] as? String)
+                _ = try await harness.waitForJob(id, state: "succeeded")
+                // Queued, running, succeeded: long before the dead receiver's attempts time out.
+                try await eventually("the live receiver's three events", timeout: .seconds(30)) { await receiver.accepted.count >= 3 }
+                let states = await receiver.accepted.map { $0.state ?? "?" }
+                #expect(states == ["queued", "running", "succeeded"], "\(states)")
+            }
+        }
+    }
+}

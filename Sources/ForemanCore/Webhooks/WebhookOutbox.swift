@@ -10,7 +10,16 @@ import ServiceLifecycle
 ///
 /// Delivery runs beside the worker and never blocks it. A job's later event waits while an earlier one is still
 /// pending, so each receiver sees a job's states in order; events of different jobs go out concurrently.
+///
+/// Each attempt runs on its own, not in a batch that waits for its slowest member: a receiver that hangs until the
+/// attempt's time limit delays nobody else's events. At most ``maxPerEndpoint`` attempts go to one endpoint (scheme,
+/// host and port) at once, so a dead receiver with many jobs cannot take every slot either.
 public actor WebhookOutbox: Service {
+    /// Attempts in flight at once, in all.
+    static let maxInFlight = 64
+    /// Attempts in flight at once to one endpoint.
+    static let maxPerEndpoint = 4
+
     /// When to try again and when to give up.
     public struct RetryPolicy: Sendable, Equatable {
         /// The wait after the first failed attempt; it doubles after each failure.
@@ -41,6 +50,12 @@ public actor WebhookOutbox: Service {
     private let metrics: ForemanMetrics
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
+    /// Deliveries (by `seq`) with an attempt under way.
+    private var inFlight: Set<Int64> = []
+    /// Attempts under way per endpoint.
+    private var perEndpoint: [String: Int] = [:]
+    /// Deliveries whose attempt ended while ``due()`` read the outbox: its snapshot may still show them pending.
+    private var endedDuringRead: Set<Int64>?
 
     public init(pool: DatabasePool, client: HTTPClient, signer: WebhookSigner?, policy: RetryPolicy, metrics: ForemanMetrics = .disabled, logger: Logger) {
         self.metrics = metrics
@@ -68,50 +83,82 @@ public actor WebhookOutbox: Service {
     public func run() async throws {
         let tick = policy.tick
         let source = wakeupSource
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             group.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: tick)
+                while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    try? await gracefulShutdownAwareSleep(for: tick)
                     source.yield()
                 }
             }
             source.yield()
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                await deliverDue()
+                for delivery in await due() {
+                    group.addTask {
+                        await self.attempt(delivery)
+                        await self.ended(delivery)
+                    }
+                }
             }
+            // Stopping: attempts under way are cut short; their events are still pending and go out after the restart.
             group.cancelAll()
         }
     }
 
-    /// Sends every due event, batch by batch, until none is due.
-    private func deliverDue() async {
-        while !Task.isCancelled {
-            let due: [WebhookDelivery]
-            do {
-                due = try await pool.read { db in
-                    try WebhookDelivery.fetchAll(
-                        db,
-                        sql: """
-                            SELECT * FROM webhook_delivery AS d
-                            WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-                              AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
-                                              WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
-                            ORDER BY d.next_attempt_at LIMIT 32
-                            """,
-                        arguments: [DatabaseDate.storage(Date())]
-                    )
-                }
-            } catch {
-                logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
-                return
+    /// The due events that may start now: not already under way, each job's oldest pending one, within the limits.
+    /// Marks them under way.
+    private func due() async -> [WebhookDelivery] {
+        let room = Self.maxInFlight - inFlight.count
+        guard room > 0 else { return [] }
+        let candidates: [WebhookDelivery]
+        endedDuringRead = []
+        defer { endedDuringRead = nil }
+        do {
+            candidates = try await pool.read { [limit = inFlight.count + room] db in
+                try WebhookDelivery.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM webhook_delivery AS d
+                        WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+                          AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
+                                          WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
+                        ORDER BY d.next_attempt_at LIMIT ?
+                        """,
+                    arguments: [DatabaseDate.storage(Date()), limit]
+                )
             }
-            if due.isEmpty { return }
-            await withTaskGroup(of: Void.self) { group in
-                for delivery in due {
-                    group.addTask { await self.attempt(delivery) }
-                }
-            }
+        } catch {
+            logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
+            return []
         }
+        var starting: [WebhookDelivery] = []
+        for delivery in candidates where inFlight.count < Self.maxInFlight {
+            guard let seq = delivery.seq, !inFlight.contains(seq), endedDuringRead?.contains(seq) != true else { continue }
+            let endpoint = Self.endpoint(of: delivery.url)
+            guard perEndpoint[endpoint, default: 0] < Self.maxPerEndpoint else { continue }
+            inFlight.insert(seq)
+            perEndpoint[endpoint, default: 0] += 1
+            starting.append(delivery)
+        }
+        return starting
+    }
+
+    /// An attempt ended: its slot is free, and whatever waited for it (the job's next event, the endpoint's next
+    /// delivery) may be due.
+    private func ended(_ delivery: WebhookDelivery) {
+        if let seq = delivery.seq {
+            inFlight.remove(seq)
+            endedDuringRead?.insert(seq)
+        }
+        let endpoint = Self.endpoint(of: delivery.url)
+        perEndpoint[endpoint, default: 1] -= 1
+        if perEndpoint[endpoint] == 0 { perEndpoint[endpoint] = nil }
+        wakeupSource.yield()
+    }
+
+    /// Scheme, host and port of `url`: what one receiver is.
+    static func endpoint(of url: String) -> String {
+        guard let components = URLComponents(string: url) else { return url }
+        return "\(components.scheme ?? "")://\(components.host ?? ""):\(components.port.map(String.init) ?? "")"
     }
 
     private func attempt(_ delivery: WebhookDelivery) async {
