@@ -112,7 +112,10 @@ private func assemble(
 
     let router = Router(context: ConnectionContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes))
-    router.add(middleware: ErrorMiddleware())
+    var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
+    routes["/healthz"] = [.get]
+    routes["/metrics"] = [.get]
+    router.add(middleware: ErrorMiddleware(routes: routes))
     let verifier = config.token.map(BearerTokenVerifier.init(token:))
     if let verifier {
         router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: config.metricsPublic))
@@ -132,9 +135,6 @@ private func assemble(
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
     JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
-    var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
-    routes["/healthz"] = [.get]
-    routes["/metrics"] = [.get]
     MethodNotAllowed.register(routes, on: router)
     let responder = router.buildResponder()
     let ready = ListenersReady(count: config.socketPath == nil ? 1 : 2, then: onServerRunning)

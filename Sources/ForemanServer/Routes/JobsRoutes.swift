@@ -83,11 +83,14 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         filter.origin = try Self.enumValue(query.get("origin"), "origin", JobOrigin.self)
         var limit = Self.defaultPageSize
         if let text = query.get("limit") {
-            guard let value = Int(text), value > 0 else { throw APIError(.badRequest, "invalid limit '\(text)': expected a positive whole number") }
-            limit = min(value, Self.maxPageSize)
+            // Any positive whole number, however long, is capped; only other text is refused.
+            guard !text.isEmpty, text.allSatisfy(\.isASCIIDigit), text.contains(where: { $0 != "0" }) else {
+                throw APIError(.badRequest, "invalid limit '\(text)': expected a positive whole number")
+            }
+            limit = min(Int(text) ?? Self.maxPageSize, Self.maxPageSize)
         }
         var cursor: Int64?
-        if let text = query.get("cursor") {
+        if let text = query.get("cursor"), !text.isEmpty {  // empty: the first page, as when absent
             guard let value = Int64(text), value > 0 else { throw APIError(.badRequest, "invalid cursor '\(text)'") }
             cursor = value
         }
@@ -130,4 +133,8 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
 
 extension APIError {
     static let jobNotFound = APIError(.notFound, "job not found")
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }
