@@ -137,13 +137,18 @@ private func assemble(
     JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
     MethodNotAllowed.register(routes, on: router)
     let responder = router.buildResponder()
+    let connections = ConnectionBudget(
+        limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger
+    )
     let ready = ListenersReady(count: config.socketPath == nil ? 1 : 2, then: onServerRunning)
 
     var servers: [any Service] = [
         Application(
             responder: responder,
             server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
-            configuration: .init(address: .hostname(config.address.host, port: config.address.port), serverName: "foreman"),
+            configuration: .init(
+                address: .hostname(config.address.host, port: config.address.port), serverName: "foreman", availableConnectionsDelegate: connections.delegate
+            ),
             onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
         )
@@ -153,7 +158,7 @@ private func assemble(
             Application(
                 responder: responder,
                 server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
-                configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman"),
+                configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", availableConnectionsDelegate: connections.delegate),
                 onServerRunning: { _ in
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.
                     chmod(socketPath, 0o600)

@@ -63,6 +63,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("header-timeout"), help: "How long a request head may take to arrive (FOREMAN_HEADER_TIMEOUT, default 10s).")
     var headerTimeout: String?
 
+    @Option(name: .customLong("max-connections"), help: "Client connections open at once (FOREMAN_MAX_CONNECTIONS, default: the open-file limit less a reserve).")
+    var maxConnections: String?
+
     @Option(name: .customLong("idle-timeout"), help: "How long a keep-alive connection may wait for its next request (FOREMAN_IDLE_TIMEOUT, default 120s).")
     var idleTimeout: String?
 
@@ -132,6 +135,7 @@ struct Serve: AsyncParsableCommand {
         overrides[.upstreamTimeout] = upstreamTimeout
         overrides[.retention] = retention
         overrides[.headerTimeout] = headerTimeout
+        overrides[.maxConnections] = maxConnections
         overrides[.idleTimeout] = idleTimeout
         overrides[.webhookSecret] = webhookSecret
         overrides[.webhookRetryFor] = webhookRetryFor
@@ -169,6 +173,8 @@ struct Serve: AsyncParsableCommand {
         )
         // The database holds prompts and the socket grants the API: neither is for other users of this machine.
         umask(0o077)
+        // Every connection is a descriptor; the connection budget is derived from what this gives.
+        DescriptorLimit.raiseToHardLimit()
         do {
             let foreman = try await buildApplication(config: config, logger: logger)
             let group = ServiceGroup(services: [foreman], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

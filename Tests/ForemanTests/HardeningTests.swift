@@ -243,7 +243,7 @@ extension ServerTests {
 
 /// A plain TCP connection to foreman, for requests no HTTP client library would send.
 final class RawConnection {
-    private let descriptor: Int32
+    fileprivate let descriptor: Int32
 
     /// Connects to `port` on loopback. Reads wait at most `readLimit` (a bound on a hang, not a timing claim).
     init(port: Int, readLimit: Int = 10) throws {
@@ -522,5 +522,89 @@ extension ServerTests.HardeningTests {
                 #expect(states == ["queued", "running", "succeeded"], "\(states)")
             }
         }
+    }
+}
+
+extension RawConnection {
+    /// Sends one request and reads its answer (head and a `Content-Length` body), leaving the connection open.
+    func exchange(_ request: String) -> String? {
+        send(request)
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let text = String(decoding: received, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let head = text[..<end.lowerBound].lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count - text[..<end.upperBound].utf8.count >= length { return text }
+            }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { return nil }
+            received.append(contentsOf: buffer[..<count])
+        }
+    }
+}
+
+extension ServerTests.HardeningTests {
+    // MARK: Descriptors (item 1)
+
+    /// CPU time (user + system, in clock ticks) process `pid` has used.
+    static func cpuTicks(_ pid: Int32) throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)  // utime, stime (fields 14 and 15 of the line)
+    }
+
+    @Test("more connections than descriptors: foreman stops accepting without spinning, serves the open ones, and resumes", .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/stat")))
+    func descriptorExhaustion() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-fds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let port = try closedPort()
+        let log = folder.appendingPathComponent("foreman.log")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
+        process.arguments = ["-c", "ulimit -n 256 && exec \"$0\" serve", binary]
+        process.environment = [
+            "FOREMAN_ADDR": "127.0.0.1:\(port)", "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path,
+            "FOREMAN_OLLAMA_URL": "http://127.0.0.1:1", "FOREMAN_HEADER_TIMEOUT": "5m", "FOREMAN_METRICS_PUBLIC": "1",
+        ]
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try await eventually("foreman listening") { (try? RawConnection(port: port, readLimit: 1))?.exchange("GET / HTTP/1.1\r\nHost: f\r\n\r\n") != nil }
+
+        let probe = try RawConnection(port: port)
+        #expect(probe.exchange("GET /healthz HTTP/1.1\r\nHost: f\r\n\r\n")?.contains("\"status\"") == true)
+        // 400 connections for a process allowed 256 descriptors: the budget is 192, the rest wait in the backlog.
+        var flood: [RawConnection] = []
+        for _ in 0..<400 { flood.append(try RawConnection(port: port)) }
+        let before = try Self.cpuTicks(process.processIdentifier)
+        try await Task.sleep(for: .seconds(1))  // a window to measure the idle process's CPU in, not a wait for a signal
+        let used = try Self.cpuTicks(process.processIdentifier) - before
+        #expect(used < 40, "foreman used \(used) ticks of CPU in one second with its connections full")
+
+        let health = probe.exchange("GET /healthz HTTP/1.1\r\nHost: f\r\n\r\n")
+        #expect(health?.contains("\"status\"") == true, "\(health ?? "no answer on an open connection")")
+        let metrics = probe.exchange("GET /metrics HTTP/1.1\r\nHost: f\r\n\r\n") ?? ""
+        func gauge(_ name: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+        }
+        #expect(gauge("foreman_connection_limit") == 192, "\(metrics.suffix(600))")
+        // The limit, give or take the accept NIO had already asked for when the limit was reached.
+        #expect((192...194).contains(Int(gauge("foreman_open_connections") ?? 0)), "\(metrics.suffix(600))")
+
+        flood.removeAll()  // closes them
+        try await eventually("a new connection answered") {
+            (try? RawConnection(port: port, readLimit: 1))?.exchange("GET /healthz HTTP/1.1\r\nHost: f\r\n\r\n")?.contains("\"status\"") == true
+        }
+        let said = try String(contentsOf: log, encoding: .utf8)
+        #expect(said.components(separatedBy: "connection limit reached").count == 2, "\(said)")
+        #expect(said.contains("accepting connections again"))
     }
 }

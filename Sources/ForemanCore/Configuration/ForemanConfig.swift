@@ -33,6 +33,8 @@ public struct ForemanConfig: Sendable, Equatable {
     /// `FOREMAN_IDLE_TIMEOUT`: how long a keep-alive connection may wait for its next request. Longer than the 90 s
     /// Go's and Python's HTTP clients keep idle connections, so the client, not foreman, closes them first.
     public var idleTimeout: Duration = .seconds(120)
+    /// `FOREMAN_MAX_CONNECTIONS`: client connections open at once; `nil`: the open-file limit less a reserve.
+    public var maxConnections: Int?
     /// How long finished jobs and their artifacts are kept.
     public var retention: Duration = .seconds(7 * 86_400)
     /// The Standard Webhooks secret (`whsec_` + base64); webhooks are unsigned without it.
@@ -107,6 +109,7 @@ extension ForemanConfig {
         case upstreamTimeout = "FOREMAN_UPSTREAM_TIMEOUT"
         case retention = "FOREMAN_RETENTION"
         case headerTimeout = "FOREMAN_HEADER_TIMEOUT"
+        case maxConnections = "FOREMAN_MAX_CONNECTIONS"
         case idleTimeout = "FOREMAN_IDLE_TIMEOUT"
         case webhookSecret = "FOREMAN_WEBHOOK_SECRET"
         case maxAttempts = "FOREMAN_MAX_ATTEMPTS"
@@ -162,6 +165,7 @@ extension ForemanConfig {
             upstreamReadTimeout = upstreamTimeout
         case .retention: retention = try DurationParser.parse(raw, variable: name)
         case .headerTimeout: headerTimeout = try DurationParser.parse(raw, variable: name)
+        case .maxConnections: maxConnections = try Self.parsePositiveInt(raw, variable: name)
         case .idleTimeout: idleTimeout = try DurationParser.parse(raw, variable: name)
         case .webhookSecret:
             do {

@@ -73,6 +73,12 @@ public struct ForemanMetrics: Sendable {
         Counter(label: "foreman_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment()
     }
 
+    /// `foreman_open_connections`: client connections open now, and `foreman_connection_limit` beside it.
+    public func openConnections(_ count: Int, limit: Int) {
+        Gauge(label: "foreman_open_connections", factory: factory).record(count)
+        Gauge(label: "foreman_connection_limit", factory: factory).record(limit)
+    }
+
     func embeddingsInFlight(_ count: Int) {
         Gauge(label: "foreman_embeddings_in_flight", factory: factory).record(count)
     }
