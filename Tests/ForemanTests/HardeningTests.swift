@@ -4,6 +4,7 @@ import ForemanCore
 import Foundation
 import NIOCore
 import Logging
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -34,18 +35,59 @@ func runForemanCommand(_ arguments: [String], environment: [String: String] = [:
     return CommandResult(status: process.terminationStatus, standardError: text)
 }
 
-/// A loopback port nothing listens on (bound once, then released).
-func closedPort() throws -> Int {
+/// A TCP socket bound to a free loopback port, and the port.
+func boundLoopbackSocket() throws -> (descriptor: Int32, port: Int) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard bound == 0 else { throw TestFailure("bind failed") }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+    guard bound == 0 else {
+        close(descriptor)
+        throw TestFailure("bind failed")
+    }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A loopback port nothing listens on (bound once, then released).
+func closedPort() throws -> Int {
+    let (descriptor, port) = try boundLoopbackSocket()
+    close(descriptor)
+    return port
+}
+
+/// `sqlite3` in another process (Python's module), holding a lock on a database until released.
+final class SQLiteLockHolder {
+    private let process = Process()
+    private let input = Pipe()
+
+    /// Starts the holder and returns once it holds `BEGIN <lock>` (`IMMEDIATE`: the write lock; `EXCLUSIVE`).
+    init(database: String, lock: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("BEGIN " + sys.argv[2])
+            print("locked", flush=True)
+            sys.stdin.read()
+            """, database, lock]
+        let said = Pipe()
+        process.standardInput = input
+        process.standardOutput = said
+        try process.run()
+        guard String(decoding: said.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked") else {
+            throw TestFailure("the lock holder did not take its lock")
+        }
+    }
+
+    /// Closes its standard input: it exits, and its lock goes with it.
+    func release() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
 }
 
 extension ServerTests {
@@ -131,26 +173,8 @@ extension ServerTests {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let database = folder.appendingPathComponent("foreman.db").path
             // sqlite3 in another process takes the write lock and keeps it until its standard input closes.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            holder.arguments = ["python3", "-c", """
-                import sqlite3, sys
-                c = sqlite3.connect(sys.argv[1], isolation_level=None)
-                c.execute("PRAGMA journal_mode=WAL")
-                c.execute("BEGIN EXCLUSIVE")
-                print("locked", flush=True)
-                sys.stdin.read()
-                """, database]
-            let input = Pipe()
-            let said = Pipe()
-            holder.standardInput = input
-            holder.standardOutput = said
-            try holder.run()
-            defer {
-                try? input.fileHandleForWriting.close()
-                holder.waitUntilExit()
-            }
-            #expect(String(decoding: said.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+            let holder = try SQLiteLockHolder(database: database, lock: "EXCLUSIVE")
+            defer { holder.release() }
 
             let result = try runForemanCommand(["serve"], environment: ["FOREMAN_DB": database, "FOREMAN_ADDR": "127.0.0.1:\(try closedPort())", "FOREMAN_OLLAMA_URL": "http://127.0.0.1:1"])
             #expect(result.status == 75, "\(result.standardError)")
@@ -495,16 +519,10 @@ extension ServerTests.HardeningTests {
     @Test("a receiver that never answers delays no other receiver's webhooks")
     func deadReceiverDelaysNobody() async throws {
         // A listening socket that never accepts: each delivery to it hangs until the attempt's time limit.
-        let dead = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (dead, deadPort) = try boundLoopbackSocket()
         defer { close(dead) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(dead, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(dead, $0, &length) } }
         listen(dead, 128)
-        let deadURL = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/hook"
+        let deadURL = "http://127.0.0.1:\(deadPort)/hook"
 
         let receiver = WebhookReceiver()
         try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
@@ -606,5 +624,48 @@ extension ServerTests.HardeningTests {
         let said = try String(contentsOf: log, encoding: .utf8)
         #expect(said.components(separatedBy: "connection limit reached").count == 2, "\(said)")
         #expect(said.contains("accepting connections again"))
+    }
+}
+
+extension ServerTests.HardeningTests {
+    // MARK: A database another process holds (item 5)
+
+    @Test("another process holds the write lock: every event loop keeps answering while a native call waits; 503 with the reason; work resumes after")
+    func lockedDatabaseWhileServing() async throws {
+        try await Harness.run { harness in
+            let holder = try SQLiteLockHolder(database: harness.databasePath, lock: "IMMEDIATE")
+            defer { holder.release() }
+
+            // A native call's commit waits for the lock (SQLite's busy timeout). It must wait on the writer's thread,
+            // not on its connection's event loop: connections on every loop keep being answered meanwhile.
+            let nativeDone = Mutex(false)
+            let native = Task {
+                let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1))
+                nativeDone.withLock { $0 = true }
+                return response
+            }
+            try await Task.sleep(for: .milliseconds(300))  // no signal says the call has reached its commit
+            for _ in 0..<4 {  // new connections, spread over the event loops
+                // A read limit below the 5 s busy timeout: a loop held by the commit would not answer within it.
+                let answer = try RawConnection(port: harness.port, readLimit: 3).exchange("GET /healthz HTTP/1.1\r\nHost: f\r\n\r\n")
+                #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "no answer")")
+            }
+            #expect(nativeDone.withLock { $0 } == false, "the native call ended before the lock's timeout")
+            let nativeRefused = try await native.value
+            #expect(nativeRefused.status == 503, "\(nativeRefused.body)")
+
+            // A /jobs submission waits the same way, then says why.
+            let submission = Task { try await harness.submit(request: Harness.chatBody(tokens: 1)) }
+            let refused = try await submission.value
+            #expect(refused.status == 503, "\(refused.body)")
+            #expect(refused.error == "foreman cannot save work right now: the database is locked by another process")
+            #expect(try await harness.health()["store_error"] as? String == "the database is locked by another process")
+
+            holder.release()
+            let accepted = try await harness.submit(request: Harness.chatBody(tokens: 1))
+            #expect(accepted.status == 202)
+            _ = try await harness.waitForJob(try #require(try accepted.jsonObject()["id"] as? String), state: "succeeded")
+            #expect(try await harness.health()["store_error"] is NSNull)
+        }
     }
 }

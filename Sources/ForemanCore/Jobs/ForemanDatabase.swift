@@ -23,10 +23,13 @@ public enum ForemanDatabase {
         return pool
     }
 
+    /// How long a connection waits for another process's lock before SQLITE_BUSY.
+    static let busyTimeoutMilliseconds: Int32 = 5000
+
     /// How every connection to the file is set up.
     static var configuration: Configuration {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
+        configuration.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")

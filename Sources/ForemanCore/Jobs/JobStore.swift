@@ -2,6 +2,12 @@ import Foundation
 import GRDB
 import Logging
 
+#if canImport(GRDBSQLite)
+import GRDBSQLite
+#else
+import SQLite3
+#endif
+
 /// The durable queue: every job row, every state change, and how many jobs are waiting.
 ///
 /// All writes go through this actor. That lets it keep the queue's tally in memory (counting 100k queued
@@ -509,7 +515,13 @@ public actor JobStore {
             case .deferred:
                 // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
                 // itself (ADR 0010). It waits only if a full commit holds the writer at that moment.
-                (value, changes) = try Self.commitHere(pool, view, body)
+                do {
+                    (value, changes) = try Self.commitHere(pool, view, body)
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                    // Another process holds the write lock: wait for it on the writer's own thread, never on this
+                    // one, which is usually a connection's event loop.
+                    (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
+                }
             }
         } catch {
             if let failure = StoreFailure(error) {
@@ -541,7 +553,13 @@ public actor JobStore {
         _ view: QueueView,
         _ body: (Database, inout StateChanges) throws -> T
     ) throws -> (T, StateChanges) {
-        try pool.writeWithoutTransaction { db in try commit(db, .deferred, view, body) }
+        try pool.writeWithoutTransaction { db in
+            // No busy wait here: if another process holds the lock, `BEGIN IMMEDIATE` fails at once with
+            // SQLITE_BUSY and the caller waits on the writer's queue instead.
+            sqlite3_busy_timeout(db.sqliteConnection, 0)
+            defer { sqlite3_busy_timeout(db.sqliteConnection, ForemanDatabase.busyTimeoutMilliseconds) }
+            return try commit(db, .deferred, view, body)
+        }
     }
 
     /// Runs `body` in one immediate transaction on the writer connection, at `durability`.
