@@ -61,15 +61,17 @@ private func assemble(
 ) async throws -> ForemanService {
     // Everything that can fail comes before the target's client is made: nothing else would shut it down.
     if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
+    let writer = WriterActivity()
     let outbox = WebhookOutbox(
         pool: pool,
         client: webhookClient,
         signer: try config.webhookSecret.map { try WebhookSigner(secret: $0) },
         policy: config.webhookRetry,
+        writer: writer,
         metrics: metrics,
         logger: logger
     )
-    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, metrics: metrics, logger: logger, outboxChanged: { outbox.wake() })
+    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, metrics: metrics, logger: logger, writer: writer, outboxChanged: { outbox.wake() })
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
     if recovery != JobStore.Recovery() {
         logger.notice(

@@ -26,14 +26,41 @@ actor WebhookReceiver {
     /// Answers 503 to the next `count` attempts.
     func failNext(_ count: Int) { failuresLeft = count }
 
+    private var holding = false
+    private var held: [CheckedContinuation<Void, Never>] = []
+    private var attemptWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    /// Keeps every answer back until ``release()``.
+    func hold() { holding = true }
+
+    func release() {
+        holding = false
+        for continuation in held { continuation.resume() }
+        held.removeAll()
+    }
+
+    /// Returns once `count` attempts have arrived (answered or not).
+    func waitForAttempts(_ count: Int) async {
+        if attempts.count >= count { return }
+        await withCheckedContinuation { attemptWaiters.append((count, $0)) }
+    }
+
+    fileprivate func arrived(_ delivery: Delivery) async {
+        attempts.append(delivery)
+        let ready = attemptWaiters.filter { $0.count <= attempts.count }
+        attemptWaiters.removeAll { $0.count <= attempts.count }
+        for waiter in ready { waiter.continuation.resume() }
+        if holding { await withCheckedContinuation { held.append($0) } }
+    }
+
     /// Returns once `count` deliveries have been accepted.
     func waitForAccepted(_ count: Int) async {
         if accepted.count >= count { return }
         await withCheckedContinuation { waiters.append((count, $0)) }
     }
 
-    fileprivate func receive(_ delivery: Delivery) -> Bool {
-        attempts.append(delivery)
+    fileprivate func receive(_ delivery: Delivery) async -> Bool {
+        await arrived(delivery)
         if failuresLeft > 0 {
             failuresLeft -= 1
             return false

@@ -37,6 +37,8 @@ public actor JobStore {
     /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
     private var order: QueueOrder
     private let outboxChanged: @Sendable () -> Void
+    /// Every write to the database, this store's and the outbox's (see ``WriterActivity``).
+    public nonisolated let writer: WriterActivity
     private let metrics: ForemanMetrics
     private let logger: Logger
 
@@ -50,9 +52,11 @@ public actor JobStore {
         maxQueue: Int,
         metrics: ForemanMetrics = .disabled,
         logger: Logger = Logger(label: "foreman"),
+        writer: WriterActivity = WriterActivity(),
         outboxChanged: @escaping @Sendable () -> Void = {}
     ) throws {
         self.pool = pool
+        self.writer = writer
         self.maxQueue = maxQueue
         self.outboxChanged = outboxChanged
         self.metrics = metrics
@@ -395,7 +399,7 @@ public actor JobStore {
     public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
         var total = 0
         while true {
-            let deleted = try await pool.write { db in
+            let deleted = try await writer.around { try await pool.write { db in
                 try db.execute(
                     sql: """
                         DELETE FROM job WHERE seq IN (
@@ -404,7 +408,7 @@ public actor JobStore {
                     arguments: [DatabaseDate.storage(cutoff), batchSize]
                 )
                 return db.changesCount
-            }
+            } }
             total += deleted
             if deleted < batchSize { return total }
         }
@@ -511,16 +515,26 @@ public actor JobStore {
             switch durability {
             case .full:
                 // Waits for fsync: on the writer's own thread, so no thread of the concurrency pool waits with it.
-                (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
-            case .deferred:
+                (value, changes) = try await writer.around {
+                    try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+                }
+            case .deferred where !writer.isBusy:
                 // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
-                // itself (ADR 0010). It waits only if a full commit holds the writer at that moment.
+                // itself (ADR 0010), and no other write holds the writer now.
                 do {
                     (value, changes) = try Self.commitHere(pool, view, body)
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
                     // Another process holds the write lock: wait for it on the writer's own thread, never on this
                     // one, which is usually a connection's event loop.
-                    (value, changes) = try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
+                    (value, changes) = try await writer.around {
+                        try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
+                    }
+                }
+            case .deferred:
+                // Another write holds or waits for the writer (an fsync, a prune, another process's lock): wait on the
+                // writer's queue, not on this thread (ADR 0013).
+                (value, changes) = try await writer.around {
+                    try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
                 }
             }
         } catch {

@@ -57,7 +57,18 @@ public actor WebhookOutbox: Service {
     /// Deliveries whose attempt ended while ``due()`` read the outbox: its snapshot may still show them pending.
     private var endedDuringRead: Set<Int64>?
 
-    public init(pool: DatabasePool, client: HTTPClient, signer: WebhookSigner?, policy: RetryPolicy, metrics: ForemanMetrics = .disabled, logger: Logger) {
+    private let writer: WriterActivity
+
+    public init(
+        pool: DatabasePool,
+        client: HTTPClient,
+        signer: WebhookSigner?,
+        policy: RetryPolicy,
+        writer: WriterActivity = WriterActivity(),
+        metrics: ForemanMetrics = .disabled,
+        logger: Logger
+    ) {
+        self.writer = writer
         self.metrics = metrics
         self.pool = pool
         self.client = client
@@ -191,7 +202,7 @@ public actor WebhookOutbox: Service {
             }
         }
         do {
-            try await pool.write { [delivery] db in try delivery.update(db) }
+            try await writer.around { try await pool.write { [delivery] db in try delivery.update(db) } }
         } catch {
             logger.error("could not record a webhook attempt", metadata: ["error": "\(error)"])
         }
