@@ -123,7 +123,7 @@ final class ForemanChild: @unchecked Sendable {  // used from the benchmark's on
     let port: Int
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-bench-\(UUID().uuidString)")
 
-    init(binary: String, fakePort: Int, maxQueue: Int) throws {
+    init(binary: String, fakePort: Int, maxQueue: Int, environment extra: [String: String] = [:]) throws {
         let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -140,7 +140,7 @@ final class ForemanChild: @unchecked Sendable {  // used from the benchmark's on
             "FOREMAN_ADDR": "127.0.0.1:\(port)", "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "bench",
             "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "\(maxQueue)",
             "FOREMAN_LOG_LEVEL": "info",
-        ]
+        ].merging(extra) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

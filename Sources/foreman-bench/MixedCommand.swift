@@ -1,0 +1,68 @@
+import ArgumentParser
+import AsyncHTTPClient
+import FakeOllama
+import Foundation
+import NIOCore
+
+/// Native latency while the other kinds of work run at full speed: what a person at a chat client feels while a batch
+/// fills the queue and its webhooks fail (issue #14's row).
+struct MixedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mixed",
+        abstract: "Native chat p50/p99 on an idle foreman, then while /jobs intake runs at full speed with failing webhooks."
+    )
+
+    @Option(help: "Native calls timed in each phase.") var requests = 2000
+    @Option(help: "Keep-alive connections submitting /jobs during the loaded phase.") var clients = 8
+    @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+
+    func run() async throws {
+        let binary = foreman ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
+        let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
+        try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
+            // Webhooks go to a loopback port nothing listens on: every delivery fails and is retried quickly.
+            let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: 1_000_000, environment: ["FOREMAN_WEBHOOK_RETRY_BASE": "50ms"])
+            defer { child.stop() }
+            try await child.waitUntilServing()
+            let client = BenchClient(foremanPort: child.port, fakePort: fakePort)
+            let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<100 { _ = try await client.time(chat, direct: false) }
+
+            var idle: [Double] = []
+            for _ in 0..<requests { idle.append(try await client.time(chat, direct: false)) }
+
+            let job = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"x"}],"options":{"num_predict":1}},"state_webhook_url":"http://127.0.0.1:9/hook"}"#
+            var submitted = 0
+            var loaded: [Double] = []
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        var accepted = 0
+                        while !Task.isCancelled {
+                            if (try? await client.post("/jobs", job)) == 202 { accepted += 1 }
+                        }
+                        return accepted
+                    }
+                }
+                for _ in 0..<requests { loaded.append(try await client.time(chat, direct: false)) }
+                group.cancelAll()
+                for try await accepted in group { submitted += accepted }
+            }
+            let seconds = (clock.now - start).seconds
+            let depth = try await client.queueDepth()
+
+            let p = Percentiles.self
+            print("foreman \(binary); fake target in-process with zero delays; \(requests) sequential native chats in each phase.\n")
+            printTable(["native non-streaming chat", "idle foreman", "under /jobs load", "ratio"], [
+                ["p50", p.ms(p.at(0.50, idle)), p.ms(p.at(0.50, loaded)), p.ratio(p.at(0.50, loaded), p.at(0.50, idle))],
+                ["p99", p.ms(p.at(0.99, idle)), p.ms(p.at(0.99, loaded)), p.ratio(p.at(0.99, loaded), p.at(0.99, idle))],
+            ])
+            print("")
+            let rate = Double(submitted) / seconds
+            print("load: \(clients) clients submitted \(submitted) /jobs jobs (\(String(format: "%.0f", rate))/s) with failing webhooks; \(depth) still queued at the end")
+            print("target: p99 under load at most 2× the idle p99")
+        }
+    }
+}
