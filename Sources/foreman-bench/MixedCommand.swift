@@ -17,14 +17,8 @@ struct MixedCommand: AsyncParsableCommand {
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
 
     func run() async throws {
-        let binary = foreman ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
-        let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
-        try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
-            // Webhooks go to a loopback port nothing listens on: every delivery fails and is retried quickly.
-            let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: 1_000_000, environment: ["FOREMAN_WEBHOOK_RETRY_BASE": "50ms"])
-            defer { child.stop() }
-            try await child.waitUntilServing()
-            let client = BenchClient(foremanPort: child.port, fakePort: fakePort)
+        // Webhooks go to a loopback port nothing listens on: every delivery fails and is retried quickly.
+        try await withForemanChild(foreman, maxQueue: 1_000_000, environment: ["FOREMAN_WEBHOOK_RETRY_BASE": "50ms"]) { _, child, client in
             let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
             for _ in 0..<100 { _ = try await client.time(chat, direct: false) }
 
@@ -54,7 +48,7 @@ struct MixedCommand: AsyncParsableCommand {
             let depth = try await client.queueDepth()
 
             let p = Percentiles.self
-            print("foreman \(binary); fake target in-process with zero delays; \(requests) sequential native chats in each phase.\n")
+            print("foreman \(child.binary); fake target in-process with zero delays; \(requests) sequential native chats in each phase.\n")
             printTable(["native non-streaming chat", "idle foreman", "under /jobs load", "ratio"], [
                 ["p50", p.ms(p.at(0.50, idle)), p.ms(p.at(0.50, loaded)), p.ratio(p.at(0.50, loaded), p.at(0.50, idle))],
                 ["p99", p.ms(p.at(0.99, idle)), p.ms(p.at(0.99, loaded)), p.ratio(p.at(0.99, loaded), p.at(0.99, idle))],

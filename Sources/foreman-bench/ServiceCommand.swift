@@ -25,13 +25,8 @@ struct ServiceCommand: AsyncParsableCommand {
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
 
     func run() async throws {
-        let binary = foreman ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
-        let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
-        try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
-            let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: queued + submissions + 10)
-            defer { child.stop() }
-            try await child.waitUntilServing()
-            let client = BenchClient(foremanPort: child.port, fakePort: fakePort)
+        try await withForemanChild(foreman, maxQueue: queued + submissions + 10) { fake, child, client in
+            let binary = child.binary
             let idleRSS = child.rssKilobytes()
 
             let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
@@ -117,13 +112,33 @@ enum Percentiles {
     static func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f×", a / b) }
 }
 
+/// Runs `body` with the fake target (no load time, no token delay) in this process and the `foreman` binary (default:
+/// the one next to this one) as a child in front of it.
+func withForemanChild<T: Sendable>(
+    _ binary: String?,
+    maxQueue: Int,
+    environment: [String: String] = [:],
+    _ body: (FakeOllamaState, ForemanChild, BenchClient) async throws -> T
+) async throws -> T {
+    let binary = binary ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
+    let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
+    return try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
+        let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: maxQueue, environment: environment)
+        defer { child.stop() }
+        try await child.waitUntilServing()
+        return try await body(fake, child, BenchClient(foremanPort: child.port, fakePort: fakePort))
+    }
+}
+
 /// The real foreman, started as a child process on a free port with a fresh database.
 final class ForemanChild: @unchecked Sendable {  // used from the benchmark's one task
     let process = Process()
+    let binary: String
     let port: Int
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-bench-\(UUID().uuidString)")
 
     init(binary: String, fakePort: Int, maxQueue: Int, environment extra: [String: String] = [:]) throws {
+        self.binary = binary
         let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
