@@ -527,7 +527,8 @@ extension ServerTests.HardeningTests {
         let receiver = WebhookReceiver()
         try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
             try await Harness.run(configure: { $0.webhookRetry.timeout = .seconds(120); $0.webhookRetry.tick = .milliseconds(20) }) { harness in
-                for index in 0..<40 {
+                // More due events for the dead receiver than the outbox starts at once in all (64).
+                for index in 0..<100 {
                     let stuck = try await harness.submit(request: Harness.chatBody(tokens: 1, content: "\(index)"), extra: #","state_webhook_url":""# + deadURL + #"""#)
                     #expect(stuck.status == 202)
                 }

@@ -33,6 +33,7 @@ public enum ForemanDatabase {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            db.add(function: WebhookOutbox.endpointFunction)
             #if canImport(Darwin)
             // Plain fsync on macOS does not flush the drive's cache (checkpoints follow this setting too).
             try db.execute(sql: "PRAGMA fullfsync = ON")

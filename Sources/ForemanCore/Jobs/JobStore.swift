@@ -510,32 +510,28 @@ public actor JobStore {
         var current = self.view
         if !placingQueued { current.order = QueueOrder() }
         let view = current
+        let pool = self.pool
+        // On the writer's own thread: a wait there (for fsync, or another process's lock) holds no other thread.
+        let onWriterQueue = {
+            try await self.writer.around {
+                try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+            }
+        }
         let (value, changes): (T, StateChanges)
         do {
-            switch durability {
-            case .full:
-                // Waits for fsync: on the writer's own thread, so no thread of the concurrency pool waits with it.
-                (value, changes) = try await writer.around {
-                    try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
-                }
-            case .deferred where !writer.isBusy:
+            if durability == .deferred, !writer.isBusy {
                 // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
-                // itself (ADR 0010), and no other write holds the writer now.
+                // itself (ADR 0010), and no other write holds the writer now. If another process holds the lock,
+                // `commitHere` fails at once and the commit waits on the writer's queue instead (ADR 0013).
                 do {
                     (value, changes) = try Self.commitHere(pool, view, body)
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
-                    // Another process holds the write lock: wait for it on the writer's own thread, never on this
-                    // one, which is usually a connection's event loop.
-                    (value, changes) = try await writer.around {
-                        try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
-                    }
+                    (value, changes) = try await onWriterQueue()
                 }
-            case .deferred:
-                // Another write holds or waits for the writer (an fsync, a prune, another process's lock): wait on the
-                // writer's queue, not on this thread (ADR 0013).
-                (value, changes) = try await writer.around {
-                    try await pool.writeWithoutTransaction { db in try Self.commit(db, .deferred, view, body) }
-                }
+            } else {
+                // A full commit waits for fsync; a deferred one finds the writer held by another write (an fsync, a
+                // prune, another process's lock).
+                (value, changes) = try await onWriterQueue()
             }
         } catch {
             if let failure = StoreFailure(error) {

@@ -124,17 +124,23 @@ public actor WebhookOutbox: Service {
         endedDuringRead = []
         defer { endedDuringRead = nil }
         do {
-            candidates = try await pool.read { [limit = inFlight.count + room] db in
+            // At most twice an endpoint's share of each endpoint's due events: its attempts under way, and as many
+            // to start. Without the cap, the due events of one dead receiver, oldest first, would fill every read.
+            candidates = try await pool.read { db in
                 try WebhookDelivery.fetchAll(
                     db,
                     sql: """
-                        SELECT * FROM webhook_delivery AS d
-                        WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-                          AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
-                                          WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
-                        ORDER BY d.next_attempt_at LIMIT ?
+                        SELECT * FROM (
+                          SELECT d.*, ROW_NUMBER() OVER (
+                              PARTITION BY foreman_endpoint(d.url) ORDER BY d.next_attempt_at, d.seq) AS endpoint_rank
+                          FROM webhook_delivery AS d
+                          WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+                            AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
+                                            WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq))
+                        WHERE endpoint_rank <= ?
+                        ORDER BY next_attempt_at LIMIT ?
                         """,
-                    arguments: [DatabaseDate.storage(Date()), limit]
+                    arguments: [DatabaseDate.storage(Date()), 2 * Self.maxPerEndpoint, Self.maxInFlight]
                 )
             }
         } catch {
@@ -170,6 +176,12 @@ public actor WebhookOutbox: Service {
     static func endpoint(of url: String) -> String {
         guard let components = URLComponents(string: url) else { return url }
         return "\(components.scheme ?? "")://\(components.host ?? ""):\(components.port.map(String.init) ?? "")"
+    }
+
+    /// ``endpoint(of:)`` as the SQL function `foreman_endpoint(url)`, which every connection has
+    /// (``ForemanDatabase``).
+    static let endpointFunction = DatabaseFunction("foreman_endpoint", argumentCount: 1, pure: true) { values in
+        String.fromDatabaseValue(values[0]).map(endpoint(of:))
     }
 
     private func attempt(_ delivery: WebhookDelivery) async {
