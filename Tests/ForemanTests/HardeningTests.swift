@@ -615,8 +615,9 @@ extension ServerTests.HardeningTests {
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
         }
         #expect(gauge("foreman_connection_limit") == 192, "\(metrics.suffix(600))")
-        // The limit, give or take the accept NIO had already asked for when the limit was reached.
-        #expect((192...194).contains(Int(gauge("foreman_open_connections") ?? 0)), "\(metrics.suffix(600))")
+        // The budget is consulted once per read of the listening socket, and one read accepts up to four
+        // connections (NIO's maxMessagesPerRead for a server channel): the count may pass the limit by three.
+        #expect((192...195).contains(Int(gauge("foreman_open_connections") ?? 0)), "\(metrics.suffix(600))")
 
         flood.removeAll()  // closes them
         try await eventually("a new connection answered") {

@@ -10,7 +10,9 @@ import Synchronization
 /// while the listening socket stays readable, and the event loop spins on it (NIO keeps its read pending after a
 /// failed accept). At the bound foreman stops accepting: new connections wait in the kernel's backlog, the open
 /// ones are served as before, and accepting resumes as soon as one closes. A part of the descriptor limit stays in
-/// reserve for what foreman opens itself: the database, the target, webhook receivers.
+/// reserve for what foreman opens itself: the database, the target, webhook receivers. The budget is consulted
+/// once per read of a listening socket, and one read accepts up to four connections, so the count can pass the
+/// limit by three per listener; the reserve absorbs that.
 final class ConnectionBudget: Sendable {
     let limit: Int
     private let open = Atomic<Int>(0)
