@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import FakeOllama
+import ForemanTestSupport
 import Foundation
 import NIOCore
 
@@ -18,7 +19,7 @@ struct MixedCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Webhooks go to a loopback port nothing listens on: every delivery fails and is retried quickly.
-        try await withForemanChild(foreman, maxQueue: 1_000_000, environment: ["FOREMAN_WEBHOOK_RETRY_BASE": "50ms"]) { _, child, client in
+        try await withForemanChild(foreman, maxQueue: 1_000_000, environment: ["FOREMAN_WEBHOOK_RETRY_BASE": "50ms"]) { _, _, client, binary in
             let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
             for _ in 0..<100 { _ = try await client.time(chat, direct: false) }
 
@@ -48,7 +49,7 @@ struct MixedCommand: AsyncParsableCommand {
             let depth = try await client.queueDepth()
 
             let p = Percentiles.self
-            print("foreman \(child.binary); fake target in-process with zero delays; \(requests) sequential native chats in each phase.\n")
+            print("foreman \(binary); fake target in-process with zero delays; \(requests) sequential native chats in each phase.\n")
             printTable(["native non-streaming chat", "idle foreman", "under /jobs load", "ratio"], [
                 ["p50", p.ms(p.at(0.50, idle)), p.ms(p.at(0.50, loaded)), p.ratio(p.at(0.50, loaded), p.at(0.50, idle))],
                 ["p99", p.ms(p.at(0.99, idle)), p.ms(p.at(0.99, loaded)), p.ratio(p.at(0.99, loaded), p.at(0.99, idle))],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 
 /// FIFO against foreman's scheduler on a cyclic batch (issue #4): loads, total time, longest wait.
@@ -43,10 +44,13 @@ struct SchedulingCommand: AsyncParsableCommand {
             tokenDelay: .milliseconds(1),
             maxLoaded: models
         )
-        return try await withForeman(fake: fake, configure: { $0.scheduling = policy }) { target in
+        return try await Harness.run(token: "bench", fake: fake, configure: {
+            $0.scheduling = policy
+            $0.maxQueue = 1_000_000
+        }) { target in
             func submit(_ index: Int) async throws {
                 let request = #"{"model":"\#(names[index % names.count])","prompt":"job \#(index)","options":{"num_predict":\#(tokens)}}"#
-                let (status, _) = try await target.post("/jobs", #"{"kind":"generate","request":"# + request + "}")
+                let status = try await target.request(.POST, "/jobs", json: #"{"kind":"generate","request":"# + request + "}").status
                 guard status == 202 else { throw ValidationError("POST /jobs answered \(status)") }
             }
             // The first job starts and is held, so the whole batch is queued before the worker chooses again.
@@ -59,7 +63,7 @@ struct SchedulingCommand: AsyncParsableCommand {
             await fake.resume()
             while await fake.completedGenerations < jobs { try await Task.sleep(for: .milliseconds(5)) }
             let total = (clock.now - start).seconds
-            let listed = try await target.get("/jobs?limit=200")["jobs"] as? [[String: Any]] ?? []
+            let listed = try await target.request(.GET, "/jobs?limit=200").jsonObject()["jobs"] as? [[String: Any]] ?? []
             let waits = listed.compactMap { job -> Double? in
                 guard let created = (job["created_at"] as? String).flatMap(Timestamp.date),
                     let started = (job["started_at"] as? String).flatMap(Timestamp.date)

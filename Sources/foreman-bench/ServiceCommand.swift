@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import FakeOllama
+import ForemanTestSupport
 import Foundation
 import NIOCore
 
@@ -25,9 +26,8 @@ struct ServiceCommand: AsyncParsableCommand {
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
 
     func run() async throws {
-        try await withForemanChild(foreman, maxQueue: queued + submissions + 10) { fake, child, client in
-            let binary = child.binary
-            let idleRSS = child.rssKilobytes()
+        try await withForemanChild(foreman, maxQueue: queued + submissions + 10) { fake, child, client, binary in
+            let idleRSS = child.residentKilobytes()
 
             let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
             let streamed = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":4}}"#
@@ -63,7 +63,7 @@ struct ServiceCommand: AsyncParsableCommand {
             try await SubmissionLoad.run(port: child.port, request: request, count: submissions, connections: clients, expectedStatus: 202)
             let rate = Double(submissions) / (clock.now - start).seconds
             try await SubmissionLoad.run(port: child.port, request: request, count: max(0, queued - submissions - 1), connections: clients, expectedStatus: 202)
-            let queuedRSS = child.rssKilobytes()
+            let queuedRSS = child.residentKilobytes()
             let depth = try await client.queueDepth()
             let expectedDepth = max(submissions, queued - 1)  // behind the one held running
             guard depth == expectedDepth else {
@@ -110,147 +110,4 @@ enum Percentiles {
 
     static func ms(_ seconds: Double) -> String { String(format: "%.3f ms", seconds * 1000) }
     static func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f×", a / b) }
-}
-
-/// Runs `body` with the fake target (no load time, no token delay) in this process and the `foreman` binary (default:
-/// the one next to this one) as a child in front of it.
-func withForemanChild<T: Sendable>(
-    _ binary: String?,
-    maxQueue: Int,
-    environment: [String: String] = [:],
-    _ body: (FakeOllamaState, ForemanChild, BenchClient) async throws -> T
-) async throws -> T {
-    let binary = binary ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman").path
-    let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
-    return try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: silentLogger(), onServerRunning: $0) }) { fakePort in
-        let child = try ForemanChild(binary: binary, fakePort: fakePort, maxQueue: maxQueue, environment: environment)
-        defer { child.stop() }
-        try await child.waitUntilServing()
-        return try await body(fake, child, BenchClient(foremanPort: child.port, fakePort: fakePort))
-    }
-}
-
-/// The real foreman, started as a child process on a free port with a fresh database.
-final class ForemanChild: @unchecked Sendable {  // used from the benchmark's one task
-    let process = Process()
-    let binary: String
-    let port: Int
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-bench-\(UUID().uuidString)")
-
-    init(binary: String, fakePort: Int, maxQueue: Int, environment extra: [String: String] = [:]) throws {
-        self.binary = binary
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        close(probe)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve"]
-        process.environment = [
-            "FOREMAN_ADDR": "127.0.0.1:\(port)", "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "bench",
-            "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "\(maxQueue)",
-            "FOREMAN_LOG_LEVEL": "info",
-        ].merging(extra) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func waitUntilServing() async throws {
-        for _ in 0..<600 {
-            let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
-            if (try? await HTTPClient.shared.execute(request, timeout: .seconds(1))) != nil { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw ValidationError("foreman did not start")
-    }
-
-    /// Resident set size in kilobytes, as `ps` reports it.
-    func rssKilobytes() -> Int {
-        let ps = Process()
-        ps.executableURL = URL(fileURLWithPath: "/bin/ps")
-        ps.arguments = ["-o", "rss=", "-p", "\(process.processIdentifier)"]
-        let pipe = Pipe()
-        ps.standardOutput = pipe
-        try? ps.run()
-        ps.waitUntilExit()
-        return Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    }
-
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: folder)
-    }
-}
-
-/// Requests to foreman or straight to the fake, timed.
-struct BenchClient: Sendable {
-    let foremanPort: Int
-    let fakePort: Int
-
-    private func request(_ path: String, _ body: String, direct: Bool) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(direct ? fakePort : foremanPort)\(path)")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer bench")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-        return request
-    }
-
-    /// `queue_depth` from foreman's `/healthz`.
-    func queueDepth() async throws -> Int {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)/healthz")
-        request.headers.add(name: "Authorization", value: "Bearer bench")  // the details need the token
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
-        guard let depth = object?["queue_depth"] as? Int else { throw ValidationError("/healthz has no queue_depth") }
-        return depth
-    }
-
-    /// Seconds until the whole answer of `GET path` from foreman has arrived, and the answer.
-    func timeGet(_ path: String) async throws -> (seconds: Double, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(foremanPort)\(path)")
-        request.headers.add(name: "Authorization", value: "Bearer bench")
-        let clock = ContinuousClock()
-        let start = clock.now
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        guard response.status == .ok else { throw ValidationError("GET \(path) answered \(response.status)") }
-        return ((clock.now - start).seconds, body)
-    }
-
-    func post(_ path: String, _ body: String) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(request(path, body, direct: false), timeout: .seconds(60))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return Int(response.status.code)
-    }
-
-    /// Seconds until the whole answer of a call (`/api/chat` unless `path` says otherwise) has arrived.
-    func time(_ body: String, path: String = "/api/chat", direct: Bool) async throws -> Double {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let response = try await HTTPClient.shared.execute(request(path, body, direct: direct), timeout: .seconds(60))
-        _ = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok else { throw ValidationError("\(path) answered \(response.status)") }
-        return (clock.now - start).seconds
-    }
-
-    /// Seconds until the first NDJSON line of a streamed `/api/chat` call has arrived (the rest is drained).
-    func timeToFirstLine(_ body: String, direct: Bool) async throws -> Double {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let response = try await HTTPClient.shared.execute(request("/api/chat", body, direct: direct), timeout: .seconds(60))
-        var first: Double?
-        for try await chunk in response.body where first == nil && chunk.readableBytesView.contains(UInt8(ascii: "\n")) {
-            first = (clock.now - start).seconds
-        }
-        return first ?? (clock.now - start).seconds
-    }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import GRDB
 import Logging
@@ -14,11 +15,6 @@ import Glibc
 import Darwin
 #endif
 
-extension ForemanProcess {
-    func sigterm() {
-        kill(pid, SIGTERM)
-    }
-}
 
 /// Reads a job row straight from a database file foreman has closed.
 func storedJob(_ path: String, _ id: String) throws -> Job? {
@@ -38,8 +34,8 @@ extension ServerTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-ops-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let database = folder.appendingPathComponent("foreman.db").path
-            return try await withRunningServer({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
-                let port = try await withRunningServer({ buildFakeOllama(state: FakeOllamaState(), port: 0, logger: quietLogger("probe"), onServerRunning: $0) }) { $0 }
+            return try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
+                let port = try closedPort()
                 let environment = [
                     "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret", "FOREMAN_DB": database,
                     "FOREMAN_LOG_LEVEL": "info", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
@@ -147,7 +143,7 @@ extension ServerTests {
                     // handed over, the transitions as each one committed.
                     let job = try #require(response.headers.first(name: "X-Foreman-Job-Id"))
                     let all = lines.all.filter { $0.contains("job=\(job)") }
-                    let fields = all.map(Self.logfmt)
+                    let fields = all.map(LogfmtReader.fields)
                     let request = try #require(fields.first { $0["msg"] == "request" })
                     #expect(request["method"] == "POST" && request["path"] == "/api/chat" && request["status"] == "200")
                     #expect(request["duration_ms"].flatMap(Double.init) != nil)
@@ -161,36 +157,6 @@ extension ServerTests {
                     #expect(lines.all.contains { $0.contains("zebra prompt 42") } == logBodies)
                 }
             }
-        }
-
-        /// Reads one logfmt line back into its fields.
-        static func logfmt(_ line: String) -> [String: String] {
-            var fields: [String: String] = [:]
-            var rest = Substring(line.trimmingCharacters(in: .newlines))
-            while !rest.isEmpty {
-                let key = rest.prefix { $0 != "=" }
-                rest = rest.dropFirst(key.count + 1)
-                var value = ""
-                if rest.first == "\"" {
-                    rest = rest.dropFirst()
-                    while let character = rest.first, character != "\"" {
-                        rest = rest.dropFirst()
-                        if character == "\\", let escaped = rest.first {
-                            rest = rest.dropFirst()
-                            value.append(["n": "\n", "r": "\r", "t": "\t"][escaped] ?? escaped)
-                        } else {
-                            value.append(character)
-                        }
-                    }
-                    rest = rest.dropFirst()
-                } else {
-                    value = String(rest.prefix { $0 != " " })
-                    rest = rest.dropFirst(value.count)
-                }
-                fields[String(key)] = value
-                rest = rest.drop { $0 == " " }
-            }
-            return fields
         }
 
         @Test("FOREMAN_SOCKET serves the same API on a unix socket created with mode 0600")

@@ -4,43 +4,45 @@ import Logging
 import NIOCore
 
 /// A webhook endpoint for tests: records every delivery and can be told to fail the first few.
-actor WebhookReceiver {
-    struct Delivery: Sendable {
-        var id: String
-        var timestamp: String
-        var signature: String?
-        var body: String
+package actor WebhookReceiver {
+    package struct Delivery: Sendable {
+        package var id: String
+        package var timestamp: String
+        package var signature: String?
+        package var body: String
 
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
-        var state: String? { (json["data"] as? [String: Any])?["state"] as? String }
-        var jobID: String? { (json["data"] as? [String: Any])?["id"] as? String }
+        package var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+        package var state: String? { (json["data"] as? [String: Any])?["state"] as? String }
+        package var jobID: String? { (json["data"] as? [String: Any])?["id"] as? String }
     }
 
+    package init() {}
+
     /// Deliveries answered 2xx, in arrival order.
-    private(set) var accepted: [Delivery] = []
+    package private(set) var accepted: [Delivery] = []
     /// Every attempt, including refused ones.
-    private(set) var attempts: [Delivery] = []
+    package private(set) var attempts: [Delivery] = []
     private var failuresLeft = 0
     private var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     /// Answers 503 to the next `count` attempts.
-    func failNext(_ count: Int) { failuresLeft = count }
+    package func failNext(_ count: Int) { failuresLeft = count }
 
     private var holding = false
     private var held: [CheckedContinuation<Void, Never>] = []
     private var attemptWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     /// Keeps every answer back until ``release()``.
-    func hold() { holding = true }
+    package func hold() { holding = true }
 
-    func release() {
+    package func release() {
         holding = false
         for continuation in held { continuation.resume() }
         held.removeAll()
     }
 
     /// Returns once `count` attempts have arrived (answered or not).
-    func waitForAttempts(_ count: Int) async {
+    package func waitForAttempts(_ count: Int) async {
         if attempts.count >= count { return }
         await withCheckedContinuation { attemptWaiters.append((count, $0)) }
     }
@@ -54,7 +56,7 @@ actor WebhookReceiver {
     }
 
     /// Returns once `count` deliveries have been accepted.
-    func waitForAccepted(_ count: Int) async {
+    package func waitForAccepted(_ count: Int) async {
         if accepted.count >= count { return }
         await withCheckedContinuation { waiters.append((count, $0)) }
     }
@@ -72,7 +74,7 @@ actor WebhookReceiver {
         return true
     }
 
-    func app(onServerRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+    package func app(onServerRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.post("/hook") { request, _ -> Response in
             var request = request

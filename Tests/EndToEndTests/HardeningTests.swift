@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import NIOCore
 import Logging
@@ -13,82 +14,10 @@ import Glibc
 import Darwin
 #endif
 
-/// How a run of the real `foreman` binary as a command ended.
-struct CommandResult {
-    var status: Int32
-    var standardError: String
-}
 
-/// Runs the `foreman` binary with `arguments` to its end. Its standard output goes to `output` (a pipe whose reader
-/// may already be closed), or is discarded.
-func runForemanCommand(_ arguments: [String], environment: [String: String] = [:], output: FileHandle? = nil) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman")
-    process.arguments = arguments
-    process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = output ?? FileHandle.nullDevice
-    try process.run()
-    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, standardError: text)
-}
 
-/// A TCP socket bound to a free loopback port, and the port.
-func boundLoopbackSocket() throws -> (descriptor: Int32, port: Int) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-    guard bound == 0 else {
-        close(descriptor)
-        throw TestFailure("bind failed")
-    }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
-}
 
-/// A loopback port nothing listens on (bound once, then released).
-func closedPort() throws -> Int {
-    let (descriptor, port) = try boundLoopbackSocket()
-    close(descriptor)
-    return port
-}
 
-/// `sqlite3` in another process (Python's module), holding a lock on a database until released.
-final class SQLiteLockHolder {
-    private let process = Process()
-    private let input = Pipe()
-
-    /// Starts the holder and returns once it holds `BEGIN <lock>` (`IMMEDIATE`: the write lock; `EXCLUSIVE`).
-    init(database: String, lock: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("BEGIN " + sys.argv[2])
-            print("locked", flush=True)
-            sys.stdin.read()
-            """, database, lock]
-        let said = Pipe()
-        process.standardInput = input
-        process.standardOutput = said
-        try process.run()
-        guard String(decoding: said.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked") else {
-            throw TestFailure("the lock holder did not take its lock")
-        }
-    }
-
-    /// Closes its standard input: it exits, and its lock goes with it.
-    func release() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
-}
 
 extension ServerTests {
     /// What attacks and real clients broke (issue #13), each with the end-to-end test that failed before its fix.
@@ -132,7 +61,7 @@ extension ServerTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-second-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let database = folder.appendingPathComponent("foreman.db").path
-            try await withRunningServer({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
+            try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
                 let environment = ["FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret", "FOREMAN_DB": database]
                 let first = try ForemanProcess(port: try closedPort(), environment: environment, log: folder.appendingPathComponent("first.log"))
                 defer { first.terminate() }
@@ -265,46 +194,6 @@ extension ServerTests {
     }
 }
 
-/// A plain TCP connection to foreman, for requests no HTTP client library would send.
-final class RawConnection {
-    fileprivate let descriptor: Int32
-
-    /// Connects to `port` on loopback. Reads wait at most `readLimit` (a bound on a hang, not a timing claim).
-    init(port: Int, readLimit: Int = 10) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var limit = timeval(tv_sec: readLimit, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard connected == 0 else { throw TestFailure("connect failed: \(errno)") }
-    }
-
-    deinit { close(descriptor) }
-
-    func send(_ text: String) {
-        _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// Stops sending (a half-close): the server sees the end of the request stream.
-    func finishSending() {
-        shutdown(descriptor, Int32(SHUT_WR))
-    }
-
-    /// Everything the server sends until it closes the connection, or `nil` if it kept it open past the read limit.
-    func readUntilClosed() -> String? {
-        var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count == 0 { return String(decoding: received, as: UTF8.self) }
-            if count < 0 { return errno == EINTR ? readUntilClosed() : nil }
-            received.append(contentsOf: buffer[..<count])
-        }
-    }
-}
 
 extension ServerTests.HardeningTests {
     // MARK: Framing and slow clients (items 8 and 9)
@@ -359,54 +248,6 @@ extension ServerTests.HardeningTests {
     }
 }
 
-/// A small tmpfs mounted for one test, so the test can fill a real disk under foreman's database.
-final class TinyVolume {
-    let path: String
-    private var filler: String { path + "/filler" }
-
-    /// Whether this machine lets the tests mount one (root on Linux, as in CI).
-    static let canMount: Bool = {
-        guard let volume = try? TinyVolume(kilobytes: 64) else { return false }
-        volume.unmount()
-        return true
-    }()
-
-    init(kilobytes: Int) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-volume-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path]) == 0 else {
-            throw TestFailure("cannot mount a tmpfs at \(path)")
-        }
-    }
-
-    /// Writes a file until the volume has no space left.
-    func fill() {
-        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        defer { close(descriptor) }
-        let block = [UInt8](repeating: 0, count: 4096)
-        while write(descriptor, block, block.count) > 0 {}
-    }
-
-    /// Gives the space back.
-    func free() {
-        unlink(filler)
-    }
-
-    func unmount() {
-        _ = Self.run("/bin/umount", ["-l", path])
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-}
 
 extension ServerTests.HardeningTests {
     // MARK: A full disk (items 5 and 10)
@@ -525,7 +366,7 @@ extension ServerTests.HardeningTests {
         let deadURL = "http://127.0.0.1:\(deadPort)/hook"
 
         let receiver = WebhookReceiver()
-        try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+        try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
             try await Harness.run(configure: { $0.webhookRetry.timeout = .seconds(120); $0.webhookRetry.tick = .milliseconds(20) }) { harness in
                 // More due events for the dead receiver than the outbox starts at once in all (64).
                 for index in 0..<100 {
@@ -544,26 +385,6 @@ extension ServerTests.HardeningTests {
     }
 }
 
-extension RawConnection {
-    /// Sends one request and reads its answer (head and a `Content-Length` body), leaving the connection open.
-    func exchange(_ request: String) -> String? {
-        send(request)
-        var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let text = String(decoding: received, as: UTF8.self)
-            if let end = text.range(of: "\r\n\r\n") {
-                let head = text[..<end.lowerBound].lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
-                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-                if text.utf8.count - text[..<end.upperBound].utf8.count >= length { return text }
-            }
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count <= 0 { return nil }
-            received.append(contentsOf: buffer[..<count])
-        }
-    }
-}
 
 extension ServerTests.HardeningTests {
     // MARK: Descriptors (item 1)
@@ -679,7 +500,7 @@ extension ServerTests.HardeningTests {
     @Test("a native call never commits on its event loop while another write holds the writer")
     func nativeCommitWaitsOffTheLoop() async throws {
         let receiver = WebhookReceiver()
-        try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+        try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
             try await Harness.run(configure: { $0.webhookRetry.tick = .milliseconds(20) }) { harness in
                 // The outbox's write after a delivery attempt will wait for a lock another process holds.
                 await receiver.hold()

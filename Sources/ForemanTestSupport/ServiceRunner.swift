@@ -5,7 +5,7 @@ import ServiceLifecycle
 ///
 /// `build` receives the callback the server must call once it listens (Hummingbird's `onServerRunning`).
 /// Used by the tests and the benchmarks to run fake Ollama and foreman in one process.
-public func withRunningService<T: Sendable>(
+package func withRunningService<T: Sendable>(
     _ build: (@escaping @Sendable (Int) async -> Void) async throws -> some Service,
     _ body: (Int) async throws -> T
 ) async throws -> T {
@@ -32,6 +32,6 @@ public func withRunningService<T: Sendable>(
 }
 
 /// The service stopped before it bound a port.
-public struct ServiceDidNotStart: Error, CustomStringConvertible {
-    public var description: String { "server did not start" }
+package struct ServiceDidNotStart: Error, CustomStringConvertible {
+    package var description: String { "server did not start" }
 }

@@ -1,3 +1,4 @@
+import ForemanTestSupport
 import Foundation
 import NIOCore
 import Testing

@@ -1,5 +1,6 @@
 import ForemanCore
 @testable import ForemanServer
+import ForemanTestSupport
 import Foundation
 import Hummingbird
 import Testing
@@ -55,38 +56,5 @@ struct OpenAPITests {
         #expect(Self.schema("State")["enum"] as? [String] == JobState.allCases.map(\.rawValue))
         #expect(Self.schema("Kind")["enum"] as? [String] == JobKind.allCases.map(\.rawValue))
         #expect(Self.schema("Origin")["enum"] as? [String] == JobOrigin.allCases.map(\.rawValue))
-    }
-}
-
-extension ServerTests {
-    /// schemathesis, the property-based OpenAPI tester, against the real binaries (`scripts/schemathesis-check`).
-    @Suite("OpenAPI document against the server")
-    struct SchemathesisTests {
-        /// Where `st` and `unshare --net` can run (CI installs schemathesis; the namespace needs root on Linux).
-        static let available: Bool = {
-            #if os(Linux)
-            guard getuid() == 0 else { return false }
-            let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-            return paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/st") }
-            #else
-            return false
-            #endif
-        }()
-
-        @Test("schemathesis finds no disagreement between docs/openapi-jobs.json and the server", .enabled(if: available))
-        func schemathesisAgrees() throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            let process = Process()
-            process.executableURL = root.appendingPathComponent("scripts/schemathesis-check")
-            process.arguments = [binaries.path, ProcessInfo.processInfo.environment["FOREMAN_SCHEMATHESIS_EXAMPLES"] ?? "25"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
-        }
     }
 }

@@ -1,5 +1,6 @@
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -50,7 +51,7 @@ extension ServerTests {
         }
 
         private func withFake<T: Sendable>(_ fake: FakeOllamaState, port: Int = 0, _ body: (Int) async throws -> T) async throws -> T {
-            try await withRunningServer({ buildFakeOllama(state: fake, port: port, logger: quietLogger("fake"), onServerRunning: $0) }, body)
+            try await withRunningService({ buildFakeOllama(state: fake, port: port, logger: quietLogger("fake"), onServerRunning: $0) }, body)
         }
 
         private static let version = TargetRequest(method: .GET, path: "/api/version")

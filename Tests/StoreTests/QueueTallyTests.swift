@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import GRDB
 import Testing

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ForemanCore
 @testable import ForemanServer
+import ForemanTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -16,7 +17,7 @@ struct EventLoopTests {
         router.get("/where") { _, context in
             context.channel.eventLoop.inEventLoop ? "connection's loop" : "elsewhere"
         }
-        return try await withRunningServer({ ready in
+        return try await withRunningService({ ready in
             Application(
                 router: router,
                 server: server,

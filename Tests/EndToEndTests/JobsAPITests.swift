@@ -1,5 +1,6 @@
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -125,7 +126,7 @@ extension ServerTests {
         @Test("each state change is one signed webhook, delivered in order")
         func webhooksInOrderSigned() async throws {
             let receiver = WebhookReceiver()
-            try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+            try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
                 try await Harness.run(configure: Self.fastWebhooks) { harness in
                     let url = "http://127.0.0.1:\(hookPort)/hook"
                     let id = try #require(try await harness.submit(extra: #","state_webhook_url":""# + url + #"""#).jsonObject()["id"] as? String)
@@ -152,7 +153,7 @@ extension ServerTests {
         func failingReceiverIsRetried() async throws {
             let receiver = WebhookReceiver()
             await receiver.failNext(3)
-            try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+            try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
                 try await Harness.run(configure: Self.fastWebhooks) { harness in
                     let url = "http://127.0.0.1:\(hookPort)/hook"
                     _ = try await harness.submit(extra: #","state_webhook_url":""# + url + #"""#)
@@ -269,11 +270,11 @@ extension ServerTests {
         @Test("jobs submitted while the target is down succeed once it returns")
         func submittedWhileTargetDown() async throws {
             let fake = FakeOllamaState(tokenDelay: .milliseconds(2))
-            let port = try await withRunningServer({ onRunning in buildFakeOllama(state: fake, port: 0, logger: quietLogger("probe"), onServerRunning: onRunning) }) { $0 }
+            let port = try closedPort()
             try await Harness.runForeman(fake: fake, fakePort: port, databasePath: temporaryDatabasePath()) { harness in
                 let ids = try await (0..<3).asyncMap { _ in try #require(try await harness.submit().jsonObject()["id"] as? String) }
                 _ = try await harness.waitForJob(ids[0], state: "running")
-                try await withRunningServer({ onRunning in
+                try await withRunningService({ onRunning in
                     buildFakeOllama(state: fake, port: port, logger: quietLogger("fake"), onServerRunning: onRunning)
                 }) { _ in
                     for id in ids {

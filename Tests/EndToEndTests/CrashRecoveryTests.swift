@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanCore
+import ForemanTestSupport
 import Foundation
 import Testing
 
@@ -10,65 +11,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The real `foreman` binary as a child process, so a test can kill it the way a power cut or the OOM killer would.
-final class ForemanProcess: @unchecked Sendable {  // touched from one test task only
-    private let process = Process()
-    let port: Int
-
-    init(port: Int, environment: [String: String], log: URL) throws {
-        self.port = port
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw TestFailure("no foreman binary at \(binary.path)") }
-        process.executableURL = binary
-        process.arguments = ["serve"]
-        process.environment = environment.merging(["FOREMAN_ADDR": "127.0.0.1:\(port)"]) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-    }
-
-    /// Waits until `/healthz` answers.
-    func waitUntilServing() async throws {
-        try await eventually("foreman listening on \(port)", timeout: .seconds(60)) {
-            let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
-            return (try? await HTTPClient.shared.execute(request, timeout: .seconds(1))) != nil
-        }
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func terminate() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-
-    /// Waits for the process to exit on its own and returns its exit status.
-    func waitForExit() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    /// Waits at most `limit` for the process to exit on its own; past it, kills it and throws.
-    func waitForExit(within limit: Duration) async throws -> Int32 {
-        let exited = Task.detached { self.waitForExit() }
-        let watchdog = Task {
-            try await Task.sleep(for: limit)
-            kill(self.process.processIdentifier, SIGKILL)
-        }
-        let status = await exited.value
-        watchdog.cancel()
-        if case .success = await watchdog.result { throw TestFailure("foreman did not exit within \(limit)") }
-        return status
-    }
-}
 
 extension ServerTests {
     @Suite("Crash recovery")
@@ -83,10 +25,10 @@ extension ServerTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-crash-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let jobCount = Self.jobCount
-            try await withRunningServer({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
-                try await withRunningServer({ await receiver.app(onServerRunning: $0) }) { hookPort in
+            try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
+                try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
                     // A free port for foreman: both runs must use the same address.
-                    let port = try await withRunningServer({ buildFakeOllama(state: FakeOllamaState(), port: 0, logger: quietLogger("probe"), onServerRunning: $0) }) { $0 }
+                    let port = try closedPort()
                     let environment = [
                         "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret",
                         "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "5000",

@@ -1,0 +1,27 @@
+import Foundation
+import Logging
+import Synchronization
+
+package func temporaryDatabasePath() -> String {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-tests-\(UUID().uuidString)")
+    return folder.appendingPathComponent("foreman.db").path
+}
+
+package func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["FOREMAN_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    return logger
+}
+
+/// Log lines collected from a ``LogfmtLogHandler``, in the order written.
+package final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    package init() {}
+
+    package var all: [String] { lines.withLock { $0 } }
+
+    @Sendable package func append(_ line: String) {
+        lines.withLock { $0.append(line) }
+    }
+}
