@@ -27,9 +27,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        .target(name: "ForemanDomain", swiftSettings: swiftSettings),
         .target(
             name: "ForemanCore",
             dependencies: [
+                "ForemanDomain",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -46,7 +48,7 @@ let package = Package(
         .target(
             name: "ForemanServer",
             dependencies: [
-                "ForemanCore",
+                "ForemanDomain", "ForemanCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -58,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "foreman",
             dependencies: [
-                "ForemanServer",
+                "ForemanDomain", "ForemanCore", "ForemanServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -75,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "foreman-bench",
             dependencies: [
-                "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "ForemanTestSupport",
             dependencies: [
-                "ForemanCore", "ForemanServer", "FakeOllama",
+                "ForemanDomain", "ForemanCore", "ForemanServer", "FakeOllama",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,13 +108,13 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanCore", "ForemanServer", "ForemanTestSupport"],
+            dependencies: ["ForemanDomain", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "ForemanCore", "ForemanTestSupport",
+                "ForemanDomain", "ForemanCore", "ForemanTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -120,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FakeOllama
 import ForemanCore
+import ForemanDomain
 import ForemanTestSupport
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ForemanCore
+import ForemanDomain
 import ForemanServer
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ForemanCore
+import ForemanDomain
 import Foundation
 
 /// `foreman jobs …`: talk to a running foreman's `/jobs` API.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanCore
+import ForemanDomain
 import ForemanTestSupport
 import Foundation
 import GRDB

@@ -1,5 +1,6 @@
 import FakeOllama
 @testable import ForemanCore
+import ForemanDomain
 import ForemanTestSupport
 import Foundation
 import GRDB

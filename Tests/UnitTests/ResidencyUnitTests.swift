@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanDomain
 @testable import ForemanServer
 import ForemanTestSupport
 import Foundation

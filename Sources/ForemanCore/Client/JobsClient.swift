@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ForemanDomain
 import Foundation
 import NIOCore
 import NIOHTTP1

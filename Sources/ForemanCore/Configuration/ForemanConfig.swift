@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 
 /// Everything foreman needs to know to run, resolved from the environment and command-line flags.

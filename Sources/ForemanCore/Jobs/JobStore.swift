@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 import GRDB
 import Logging
@@ -489,14 +490,6 @@ public actor JobStore {
     private var view: QueueView { QueueView(tally: tally, runTimes: runTimes, order: order) }
 
     /// How a write waits for the disk (ADR 0010).
-    public enum Durability: Sendable, Equatable {
-        /// Committed and fsync'd (`synchronous=FULL`): survives a power cut.
-        case full
-        /// Committed to the WAL without waiting for fsync (`synchronous=NORMAL`): survives a crash of foreman,
-        /// and reaches the disk with the next full commit; a power cut may lose it, never corrupt it.
-        case deferred
-    }
-
     /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
     /// after the commit the outbox is woken if any event was added, and each change is counted and logged.
     private func write<T: Sendable>(
@@ -641,6 +634,7 @@ private struct StateChanges: Sendable {
 
     /// Records a job just inserted, and returns where it stands: last of its priority in its lane.
     mutating func recordNew(_ db: Database, _ job: Job) throws -> JobStore.Placement {
+        guard JobTransition(from: nil, to: job.state) != nil else { throw IllegalTransition(jobID: job.id, from: nil, to: job.state) }
         view.tally.move(job, from: nil)
         transitions.append((job, nil))
         let placement = view.placementOfNewest(job, now: job.createdAt)
@@ -652,6 +646,7 @@ private struct StateChanges: Sendable {
 
     /// Records `job`'s current state, which it entered from `old`.
     mutating func record(_ db: Database, _ job: Job, from old: JobState, at now: Date) throws {
+        guard JobTransition(from: old, to: job.state) != nil else { throw IllegalTransition(jobID: job.id, from: old, to: job.state) }
         view.tally.move(job, from: old)
         transitions.append((job, old))
         let view = self.view

@@ -1,3 +1,4 @@
+import ForemanDomain
 import GRDB
 import NIOCore
 

@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 import GRDB
 
@@ -62,14 +63,4 @@ struct QueueTally: Sendable, Equatable {
 
     /// Jobs running in `lane`.
     func running(in lane: JobLane) -> Int { running[lane, default: 0] }
-}
-
-/// The two lanes of the queue (ADR 0008): generations go one at a time, embeddings beside them.
-public enum JobLane: Sendable, Hashable {
-    case generation, embeddings
-}
-
-extension JobKind {
-    /// The lane that runs this kind of job.
-    public var lane: JobLane { self == .embed ? .embeddings : .generation }
 }

@@ -7,9 +7,4 @@ extension Duration {
         guard seconds < Int64.max / 1_000_000_000 else { return .nanoseconds(.max) }
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
-
-    /// The span in (fractional) seconds.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import ForemanDomain
 import Foundation
 
 /// The metrics foreman keeps, made by one swift-metrics factory (Prometheus in the server, ADR 0009).

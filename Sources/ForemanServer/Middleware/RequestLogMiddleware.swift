@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanDomain
 import Hummingbird
 import Logging
 

@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanDomain
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,0 +1,69 @@
+import Foundation
+
+/// One generation (or embedding) call, as persisted in the `job` table.
+///
+/// The request is kept as the exact bytes the caller sent, so the target sees what the caller wrote
+/// and nothing foreman re-encoded.
+public struct Job: Sendable, Equatable {
+    /// Insertion order; the queue's FIFO order and the cursor of job listings.
+    public var seq: Int64?
+    /// The public identifier, `job_` followed by 26 Crockford base-32 characters.
+    public var id: String
+    public var kind: JobKind
+    public var origin: JobOrigin
+    public var state: JobState
+    public var model: String
+    /// Higher runs first.
+    public var priority: Int
+    /// The request body as received.
+    public var request: Data
+    /// Whether the request asked the target to stream.
+    public var stream: Bool
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// How many times the worker has claimed the job.
+    public var attempts: Int
+    public var error: String?
+    /// The final response, in Ollama's non-streaming shape.
+    public var response: Data?
+    /// The caller's `metadata` JSON, exactly as sent (`/jobs` only).
+    public var metadata: String?
+    /// Where state changes are POSTed (`/jobs` only).
+    public var stateWebhookURL: String?
+    /// The caller's `Idempotency-Key`, and a SHA-256 of the body it came with.
+    public var idempotencyKey: String?
+    public var requestFingerprint: String?
+    /// How often the scheduler has passed this job over for one behind it, and when it first did (ADR 0007).
+    public var skips: Int = 0
+    public var firstSkippedAt: Date?
+
+    /// The priority native `/api/*` calls get: interactive work ranks above `/jobs` (default 0).
+    public static let interactivePriority = 10
+
+    public init(
+        id: String = JobID.make(),
+        kind: JobKind,
+        origin: JobOrigin,
+        model: String,
+        priority: Int = 0,
+        request: Data,
+        stream: Bool,
+        metadata: String? = nil,
+        stateWebhookURL: String? = nil,
+        createdAt: Date = Date()
+    ) {
+        self.id = id
+        self.kind = kind
+        self.origin = origin
+        self.state = .queued
+        self.model = model
+        self.priority = priority
+        self.request = request
+        self.stream = stream
+        self.createdAt = createdAt
+        self.attempts = 0
+        self.metadata = metadata
+        self.stateWebhookURL = stateWebhookURL
+    }
+}
