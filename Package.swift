@@ -29,9 +29,20 @@ let package = Package(
     targets: [
         .target(name: "ForemanDomain", swiftSettings: swiftSettings),
         .target(
-            name: "ForemanCore",
+            name: "ForemanTarget",
             dependencies: [
                 "ForemanDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ForemanCore",
+            dependencies: [
+                "ForemanDomain", "ForemanTarget",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,7 +59,7 @@ let package = Package(
         .target(
             name: "ForemanServer",
             dependencies: [
-                "ForemanDomain", "ForemanCore",
+                "ForemanDomain", "ForemanTarget", "ForemanCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -60,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "foreman",
             dependencies: [
-                "ForemanDomain", "ForemanCore", "ForemanServer",
+                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -77,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "foreman-bench",
             dependencies: [
-                "ForemanDomain", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -96,7 +107,7 @@ let package = Package(
         .target(
             name: "ForemanTestSupport",
             dependencies: [
-                "ForemanDomain", "ForemanCore", "ForemanServer", "FakeOllama",
+                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "FakeOllama",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,13 +119,13 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanDomain", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
+            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "ForemanDomain", "ForemanCore", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -122,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ForemanDomain", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ForemanCore
+import ForemanTarget
 import Foundation
 import GRDB
 import HTTPTypes
@@ -228,12 +229,12 @@ private func makeTarget(_ config: ForemanConfig, metrics: ForemanMetrics) throws
             connectTimeout: config.targetConnectTimeout,
             headTimeout: config.upstreamTimeout,
             readTimeout: config.upstreamReadTimeout,
-            metrics: metrics
+            failures: { metrics.targetError($0.kind) }
         )
         return (target, ClosingService { await target.closeIdleConnections() })
     }
     let client = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
-    let target = LiveOllamaTarget(client: client, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, metrics: metrics)
+    let target = LiveOllamaTarget(client: client, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, failures: { metrics.targetError($0.kind) })
     return (target, ClosingService { try await client.shutdown() })
 }
 

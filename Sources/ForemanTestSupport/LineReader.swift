@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ForemanCore
+import ForemanTarget
 import Foundation
 import NIOCore
 

@@ -1,5 +1,6 @@
 import FakeOllama
 import ForemanCore
+import ForemanTarget
 import ForemanTestSupport
 import Foundation
 import NIOCore

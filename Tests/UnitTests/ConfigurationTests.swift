@@ -1,5 +1,6 @@
 import ForemanCore
 @testable import ForemanServer
+import ForemanTarget
 import ForemanTestSupport
 import Foundation
 import GRDB

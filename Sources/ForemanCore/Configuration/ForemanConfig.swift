@@ -1,4 +1,5 @@
 import ForemanDomain
+import ForemanTarget
 import Foundation
 
 /// Everything foreman needs to know to run, resolved from the environment and command-line flags.

@@ -1,3 +1,4 @@
+import ForemanTarget
 import Foundation
 import Logging
 import NIOCore

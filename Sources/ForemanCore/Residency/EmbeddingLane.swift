@@ -1,4 +1,5 @@
 import ForemanDomain
+import ForemanTarget
 import Foundation
 import Logging
 import NIOCore

@@ -61,7 +61,7 @@ public struct ForemanMetrics: Sendable {
     }
 
     /// Something went wrong talking to the target: `unreachable`, `interrupted`, `upstream_error`.
-    func targetError(_ kind: String) {
+    public func targetError(_ kind: String) {
         Counter(label: "foreman_target_errors_total", dimensions: [("kind", kind)], factory: factory).increment()
     }
 

@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import ForemanDomain
+import ForemanTarget
 import Foundation
 import GRDB
 import Logging

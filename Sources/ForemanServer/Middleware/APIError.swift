@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanTarget
 import Foundation
 import HTTPTypes
 import Hummingbird

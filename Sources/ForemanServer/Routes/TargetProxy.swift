@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanTarget
 import HTTPTypes
 import Hummingbird
 import NIOCore

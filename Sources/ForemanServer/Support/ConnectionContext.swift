@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanTarget
 import Hummingbird
 import HummingbirdCore
 import Logging

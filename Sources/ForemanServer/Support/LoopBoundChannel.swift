@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanTarget
 import HummingbirdCore
 import Logging
 import NIOCore

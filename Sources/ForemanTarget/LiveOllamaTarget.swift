@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ForemanDomain
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -15,15 +16,15 @@ public struct LiveOllamaTarget: OllamaTarget {
     private let baseURL: String
     private let token: String?
     private let headTimeout: TimeAmount
-    private let metrics: ForemanMetrics
+    private let failures: TargetFailureObserver
 
     /// - Parameters:
     ///   - client: the shared HTTP client (its read timeout bounds pauses inside a stream).
     ///   - baseURL: the target, for example `http://127.0.0.1:11434`, without a trailing slash.
     ///   - token: sent as `Authorization: Bearer <token>` when set.
     ///   - headTimeout: how long to wait for a response head (a model load happens before it).
-    public init(client: HTTPClient, baseURL: String, token: String?, headTimeout: Duration, metrics: ForemanMetrics = .disabled) {
-        self.metrics = metrics
+    public init(client: HTTPClient, baseURL: String, token: String?, headTimeout: Duration, failures: @escaping TargetFailureObserver = { _ in }) {
+        self.failures = failures
         self.client = client
         self.baseURL = baseURL
         self.token = token
@@ -54,12 +55,10 @@ public struct LiveOllamaTarget: OllamaTarget {
             response = try await client.execute(outbound, timeout: headTimeout)
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
-            if let error = error as? HTTPClientError, error == .remoteConnectionClosed {
-                metrics.targetError("dropped")
-                throw TargetError.dropped(String(describing: error))
-            }
-            metrics.targetError("unreachable")
-            throw TargetError.unreachable(String(describing: error))
+            let failure: TargetError = (error as? HTTPClientError) == .remoteConnectionClosed
+                ? .dropped(String(describing: error)) : .unreachable(String(describing: error))
+            failures(failure)
+            throw failure
         }
         let body = response.body
         return TargetResponse(
@@ -69,9 +68,4 @@ public struct LiveOllamaTarget: OllamaTarget {
             body: TargetBody(body)
         )
     }
-}
-
-/// foreman's version, reported by `foreman --version` and in `User-Agent`.
-public enum ForemanVersion {
-    public static let current = "0.1.0"
 }

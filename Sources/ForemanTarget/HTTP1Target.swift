@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -25,7 +26,7 @@ public final class HTTP1Target: OllamaTarget {
     private let connectTimeout: TimeAmount
     private let headTimeout: TimeAmount
     private let readTimeout: TimeAmount
-    private let metrics: ForemanMetrics
+    private let failures: TargetFailureObserver
     /// Connections kept open between requests on each loop (one serves a generation; the rest absorb bursts of reads).
     static let maxIdle = 4
 
@@ -41,7 +42,7 @@ public final class HTTP1Target: OllamaTarget {
         headTimeout: Duration,
         readTimeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        metrics: ForemanMetrics = .disabled
+        failures: @escaping TargetFailureObserver = { _ in }
     ) throws {
         guard url.scheme?.lowercased() == "http", let host = url.host, !host.isEmpty else {
             throw TargetError.unreachable("HTTP1Target needs an http:// URL, got \(url.absoluteString)")
@@ -63,7 +64,7 @@ public final class HTTP1Target: OllamaTarget {
         self.connectTimeout = connectTimeout.timeAmount
         self.headTimeout = headTimeout.timeAmount
         self.readTimeout = readTimeout.timeAmount
-        self.metrics = metrics
+        self.failures = failures
     }
 
     public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
@@ -88,9 +89,9 @@ public final class HTTP1Target: OllamaTarget {
             }
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
-            if case TargetError.dropped = error { metrics.targetError("dropped") } else { metrics.targetError("unreachable") }
-            if let error = error as? TargetError { throw error }
-            throw TargetError.unreachable(String(describing: error))
+            let failure = error as? TargetError ?? .unreachable(String(describing: error))
+            failures(failure)
+            throw failure
         }
     }
 
