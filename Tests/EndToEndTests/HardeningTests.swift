@@ -498,6 +498,38 @@ extension ServerTests.HardeningTests {
         }
     }
 
+    @Test("a failing webhook endpoint rests: its later events are not attempted, and other receivers' events go out")
+    func failingEndpointRests() async throws {
+        let dead = WebhookReceiver()
+        let alive = WebhookReceiver()
+        await dead.failNext(.max)
+        try await withRunningService({ await dead.app(onServerRunning: $0) }) { deadPort in
+            try await withRunningService({ await alive.app(onServerRunning: $0) }) { alivePort in
+                // A rest far longer than the test: after its first failure the dead endpoint gets no further attempt.
+                let toDead = #","state_webhook_url":"http://127.0.0.1:"# + String(deadPort) + #"/hook""#
+                let toAlive = #","state_webhook_url":"http://127.0.0.1:"# + String(alivePort) + #"/hook""#
+                let patient: @Sendable (inout ForemanConfig) -> Void = { config in
+                    config.webhookRetry.base = .seconds(3600)
+                    config.webhookRetry.tick = .milliseconds(20)
+                }
+                try await Harness.run(configure: patient) { harness in
+                    _ = try await harness.submit(request: Harness.chatBody(tokens: 1), extra: toDead)
+                    await dead.waitForAttempts(1)
+                    for _ in 0..<20 {
+                        _ = try await harness.submit(request: Harness.chatBody(tokens: 1), extra: toDead)
+                    }
+                    // Twenty jobs' webhooks to a healthy receiver, submitted after the dead one's, all arrive: the outbox
+                    // has read past everything the dead endpoint has pending by then.
+                    for _ in 0..<20 {
+                        _ = try await harness.submit(request: Harness.chatBody(tokens: 1), extra: toAlive)
+                    }
+                    await alive.waitForAccepted(60)
+                    #expect(await dead.attempts.count == 1, "the resting endpoint was attempted again")
+                }
+            }
+        }
+    }
+
     @Test("a native call never commits on its event loop while another write holds the writer")
     func nativeCommitWaitsOffTheLoop() async throws {
         let receiver = WebhookReceiver()

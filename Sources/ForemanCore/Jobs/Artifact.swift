@@ -89,6 +89,8 @@ public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, Mu
     public var webhookID: String
     public var jobID: String
     public var url: String
+    /// The receiver, as ``WebhookEndpoint`` names it: deliveries are limited and rested per endpoint.
+    public var endpoint: String
     /// The exact body sent on every attempt.
     public var payload: Data
     public var state: State
@@ -99,7 +101,7 @@ public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, Mu
     public var lastError: String?
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
-        case seq, webhookID = "webhook_id", jobID = "job_id", url, payload, state, attempts
+        case seq, webhookID = "webhook_id", jobID = "job_id", url, endpoint, payload, state, attempts
         case createdAt = "created_at", nextAttemptAt = "next_attempt_at", deliveredAt = "delivered_at", lastError = "last_error"
     }
 

@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 import GRDB
 
@@ -33,13 +34,19 @@ public enum ForemanDatabase {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            db.add(function: WebhookOutbox.endpointFunction)
+            db.add(function: endpointFunction)
             #if canImport(Darwin)
             // Plain fsync on macOS does not flush the drive's cache (checkpoints follow this setting too).
             try db.execute(sql: "PRAGMA fullfsync = ON")
             #endif
         }
         return configuration
+    }
+
+    /// ``WebhookEndpoint/of(_:)`` as the SQL function `foreman_endpoint(url)`, for the migration that stores each
+    /// delivery's endpoint.
+    static let endpointFunction = DatabaseFunction("foreman_endpoint", argumentCount: 1, pure: true) { values in
+        String.fromDatabaseValue(values[0]).map(WebhookEndpoint.of)
     }
 
     /// Reads back the durability pragmas; throws ``DurabilityError`` unless they are WAL and FULL.
@@ -149,6 +156,17 @@ public enum ForemanDatabase {
                 AND job_id IN (SELECT id FROM job WHERE state = 'succeeded' AND response IS NOT NULL)
                 """)
             try db.execute(sql: "UPDATE job SET response = NULL WHERE state != 'succeeded' AND response IS NOT NULL")
+        }
+        migrator.registerMigration("v8: deliveries by endpoint") { db in
+            // The outbox reads one endpoint's due events at a time and rests an endpoint that fails (ADR 0015): the
+            // endpoint is stored once, and the pending events of one endpoint are read in order from one index.
+            try db.execute(sql: "ALTER TABLE webhook_delivery ADD COLUMN endpoint TEXT NOT NULL DEFAULT ''")
+            try db.execute(sql: "UPDATE webhook_delivery SET endpoint = foreman_endpoint(url)")
+            try db.execute(sql: """
+                CREATE INDEX webhook_delivery_pending ON webhook_delivery(endpoint, next_attempt_at, seq)
+                WHERE state = 'pending'
+                """)
+            try db.drop(index: "webhook_delivery_due")
         }
         return migrator
     }

@@ -662,6 +662,7 @@ private struct StateChanges: Sendable {
             webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
             jobID: job.id,
             url: url,
+            endpoint: WebhookEndpoint.of(url),
             payload: Data(payload.utf8),
             state: .pending,
             attempts: 0,

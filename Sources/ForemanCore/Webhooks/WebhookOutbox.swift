@@ -15,7 +15,8 @@ import ServiceLifecycle
 ///
 /// Each attempt runs on its own, not in a batch that waits for its slowest member: a receiver that hangs until the
 /// attempt's time limit delays nobody else's events. At most ``maxPerEndpoint`` attempts go to one endpoint (scheme,
-/// host and port) at once, so a dead receiver with many jobs cannot take every slot either.
+/// host and port) at once, and an endpoint that fails rests (``EndpointHealth``, ADR 0015): a dead receiver costs
+/// one attempt per rest, whatever its backlog, and the outbox reads nothing of it meanwhile.
 public actor WebhookOutbox: Service {
     /// Attempts in flight at once, in all.
     static let maxInFlight = 64
@@ -58,6 +59,10 @@ public actor WebhookOutbox: Service {
     private var perEndpoint: [String: Int] = [:]
     /// Deliveries whose attempt ended while ``due()`` read the outbox: its snapshot may still show them pending.
     private var endedDuringRead: Set<Int64>?
+    /// Every endpoint with pending events, and whether it may be sent to.
+    private var endpoints: [String: EndpointHealth] = [:]
+    /// The largest delivery `seq` read so far: events after it may name endpoints not yet known.
+    private var seenThrough: Int64 = 0
 
     private let writer: WriterActivity
 
@@ -117,48 +122,85 @@ public actor WebhookOutbox: Service {
         }
     }
 
-    /// The due events that may start now: not already under way, each job's oldest pending one, within the limits.
-    /// Marks them under way.
+    /// The due events that may start now: not already under way, each job's oldest pending one, within the limits
+    /// of each endpoint that is not resting. Marks them under way.
     private func due() async -> [WebhookDelivery] {
-        let room = Self.maxInFlight - inFlight.count
-        guard room > 0 else { return [] }
-        let candidates: [WebhookDelivery]
+        guard Self.maxInFlight - inFlight.count > 0 else { return [] }
+        let now = Date()
+        // How many more of each endpoint's events may start, and how many of its due events are already under way
+        // (the read skips past those).
+        let asks: [(endpoint: String, room: Int, busy: Int)] = endpoints.compactMap { endpoint, health in
+            let busy = perEndpoint[endpoint, default: 0]
+            let room = health.allowance(at: now, full: Self.maxPerEndpoint) - busy
+            return room > 0 ? (endpoint, room, busy) : nil
+        }
+        let read: DueRead
         endedDuringRead = []
         defer { endedDuringRead = nil }
         do {
-            // At most twice an endpoint's share of each endpoint's due events: its attempts under way, and as many
-            // to start. Without the cap, the due events of one dead receiver, oldest first, would fill every read.
-            candidates = try await pool.read { db in
-                try WebhookDelivery.fetchAll(
-                    db,
-                    sql: """
-                        SELECT * FROM (
-                          SELECT d.*, ROW_NUMBER() OVER (
-                              PARTITION BY foreman_endpoint(d.url) ORDER BY d.next_attempt_at, d.seq) AS endpoint_rank
-                          FROM webhook_delivery AS d
-                          WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-                            AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e
-                                            WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq))
-                        WHERE endpoint_rank <= ?
-                        ORDER BY next_attempt_at LIMIT ?
-                        """,
-                    arguments: [DatabaseDate.storage(Date()), 2 * Self.maxPerEndpoint, Self.maxInFlight]
-                )
+            let known = Set(endpoints.keys)
+            read = try await pool.read { [seenThrough] db in
+                try DueRead(db, asks: asks, known: known, fresh: Self.maxPerEndpoint, after: seenThrough, now: now)
             }
         } catch {
             logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
             return []
         }
+        seenThrough = max(seenThrough, read.seenThrough)
+        for endpoint in read.newEndpoints where endpoints[endpoint] == nil { endpoints[endpoint] = EndpointHealth() }
+        for endpoint in read.drained where perEndpoint[endpoint] == nil { endpoints[endpoint] = nil }
         var starting: [WebhookDelivery] = []
-        for delivery in candidates where inFlight.count < Self.maxInFlight {
+        for delivery in read.deliveries where inFlight.count < Self.maxInFlight {
             guard let seq = delivery.seq, !inFlight.contains(seq), endedDuringRead?.contains(seq) != true else { continue }
-            let endpoint = Self.endpoint(of: delivery.url)
-            guard perEndpoint[endpoint, default: 0] < Self.maxPerEndpoint else { continue }
+            let allowance = endpoints[delivery.endpoint]?.allowance(at: now, full: Self.maxPerEndpoint) ?? 0
+            guard perEndpoint[delivery.endpoint, default: 0] < allowance else { continue }
             inFlight.insert(seq)
-            perEndpoint[endpoint, default: 0] += 1
+            perEndpoint[delivery.endpoint, default: 0] += 1
             starting.append(delivery)
         }
         return starting
+    }
+
+    /// What one read of the outbox found.
+    private struct DueRead {
+        var deliveries: [WebhookDelivery] = []
+        /// Endpoints of events written since the last read.
+        var newEndpoints: Set<String> = []
+        /// Endpoints asked about that have no pending event left.
+        var drained: [String] = []
+        var seenThrough: Int64
+
+        /// Reads the due events of the endpoints in `asks`, and of endpoints seen for the first time (not in `known`),
+        /// which may start `fresh` attempts, so a new endpoint's first event goes out on the wake its commit sent.
+        init(
+            _ db: Database, asks: [(endpoint: String, room: Int, busy: Int)], known: Set<String>, fresh: Int, after seen: Int64, now: Date
+        ) throws {
+            var asks = asks
+            seenThrough = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM webhook_delivery") ?? seen
+            if seenThrough > seen {
+                newEndpoints = Set(try String.fetchAll(
+                    db, sql: "SELECT DISTINCT endpoint FROM webhook_delivery WHERE seq > ? AND state = 'pending'", arguments: [seen]
+                ))
+                asks += newEndpoints.subtracting(known).map { ($0, fresh, 0) }
+            }
+            // One endpoint's due events in order, from the partial index; a job's later event waits for its earlier one.
+            let dueOfEndpoint = try db.cachedStatement(sql: """
+                SELECT d.* FROM webhook_delivery AS d
+                WHERE d.state = 'pending' AND d.endpoint = ? AND d.next_attempt_at <= ?
+                  AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
+                ORDER BY d.next_attempt_at, d.seq LIMIT ?
+                """)
+            let pending = try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM webhook_delivery WHERE state = 'pending' AND endpoint = ?)")
+            let stamp = DatabaseDate.storage(now)
+            for ask in asks {
+                let found = try WebhookDelivery.fetchAll(dueOfEndpoint, arguments: [ask.endpoint, stamp, ask.room + ask.busy])
+                deliveries += found
+                if found.isEmpty, ask.busy == 0, try Bool.fetchOne(pending, arguments: [ask.endpoint]) != true {
+                    drained.append(ask.endpoint)
+                }
+            }
+            deliveries.sort { ($0.nextAttemptAt, $0.seq ?? 0) < ($1.nextAttemptAt, $1.seq ?? 0) }
+        }
     }
 
     /// An attempt ended: its slot is free, and whatever waited for it (the job's next event, the endpoint's next
@@ -168,22 +210,9 @@ public actor WebhookOutbox: Service {
             inFlight.remove(seq)
             endedDuringRead?.insert(seq)
         }
-        let endpoint = Self.endpoint(of: delivery.url)
-        perEndpoint[endpoint, default: 1] -= 1
-        if perEndpoint[endpoint] == 0 { perEndpoint[endpoint] = nil }
+        perEndpoint[delivery.endpoint, default: 1] -= 1
+        if perEndpoint[delivery.endpoint] == 0 { perEndpoint[delivery.endpoint] = nil }
         wakeupSource.yield()
-    }
-
-    /// Scheme, host and port of `url`: what one receiver is.
-    static func endpoint(of url: String) -> String {
-        guard let components = URLComponents(string: url) else { return url }
-        return "\(components.scheme ?? "")://\(components.host ?? ""):\(components.port.map(String.init) ?? "")"
-    }
-
-    /// ``endpoint(of:)`` as the SQL function `foreman_endpoint(url)`, which every connection has
-    /// (``ForemanDatabase``).
-    static let endpointFunction = DatabaseFunction("foreman_endpoint", argumentCount: 1, pure: true) { values in
-        String.fromDatabaseValue(values[0]).map(endpoint(of:))
     }
 
     private func attempt(_ delivery: WebhookDelivery) async {
@@ -215,8 +244,33 @@ public actor WebhookOutbox: Service {
                 metrics.webhookDelivery("retrying")
             }
         }
+        // The endpoint's health moves with every attempt; a failure that starts a rest also gives up the endpoint's
+        // events past the retry window, which a resting endpoint would otherwise never attempt again.
+        var giveUpBefore: Date?
+        if delivery.state == .delivered {
+            endpoints[delivery.endpoint]?.succeeded()
+        } else if var health = endpoints[delivery.endpoint] {
+            let before = health.restingUntil
+            health.failed(at: now) { self.policy.delay(afterAttempts: $0) }
+            endpoints[delivery.endpoint] = health
+            if health.restingUntil != before { giveUpBefore = now.addingTimeInterval(-policy.giveUpAfter.seconds) }
+        }
         do {
-            try await writer.around { try await pool.write { [delivery] db in try delivery.update(db) } }
+            let givenUp = try await writer.around {
+                try await pool.write { [delivery, giveUpBefore] db -> Int in
+                    try delivery.update(db)
+                    guard let giveUpBefore else { return 0 }
+                    try db.execute(
+                        sql: """
+                            UPDATE webhook_delivery SET state = 'failed', last_error = 'given up: the endpoint kept failing'
+                            WHERE state = 'pending' AND endpoint = ? AND created_at < ?
+                            """,
+                        arguments: [delivery.endpoint, DatabaseDate.storage(giveUpBefore)]
+                    )
+                    return db.changesCount
+                }
+            }
+            for _ in 0..<givenUp { metrics.webhookDelivery("given_up") }
         } catch {
             logger.error("could not record a webhook attempt", metadata: ["error": "\(error)"])
         }
