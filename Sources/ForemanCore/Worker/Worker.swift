@@ -42,16 +42,11 @@ public actor Worker: Service {
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeupSource: AsyncStream<Void>.Continuation
-    private var runs: [String: (job: Job, task: Task<JobResult, Never>)] = [:]
+    /// The runs under way, each holding its lane's slot until it is removed from here.
+    private var runs: [String: (job: Job, task: Task<JobResult, Never>, slot: GenerationSlot)] = [:]
     private var cancelReasons: [String: CancelReason] = [:]
-    /// Set by ``drain(grace:)``: no more claims.
-    private var draining = false
-    /// Set once the run loop has stopped: nothing may start any more.
-    private var stopped = false
-    /// A claim (the run loop's, or ``startNow(_:)``'s insert) is being committed: no other may begin meanwhile.
-    private var claiming = false
-    /// A wake found the lane busy (full, or claiming): the next run to end owes the run loop a wake.
-    private var owedClaim = false
+    /// Who may start a run: a claim or ``startNow(_:)`` takes a slot first, and draining closes them.
+    private let slots: GenerationSlots
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
@@ -73,7 +68,15 @@ public actor Worker: Service {
         self.lane = lane
         self.retry = retry
         self.logger = logger
-        (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (self.wakeups, self.wakeupSource) = (wakeups, wakeupSource)
+        // A slot coming back after a wake found none free owes the run loop that wake. Only then: each wake costs a
+        // thread of the pool, and on a native call it would be one more thread the call's end waits beside.
+        let capacity = switch lane {
+        case .generation: 1
+        case .embeddings(_, let concurrency, _): concurrency
+        }
+        self.slots = GenerationSlots(capacity: capacity) { wakeupSource.yield() }
     }
 
     /// Tells the worker the queue changed. Cheap and safe to call from anywhere.
@@ -87,18 +90,11 @@ public actor Worker: Service {
     /// Whether job `id` is being run by this worker now.
     public func isRunning(_ id: String) -> Bool { runs[id] != nil }
 
-    private var capacity: Int {
-        switch lane {
-        case .generation: 1
-        case .embeddings(_, let concurrency, _): max(1, concurrency)
-        }
-    }
-
     public func run() async throws {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully, !draining, !claiming, runs.count < capacity {
+                while !Task.isCancelled, !Task.isShuttingDownGracefully, let slot = slots.take() {
                     let job: Job?
                     do {
                         job = try await claim()
@@ -113,12 +109,11 @@ public actor Worker: Service {
                         break
                     }
                     guard let job else { break }
-                    let task = start(job)
+                    let task = start(job, holding: slot)
                     group.addTask { await self.complete(job, task) }
                 }
-                owedClaim = claiming || runs.count >= capacity
             }
-            stopped = true
+            slots.close()
         }
         // Runs ``startNow(_:)`` began complete on their own tasks: the lane has stopped once they have.
         await withTaskCancellationHandler {
@@ -136,26 +131,19 @@ public actor Worker: Service {
     /// it: on a caller's event loop, the whole call stays on that loop's thread (ADR 0012). Shutdown waits for
     /// it like any other run.
     public func startNow(_ job: Job) async throws -> JobStore.Placement? {
-        guard case .generation = lane, job.kind.lane == .generation, !draining, !stopped, !claiming, runs.isEmpty else { return nil }
-        claiming = true
-        defer {
-            claiming = false
-            payOwedClaim()  // a claim that found this one in progress
-        }
+        guard case .generation = lane, job.kind.lane == .generation, let slot = slots.take() else { return nil }
         guard let (running, placement) = try await store.insertRunning(job) else { return nil }
-        guard !draining, !stopped else {
+        guard !slots.isClosed else {
             // The lane began to stop while the row was written: the job never reaches the target.
             await recorder.record(running, .cancelled(transcript: []), cancelReason: .shutdown)
             return placement
         }
-        let task = start(running)
+        let task = start(running, holding: slot)
         Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
         return placement
     }
 
     private func claim() async throws -> Job? {
-        claiming = true
-        defer { claiming = false }
         switch lane {
         case .generation(let policy, let residency):
             return try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
@@ -189,7 +177,7 @@ public actor Worker: Service {
         return true
     }
 
-    private func start(_ job: Job) -> Task<JobResult, Never> {
+    private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
         let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
@@ -197,7 +185,7 @@ public actor Worker: Service {
         let task = Task.preferring(attempt.target.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
             await attempt.run(events: await broker.channel(for: job.id))
         }
-        runs[job.id] = (job, task)
+        runs[job.id] = (job, task, slot)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
     }
@@ -210,17 +198,8 @@ public actor Worker: Service {
         }
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
         await recorder.record(job, result, cancelReason: reason)
-        runs[job.id] = nil
+        runs[job.id] = nil  // gives the slot back
         if runs.isEmpty { resumeIdleWaiters() }
-        payOwedClaim()
-    }
-
-    /// Wakes the run loop if a wake found the lane busy. Only then: each wake costs a thread of the pool, and on a
-    /// native call it would be one more thread the call's end waits beside.
-    private func payOwedClaim() {
-        guard owedClaim else { return }
-        owedClaim = false
-        wake()
     }
 
     /// Cancels every run (the worker's own task was cancelled: nothing waits for a graceful end).
@@ -231,7 +210,7 @@ public actor Worker: Service {
     /// Stops claiming, lets the running jobs finish within `grace`, then cancels what is left (a `/jobs` job
     /// goes back to the queue, a native one fails with the reason) and returns once every outcome is recorded.
     public func drain(grace: Duration) async {
-        draining = true
+        slots.close()
         guard !runs.isEmpty else { return }
         logger.notice("waiting for running jobs before stopping", metadata: ["jobs": "\(runs.count)", "grace": "\(grace)"])
         await withTaskGroup(of: Void.self) { race in
