@@ -43,6 +43,13 @@ public enum Scheduler {
         }
     }
 
+    /// Whether the oldest job of the top priority is the choice whatever waits behind it: the chat slot is empty or
+    /// already holds its model. The store then reads that one job instead of a window of the queue.
+    public static func headDecides(_ head: Candidate, chatSlot: String?) -> Bool {
+        guard let chatSlot else { return true }
+        return ModelName.normalized(head.model) == ModelName.normalized(chatSlot)
+    }
+
     /// Decides which of `queue` (in FIFO order) runs next, given the model in the chat slot (tag made explicit,
     /// see ``ModelName``; the candidates' models may be spelled either way).
     public static func decide(queue: [Candidate], chatSlot: String?, now: Date, policy: Policy) -> Decision? {

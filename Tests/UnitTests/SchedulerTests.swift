@@ -122,6 +122,28 @@ struct SchedulerTests {
         drain(queue, policy: policy, arrivals: Int.random(in: 0...30, using: &rng), rng: &rng, models: models)
     }
 
+    @Test("when the head decides, the choice from the head alone is the choice from the whole queue", arguments: 0..<300)
+    func headDecides(seed: Int) {
+        var rng = SplitMix64(state: UInt64(seed) &+ 7)
+        let models = ["a", "b:latest", "b", "c"]
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        var policy = Scheduler.Policy()
+        policy.maxSkip = Int.random(in: 0...4, using: &rng)
+        let queue = (1...Int.random(in: 1...30, using: &rng)).map { seq in
+            Candidate(
+                seq: Int64(seq), model: models.randomElement(using: &rng)!, priority: 0, skips: Int.random(in: 0...5, using: &rng),
+                firstSkippedAt: Bool.random(using: &rng) ? now.addingTimeInterval(-Double.random(in: 0...120, using: &rng)) : nil
+            )
+        }
+        let slot: String? = Bool.random(using: &rng) ? models.randomElement(using: &rng) : nil
+        let whole = Scheduler.decide(queue: queue, chatSlot: slot, now: now, policy: policy)
+        if Scheduler.headDecides(queue[0], chatSlot: slot) {
+            #expect(Scheduler.decide(queue: [queue[0]], chatSlot: slot, now: now, policy: policy) == whole)
+        } else {
+            #expect(whole?.chosen != queue[0].seq || whole?.passedOver.isEmpty == true)
+        }
+    }
+
     @Test("a cyclic batch over three models: one load per model without a bound, never more loads than FIFO with one")
     func cyclicBatch() {
         let models = ["a", "b", "c"]

@@ -235,18 +235,22 @@ public actor JobStore {
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
         // queued and runs again (ADR 0010).
         let claimed = try await write(.deferred) { db, changes -> Job? in
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT seq, model, priority, skips, first_skipped_at FROM job
-                    WHERE state = 'queued' AND kind != 'embed'
-                    AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
-                    ORDER BY seq LIMIT ?
-                    """),
-                arguments: [window]
-            )
-            let candidates = rows.map {
-                Scheduler.Candidate(seq: $0["seq"], model: $0["model"], priority: $0["priority"], skips: $0["skips"], firstSkippedAt: ($0["first_skipped_at"] as String?).flatMap(DatabaseDate.date))
+            let tier = try db.cachedStatement(sql: """
+                SELECT seq, model, priority, skips, first_skipped_at FROM job
+                WHERE state = 'queued' AND kind != 'embed'
+                AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
+                ORDER BY seq LIMIT ?
+                """)
+            func candidates(_ limit: Int) throws -> [Scheduler.Candidate] {
+                // By position: a look-up by column name lowercases the name, for every column of every row.
+                try Row.fetchAll(tier, arguments: [limit]).map {
+                    Scheduler.Candidate(seq: $0[0], model: $0[1], priority: $0[2], skips: $0[3], firstSkippedAt: ($0[4] as String?).flatMap(DatabaseDate.date))
+                }
             }
+            // Most claims find the slot's model at the head of the queue: the window is read only when it is not.
+            var queue = try candidates(1)
+            if let head = queue.first, !Scheduler.headDecides(head, chatSlot: chatSlot) { queue = try candidates(window) }
+            let candidates = queue
             guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy) else { return nil }
             for seq in decision.passedOver {
                 try db.cachedStatement(sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?")
