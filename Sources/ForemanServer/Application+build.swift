@@ -110,7 +110,7 @@ private func assemble(
         lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
         retry: targetRetry, metrics: metrics, logger: logger
     )
-    let queue = JobQueue(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
+    let service = JobService(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
     let gate = ShutdownGate()
 
     let router = Router(context: ConnectionContext.self)
@@ -124,12 +124,12 @@ private func assemble(
         router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: config.metricsPublic))
     }
     router.add(middleware: DrainMiddleware(gate: gate))
-    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, inventory: inventory, store: store, worker: worker, residency: residency, embeddings: embeddings)
+    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, inventory: inventory, service: service, residency: residency, embeddings: embeddings)
         .register(on: router)
     MetricsRoutes(registry: registry).register(on: router)
     let modelCheck = ModelCheck(inventory: inventory, poller: poller)
     OllamaRoutes(
-        generation: QueuedGeneration(queue: queue, inventory: inventory, maxWait: config.maxWait),
+        generation: QueuedGeneration(service: service, inventory: inventory, maxWait: config.maxWait),
         proxy: TargetProxy(target: target),
         embeddings: EmbeddingsRoute(lane: embeddings),
         inventory: inventory,
@@ -137,7 +137,7 @@ private func assemble(
         modelCheck: modelCheck,
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
-    JobsRoutes(queue: queue, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
+    JobsRoutes(service: service, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
     MethodNotAllowed.register(routes, on: router)
     let responder = router.buildResponder()
     let connections = ConnectionBudget(
@@ -185,7 +185,7 @@ private func assemble(
         outbox,
         embedWorker,
         worker,
-    ] + servers + [ShutdownDrain(gate: gate, queue: queue, grace: config.shutdownGrace, logger: logger)]
+    ] + servers + [ShutdownDrain(gate: gate, service: service, grace: config.shutdownGrace, logger: logger)]
     return ForemanService(services: services, logger: logger)
 }
 

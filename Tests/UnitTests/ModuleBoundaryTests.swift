@@ -37,4 +37,22 @@ struct ModuleBoundaryTests {
             #expect(allowed.contains(imported), "\(module)/\(file) imports \(imported)")
         }
     }
+
+    @Test("routes and middleware reach jobs through JobService alone: never the store, a worker or the database")
+    func routesGoThroughTheService() throws {
+        let forbidden = ["JobStore", "Worker", "JobBroker", "DatabasePool", "GRDB"]
+        for folder in ["Routes", "Middleware"] {
+            let path = Self.sources.appendingPathComponent("ForemanServer").appendingPathComponent(folder)
+            let files = try FileManager.default.contentsOfDirectory(atPath: path.path).filter { $0.hasSuffix(".swift") }
+            #expect(!files.isEmpty)
+            for file in files {
+                let code = try String(contentsOf: path.appendingPathComponent(file), encoding: .utf8).split(separator: "\n")
+                    .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
+                for name in forbidden {
+                    let uses = code.filter { $0.range(of: "\\b\(name)\\b", options: .regularExpression) != nil }
+                    #expect(uses.isEmpty, "\(folder)/\(file) uses \(name): \(uses.first ?? "")")
+                }
+            }
+        }
+    }
 }

@@ -437,23 +437,11 @@ public actor JobStore {
         return read.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }
     }
 
-    /// Which jobs a listing wants.
-    public struct ListFilter: Sendable {
-        public var state: JobState?
-        public var kind: JobKind?
-        public var origin: JobOrigin?
-        public init(state: JobState? = nil, kind: JobKind? = nil, origin: JobOrigin? = nil) {
-            self.state = state
-            self.kind = kind
-            self.origin = origin
-        }
-    }
-
     /// One page of job objects, newest first, and the cursor of the next page (`nil` on the last page).
     ///
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
-    public func list(_ filter: ListFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
         let read = try await pool.read { db -> (jobs: [(Job, [ArtifactInfo])], next: Int64?) in
             var request = Job.all()
             if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }

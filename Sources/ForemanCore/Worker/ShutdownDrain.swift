@@ -15,13 +15,13 @@ public actor ShutdownGate {
 /// (ADR 0009). Only then do the HTTP server, the workers, the outbox and the database stop, in that order.
 public struct ShutdownDrain: Service {
     let gate: ShutdownGate
-    let queue: JobQueue
+    let service: JobService
     let grace: Duration
     let logger: Logger
 
-    public init(gate: ShutdownGate, queue: JobQueue, grace: Duration, logger: Logger) {
+    public init(gate: ShutdownGate, service: JobService, grace: Duration, logger: Logger) {
         self.gate = gate
-        self.queue = queue
+        self.service = service
         self.grace = grace
         self.logger = logger
     }
@@ -30,10 +30,7 @@ public struct ShutdownDrain: Service {
         try? await gracefulShutdown()
         await gate.close()
         logger.notice("shutting down: no new jobs", metadata: ["grace": "\(grace)"])
-        await queue.cancelQueuedNative()
-        async let generation: Void = queue.worker.drain(grace: grace)
-        async let embeddings: Void = queue.embedWorker.drain(grace: grace)
-        _ = await (generation, embeddings)
+        await service.drain(grace: grace)
         logger.notice("workers drained")
     }
 }

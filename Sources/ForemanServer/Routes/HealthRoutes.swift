@@ -13,8 +13,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     let verifier: BearerTokenVerifier?
     let targetURL: String
     let inventory: Inventory
-    let store: JobStore
-    let worker: Worker
+    let service: JobService
     let residency: Residency
     let embeddings: EmbeddingLane
 
@@ -26,7 +25,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
 
     private func health(details: Bool) async throws -> Response {
         let snapshot = await inventory.snapshot
-        let storeFailure = store.health.failure
+        let storeFailure = service.health.failure
         let degraded = snapshot.degraded || storeFailure != nil
         var report = JSONObjectWriter()
         report.string("status", degraded ? "degraded" : "ok")
@@ -39,9 +38,9 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         report.string("last_error", snapshot.lastError)
         report.int("models", snapshot.models.count)
         report.string("store_error", storeFailure?.description)
-        report.int("queue_depth", store.health.queueDepth)
+        report.int("queue_depth", service.health.queueDepth)
         var running: String?
-        if let job = await worker.running.first {
+        if let job = await service.runningGeneration {
             var item = JSONObjectWriter()
             item.string("id", job.id)
             item.string("kind", job.kind.rawValue)

@@ -7,7 +7,7 @@ import NIOCore
 
 /// The asynchronous surface: submit a job, follow it, cancel it, fetch its artifacts (ADR 0006).
 struct JobsRoutes<Context: RequestContext>: Sendable {
-    let queue: JobQueue
+    let service: JobService
     let modelCheck: ModelCheck
     let maxBodyBytes: Int
     let webhooks: WebhookAddressPolicy
@@ -15,7 +15,6 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
     static var maxPageSize: Int { 200 }
     static var defaultPageSize: Int { 50 }
 
-    private var store: JobStore { queue.store }
 
     func register(on router: Router<Context>) {
         router.post("/jobs") { request, _ in try await self.submit(request) }
@@ -52,7 +51,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
             stateWebhookURL: submission.stateWebhookURL
         )
         let fingerprint = key.map { _ in RequestFingerprint.of(Data(body.readableBytesView)) }
-        switch try await queue.submit(job, idempotencyKey: key, fingerprint: fingerprint) {
+        switch try await service.submit(job, idempotencyKey: key, fingerprint: fingerprint) {
         case .created(let created, let placement):
             // Rendered from what was just committed: a new job has no artifacts, and its place is known.
             let document = JobDocument.render(created, queuePosition: placement.position, estimatedStartAt: placement.estimatedStartAt, artifacts: [])
@@ -69,7 +68,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
     }
 
     private func cancel(_ id: String) async throws -> Response {
-        switch try await queue.cancelAndWait(id) {
+        switch try await service.cancelAndWait(id) {
         case .notFound: throw APIError.jobNotFound
         case .cancelled: return try await document(id, status: .ok)
         case .alreadyFinished: return try await document(id, status: .conflict)
@@ -78,7 +77,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
 
     private func list(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
-        var filter = JobStore.ListFilter()
+        var filter = JobFilter()
         filter.state = try Self.enumValue(query.get("state"), "state", JobState.self)
         filter.kind = try Self.enumValue(query.get("kind"), "kind", JobKind.self)
         filter.origin = try Self.enumValue(query.get("origin"), "origin", JobOrigin.self)
@@ -95,18 +94,18 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
             guard let value = Int64(text), value > 0 else { throw APIError(.badRequest, "invalid cursor '\(text)'") }
             cursor = value
         }
-        let page = try await store.list(filter, limit: limit, before: cursor)
+        let page = try await service.list(filter, limit: limit, before: cursor)
         let next = page.next.map { JobDocument.quoted(String($0)) } ?? "null"
         return JSONLine.response(#"{"jobs":["# + page.documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
     }
 
     private func artifacts(_ id: String) async throws -> Response {
-        guard let artifacts = try await store.artifacts(jobID: id) else { throw APIError.jobNotFound }
+        guard let artifacts = try await service.artifacts(jobID: id) else { throw APIError.jobNotFound }
         return JSONLine.response(#"{"artifacts":"# + JobDocument.renderArtifacts(jobID: id, artifacts) + "}", status: .ok)
     }
 
     private func artifact(_ id: String, _ name: String) async throws -> Response {
-        guard let artifact = try await store.artifact(jobID: id, name: name) else {
+        guard let artifact = try await service.artifact(jobID: id, name: name) else {
             throw APIError(.notFound, "artifact not found")
         }
         return Response(
@@ -117,7 +116,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
     }
 
     private func document(_ id: String, status: HTTPResponse.Status, location: Bool = false) async throws -> Response {
-        guard let document = try await store.document(id: id) else { throw APIError.jobNotFound }
+        guard let document = try await service.document(id: id) else { throw APIError.jobNotFound }
         var response = JSONLine.response(document, status: status)
         if location { response.headers[.location] = "/jobs/\(id)" }
         return response

@@ -13,7 +13,7 @@ import NIOCore
 /// caller's next request: the hang-up and the wait bound are watched by the connection's ``HangUpWatcher``
 /// (ADR 0010), which reports both on the job's own event stream (ADR 0011).
 struct QueuedGeneration: Sendable {
-    let queue: JobQueue
+    let service: JobService
     let inventory: Inventory
     let maxWait: Duration
 
@@ -26,7 +26,7 @@ struct QueuedGeneration: Sendable {
     }
 
     func respond(to job: Job, context: ConnectionContext) async throws -> Response {
-        let (watch, placement) = try await queue.submitAndWatch(job)
+        let (watch, placement) = try await service.submitAndWatch(job)
         // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
@@ -68,7 +68,7 @@ struct QueuedGeneration: Sendable {
                 return .complete(await completeResponse(outcome, status: status, contentType: contentType, body: body))
             case .interrupted(.callerGone):
                 // The caller hung up: a job still waiting must never reach the target, a running one stops.
-                await queue.cancel(job.id, reason: .callerGone)
+                await service.cancel(job.id, reason: .callerGone)
                 throw CancellationError()
             case .interrupted(let reason):
                 // The wait bound passed. It covers the wait for the job to start: in the queue, or for an unreachable
@@ -76,16 +76,16 @@ struct QueuedGeneration: Sendable {
                 // stream, whose head comes last) is left alone, and the bound checks again later in case the target
                 // goes away meanwhile.
                 if started { continue }
-                if await queue.worker.isRunning(job.id), await !inventory.snapshot.degraded {
+                if await service.isRunning(job.id), await !inventory.snapshot.degraded {
                     rearm()
                     continue
                 }
-                await queue.cancel(job.id, reason: reason)  // its cancellation arrives as the `finished` event
+                await service.cancel(job.id, reason: reason)  // its cancellation arrives as the `finished` event
             }
         }
         if Task.isCancelled {
             // The handler itself was cancelled (the server is going away): nobody will read the answer.
-            await queue.cancel(job.id, reason: .callerGone)
+            await service.cancel(job.id, reason: .callerGone)
             throw CancellationError()
         }
         return .complete(APIError(.internalServerError, "job ended without an outcome").response())
@@ -153,7 +153,7 @@ struct QueuedGeneration: Sendable {
             }
         } catch {
             // Writing failed: the caller is gone, so stop spending the GPU on it.
-            await queue.cancel(job.id, reason: .callerGone)
+            await service.cancel(job.id, reason: .callerGone)
             throw error
         }
         try await writer.finish(nil)

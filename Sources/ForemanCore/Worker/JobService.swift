@@ -2,17 +2,18 @@ import ForemanDomain
 import Foundation
 import Logging
 
-/// The one way jobs enter and leave the queue, for both surfaces (native `/api/*` and `/jobs`).
+/// What the surfaces (native `/api/*`, `/jobs`, `/healthz`) call, and the only thing they call: submit, watch,
+/// cancel and read jobs. The store and the workers behind it are its own.
 ///
 /// It keeps the ordering that makes waiting safe: subscribe to the job's events, then commit the row,
 /// then wake the worker; and for cancellation: cancel in the store if still queued, else abort the run.
-public struct JobQueue: Sendable {
-    public let store: JobStore
-    public let broker: JobBroker
+public struct JobService: Sendable {
+    let store: JobStore
+    let broker: JobBroker
     /// The single worker of the generation lane.
-    public let worker: Worker
+    let worker: Worker
     /// The worker of the embeddings lane (ADR 0008).
-    public let embedWorker: Worker
+    let embedWorker: Worker
     private let logger: Logger
 
     public init(store: JobStore, broker: JobBroker, worker: Worker, embedWorker: Worker, logger: Logger) {
@@ -92,10 +93,55 @@ public struct JobQueue: Sendable {
 
     /// Cancels every native job still waiting (foreman is stopping): their callers get a 503 with `Retry-After`
     /// now rather than a dropped connection. `/jobs` jobs keep their place for the next start.
-    public func cancelQueuedNative() async {
+    private func cancelQueuedNative() async {
         for id in (try? await store.queuedIDs(origin: .api)) ?? [] {
             _ = try? await cancelIfQueued(id, reason: .shutdown)
         }
+    }
+
+    /// Stops taking work and lets the running jobs end (foreman is stopping): native calls still queued are
+    /// cancelled, and both workers drain within `grace` (ADR 0009).
+    public func drain(grace: Duration) async {
+        await cancelQueuedNative()
+        async let generation: Void = worker.drain(grace: grace)
+        async let embeddings: Void = embedWorker.drain(grace: grace)
+        _ = await (generation, embeddings)
+    }
+
+    // MARK: Reads
+
+    /// Whether job `id` is being run now.
+    public func isRunning(_ id: String) async -> Bool {
+        if await worker.isRunning(id) { return true }
+        return await embedWorker.isRunning(id)
+    }
+
+    /// The generation the target is working on now, if any.
+    public var runningGeneration: Job? {
+        get async { await worker.running.first }
+    }
+
+    /// Queue depth and the store's condition, read without waiting for the database.
+    public var health: StoreHealth { store.health }
+
+    /// The job object of `id` (``JobDocument``), or `nil` when there is none.
+    public func document(id: String) async throws -> String? {
+        try await store.document(id: id)
+    }
+
+    /// A page of job objects, newest first, and the cursor of the next page.
+    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+        try await store.list(filter, limit: limit, before: cursor)
+    }
+
+    /// The artifacts of job `id`, or `nil` when there is no such job.
+    public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
+        try await store.artifacts(jobID: jobID)
+    }
+
+    /// One artifact of job `id`.
+    public func artifact(jobID: String, name: String) async throws -> Artifact? {
+        try await store.artifact(jobID: jobID, name: name)
     }
 
     /// Cancels `id` in the store if it is still queued, and tells whoever waits for it.

@@ -1,0 +1,12 @@
+/// Which jobs a listing wants: every field set must match.
+public struct JobFilter: Sendable, Equatable {
+    public var state: JobState?
+    public var kind: JobKind?
+    public var origin: JobOrigin?
+
+    public init(state: JobState? = nil, kind: JobKind? = nil, origin: JobOrigin? = nil) {
+        self.state = state
+        self.kind = kind
+        self.origin = origin
+    }
+}
