@@ -40,9 +40,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ForemanStore",
+            dependencies: [
+                "ForemanDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ForemanCore",
             dependencies: [
-                "ForemanDomain", "ForemanTarget",
+                "ForemanDomain", "ForemanTarget", "ForemanStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -59,7 +70,7 @@ let package = Package(
         .target(
             name: "ForemanServer",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanCore",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -71,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "foreman",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -88,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "foreman-bench",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +118,7 @@ let package = Package(
         .target(
             name: "ForemanTestSupport",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "FakeOllama",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "FakeOllama",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,13 +130,13 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
+            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -133,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ForemanCore
+import ForemanStore
 import ForemanTarget
 import Foundation
 import GRDB
@@ -62,17 +63,20 @@ private func assemble(
 ) async throws -> ForemanService {
     // Everything that can fail comes before the target's client is made: nothing else would shut it down.
     if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
-    let writer = WriterActivity()
+    let outboxWakeup = Wakeup()
+    let store = try JobStore(
+        pool: pool, maxQueue: config.maxQueue, observer: TransitionLog(metrics: metrics, logger: logger), logger: logger,
+        outboxChanged: { outboxWakeup.signal() }
+    )
     let outbox = WebhookOutbox(
-        pool: pool,
+        store: store,
+        wakeup: outboxWakeup,
         client: webhookClient,
         signer: try config.webhookSecret.map { try WebhookSigner(secret: $0) },
         policy: config.webhookRetry,
-        writer: writer,
         metrics: metrics,
         logger: logger
     )
-    let store = try JobStore(pool: pool, maxQueue: config.maxQueue, metrics: metrics, logger: logger, writer: writer, outboxChanged: { outbox.wake() })
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
     if recovery != JobStore.Recovery() {
         logger.notice(

@@ -1,5 +1,6 @@
 import FakeOllama
 import ForemanCore
+import ForemanDomain
 import ForemanTestSupport
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 import FakeOllama
 @testable import ForemanCore
 import ForemanDomain
+@testable import ForemanStore
 import ForemanTestSupport
 import Foundation
 import GRDB

@@ -1,5 +1,6 @@
 import ForemanCore
 import ForemanDomain
+@testable import ForemanStore
 import ForemanTestSupport
 import Foundation
 import GRDB

@@ -1,6 +1,7 @@
 import ForemanCore
 import ForemanDomain
 @testable import ForemanServer
+@testable import ForemanStore
 import ForemanTestSupport
 import Foundation
 import Hummingbird

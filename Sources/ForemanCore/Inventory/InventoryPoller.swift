@@ -1,3 +1,4 @@
+import ForemanDomain
 import ForemanTarget
 import Foundation
 import Logging

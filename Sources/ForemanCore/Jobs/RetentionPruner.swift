@@ -1,3 +1,4 @@
+import ForemanStore
 import Foundation
 import Logging
 import ServiceLifecycle

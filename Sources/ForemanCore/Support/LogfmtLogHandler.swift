@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 import Logging
 

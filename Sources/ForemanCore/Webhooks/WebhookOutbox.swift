@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import ForemanDomain
+import ForemanStore
 import ForemanTarget
 import Foundation
-import GRDB
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -45,14 +45,13 @@ public actor WebhookOutbox: Service {
         }
     }
 
-    private let pool: DatabasePool
+    private let store: JobStore
     private let client: HTTPClient
     private let signer: WebhookSigner?
     private let policy: RetryPolicy
     private let logger: Logger
     private let metrics: ForemanMetrics
-    private let wakeups: AsyncStream<Void>
-    private let wakeupSource: AsyncStream<Void>.Continuation
+    private let wakeup: Wakeup
     /// Deliveries (by `seq`) with an attempt under way.
     private var inFlight: Set<Int64> = []
     /// Attempts under way per endpoint.
@@ -64,25 +63,22 @@ public actor WebhookOutbox: Service {
     /// The largest delivery `seq` read so far: events after it may name endpoints not yet known.
     private var seenThrough: Int64 = 0
 
-    private let writer: WriterActivity
-
     public init(
-        pool: DatabasePool,
+        store: JobStore,
+        wakeup: Wakeup,
         client: HTTPClient,
         signer: WebhookSigner?,
         policy: RetryPolicy,
-        writer: WriterActivity = WriterActivity(),
         metrics: ForemanMetrics = .disabled,
         logger: Logger
     ) {
-        self.writer = writer
         self.metrics = metrics
-        self.pool = pool
+        self.store = store
+        self.wakeup = wakeup
         self.client = client
         self.signer = signer
         self.policy = policy
         self.logger = logger
-        (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// A client fit for webhooks: no redirects (a 3xx is a failure, and following one is the classic SSRF bypass).
@@ -95,21 +91,21 @@ public actor WebhookOutbox: Service {
 
     /// Tells the outbox new events were committed.
     public nonisolated func wake() {
-        wakeupSource.yield()
+        wakeup.signal()
     }
 
     public func run() async throws {
         let tick = policy.tick
-        let source = wakeupSource
+        let wakeup = self.wakeup
         await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await gracefulShutdownAwareSleep(for: tick)
-                    source.yield()
+                    wakeup.signal()
                 }
             }
-            source.yield()
-            for await _ in wakeups.cancelOnGracefulShutdown() {
+            wakeup.signal()
+            for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 for delivery in await due() {
                     group.addTask {
                         await self.attempt(delivery)
@@ -129,19 +125,18 @@ public actor WebhookOutbox: Service {
         let now = Date()
         // How many more of each endpoint's events may start, and how many of its due events are already under way
         // (the read skips past those).
-        let asks: [(endpoint: String, room: Int, busy: Int)] = endpoints.compactMap { endpoint, health in
+        let asks: [JobStore.EndpointAsk] = endpoints.compactMap { endpoint, health in
             let busy = perEndpoint[endpoint, default: 0]
             let room = health.allowance(at: now, full: Self.maxPerEndpoint) - busy
-            return room > 0 ? (endpoint, room, busy) : nil
+            return room > 0 ? JobStore.EndpointAsk(endpoint: endpoint, room: room, busy: busy) : nil
         }
-        let read: DueRead
+        let read: JobStore.OutboxRead
         endedDuringRead = []
         defer { endedDuringRead = nil }
         do {
-            let known = Set(endpoints.keys)
-            read = try await pool.read { [seenThrough] db in
-                try DueRead(db, asks: asks, known: known, fresh: Self.maxPerEndpoint, after: seenThrough, now: now)
-            }
+            read = try await store.dueDeliveries(
+                asks: asks, known: Set(endpoints.keys), fresh: Self.maxPerEndpoint, after: seenThrough, now: now
+            )
         } catch {
             logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
             return []
@@ -161,48 +156,6 @@ public actor WebhookOutbox: Service {
         return starting
     }
 
-    /// What one read of the outbox found.
-    private struct DueRead {
-        var deliveries: [WebhookDelivery] = []
-        /// Endpoints of events written since the last read.
-        var newEndpoints: Set<String> = []
-        /// Endpoints asked about that have no pending event left.
-        var drained: [String] = []
-        var seenThrough: Int64
-
-        /// Reads the due events of the endpoints in `asks`, and of endpoints seen for the first time (not in `known`),
-        /// which may start `fresh` attempts, so a new endpoint's first event goes out on the wake its commit sent.
-        init(
-            _ db: Database, asks: [(endpoint: String, room: Int, busy: Int)], known: Set<String>, fresh: Int, after seen: Int64, now: Date
-        ) throws {
-            var asks = asks
-            seenThrough = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM webhook_delivery") ?? seen
-            if seenThrough > seen {
-                newEndpoints = Set(try String.fetchAll(
-                    db, sql: "SELECT DISTINCT endpoint FROM webhook_delivery WHERE seq > ? AND state = 'pending'", arguments: [seen]
-                ))
-                asks += newEndpoints.subtracting(known).map { ($0, fresh, 0) }
-            }
-            // One endpoint's due events in order, from the partial index; a job's later event waits for its earlier one.
-            let dueOfEndpoint = try db.cachedStatement(sql: """
-                SELECT d.* FROM webhook_delivery AS d
-                WHERE d.state = 'pending' AND d.endpoint = ? AND d.next_attempt_at <= ?
-                  AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS e WHERE e.job_id = d.job_id AND e.state = 'pending' AND e.seq < d.seq)
-                ORDER BY d.next_attempt_at, d.seq LIMIT ?
-                """)
-            let pending = try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM webhook_delivery WHERE state = 'pending' AND endpoint = ?)")
-            let stamp = DatabaseDate.storage(now)
-            for ask in asks {
-                let found = try WebhookDelivery.fetchAll(dueOfEndpoint, arguments: [ask.endpoint, stamp, ask.room + ask.busy])
-                deliveries += found
-                if found.isEmpty, ask.busy == 0, try Bool.fetchOne(pending, arguments: [ask.endpoint]) != true {
-                    drained.append(ask.endpoint)
-                }
-            }
-            deliveries.sort { ($0.nextAttemptAt, $0.seq ?? 0) < ($1.nextAttemptAt, $1.seq ?? 0) }
-        }
-    }
-
     /// An attempt ended: its slot is free, and whatever waited for it (the job's next event, the endpoint's next
     /// delivery) may be due.
     private func ended(_ delivery: WebhookDelivery) {
@@ -212,7 +165,7 @@ public actor WebhookOutbox: Service {
         }
         perEndpoint[delivery.endpoint, default: 1] -= 1
         if perEndpoint[delivery.endpoint] == 0 { perEndpoint[delivery.endpoint] = nil }
-        wakeupSource.yield()
+        wakeup.signal()
     }
 
     private func attempt(_ delivery: WebhookDelivery) async {
@@ -256,20 +209,7 @@ public actor WebhookOutbox: Service {
             if health.restingUntil != before { giveUpBefore = now.addingTimeInterval(-policy.giveUpAfter.seconds) }
         }
         do {
-            let givenUp = try await writer.around {
-                try await pool.write { [delivery, giveUpBefore] db -> Int in
-                    try delivery.update(db)
-                    guard let giveUpBefore else { return 0 }
-                    try db.execute(
-                        sql: """
-                            UPDATE webhook_delivery SET state = 'failed', last_error = 'given up: the endpoint kept failing'
-                            WHERE state = 'pending' AND endpoint = ? AND created_at < ?
-                            """,
-                        arguments: [delivery.endpoint, DatabaseDate.storage(giveUpBefore)]
-                    )
-                    return db.changesCount
-                }
-            }
+            let givenUp = try await store.recordAttempt(delivery, givingUpBefore: giveUpBefore)
             for _ in 0..<givenUp { metrics.webhookDelivery("given_up") }
         } catch {
             logger.error("could not record a webhook attempt", metadata: ["error": "\(error)"])

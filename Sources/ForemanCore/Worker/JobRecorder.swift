@@ -1,4 +1,5 @@
 import ForemanDomain
+import ForemanStore
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import ForemanDomain
+import ForemanStore
 import ForemanTarget
 import Foundation
 import Logging
@@ -40,8 +41,7 @@ public actor Worker: Service {
     private let retry: RetryPolicy
     private let metrics: ForemanMetrics
     private let logger: Logger
-    private let wakeups: AsyncStream<Void>
-    private let wakeupSource: AsyncStream<Void>.Continuation
+    private let wakeup = Wakeup()
     /// The runs under way, each holding its lane's slot until it is removed from here.
     private var runs: [String: (job: Job, task: Task<JobResult, Never>, slot: GenerationSlot)] = [:]
     private var cancelReasons: [String: CancelReason] = [:]
@@ -68,20 +68,18 @@ public actor Worker: Service {
         self.lane = lane
         self.retry = retry
         self.logger = logger
-        let (wakeups, wakeupSource) = AsyncStream<Void>.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        (self.wakeups, self.wakeupSource) = (wakeups, wakeupSource)
         // A slot coming back after a wake found none free owes the run loop that wake. Only then: each wake costs a
         // thread of the pool, and on a native call it would be one more thread the call's end waits beside.
         let capacity = switch lane {
         case .generation: 1
         case .embeddings(_, let concurrency, _): concurrency
         }
-        self.slots = GenerationSlots(capacity: capacity) { wakeupSource.yield() }
+        self.slots = GenerationSlots(capacity: capacity) { [wakeup] in wakeup.signal() }
     }
 
     /// Tells the worker the queue changed. Cheap and safe to call from anywhere.
     public nonisolated func wake() {
-        wakeupSource.yield()
+        wakeup.signal()
     }
 
     /// The jobs being run now, oldest first.
@@ -93,7 +91,7 @@ public actor Worker: Service {
     public func run() async throws {
         wake()
         await withDiscardingTaskGroup { group in
-            for await _ in wakeups.cancelOnGracefulShutdown() {
+            for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 while !Task.isCancelled, !Task.isShuttingDownGracefully, let slot = slots.take() {
                     let job: Job?
                     do {

@@ -1,4 +1,5 @@
 import ForemanCore
+import ForemanStore
 import ForemanTarget
 import Foundation
 import HTTPTypes

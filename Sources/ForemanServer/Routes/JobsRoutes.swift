@@ -1,5 +1,6 @@
 import ForemanCore
 import ForemanDomain
+import ForemanStore
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -22,7 +22,7 @@ public actor JobStore {
     private let maxQueue: Int
     private var tally: QueueTally {
         didSet {
-            metrics.queueDepth(tally.totalQueued)
+            observer.queueDepthChanged(tally.totalQueued)
             health.setQueueDepth(tally.totalQueued)
         }
     }
@@ -38,33 +38,32 @@ public actor JobStore {
     /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
     private var order: QueueOrder
     private let outboxChanged: @Sendable () -> Void
-    /// Every write to the database, this store's and the outbox's (see ``WriterActivity``).
-    public nonisolated let writer: WriterActivity
-    private let metrics: ForemanMetrics
+    /// Every write to the database, the job rows' and the outbox's (see ``WriterActivity``): the store makes them all.
+    nonisolated let writer = WriterActivity()
+    private let observer: any JobTransitionObserver
     private let logger: Logger
 
     /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
     ///
     /// - Parameters:
     ///   - outboxChanged: called after a commit that added webhook events (wakes the delivery service).
-    ///   - metrics, logger: every committed state change is counted and logged here, once.
+    ///   - observer: told of every committed state change, once, in commit order (logs and metrics).
+    ///   - logger: the store's own troubles (a write that failed, and its recovery).
     public init(
         pool: DatabasePool,
         maxQueue: Int,
-        metrics: ForemanMetrics = .disabled,
+        observer: any JobTransitionObserver = IgnoringTransitions(),
         logger: Logger = Logger(label: "foreman"),
-        writer: WriterActivity = WriterActivity(),
         outboxChanged: @escaping @Sendable () -> Void = {}
     ) throws {
         self.pool = pool
-        self.writer = writer
         self.maxQueue = maxQueue
         self.outboxChanged = outboxChanged
-        self.metrics = metrics
+        self.observer = observer
         self.logger = logger
         self.tally = try pool.read(QueueTally.read)
         self.order = try pool.read(QueueOrder.read)
-        metrics.queueDepth(tally.totalQueued)
+        observer.queueDepthChanged(tally.totalQueued)
         health.setQueueDepth(tally.totalQueued)
     }
 
@@ -535,7 +534,7 @@ public actor JobStore {
             tally.move(transition.job, from: transition.from)
             order.move(transition.job, from: transition.from)
             running[transition.job.id] = transition.job.state == .running ? transition.job : nil
-            observe(transition.job)
+            observer.committed(transition.job, from: transition.from)
         }
         self.tally = tally
         return value
@@ -582,31 +581,6 @@ public actor JobStore {
         }
         if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
         return try outcome.get()
-    }
-
-    /// One log line and the counters for each committed state change.
-    private func observe(_ job: Job) {
-        metrics.jobEntered(job.state, job)
-        var metadata = job.logMetadata
-        metadata["state"] = "\(job.state.rawValue)"
-        if let error = job.error { metadata["error"] = "\(error)" }
-        switch job.state {
-        case .running:
-            if let startedAt = job.startedAt {
-                let wait = startedAt.timeIntervalSince(job.createdAt)
-                metadata["queue_wait_ms"] = "\(Int(wait * 1000))"
-                metrics.queueWait(wait, model: job.model)
-            }
-        case .succeeded, .failed, .cancelled:
-            if let startedAt = job.startedAt, let finishedAt = job.finishedAt {
-                let run = finishedAt.timeIntervalSince(startedAt)
-                metadata["run_ms"] = "\(Int(run * 1000))"
-                metrics.runTime(run, model: job.model)
-            }
-        case .queued:
-            break
-        }
-        logger.info("job \(job.state.rawValue)", metadata: metadata)
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Dates as foreman stores them (GRDB's own text, `yyyy-MM-dd HH:mm:ss.SSS` in UTC) and shows them
 /// (`yyyy-MM-ddTHH:mm:ss.SSSZ`), written and read with arithmetic.
@@ -9,16 +8,6 @@ import GRDB
 /// every state change of every job (ADR 0010). The text is byte for byte what GRDB writes, so rows written before
 /// and after mix, and text comparisons in SQL (`finished_at < ?`) still order by time.
 public enum DatabaseDate {
-    /// How job and delivery records store their dates.
-    static let encoding = DatabaseDateEncodingStrategy.custom { storage($0) }
-    /// How job and delivery records read their dates back (anything but foreman's own format goes to GRDB).
-    static let decoding = DatabaseDateDecodingStrategy.custom(read)
-
-    /// A stored date: foreman's own text, or anything else GRDB can read as a date.
-    static func read(_ value: DatabaseValue) -> Date? {
-        String.fromDatabaseValue(value).flatMap(date) ?? Date.fromDatabaseValue(value)
-    }
-
     /// `yyyy-MM-dd HH:mm:ss.SSS` in UTC, the form in the database.
     public static func storage(_ date: Date) -> String {
         format(date, separator: " ", suffix: "")
@@ -90,7 +79,7 @@ public enum DatabaseDate {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = floorDivide(y, 400).quotient
         let yearOfEra = y - era * 400
@@ -100,7 +89,7 @@ public enum DatabaseDate {
     }
 
     /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = floorDivide(z, 146_097).quotient
         let dayOfEra = z - era * 146_097

@@ -7,16 +7,16 @@ import Synchronization
 /// queue costs more than the commit. That is only right while the writer is free: behind an fsync, a prune batch or
 /// a write stuck on another process's lock, the loop, and every connection on it, would wait too (ADR 0013). Every
 /// write to the database is made inside ``around(_:)``.
-public final class WriterActivity: Sendable {
+final class WriterActivity: Sendable {
     private let writes = Atomic<Int>(0)
 
-    public init() {}
+    init() {}
 
     /// Whether a write is waiting for the writer or holds it now.
-    public var isBusy: Bool { writes.load(ordering: .relaxed) > 0 }
+    var isBusy: Bool { writes.load(ordering: .relaxed) > 0 }
 
     /// Runs `write`, counted as busy from start to end.
-    public func around<T>(isolation: isolated (any Actor)? = #isolation, _ write: () async throws -> T) async rethrows -> T {
+    func around<T>(isolation: isolated (any Actor)? = #isolation, _ write: () async throws -> T) async rethrows -> T {
         writes.wrappingAdd(1, ordering: .relaxed)
         defer { writes.wrappingSubtract(1, ordering: .relaxed) }
         return try await write()

@@ -1,0 +1,42 @@
+import ForemanDomain
+import ForemanStore
+import Logging
+
+/// The log line and the counters of each committed state change, fed by the store (``JobTransitionObserver``).
+public struct TransitionLog: JobTransitionObserver {
+    let metrics: ForemanMetrics
+    let logger: Logger
+
+    public init(metrics: ForemanMetrics, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func committed(_ job: Job, from old: JobState?) {
+        metrics.jobEntered(job.state, job)
+        var metadata = job.logMetadata
+        metadata["state"] = "\(job.state.rawValue)"
+        if let error = job.error { metadata["error"] = "\(error)" }
+        switch job.state {
+        case .running:
+            if let startedAt = job.startedAt {
+                let wait = startedAt.timeIntervalSince(job.createdAt)
+                metadata["queue_wait_ms"] = "\(Int(wait * 1000))"
+                metrics.queueWait(wait, model: job.model)
+            }
+        case .succeeded, .failed, .cancelled:
+            if let startedAt = job.startedAt, let finishedAt = job.finishedAt {
+                let run = finishedAt.timeIntervalSince(startedAt)
+                metadata["run_ms"] = "\(Int(run * 1000))"
+                metrics.runTime(run, model: job.model)
+            }
+        case .queued:
+            break
+        }
+        logger.info("job \(job.state.rawValue)", metadata: metadata)
+    }
+
+    public func queueDepthChanged(_ depth: Int) {
+        metrics.queueDepth(depth)
+    }
+}
