@@ -114,7 +114,10 @@ private func assemble(
         lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
         retry: targetRetry, metrics: metrics, logger: logger
     )
-    let service = JobService(store: store, broker: broker, worker: worker, embedWorker: embedWorker, logger: logger)
+    let service = JobService(
+        store: store, broker: broker, worker: worker, embedWorker: embedWorker, models: ModelCheck(inventory: inventory, poller: poller),
+        inventory: inventory, logger: logger
+    )
     let gate = ShutdownGate()
 
     let router = Router(context: ConnectionContext.self)
@@ -131,17 +134,15 @@ private func assemble(
     HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, inventory: inventory, service: service, residency: residency, embeddings: embeddings)
         .register(on: router)
     MetricsRoutes(registry: registry).register(on: router)
-    let modelCheck = ModelCheck(inventory: inventory, poller: poller)
     OllamaRoutes(
         generation: QueuedGeneration(service: service, inventory: inventory, maxWait: config.maxWait),
         proxy: TargetProxy(target: target),
         embeddings: EmbeddingsRoute(lane: embeddings),
         inventory: inventory,
         poller: poller,
-        modelCheck: modelCheck,
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
-    JobsRoutes(service: service, modelCheck: modelCheck, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
+    JobsRoutes(service: service, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
     MethodNotAllowed.register(routes, on: router)
     let responder = router.buildResponder()
     let connections = ConnectionBudget(

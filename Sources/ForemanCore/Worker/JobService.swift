@@ -15,14 +15,57 @@ public struct JobService: Sendable {
     let worker: Worker
     /// The worker of the embeddings lane (ADR 0008).
     let embedWorker: Worker
+    private let models: ModelCheck
+    private let inventory: Inventory
     private let logger: Logger
 
-    public init(store: JobStore, broker: JobBroker, worker: Worker, embedWorker: Worker, logger: Logger) {
+    public init(store: JobStore, broker: JobBroker, worker: Worker, embedWorker: Worker, models: ModelCheck, inventory: Inventory, logger: Logger) {
         self.store = store
         self.broker = broker
         self.worker = worker
         self.embedWorker = embedWorker
+        self.models = models
+        self.inventory = inventory
         self.logger = logger
+    }
+
+    // MARK: Submissions
+
+    /// The job for a native `/api/chat` or `/api/generate` call, once its model is known: interactive priority, the
+    /// body as the caller sent it.
+    ///
+    /// - Throws: ``JobServiceError/modelNotFound(_:)``.
+    public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
+        try await models.requireKnown(model)
+        return Job(kind: kind, origin: .api, model: model, priority: Job.interactivePriority, request: request, stream: stream)
+    }
+
+    /// Persists a `/jobs` submission. With an `Idempotency-Key`, a repeat of the same body returns the original job
+    /// and a different body is refused (``JobStoreError/idempotencyKeyReused(_:)``).
+    ///
+    /// - Throws: ``JobServiceError/modelNotFound(_:)``, ``JobStoreError``.
+    public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> JobStore.EnqueueResult {
+        try await models.requireKnown(submission.native.model)
+        let job = Job(
+            kind: submission.kind,
+            origin: .jobs,
+            model: submission.native.model,
+            priority: submission.priority,
+            request: submission.request,
+            stream: submission.native.stream,
+            metadata: submission.metadata,
+            stateWebhookURL: submission.stateWebhookURL
+        )
+        let fingerprint = idempotencyKey.map { _ in RequestFingerprint.of(body) }
+        return try await submit(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+    }
+
+    /// Whether a native call whose wait bound has passed, before any output, should end now. A call the target is
+    /// already working on (loading its model, or generating an answer it does not stream) is left alone while the
+    /// target is reachable: the bound covers the wait in the queue, not the generation.
+    public func waitBoundEnds(_ id: String) async -> Bool {
+        guard await isRunning(id) else { return true }
+        return await inventory.snapshot.degraded
     }
 
     private func worker(for kind: JobKind) -> Worker {
@@ -49,7 +92,7 @@ public struct JobService: Sendable {
     }
 
     /// Persists a `/jobs` job nobody waits for on a connection.
-    public func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
+    func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         if case .created = result { worker(for: job.kind).wake() }
         return result

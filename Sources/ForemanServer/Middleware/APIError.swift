@@ -48,6 +48,8 @@ extension APIError {
             return error
         case let error as RequestError:
             return APIError(.init(code: error.status), error.message)
+        case JobServiceError.modelNotFound(let model):
+            return APIError(.notFound, "model '\(model)' not found")
         case JobStoreError.queueFull, is EmbeddingLane.Busy:
             return .queueFull
         case JobStoreError.idempotencyKeyReused:

@@ -9,7 +9,6 @@ import NIOCore
 /// The asynchronous surface: submit a job, follow it, cancel it, fetch its artifacts (ADR 0006).
 struct JobsRoutes<Context: RequestContext>: Sendable {
     let service: JobService
-    let modelCheck: ModelCheck
     let maxBodyBytes: Int
     let webhooks: WebhookAddressPolicy
 
@@ -40,19 +39,7 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
             throw APIError(.badRequest, "Idempotency-Key must be 1 to 255 characters")
         }
         let submission = try JobSubmission.parse(body, webhooks: webhooks)
-        try await modelCheck.requireKnown(submission.native.model)
-        let job = Job(
-            kind: submission.kind,
-            origin: .jobs,
-            model: submission.native.model,
-            priority: submission.priority,
-            request: submission.request,
-            stream: submission.native.stream,
-            metadata: submission.metadata,
-            stateWebhookURL: submission.stateWebhookURL
-        )
-        let fingerprint = key.map { _ in RequestFingerprint.of(Data(body.readableBytesView)) }
-        switch try await service.submit(job, idempotencyKey: key, fingerprint: fingerprint) {
+        switch try await service.submit(submission, body: Data(body.readableBytesView), idempotencyKey: key) {
         case .created(let created, let placement):
             // Rendered from what was just committed: a new job has no artifacts, and its place is known.
             let document = JobDocument.render(created, queuePosition: placement.position, estimatedStartAt: placement.estimatedStartAt, artifacts: [])

@@ -14,7 +14,6 @@ struct OllamaRoutes: Sendable {
     let embeddings: EmbeddingsRoute
     let inventory: Inventory
     let poller: InventoryPoller
-    let modelCheck: ModelCheck
     let maxBodyBytes: Int
 
     func register(on router: Router<Context>) {
@@ -53,11 +52,7 @@ struct OllamaRoutes: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(kind == .chat ? .chat : .generate, body: body)
-        try await modelCheck.requireKnown(parsed.model)
-        let job = Job(
-            kind: kind, origin: .api, model: parsed.model, priority: Job.interactivePriority,
-            request: Data(body.readableBytesView), stream: parsed.stream
-        )
+        let job = try await generation.service.nativeJob(kind: kind, model: parsed.model, stream: parsed.stream, request: Data(body.readableBytesView))
         return try await generation.respond(to: job, context: context)
     }
 

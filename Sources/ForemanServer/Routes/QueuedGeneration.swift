@@ -76,7 +76,7 @@ struct QueuedGeneration: Sendable {
                 // stream, whose head comes last) is left alone, and the bound checks again later in case the target
                 // goes away meanwhile.
                 if started { continue }
-                if await service.isRunning(job.id), await !inventory.snapshot.degraded {
+                if await !service.waitBoundEnds(job.id) {
                     rearm()
                     continue
                 }
