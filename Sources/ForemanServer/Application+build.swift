@@ -86,38 +86,11 @@ private func assemble(
     }
 
     let (target, targetService) = try makeTarget(config, metrics: metrics)
-    let inventory = Inventory(metrics: metrics)
-    let poller = InventoryPoller(
-        target: target, inventory: inventory, interval: config.pollInterval, minimumRefreshInterval: config.inventoryRefreshMinimum, logger: logger
-    )
     let broker = JobBroker()
-    let residency = Residency(
-        target: target,
-        inventory: inventory,
-        declaredEmbedding: config.embedModels,
-        trustFor: config.pollInterval,
-        metrics: metrics,
-        logger: logger
-    )
-    let embeddings = EmbeddingLane(
-        residency: residency, target: target, concurrency: config.embedConcurrency, maxWaiting: config.maxQueue,
-        defaultNumCtx: config.embedNumCtx, metrics: metrics, logger: logger
-    )
-    var targetRetry = config.targetRetry
-    targetRetry.maxAttempts = config.maxAttempts
-    let worker = Worker(
-        store: store, target: target, inventory: inventory, broker: broker, lane: .generation(config.scheduling, residency),
-        retry: targetRetry, metrics: metrics, logger: logger
-    )
-    let embedWorker = Worker(
-        store: store, target: target, inventory: inventory, broker: broker,
-        lane: .embeddings(embeddings, concurrency: config.embedConcurrency, maxResponseBytes: EmbeddingsRoute.maxResponseBytes),
-        retry: targetRetry, metrics: metrics, logger: logger
-    )
-    let service = JobService(
-        store: store, broker: broker, worker: worker, embedWorker: embedWorker, models: ModelCheck(inventory: inventory, poller: poller),
-        inventory: inventory, logger: logger
-    )
+    var settings = config.providerSettings
+    settings.embeddingMaxResponseBytes = EmbeddingsRoute.maxResponseBytes
+    let provider = Provider(target: target, settings: settings, store: store, broker: broker, metrics: metrics, logger: logger)
+    let service = JobService(store: store, broker: broker, provider: provider, logger: logger)
     let gate = ShutdownGate()
 
     let router = Router(context: ConnectionContext.self)
@@ -131,15 +104,15 @@ private func assemble(
         router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: config.metricsPublic))
     }
     router.add(middleware: DrainMiddleware(gate: gate))
-    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, inventory: inventory, service: service, residency: residency, embeddings: embeddings)
+    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, service: service, provider: provider)
         .register(on: router)
     MetricsRoutes(registry: registry).register(on: router)
     OllamaRoutes(
-        generation: QueuedGeneration(service: service, inventory: inventory, maxWait: config.maxWait),
+        generation: QueuedGeneration(service: service, inventory: provider.inventory, maxWait: config.maxWait),
         proxy: TargetProxy(target: target),
-        embeddings: EmbeddingsRoute(lane: embeddings),
-        inventory: inventory,
-        poller: poller,
+        embeddings: EmbeddingsRoute(lane: provider.embeddings),
+        inventory: provider.inventory,
+        poller: provider.poller,
         maxBodyBytes: config.maxBodyBytes
     ).register(on: router)
     JobsRoutes(service: service, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
@@ -185,11 +158,11 @@ private func assemble(
         WALCheckpointer(pool: pool, logger: logger),
         targetService,
         ClosingService { try await webhookClient.shutdown() },
-        poller,
+        provider.poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         outbox,
-        embedWorker,
-        worker,
+        provider.embeddingsWorker,
+        provider.generationWorker,
     ] + servers + [ShutdownDrain(gate: gate, service: service, grace: config.shutdownGrace, logger: logger)]
     return ForemanService(services: services, logger: logger)
 }

@@ -11,23 +11,21 @@ import Logging
 public struct JobService: Sendable {
     let store: JobStore
     let broker: JobBroker
-    /// The single worker of the generation lane.
-    let worker: Worker
-    /// The worker of the embeddings lane (ADR 0008).
-    let embedWorker: Worker
+    /// The box the jobs run on; a fleet will make this a list.
+    let provider: Provider
     private let models: ModelCheck
-    private let inventory: Inventory
     private let logger: Logger
 
-    public init(store: JobStore, broker: JobBroker, worker: Worker, embedWorker: Worker, models: ModelCheck, inventory: Inventory, logger: Logger) {
+    public init(store: JobStore, broker: JobBroker, provider: Provider, logger: Logger) {
         self.store = store
         self.broker = broker
-        self.worker = worker
-        self.embedWorker = embedWorker
-        self.models = models
-        self.inventory = inventory
+        self.provider = provider
+        self.models = ModelCheck(inventory: provider.inventory, poller: provider.poller)
         self.logger = logger
     }
+
+    private var worker: Worker { provider.generationWorker }
+    private var embedWorker: Worker { provider.embeddingsWorker }
 
     // MARK: Submissions
 
@@ -65,11 +63,7 @@ public struct JobService: Sendable {
     /// target is reachable: the bound covers the wait in the queue, not the generation.
     public func waitBoundEnds(_ id: String) async -> Bool {
         guard await isRunning(id) else { return true }
-        return await inventory.snapshot.degraded
-    }
-
-    private func worker(for kind: JobKind) -> Worker {
-        kind == .embed ? embedWorker : worker
+        return await provider.inventory.snapshot.degraded
     }
 
     /// Persists `job` and returns its event stream, with where it stood once queued. Returns only after the
@@ -79,11 +73,11 @@ public struct JobService: Sendable {
     public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobStore.Placement) {
         let watch = await broker.subscribe(job.id)
         do {
-            if let placement = try await worker(for: job.kind).startNow(job) {
+            if let placement = try await provider.worker(for: job.kind).startNow(job) {
                 return (watch, placement)
             }
             guard case .created(_, let placement) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
-            worker(for: job.kind).wake()
+            provider.worker(for: job.kind).wake()
             return (watch, placement)
         } catch {
             await broker.unsubscribe(job.id)
@@ -94,7 +88,7 @@ public struct JobService: Sendable {
     /// Persists a `/jobs` job nobody waits for on a connection.
     func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-        if case .created = result { worker(for: job.kind).wake() }
+        if case .created = result { provider.worker(for: job.kind).wake() }
         return result
     }
 
@@ -118,7 +112,7 @@ public struct JobService: Sendable {
         }
         if try await cancelIfQueued(id, reason: .requested) { return .cancelled }
         let ended = await broker.endSignal(id)
-        if await worker(for: job.kind).cancelRunning(id, reason: .requested) {
+        if await provider.worker(for: job.kind).cancelRunning(id, reason: .requested) {
             for await _ in ended {}
         } else {
             await broker.forgetEndSignals(id)

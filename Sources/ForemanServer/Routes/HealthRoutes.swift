@@ -12,10 +12,9 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     /// The token check; `nil` when foreman runs without a token.
     let verifier: BearerTokenVerifier?
     let targetURL: String
-    let inventory: Inventory
     let service: JobService
-    let residency: Residency
-    let embeddings: EmbeddingLane
+    /// The box whose inventory and residency the report shows.
+    let provider: Provider
 
     func register(on router: Router<Context>) {
         router.get("/healthz") { request, _ in
@@ -24,7 +23,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     }
 
     private func health(details: Bool) async throws -> Response {
-        let snapshot = await inventory.snapshot
+        let snapshot = await provider.inventory.snapshot
         let storeFailure = service.health.failure
         let degraded = snapshot.degraded || storeFailure != nil
         var report = JSONObjectWriter()
@@ -50,13 +49,13 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
             running = item.finished()
         }
         report.raw("running_job", running)
-        let slots = await residency.slots
+        let slots = await provider.residency.slots
         var residencyReport = JSONObjectWriter()
         residencyReport.string("chat_slot", slots.chat)
         residencyReport.string("embed_slot", slots.embed)
-        residencyReport.int("embeddings_in_flight", await embeddings.running)
-        residencyReport.int("unloads_sent", await residency.unloadsSent)
-        residencyReport.raw("embedding_models", "[" + (await residency.embeddingModels()).map(JSONObjectWriter.quoted).joined(separator: ",") + "]")
+        residencyReport.int("embeddings_in_flight", await provider.embeddings.running)
+        residencyReport.int("unloads_sent", await provider.residency.unloadsSent)
+        residencyReport.raw("embedding_models", "[" + (await provider.residency.embeddingModels()).map(JSONObjectWriter.quoted).joined(separator: ",") + "]")
         report.raw("residency", residencyReport.finished())
         return JSONLine.response(report.finished(), status: degraded ? .serviceUnavailable : .ok)
     }

@@ -1,0 +1,70 @@
+import ForemanDomain
+import ForemanStore
+import ForemanTarget
+import Logging
+
+/// One GPU box behind foreman: its client, what it holds (the inventory and the two residency slots), and the two
+/// workers that run its jobs, one generation at a time beside the embeddings lane.
+///
+/// The engine holds a list of these. Today the list has one element; a fleet makes it several, each drained by its
+/// own worker.
+public struct Provider: Sendable {
+    /// What shapes a provider's behaviour, from foreman's configuration.
+    public struct Settings: Sendable {
+        public var scheduling = Scheduler.Policy()
+        /// Models declared as embeddings models (`FOREMAN_EMBED_MODELS`).
+        public var embeddingModels: Set<String> = []
+        public var pollInterval: Duration = .seconds(30)
+        public var inventoryRefreshMinimum: Duration = .seconds(1)
+        public var embeddingConcurrency = 4
+        public var embeddingNumCtx: Int?
+        /// Embeddings requests that may wait for the lane at once.
+        public var embeddingMaxWaiting = 1000
+        /// The largest embeddings answer relayed.
+        public var embeddingMaxResponseBytes = 64 << 20
+        public var retry = Worker.RetryPolicy()
+
+        public init() {}
+    }
+
+    public let target: any OllamaTarget
+    public let inventory: Inventory
+    public let poller: InventoryPoller
+    public let residency: Residency
+    public let embeddings: EmbeddingLane
+    /// Runs chat and generate jobs, one at a time.
+    public let generationWorker: Worker
+    /// Runs `/jobs` embed jobs through the embeddings lane.
+    public let embeddingsWorker: Worker
+
+    public init(target: any OllamaTarget, settings: Settings, store: JobStore, broker: JobBroker, metrics: ForemanMetrics, logger: Logger) {
+        self.target = target
+        inventory = Inventory(metrics: metrics)
+        poller = InventoryPoller(
+            target: target, inventory: inventory, interval: settings.pollInterval, minimumRefreshInterval: settings.inventoryRefreshMinimum,
+            logger: logger
+        )
+        residency = Residency(
+            target: target, inventory: inventory, declaredEmbedding: settings.embeddingModels, trustFor: settings.pollInterval,
+            metrics: metrics, logger: logger
+        )
+        embeddings = EmbeddingLane(
+            residency: residency, target: target, concurrency: settings.embeddingConcurrency, maxWaiting: settings.embeddingMaxWaiting,
+            defaultNumCtx: settings.embeddingNumCtx, metrics: metrics, logger: logger
+        )
+        generationWorker = Worker(
+            store: store, target: target, inventory: inventory, broker: broker, lane: .generation(settings.scheduling, residency),
+            retry: settings.retry, metrics: metrics, logger: logger
+        )
+        embeddingsWorker = Worker(
+            store: store, target: target, inventory: inventory, broker: broker,
+            lane: .embeddings(embeddings, concurrency: settings.embeddingConcurrency, maxResponseBytes: settings.embeddingMaxResponseBytes),
+            retry: settings.retry, metrics: metrics, logger: logger
+        )
+    }
+
+    /// The worker that runs jobs of `kind`.
+    func worker(for kind: JobKind) -> Worker {
+        kind == .embed ? embeddingsWorker : generationWorker
+    }
+}
