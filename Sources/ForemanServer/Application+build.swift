@@ -64,7 +64,7 @@ private func assemble(
     // Everything that can fail comes before the target's client is made: nothing else would shut it down.
     if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
     let outboxWakeup = Wakeup()
-    let store = try JobStore(
+    let store = try SQLiteJobStore(
         pool: pool, maxQueue: config.maxQueue, observer: TransitionLog(metrics: metrics, logger: logger), logger: logger,
         outboxChanged: { outboxWakeup.signal() }
     )
@@ -78,7 +78,7 @@ private func assemble(
         logger: logger
     )
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
-    if recovery != JobStore.Recovery() {
+    if recovery != StoreRecovery() {
         logger.notice(
             "recovered jobs left by the last run",
             metadata: ["failed_native": "\(recovery.failedNative)", "requeued": "\(recovery.requeued)", "exhausted": "\(recovery.exhausted)"]

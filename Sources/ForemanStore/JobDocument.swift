@@ -76,9 +76,9 @@ struct QueueView: Sendable {
     }
 
     /// Where a job just inserted stands: last of its priority in its lane (the tally already counts it).
-    func placementOfNewest(_ job: Job, now: Date) -> JobStore.Placement {
+    func placementOfNewest(_ job: Job, now: Date) -> JobPlacement {
         let position = tally.placeOfNewest(lane: job.kind.lane, priority: job.priority)
-        return JobStore.Placement(position: position, estimatedStartAt: estimatedStart(lane: job.kind.lane, position: position, now: now))
+        return JobPlacement(position: position, estimatedStartAt: estimatedStart(lane: job.kind.lane, position: position, now: now))
     }
 
     /// When the job at `position` should start: everything ahead of it and everything running now, at the

@@ -164,8 +164,9 @@ extension ServerTests {
                     for try await status in group { #expect(status == 404) }
                 }
                 let elapsed = ContinuousClock.now - start
+                // No poll at all is right too, when the startup poll was less than a second before the burst; that an
+                // unknown model re-polls at all is the native suite's "exactly one re-poll" test.
                 let polls = await harness.fake.requests(to: "/api/tags").count - before
-                #expect(polls >= 1)
                 #expect(polls <= Int(elapsed.components.seconds) + 2, "\(polls) polls in \(elapsed)")
             }
         }

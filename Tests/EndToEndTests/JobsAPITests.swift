@@ -292,11 +292,11 @@ extension ServerTests {
             let path = temporaryDatabasePath()
             let (requeued, waiting, exhausted): (String, String, String)
             do {
-                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 let request = Data(Harness.chatBody(tokens: 2).utf8)
                 let jobs = (0..<3).map { _ in Job(kind: .chat, origin: .jobs, model: "llama3.2", request: request, stream: true) }
                 for job in jobs { _ = try await store.enqueue(job) }
-                _ = try await store.claimNext()  // running when the process died, first attempt
+                _ = try await store.claimNext(chatSlot: nil, policy: .init())  // running when the process died, first attempt
                 (requeued, waiting, exhausted) = (jobs[0].id, jobs[1].id, jobs[2].id)
                 try await store.pool.write { db in
                     try db.execute(sql: "UPDATE job SET state = 'running', attempts = 3 WHERE id = ?", arguments: [exhausted])

@@ -27,15 +27,15 @@ extension ServerTests {
             let path = temporaryDatabasePath()
             let ids: [String]
             do {
-                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 let jobs = (0..<3).map { _ in Job(kind: .chat, origin: .api, model: "llama3.2", request: Data("{}".utf8), stream: true) }
                 for job in jobs { _ = try await store.enqueue(job) }
-                _ = try await store.claimNext()  // the first one was running when the process died
+                _ = try await store.claimNext(chatSlot: nil, policy: .init())  // the first one was running when the process died
                 ids = jobs.map(\.id)
             }
             let fake = FakeOllamaState()
             try await Harness.run(fake: fake, databasePath: path) { harness in
-                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 for id in ids {
                     let job = try #require(try await store.job(id: id))
                     #expect(job.state == .failed)
@@ -54,7 +54,7 @@ extension ServerTests {
                 let body = Harness.chatBody(tokens: 3)
                 let response = try await harness.request(.POST, "/api/chat", json: body)
                 #expect(response.status == 200)
-                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 let job = try #require(try await store.pool.read { db in try Job.fetchOne(db) })
                 #expect(job.state == .succeeded)
                 #expect(job.origin == .api)
@@ -100,7 +100,7 @@ extension ServerTests {
                 let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
                 #expect(response.status == 504)
                 #expect(response.error?.hasPrefix("timed out waiting for the ollama target") == true)
-                let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
+                let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 try await eventually("job cancelled") {
                     try await store.pool.read { db in try Job.fetchOne(db) }?.state == .cancelled
                 }

@@ -10,7 +10,7 @@ import Testing
 @Suite("WAL checkpoints")
 struct CheckpointTests {
     /// Commits `count` native jobs, one transaction each.
-    private func commitJobs(_ store: JobStore, _ count: Int) async throws {
+    private func commitJobs(_ store: SQLiteJobStore, _ count: Int) async throws {
         for _ in 0..<count {
             _ = try await store.enqueue(Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false))
         }
@@ -27,7 +27,7 @@ struct CheckpointTests {
     func checkpointsOffTheCommitPath() async throws {
         let path = temporaryDatabasePath()
         let pool = try ForemanDatabase.open(path: path)
-        let store = try JobStore(pool: pool, maxQueue: 10_000)
+        let store = try SQLiteJobStore(pool: pool, maxQueue: 10_000)
         let (checkpoints, checkpointed) = AsyncStream<WALCheckpointer.Checkpoint>.makeStream()
         let checkpointer = WALCheckpointer(pool: pool, threshold: 200, logger: quietLogger("checkpoint")) {
             checkpointed.yield($0)

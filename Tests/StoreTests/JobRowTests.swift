@@ -11,7 +11,7 @@ import Testing
 struct JobRowTests {
     @Test("a job row reads back as it was written, every column, through both ways in")
     func everyColumnRoundTrips() async throws {
-        let store = try JobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
         let queued = Job(
             kind: .generate, origin: .jobs, model: "m:7b", priority: 3, request: Data(#"{"prompt":"é"}"#.utf8), stream: false,
             metadata: #"{"k":[1,2]}"#, stateWebhookURL: "http://127.0.0.1:1/hook", createdAt: Date(timeIntervalSince1970: 1_800_000_000.25)
@@ -28,7 +28,7 @@ struct JobRowTests {
         #expect(read == created)
         #expect(read.idempotencyKey == "key-1" && read.requestFingerprint == "abc" && read.metadata == #"{"k":[1,2]}"#)
 
-        _ = try await store.claimNext()
+        _ = try await store.claimNext(chatSlot: nil, policy: .init())
         try await store.finish(id: created.id, state: .succeeded, response: Data("{}".utf8))
         let running = try #require(try await store.insertRunning(native)?.0)
         #expect(running.state == .running && running.attempts == 1 && running.startedAt == native.createdAt)
@@ -39,7 +39,7 @@ struct JobRowTests {
     /// A store on a new database, with one native job inserted already running.
     private func storeWithARunningNativeJob() async throws -> (DatabasePool, JobStore, Job) {
         let pool = try ForemanDatabase.open(path: temporaryDatabasePath())
-        let store = try JobStore(pool: pool, maxQueue: 10)
+        let store = try SQLiteJobStore(pool: pool, maxQueue: 10)
         let native = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
         _ = try await store.insertRunning(native)
         return (pool, store, native)
@@ -92,7 +92,7 @@ struct JobRowTests {
         #expect(partial.contains("job_queue_place"))  // so the running native job is not in it
         #expect(placePlan.contains { $0.contains("job_queue_place") })
         #expect(claimPlan.filter { $0.contains("job_queue_place") }.count == 2)  // the claim and its MAX(priority)
-        #expect(try await store.claimNext()?.priority == 5)
+        #expect(try await store.claimNext(chatSlot: nil, policy: .init())?.priority == 5)
     }
 
     @Test("a response is stored once, in the job's row, and still listed and served as response.json")
@@ -118,7 +118,7 @@ struct JobRowTests {
         try old.close()
 
         let pool = try ForemanDatabase.open(path: path)
-        let store = try JobStore(pool: pool, maxQueue: 10)
+        let store = try SQLiteJobStore(pool: pool, maxQueue: 10)
         #expect(try await pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM artifact") } == ["transcript.ndjson"])
         let listed = try #require(try await store.artifacts(jobID: "job_ok"))
         #expect(listed == [
@@ -142,13 +142,13 @@ struct JobRowTests {
 struct RetentionTests {
     @Test("jobs finished before the cutoff go, with their artifacts and deliveries; newer and unfinished ones stay")
     func prune() async throws {
-        let store = try JobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
         let old = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true, stateWebhookURL: "http://127.0.0.1:1/hook")
         let recent = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true)
         let waiting = Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true)
         for job in [old, recent] {
             _ = try await store.enqueue(job)
-            _ = try await store.claimNext()
+            _ = try await store.claimNext(chatSlot: nil, policy: .init())
         }
         let artifact = Artifact(jobID: old.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: Data("{}\n".utf8))
         try await store.finish(

@@ -12,7 +12,7 @@ struct QueueTallyTests {
     @Test("positions, depth and placements match a count of the table over random submissions, claims, cancels and requeues", arguments: [1, 2, 3, 4] as [UInt64])
     func tallyMatchesTable(seed: UInt64) async throws {
         let path = temporaryDatabasePath()
-        let store = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
         var random = SplitMix64(state: seed)
         var running: [Job] = []
         for step in 0..<150 {
@@ -28,7 +28,7 @@ struct QueueTallyTests {
                 let expected = try expectedPositions(store)[created.id]
                 #expect(placement.position == expected, "step \(step): placement")
             case 5..<7:
-                let claimed = random.next() % 2 == 0 ? try await store.claimNext() : try await store.claimNextEmbed()
+                let claimed = random.next() % 2 == 0 ? try await store.claimNext(chatSlot: nil, policy: .init()) : try await store.claimNextEmbed()
                 if let claimed { running.append(claimed) }
             case 7:
                 guard !running.isEmpty else { continue }
@@ -52,7 +52,7 @@ struct QueueTallyTests {
             }
         }
         // A store opened afresh reads the same tally from the table.
-        let reopened = try JobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
+        let reopened = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
         let expected = try expectedPositions(store)
         #expect(await reopened.queueDepth == expected.count)
         for (id, position) in expected {
@@ -63,17 +63,17 @@ struct QueueTallyTests {
 
     @Test("a native job's deferred commits leave the writer at synchronous=FULL for every other write")
     func deferredWritesRestoreFull() async throws {
-        let store = try JobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
         let job = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
         _ = try await store.enqueue(job)
-        let claimed = try #require(try await store.claimNext())
+        let claimed = try #require(try await store.claimNext(chatSlot: nil, policy: .init()))
         try await store.finish(id: claimed.id, state: .succeeded, durability: .deferred)
         try ForemanDatabase.verifyDurability(store.pool)
     }
 
     /// Every queued job's place counted the slow way: its lane's jobs of a higher priority, and the older ones
     /// of its own.
-    private func expectedPositions(_ store: JobStore) throws -> [String: Int] {
+    private func expectedPositions(_ store: SQLiteJobStore) throws -> [String: Int] {
         let rows = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, kind, priority, seq FROM job WHERE state = 'queued'")
         }

@@ -63,4 +63,14 @@ struct ModuleBoundaryTests {
             }
         }
     }
+
+    @Test("the engine knows the store by its protocol alone: only the wiring names SQLiteJobStore")
+    func engineUsesTheProtocol() throws {
+        let folder = Self.sources.appendingPathComponent("ForemanCore")
+        let files = try #require(FileManager.default.enumerator(atPath: folder.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        for file in files {
+            let code = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            #expect(!code.contains("SQLiteJobStore"), "ForemanCore/\(file) names SQLiteJobStore")
+        }
+    }
 }

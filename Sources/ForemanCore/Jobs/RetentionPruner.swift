@@ -5,12 +5,12 @@ import ServiceLifecycle
 
 /// Deletes jobs (with their artifacts and webhook deliveries) once they have been finished for `FOREMAN_RETENTION`.
 public struct RetentionPruner: Service {
-    private let store: JobStore
+    private let store: any JobStore
     private let retention: Duration
     private let interval: Duration
     private let logger: Logger
 
-    public init(store: JobStore, retention: Duration, interval: Duration = .seconds(3600), logger: Logger) {
+    public init(store: any JobStore, retention: Duration, interval: Duration = .seconds(3600), logger: Logger) {
         self.store = store
         self.retention = retention
         self.interval = interval

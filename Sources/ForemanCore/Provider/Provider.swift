@@ -37,7 +37,7 @@ public struct Provider: Sendable {
     /// Runs `/jobs` embed jobs through the embeddings lane.
     public let embeddingsWorker: Worker
 
-    public init(target: any OllamaTarget, settings: Settings, store: JobStore, broker: JobBroker, metrics: ForemanMetrics, logger: Logger) {
+    public init(target: any OllamaTarget, settings: Settings, store: any JobStore, broker: JobBroker, metrics: ForemanMetrics, logger: Logger) {
         self.target = target
         inventory = Inventory(metrics: metrics)
         poller = InventoryPoller(

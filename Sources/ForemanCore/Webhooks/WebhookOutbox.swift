@@ -45,7 +45,7 @@ public actor WebhookOutbox: Service {
         }
     }
 
-    private let store: JobStore
+    private let store: any JobStore
     private let client: HTTPClient
     private let signer: WebhookSigner?
     private let policy: RetryPolicy
@@ -64,7 +64,7 @@ public actor WebhookOutbox: Service {
     private var seenThrough: Int64 = 0
 
     public init(
-        store: JobStore,
+        store: any JobStore,
         wakeup: Wakeup,
         client: HTTPClient,
         signer: WebhookSigner?,
@@ -125,12 +125,12 @@ public actor WebhookOutbox: Service {
         let now = Date()
         // How many more of each endpoint's events may start, and how many of its due events are already under way
         // (the read skips past those).
-        let asks: [JobStore.EndpointAsk] = endpoints.compactMap { endpoint, health in
+        let asks: [OutboxAsk] = endpoints.compactMap { endpoint, health in
             let busy = perEndpoint[endpoint, default: 0]
             let room = health.allowance(at: now, full: Self.maxPerEndpoint) - busy
-            return room > 0 ? JobStore.EndpointAsk(endpoint: endpoint, room: room, busy: busy) : nil
+            return room > 0 ? OutboxAsk(endpoint: endpoint, room: room, busy: busy) : nil
         }
-        let read: JobStore.OutboxRead
+        let read: OutboxRead
         endedDuringRead = []
         defer { endedDuringRead = nil }
         do {

@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// Writes down how a run ended and tells whoever waits: shared by the ``Worker`` of each lane.
 struct JobRecorder: Sendable {
-    let store: JobStore
+    let store: any JobStore
     let broker: JobBroker
     let logger: Logger
 

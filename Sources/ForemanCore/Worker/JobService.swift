@@ -9,14 +9,14 @@ import Logging
 /// It keeps the ordering that makes waiting safe: subscribe to the job's events, then commit the row,
 /// then wake the worker; and for cancellation: cancel in the store if still queued, else abort the run.
 public struct JobService: Sendable {
-    let store: JobStore
+    let store: any JobStore
     let broker: JobBroker
     /// The box the jobs run on; a fleet will make this a list.
     let provider: Provider
     private let models: ModelCheck
     private let logger: Logger
 
-    public init(store: JobStore, broker: JobBroker, provider: Provider, logger: Logger) {
+    public init(store: any JobStore, broker: JobBroker, provider: Provider, logger: Logger) {
         self.store = store
         self.broker = broker
         self.provider = provider
@@ -42,7 +42,7 @@ public struct JobService: Sendable {
     /// and a different body is refused (``JobStoreError/idempotencyKeyReused(_:)``).
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, ``JobStoreError``.
-    public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> JobStore.EnqueueResult {
+    public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> EnqueueResult {
         try await models.requireKnown(submission.native.model)
         let job = Job(
             kind: submission.kind,
@@ -70,7 +70,7 @@ public struct JobService: Sendable {
     /// row is committed. On an idle lane the job is already running by then (ADR 0011).
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
-    public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobStore.Placement) {
+    public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobPlacement) {
         let watch = await broker.subscribe(job.id)
         do {
             if let placement = try await provider.worker(for: job.kind).startNow(job) {
@@ -86,7 +86,7 @@ public struct JobService: Sendable {
     }
 
     /// Persists a `/jobs` job nobody waits for on a connection.
-    func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> JobStore.EnqueueResult {
+    func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         if case .created = result { provider.worker(for: job.kind).wake() }
         return result

@@ -32,7 +32,7 @@ public actor Worker: Service {
         case embeddings(EmbeddingLane, concurrency: Int, maxResponseBytes: Int)
     }
 
-    private let store: JobStore
+    private let store: any JobStore
     private let target: any OllamaTarget
     private let inventory: Inventory
     private let recorder: JobRecorder
@@ -50,7 +50,7 @@ public actor Worker: Service {
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
-        store: JobStore,
+        store: any JobStore,
         target: any OllamaTarget,
         inventory: Inventory,
         broker: JobBroker,
@@ -128,7 +128,7 @@ public actor Worker: Service {
     /// The run is completed and recorded on a task of its own, beside the run loop, which then does not wake for
     /// it: on a caller's event loop, the whole call stays on that loop's thread (ADR 0012). Shutdown waits for
     /// it like any other run.
-    public func startNow(_ job: Job) async throws -> JobStore.Placement? {
+    public func startNow(_ job: Job) async throws -> JobPlacement? {
         guard case .generation = lane, job.kind.lane == .generation, let slot = slots.take() else { return nil }
         guard let (running, placement) = try await store.insertRunning(job) else { return nil }
         guard !slots.isClosed else {

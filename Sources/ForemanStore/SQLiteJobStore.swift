@@ -1,0 +1,624 @@
+import ForemanDomain
+import Foundation
+import GRDB
+import Logging
+
+#if canImport(GRDBSQLite)
+import GRDBSQLite
+#else
+import SQLite3
+#endif
+
+/// The durable queue: every job row, every state change, and how many jobs are waiting.
+///
+/// All writes go through this actor. That lets it keep the queue's tally in memory (counting 100k queued
+/// rows on every submission would put an index scan on the hot path) while SQLite stays the truth:
+/// the tally is read from the table at startup and moved only by the state changes of each committed write.
+///
+/// Every state change of a job with a `state_webhook_url` also inserts its webhook event into the outbox
+/// in the same transaction, so an event can never be lost between the change and its delivery.
+public actor SQLiteJobStore: JobStore {
+    public nonisolated let pool: DatabasePool
+    private let maxQueue: Int
+    private var tally: QueueTally {
+        didSet {
+            observer.queueDepthChanged(tally.totalQueued)
+            health.setQueueDepth(tally.totalQueued)
+        }
+    }
+    /// The queue depth and write failures, readable without waiting for this actor.
+    public nonisolated let health = StoreHealth()
+    /// Submissions counted against `maxQueue` while their commit is in flight.
+    private var reserved = 0
+    /// Jobs this store committed as `running`, as their rows stand: a finish builds the finished job from its entry
+    /// instead of reading the row back (ADR 0012). A cache, not the truth: a full commit applies its transitions
+    /// when its fsync returns, possibly after a later change of the same job, so an entry may be missing.
+    private var running: [String: Job] = [:]
+    private var runTimes = RunTimes()
+    /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
+    private var order: QueueOrder
+    private let outboxChanged: @Sendable () -> Void
+    /// Every write to the database, the job rows' and the outbox's (see ``WriterActivity``): the store makes them all.
+    nonisolated let writer = WriterActivity()
+    private let observer: any JobTransitionObserver
+    private let logger: Logger
+
+    /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
+    ///
+    /// - Parameters:
+    ///   - outboxChanged: called after a commit that added webhook events (wakes the delivery service).
+    ///   - observer: told of every committed state change, once, in commit order (logs and metrics).
+    ///   - logger: the store's own troubles (a write that failed, and its recovery).
+    public init(
+        pool: DatabasePool,
+        maxQueue: Int,
+        observer: any JobTransitionObserver = IgnoringTransitions(),
+        logger: Logger = Logger(label: "foreman"),
+        outboxChanged: @escaping @Sendable () -> Void = {}
+    ) throws {
+        self.pool = pool
+        self.maxQueue = maxQueue
+        self.outboxChanged = outboxChanged
+        self.observer = observer
+        self.logger = logger
+        self.tally = try pool.read(QueueTally.read)
+        self.order = try pool.read(QueueOrder.read)
+        observer.queueDepthChanged(tally.totalQueued)
+        health.setQueueDepth(tally.totalQueued)
+    }
+
+    /// How many jobs are waiting to run.
+    public var queueDepth: Int { tally.totalQueued }
+
+
+
+    /// Persists a new queued job. Returns only once the row is committed (on disk for a `/jobs` job, ADR 0010).
+    ///
+    /// Submissions that arrive while another commit is in flight are committed together in the next transaction
+    /// (group commit, ADR 0009): one fsync for the batch, and still no answer before its row is on disk.
+    ///
+    /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum;
+    ///   ``JobStoreError/idempotencyKeyReused(_:)`` when the key came before with a different body.
+    public func enqueue(_ job: Job, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws -> EnqueueResult {
+        guard tally.totalQueued + reserved < maxQueue else {
+            if let idempotencyKey, let original = try await jobByKey(idempotencyKey) {
+                return try Self.replay(original, fingerprint: fingerprint)
+            }
+            throw JobStoreError.queueFull
+        }
+        // Reserve the slot before suspending so concurrent submissions cannot overshoot the bound.
+        reserved += 1
+        defer { reserved -= 1 }
+        let submission = Submission(job: job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let result: Result<EnqueueResult, any Error>
+        if committing {
+            switch await withCheckedContinuation({ pending.append((submission, $0)) }) {
+            case .committed(let committed): result = committed
+            case .lead: result = await leadCommit(submission)
+            }
+        } else {
+            committing = true
+            result = await leadCommit(submission)
+        }
+        return try result.get()
+    }
+
+    /// One submission waiting for a commit.
+    private struct Submission: Sendable {
+        var job: Job
+        var idempotencyKey: String?
+        var fingerprint: String?
+    }
+
+    /// What a waiting submission is woken with: its outcome, or the turn to commit the next batch.
+    private enum Wake: Sendable {
+        case committed(Result<EnqueueResult, any Error>)
+        case lead
+    }
+
+    private var committing = false
+    private var pending: [(Submission, CheckedContinuation<Wake, Never>)] = []
+
+    /// Commits `mine` with every submission waiting now, wakes them, and hands the next batch to the first
+    /// submission that arrived meanwhile, so no caller commits more than one batch.
+    private func leadCommit(_ mine: Submission) async -> Result<EnqueueResult, any Error> {
+        let followers = pending
+        pending.removeAll()
+        let batch = [mine] + followers.map(\.0)
+        let durability: Durability = batch.contains { $0.job.origin.transitionDurability == .full } ? .full : .deferred
+        let results: [Result<EnqueueResult, any Error>]
+        do {
+            results = try await write(durability) { db, changes in
+                batch.map { submission in Result { try Self.insert(submission, db, &changes) } }
+            }
+        } catch {
+            results = Array(repeating: .failure(error), count: batch.count)
+        }
+        for (follower, result) in zip(followers, results.dropFirst()) {
+            follower.1.resume(returning: .committed(result))
+        }
+        if pending.isEmpty {
+            committing = false
+        } else {
+            pending.removeFirst().1.resume(returning: .lead)
+        }
+        return results[0]
+    }
+
+    /// Persists a new job already `running`, when nothing waits in its lane and no submission is being committed:
+    /// the claim the worker would make next is made in the same transaction (ADR 0011). Returns `nil`, with
+    /// nothing persisted, when the lane has queued jobs; the caller then enqueues the job as usual.
+    ///
+    /// The job still passes through `queued` for the log, the metrics and its lane's tally, at the same instant.
+    public func insertRunning(_ job: Job) async throws -> (Job, JobPlacement)? {
+        guard tally.queued(in: job.kind.lane) == 0, !committing, tally.totalQueued < maxQueue else { return nil }
+        committing = true
+        defer {
+            // Submissions that arrived meanwhile wait for a lead (see `leadCommit`).
+            if pending.isEmpty { committing = false } else { pending.removeFirst().1.resume(returning: .lead) }
+        }
+        return try await write(job.origin.transitionDurability) { db, changes in
+            var running = job
+            running.state = .running
+            running.startedAt = job.createdAt
+            running.attempts = 1
+            try running.insertRow(db)
+            var queued = running
+            queued.state = .queued
+            queued.startedAt = nil
+            queued.attempts = 0
+            let placement = try changes.recordNew(db, queued)
+            try changes.record(db, running, from: .queued, at: job.createdAt)
+            return (running, placement)
+        }
+    }
+
+    private static func insert(_ submission: Submission, _ db: Database, _ changes: inout StateChanges) throws -> EnqueueResult {
+        if let key = submission.idempotencyKey, let original = try Self.job(db, idempotencyKey: key) {
+            return try replay(original, fingerprint: submission.fingerprint)
+        }
+        var job = submission.job
+        job.idempotencyKey = submission.idempotencyKey
+        job.requestFingerprint = submission.fingerprint
+        try job.insertRow(db)
+        let placement = try changes.recordNew(db, job)
+        return .created(job, placement)
+    }
+
+    private static func replay(_ original: Job, fingerprint: String?) throws -> EnqueueResult {
+        guard original.requestFingerprint == fingerprint else { throw JobStoreError.idempotencyKeyReused(original) }
+        return .existing(original)
+    }
+
+    private func jobByKey(_ key: String) async throws -> Job? {
+        try await pool.read { db in try Self.job(db, idempotencyKey: key) }
+    }
+
+    // Every statement on a job's path through the queue is kept compiled by its connection (`cachedStatement`):
+    // compiling costs more than running them (ADR 0010).
+
+    private static func job(_ db: Database, idempotencyKey: String) throws -> Job? {
+        try Job.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE idempotency_key = ?"), arguments: [idempotencyKey])
+    }
+
+    private static func job(_ db: Database, id: String) throws -> Job? {
+        try Job.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE id = ?"), arguments: [id])
+    }
+
+    /// Marks the job the ``Scheduler`` picks `running` and returns it, or `nil` when the queue is empty.
+    ///
+    /// Only the top priority tier is read, and only its first `window` jobs: an affinity match further back
+    /// than that is not worth a scan of the whole queue on every claim.
+    public func claimNext(
+        chatSlot: String? = nil,
+        policy: Scheduler.Policy = Scheduler.Policy(),
+        window: Int = 512,
+        now: Date = Date()
+    ) async throws -> Job? {
+        // The worker asks after every job; an empty lane needs no transaction to say so.
+        guard tally.queued(in: .generation) > 0 else { return nil }
+        // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
+        // queued and runs again (ADR 0010).
+        let claimed = try await write(.deferred) { db, changes -> Job? in
+            let tier = try db.cachedStatement(sql: """
+                SELECT seq, model, priority, skips, first_skipped_at FROM job
+                WHERE state = 'queued' AND kind != 'embed'
+                AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
+                ORDER BY seq LIMIT ?
+                """)
+            func candidates(_ limit: Int) throws -> [Scheduler.Candidate] {
+                // By position: a look-up by column name lowercases the name, for every column of every row.
+                try Row.fetchAll(tier, arguments: [limit]).map {
+                    Scheduler.Candidate(seq: $0[0], model: $0[1], priority: $0[2], skips: $0[3], firstSkippedAt: ($0[4] as String?).flatMap(DatabaseDate.date))
+                }
+            }
+            // Most claims find the slot's model at the head of the queue: the window is read only when it is not.
+            var queue = try candidates(1)
+            if let head = queue.first, !Scheduler.headDecides(head, chatSlot: chatSlot) { queue = try candidates(window) }
+            let candidates = queue
+            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy) else { return nil }
+            for seq in decision.passedOver {
+                try db.cachedStatement(sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?")
+                    .execute(arguments: [DatabaseDate.storage(now), seq])
+            }
+            return try Self.markRunning(seq: decision.chosen, db, &changes, now)
+        }
+        return claimed
+    }
+
+    /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings
+    /// lane's own queue, ADR 0008), or `nil` when none waits.
+    public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
+        guard tally.queued(in: .embeddings) > 0 else { return nil }
+        let claimed = try await write(.deferred) { db, changes -> Job? in
+            guard let seq = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT seq FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1")
+            ) else { return nil }
+            return try Self.markRunning(seq: seq, db, &changes, now)
+        }
+        return claimed
+    }
+
+    private static func markRunning(seq: Int64, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws -> Job? {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE job SET state = 'running', started_at = ?, attempts = attempts + 1
+            WHERE seq = ? AND state = 'queued' RETURNING *
+            """)
+        guard let job = try Job.fetchOne(statement, arguments: [DatabaseDate.storage(now), seq]) else { return nil }
+        try changes.record(db, job, from: .queued, at: now)
+        return job
+    }
+
+    /// Records how a running job ended, with its artifacts, in one transaction. A job that is no longer
+    /// running (cancelled meanwhile) keeps its state and gets no artifacts.
+    ///
+    /// - Parameters:
+    ///   - response: a succeeded job's final response, its `response.json` (see ``Artifact``).
+    ///   - artifacts: the others, stored in the artifact table.
+    ///   - durability: `.deferred` only for a native job, whose record nobody can come back for after a power
+    ///     cut (ADR 0010).
+    @discardableResult
+    public func finish(
+        id: String,
+        state: JobState,
+        error: String? = nil,
+        response: Data? = nil,
+        artifacts: [Artifact] = [],
+        durability: Durability = .full,
+        now: Date = Date()
+    ) async throws -> Bool {
+        precondition(state.isTerminal, "finish needs a terminal state")
+        precondition(response == nil || state == .succeeded, "only a succeeded job has a response")
+        let known = running[id]
+        let finished = try await write(durability) { db, changes -> Job? in
+            try db.cachedStatement(sql: "UPDATE job SET state = ?, error = ?, response = ?, finished_at = ? WHERE id = ? AND state = 'running'")
+                .execute(arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id])
+            guard db.changesCount == 1 else { return nil }  // no longer running: cancelled or requeued as this run ended
+            let job: Job
+            if var known {
+                (known.state, known.error, known.response, known.finishedAt) = (state, error, response, now)
+                job = known
+            } else {
+                guard let row = try Self.job(db, id: id) else { return nil }
+                job = row
+            }
+            for artifact in artifacts { try artifact.insertRow(db) }
+            try changes.record(db, job, from: .running, at: now)
+            return job
+        }
+        if state == .succeeded, let finished, let startedAt = finished.startedAt {
+            runTimes.add(now.timeIntervalSince(startedAt), kind: finished.kind)
+        }
+        return finished != nil
+    }
+
+    /// Puts a running job back at its place in the queue (foreman is stopping under it).
+    public func requeue(id: String, now: Date = Date()) async throws {
+        try await write(.full, placingQueued: true) { db, changes in
+            let statement = try db.cachedStatement(sql: "UPDATE job SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running' RETURNING *")
+            guard let job = try Job.fetchOne(statement, arguments: [id]) else { return }
+            try changes.record(db, job, from: .running, at: now)
+        }
+    }
+
+    /// Cancels `id` if it is still queued. Returns `false` when it had already been claimed or had ended.
+    public func cancelIfQueued(id: String, reason: String, now: Date = Date()) async throws -> Bool {
+        try await write(.full) { db, changes -> Bool in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE job SET state = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND state = 'queued' RETURNING *
+                """)
+            guard let job = try Job.fetchOne(statement, arguments: [reason, DatabaseDate.storage(now), id]) else { return false }
+            try changes.record(db, job, from: .queued, at: now)
+            return true
+        }
+    }
+
+
+    /// Settles what a previous process left unfinished.
+    ///
+    /// Native (`api`) jobs queued or running are failed: their callers' connections died with that process, so
+    /// nobody waits for the answer. `/jobs` jobs left running go back to the queue (their attempt was counted
+    /// when claimed), unless they have used `maxAttempts`, in which case they fail. Queued `/jobs` jobs keep
+    /// their place.
+    @discardableResult
+    public func recoverAfterRestart(maxAttempts: Int, now: Date = Date()) async throws -> StoreRecovery {
+        try await write(.full, placingQueued: true) { db, changes -> StoreRecovery in
+            var recovery = StoreRecovery()
+            let orphans = try Job.filter([JobState.queued.rawValue, JobState.running.rawValue].contains(Job.Columns.state))
+                .order(Job.Columns.seq).fetchAll(db)
+            for var job in orphans {
+                let previous = job.state
+                switch (job.origin, job.state) {
+                case (.api, _):
+                    job.state = .failed
+                    job.error = "interrupted by restart"
+                    job.finishedAt = now
+                    recovery.failedNative += 1
+                case (.jobs, .running) where job.attempts >= maxAttempts:
+                    job.state = .failed
+                    job.error = "interrupted by restart \(job.attempts) times; giving up after \(maxAttempts) attempts"
+                    job.finishedAt = now
+                    recovery.exhausted += 1
+                case (.jobs, .running):
+                    job.state = .queued
+                    job.startedAt = nil
+                    recovery.requeued += 1
+                default:
+                    continue
+                }
+                try job.update(db)
+                try changes.record(db, job, from: previous, at: now)
+            }
+            return recovery
+        }
+    }
+
+    /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries, in batches.
+    @discardableResult
+    public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await writer.around { try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM job WHERE seq IN (
+                            SELECT seq FROM job WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?)
+                        """,
+                    arguments: [DatabaseDate.storage(cutoff), batchSize]
+                )
+                return db.changesCount
+            } }
+            total += deleted
+            if deleted < batchSize { return total }
+        }
+    }
+
+    // MARK: Reads
+
+    /// The job with this identifier, if any.
+    public func job(id: String) async throws -> Job? {
+        try await pool.read { db in try Self.job(db, id: id) }
+    }
+
+    /// The job object of `id` (see ``JobDocument``), if the job exists.
+    public func document(id: String) async throws -> String? {
+        let read = try await pool.read { db -> (Job, [ArtifactInfo])? in
+            guard let job = try Self.job(db, id: id) else { return nil }
+            return (job, try ArtifactInfo.fetchAll(db, jobID: job.id))
+        }
+        // Placed here, on the actor, from the current order: a copy of it held across the read would be copied
+        // whole by the next write.
+        return read.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }
+    }
+
+    /// One page of job objects, newest first, and the cursor of the next page (`nil` on the last page).
+    ///
+    /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
+    /// a page that is being walked.
+    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+        let read = try await pool.read { db -> (jobs: [(Job, [ArtifactInfo])], next: Int64?) in
+            var request = Job.all()
+            if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }
+            if let kind = filter.kind { request = request.filter(Job.Columns.kind == kind.rawValue) }
+            if let origin = filter.origin { request = request.filter(Job.Columns.origin == origin.rawValue) }
+            if let cursor { request = request.filter(Job.Columns.seq < cursor) }
+            let jobs = try request.order(Job.Columns.seq.desc).limit(limit + 1).fetchAll(db)
+            let page = Array(jobs.prefix(limit))
+            return (try page.map { ($0, try ArtifactInfo.fetchAll(db, jobID: $0.id)) }, jobs.count > limit ? page.last?.seq : nil)
+        }
+        let view = self.view
+        return (read.jobs.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }, read.next)
+    }
+
+    /// The ids of the queued jobs of `origin`, oldest first.
+    public func queuedIDs(origin: JobOrigin) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'queued' AND origin = ? ORDER BY seq", arguments: [origin.rawValue])
+        }
+    }
+
+    /// The listing of a job's artifacts, or `nil` if the job does not exist.
+    public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
+        try await pool.read { db in
+            guard try Job.filter(Job.Columns.id == jobID).fetchCount(db) == 1 else { return nil }
+            return try ArtifactInfo.fetchAll(db, jobID: jobID)
+        }
+    }
+
+    /// One artifact with its bytes.
+    public func artifact(jobID: String, name: String) async throws -> Artifact? {
+        try await pool.read { db in try Artifact.fetchOne(db, jobID: jobID, name: name) }
+    }
+
+    // MARK: Writes
+
+    /// What the store knows in memory about the queue, for rendering positions and estimates.
+    private var view: QueueView { QueueView(tally: tally, runTimes: runTimes, order: order) }
+
+    /// How a write waits for the disk (ADR 0010).
+    /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
+    /// after the commit the outbox is woken if any event was added, and each change is counted and logged.
+    private func write<T: Sendable>(
+        _ durability: Durability,
+        placingQueued: Bool = false,
+        _ body: @escaping @Sendable (Database, inout StateChanges) throws -> T
+    ) async throws -> T {
+        // The transaction renders webhook documents from this view. Only a job that goes back to the queue needs the
+        // order for its place; any other write leaves it out, so that the order is never shared with a transaction
+        // in flight (a full commit suspends here) and moving it after the commit never copies it.
+        var current = self.view
+        if !placingQueued { current.order = QueueOrder() }
+        let view = current
+        let pool = self.pool
+        // On the writer's own thread: a wait there (for fsync, or another process's lock) holds no other thread.
+        let onWriterQueue = {
+            try await self.writer.around {
+                try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+            }
+        }
+        let (value, changes): (T, StateChanges)
+        do {
+            if durability == .deferred, !writer.isBusy {
+                // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
+                // itself (ADR 0010), and no other write holds the writer now. If another process holds the lock,
+                // `commitHere` fails at once and the commit waits on the writer's queue instead (ADR 0013).
+                do {
+                    (value, changes) = try Self.commitHere(pool, view, body)
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                    (value, changes) = try await onWriterQueue()
+                }
+            } else {
+                // A full commit waits for fsync; a deferred one finds the writer held by another write (an fsync, a
+                // prune, another process's lock).
+                (value, changes) = try await onWriterQueue()
+            }
+        } catch {
+            if let failure = StoreFailure(error) {
+                if health.failure != failure { logger.error("database write failed", metadata: ["reason": "\(failure)", "error": "\(error)"]) }
+                health.setFailure(failure)
+            }
+            throw error
+        }
+        if health.failure != nil {
+            logger.notice("database writes succeed again")
+            health.setFailure(nil)
+        }
+        if changes.addedEvents { outboxChanged() }
+        var tally = self.tally
+        for transition in changes.transitions {
+            tally.move(transition.job, from: transition.from)
+            order.move(transition.job, from: transition.from)
+            running[transition.job.id] = transition.job.state == .running ? transition.job : nil
+            observer.committed(transition.job, from: transition.from)
+        }
+        self.tally = tally
+        return value
+    }
+
+    /// A deferred commit on the calling thread (GRDB's synchronous access; from an async function the compiler
+    /// would pick the asynchronous one).
+    private static func commitHere<T>(
+        _ pool: DatabasePool,
+        _ view: QueueView,
+        _ body: (Database, inout StateChanges) throws -> T
+    ) throws -> (T, StateChanges) {
+        try pool.writeWithoutTransaction { db in
+            // No busy wait here: if another process holds the lock, `BEGIN IMMEDIATE` fails at once with
+            // SQLITE_BUSY and the caller waits on the writer's queue instead.
+            sqlite3_busy_timeout(db.sqliteConnection, 0)
+            defer { sqlite3_busy_timeout(db.sqliteConnection, ForemanDatabase.busyTimeoutMilliseconds) }
+            return try commit(db, .deferred, view, body)
+        }
+    }
+
+    /// Runs `body` in one immediate transaction on the writer connection, at `durability`.
+    private static func commit<T>(
+        _ db: Database,
+        _ durability: Durability,
+        _ view: QueueView,
+        _ body: (Database, inout StateChanges) throws -> T
+    ) throws -> (T, StateChanges) {
+        // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
+        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+        // `BEGIN` and `COMMIT` are kept statements too: GRDB's `inTransaction` compiles both on every call.
+        let outcome = Result {
+            try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+            do {
+                var changes = StateChanges(view: view)
+                let value = try body(db, &changes)
+                try db.cachedStatement(sql: "COMMIT").execute()
+                return (value, changes)
+            } catch {
+                // The first error is the one to report; a failed rollback leaves SQLite to roll back on close.
+                if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                throw error
+            }
+        }
+        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
+        return try outcome.get()
+    }
+}
+
+/// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
+/// in the same transaction, so an event can never be lost between the change and its delivery.
+private struct StateChanges: Sendable {
+    /// The store's view as it was when the transaction began, moved by each change recorded so far.
+    private(set) var view: QueueView
+    private(set) var addedEvents = false
+    /// Every job whose state changed, as it stands after the change, and its state before (nil: new), for the
+    /// store's tally, metrics and logs after the commit.
+    private(set) var transitions: [(job: Job, from: JobState?)] = []
+
+    init(view: QueueView) {
+        self.view = view
+    }
+
+    /// Records a job just inserted, and returns where it stands: last of its priority in its lane.
+    mutating func recordNew(_ db: Database, _ job: Job) throws -> JobPlacement {
+        guard JobTransition(from: nil, to: job.state) != nil else { throw IllegalTransition(jobID: job.id, from: nil, to: job.state) }
+        view.tally.move(job, from: nil)
+        transitions.append((job, nil))
+        let placement = view.placementOfNewest(job, now: job.createdAt)
+        try addEvent(db, job, at: job.createdAt) {
+            JobDocument.render(job, queuePosition: placement.position, estimatedStartAt: placement.estimatedStartAt, artifacts: [])
+        }
+        return placement
+    }
+
+    /// Records `job`'s current state, which it entered from `old`.
+    mutating func record(_ db: Database, _ job: Job, from old: JobState, at now: Date) throws {
+        guard JobTransition(from: old, to: job.state) != nil else { throw IllegalTransition(jobID: job.id, from: old, to: job.state) }
+        view.tally.move(job, from: old)
+        transitions.append((job, old))
+        let view = self.view
+        try addEvent(db, job, at: now) { try JobDocument.render(db, job, view: view, now: now) }
+    }
+
+    /// Inserts the job's webhook event, when it has a webhook URL; `document` renders the event's `data`.
+    private mutating func addEvent(_ db: Database, _ job: Job, at now: Date, _ document: () throws -> String) throws {
+        guard let url = job.stateWebhookURL else { return }
+        let payload = #"{"type":"job.state_changed","timestamp":"# + JSONObjectWriter.quoted(Timestamp.string(now))
+            + #","data":"# + (try document()) + "}"
+        var delivery = WebhookDelivery(
+            webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
+            jobID: job.id,
+            url: url,
+            endpoint: WebhookEndpoint.of(url),
+            payload: Data(payload.utf8),
+            state: .pending,
+            attempts: 0,
+            createdAt: now,
+            nextAttemptAt: now
+        )
+        try delivery.insert(db)
+        addedEvents = true
+    }
+}
+
+/// Why the store refused a write.
+public enum JobStoreError: Error, Equatable {
+    /// ``JobStore/queueDepth`` reached `FOREMAN_MAX_QUEUE`.
+    case queueFull
+    /// The idempotency key was used before with a different body; carries the original job.
+    case idempotencyKeyReused(Job)
+}
