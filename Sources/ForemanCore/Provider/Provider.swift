@@ -53,12 +53,15 @@ public struct Provider: Sendable {
             defaultNumCtx: settings.embeddingNumCtx, metrics: metrics, logger: logger
         )
         generationWorker = Worker(
-            store: store, target: target, inventory: inventory, broker: broker, lane: .generation(settings.scheduling, residency),
+            store: store, inventory: inventory, broker: broker,
+            lane: GenerationLane(target: target, residency: residency, policy: settings.scheduling),
             retry: settings.retry, metrics: metrics, logger: logger
         )
         embeddingsWorker = Worker(
-            store: store, target: target, inventory: inventory, broker: broker,
-            lane: .embeddings(embeddings, concurrency: settings.embeddingConcurrency, maxResponseBytes: settings.embeddingMaxResponseBytes),
+            store: store, inventory: inventory, broker: broker,
+            lane: EmbeddingJobsLane(
+                embeddings: embeddings, concurrency: settings.embeddingConcurrency, maxResponseBytes: settings.embeddingMaxResponseBytes
+            ),
             retry: settings.retry, metrics: metrics, logger: logger
         )
     }

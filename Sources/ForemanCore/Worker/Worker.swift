@@ -7,9 +7,9 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// Drains one lane of the durable queue (ADR 0008): the **generation** lane is the single worker, one chat or
-/// generate job at a time, so the GPU box runs one generation at a time whatever the callers do; the
-/// **embeddings** lane runs `/jobs` embed jobs beside it, a few at a time, through the ``EmbeddingLane``.
+/// Drains one lane of the durable queue (ADR 0008). What the lane claims and how its jobs reach the box is its
+/// ``WorkerLane``: ``GenerationLane`` runs one chat or generate job at a time, so the box runs one generation at a
+/// time whatever the callers do; ``EmbeddingJobsLane`` runs `/jobs` embed jobs beside it, a few at a time.
 ///
 /// While the target is unreachable a claimed job stays at the head of the queue and is retried with capped
 /// backoff; queue time never counts against the upstream timeout because the timeout only starts at `send`.
@@ -24,20 +24,11 @@ public actor Worker: Service {
         public init() {}
     }
 
-    /// Which jobs a worker runs and how.
-    public enum Lane: Sendable {
-        /// Chat and generate jobs, one at a time, picked by the ``Scheduler``; the chat slot is prepared first.
-        case generation(Scheduler.Policy, Residency)
-        /// Embed jobs, up to `concurrency` at once, sent through the embeddings lane.
-        case embeddings(EmbeddingLane, concurrency: Int, maxResponseBytes: Int)
-    }
-
     private let store: any JobStore
-    private let target: any OllamaTarget
     private let inventory: Inventory
     private let recorder: JobRecorder
     private let broker: JobBroker
-    private let lane: Lane
+    private let lane: any WorkerLane
     private let retry: RetryPolicy
     private let metrics: ForemanMetrics
     private let logger: Logger
@@ -51,17 +42,15 @@ public actor Worker: Service {
 
     public init(
         store: any JobStore,
-        target: any OllamaTarget,
         inventory: Inventory,
         broker: JobBroker,
-        lane: Lane,
+        lane: any WorkerLane,
         retry: RetryPolicy = RetryPolicy(),
         metrics: ForemanMetrics = .disabled,
         logger: Logger
     ) {
         self.metrics = metrics
         self.store = store
-        self.target = target
         self.inventory = inventory
         self.broker = broker
         self.recorder = JobRecorder(store: store, broker: broker, logger: logger)
@@ -70,11 +59,7 @@ public actor Worker: Service {
         self.logger = logger
         // A slot coming back after a wake found none free owes the run loop that wake. Only then: each wake costs a
         // thread of the pool, and on a native call it would be one more thread the call's end waits beside.
-        let capacity = switch lane {
-        case .generation: 1
-        case .embeddings(_, let concurrency, _): concurrency
-        }
-        self.slots = GenerationSlots(capacity: capacity) { [wakeup] in wakeup.signal() }
+        self.slots = GenerationSlots(capacity: lane.capacity) { [wakeup] in wakeup.signal() }
     }
 
     /// Tells the worker the queue changed. Cheap and safe to call from anywhere.
@@ -129,7 +114,7 @@ public actor Worker: Service {
     /// it: on a caller's event loop, the whole call stays on that loop's thread (ADR 0012). Shutdown waits for
     /// it like any other run.
     public func startNow(_ job: Job) async throws -> JobPlacement? {
-        guard case .generation = lane, job.kind.lane == .generation, let slot = slots.take() else { return nil }
+        guard lane.startsAtOnce, lane.owns(job), let slot = slots.take() else { return nil }
         guard let (running, placement) = try await store.insertRunning(job) else { return nil }
         guard !slots.isClosed else {
             // The lane began to stop while the row was written: the job never reaches the target.
@@ -142,12 +127,7 @@ public actor Worker: Service {
     }
 
     private func claim() async throws -> Job? {
-        switch lane {
-        case .generation(let policy, let residency):
-            return try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
-        case .embeddings:
-            return try await store.claimNextEmbed()
-        }
+        try await lane.claim(from: store)
     }
 
     /// Cancels job `id` if it is running. Returns whether it was.
@@ -155,17 +135,10 @@ public actor Worker: Service {
         if cancelCurrent(id, reason: reason) { return true }
         // The claim may have committed while the worker has not yet started the run: leave a note
         // that `start` reads, so the cancellation is not lost in that gap.
-        guard let job = try? await store.job(id: id), job.state == .running, owns(job) else { return false }
+        guard let job = try? await store.job(id: id), job.state == .running, lane.owns(job) else { return false }
         if cancelCurrent(id, reason: reason) { return true }
         cancelReasons[id] = cancelReasons[id] ?? reason
         return true
-    }
-
-    private func owns(_ job: Job) -> Bool {
-        switch lane {
-        case .generation: job.kind != .embed
-        case .embeddings: job.kind == .embed
-        }
     }
 
     private func cancelCurrent(_ id: String, reason: CancelReason) -> Bool {
@@ -176,11 +149,11 @@ public actor Worker: Service {
     }
 
     private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
-        let attempt = JobAttempt(job: job, target: attemptTarget(for: job), prepare: preparation(for: job), inventory: inventory, retry: retry, metrics: metrics, logger: logger)
+        let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
         // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
-        let task = Task.preferring(attempt.target.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
+        let task = Task.preferring(lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
             await attempt.run(events: await broker.channel(for: job.id))
         }
         runs[job.id] = (job, task, slot)
@@ -242,32 +215,6 @@ public actor Worker: Service {
         idleWaiters.removeAll()
         for waiter in waiters { waiter.resume() }
     }
-
-    private func attemptTarget(for job: Job) -> any OllamaTarget {
-        switch lane {
-        case .generation: target
-        case .embeddings(let embeddings, _, let maxResponseBytes):
-            EmbeddingLaneTarget(lane: embeddings, model: job.model, maxResponseBytes: maxResponseBytes)
-        }
-    }
-
-    /// Before a generation: make its model the chat slot (ADR 0008).
-    private func preparation(for job: Job) -> (@Sendable () async throws -> Void)? {
-        guard case .generation(_, let residency) = lane else { return nil }
-        return { try await residency.prepareForGeneration(job.model) }
-    }
-}
-
-/// Sends a job's request through the ``EmbeddingLane`` instead of straight to the target.
-private struct EmbeddingLaneTarget: OllamaTarget {
-    let lane: EmbeddingLane
-    let model: String
-    let maxResponseBytes: Int
-
-    func send(_ request: TargetRequest) async throws -> TargetResponse {
-        let answer = try await lane.send(path: request.path, model: model, body: request.body ?? ByteBuffer(), maxResponseBytes: maxResponseBytes)
-        return TargetResponse(status: answer.status, contentType: answer.contentType, body: TargetBody(buffers: [answer.body]))
-    }
 }
 
 extension Job {
@@ -312,9 +259,8 @@ struct JobResult: Sendable {
 /// with it; persisting the result happens outside, in the worker, where cancellation cannot interrupt it.
 struct JobAttempt: Sendable {
     let job: Job
-    let target: any OllamaTarget
-    /// Runs before each send (the residency change for a generation); may throw ``TargetError`` like a send.
-    let prepare: (@Sendable () async throws -> Void)?
+    /// How the job reaches the box (and what is prepared before each send).
+    let lane: any WorkerLane
     let inventory: Inventory
     let retry: Worker.RetryPolicy
     let metrics: ForemanMetrics
@@ -429,9 +375,8 @@ struct JobAttempt: Sendable {
         while true {
             try Task.checkCancellation()
             do {
-                try await prepare?()
                 let sentAt = ContinuousClock.now
-                let response = try await target.send(request)
+                let response = try await lane.send(request, for: job)
                 await inventory.markReachable()
                 return (response, sentAt)
             } catch let error as TargetError {

@@ -1,0 +1,82 @@
+import ForemanDomain
+import ForemanStore
+import ForemanTarget
+import NIOCore
+
+/// What makes one lane's worker what it is (ADR 0008): which jobs it claims, how many run at once, and how a job
+/// reaches the box. The ``Worker`` holds everything the lanes share: the runs, their slots, cancellation, the drain.
+public protocol WorkerLane: Sendable {
+    /// Runs at once: the capacity of the worker's ``GenerationSlots``.
+    var capacity: Int { get }
+    /// Whether a job of this lane may start at once, without a claim, when the lane is idle (ADR 0011).
+    var startsAtOnce: Bool { get }
+    /// Whether `job` runs in this lane.
+    func owns(_ job: Job) -> Bool
+    /// Marks this lane's next job running and returns it; `nil` when none waits.
+    func claim(from store: any JobStore) async throws -> Job?
+    /// Sends `job`'s request to the box, after whatever the lane prepares first. Throws ``TargetError`` as a target does.
+    func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse
+    /// The event loop a run should prefer, given the caller's (see ``OllamaTarget/eventLoop(near:)``).
+    func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)?
+}
+
+/// Chat and generate jobs, one at a time, picked by the ``Scheduler``; the chat slot is given the job's model first.
+public struct GenerationLane: WorkerLane {
+    let target: any OllamaTarget
+    let residency: Residency
+    let policy: Scheduler.Policy
+
+    public init(target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy) {
+        self.target = target
+        self.residency = residency
+        self.policy = policy
+    }
+
+    public var capacity: Int { 1 }
+    public var startsAtOnce: Bool { true }
+
+    public func owns(_ job: Job) -> Bool { job.kind.lane == .generation }
+
+    public func claim(from store: any JobStore) async throws -> Job? {
+        try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
+    }
+
+    public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
+        try await residency.prepareForGeneration(job.model)
+        return try await target.send(request)
+    }
+
+    public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
+        target.eventLoop(near: current)
+    }
+}
+
+/// `/jobs` embed jobs, a few at once, sent through the ``EmbeddingLane`` so that they share its admission and its
+/// slot with the native embeddings calls.
+public struct EmbeddingJobsLane: WorkerLane {
+    let embeddings: EmbeddingLane
+    let concurrency: Int
+    let maxResponseBytes: Int
+
+    public init(embeddings: EmbeddingLane, concurrency: Int, maxResponseBytes: Int) {
+        self.embeddings = embeddings
+        self.concurrency = concurrency
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    public var capacity: Int { max(1, concurrency) }
+    public var startsAtOnce: Bool { false }
+
+    public func owns(_ job: Job) -> Bool { job.kind.lane == .embeddings }
+
+    public func claim(from store: any JobStore) async throws -> Job? {
+        try await store.claimNextEmbed()
+    }
+
+    public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
+        let answer = try await embeddings.send(path: request.path, model: job.model, body: request.body ?? ByteBuffer(), maxResponseBytes: maxResponseBytes)
+        return TargetResponse(status: answer.status, contentType: answer.contentType, body: TargetBody(buffers: [answer.body]))
+    }
+
+    public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? { nil }
+}
