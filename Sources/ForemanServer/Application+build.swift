@@ -87,8 +87,7 @@ private func assemble(
 
     let (target, targetService) = try makeTarget(config, metrics: metrics)
     let broker = JobBroker()
-    var settings = config.providerSettings
-    settings.embeddingMaxResponseBytes = EmbeddingsRoute.maxResponseBytes
+    let settings = config.providerSettings(embeddingMaxResponseBytes: EmbeddingsRoute.maxResponseBytes)
     let provider = Provider(target: target, settings: settings, store: store, broker: broker, metrics: metrics, logger: logger)
     let service = JobService(store: store, broker: broker, provider: provider, logger: logger)
     let gate = ShutdownGate()

@@ -20,7 +20,7 @@ public protocol JobStore: Sendable {
     /// Persists `job` already running, when nothing waits in its lane (ADR 0011); `nil` when it must queue instead.
     func insertRunning(_ job: Job) async throws -> (Job, JobPlacement)?
     /// Marks the chat or generate job the ``Scheduler`` picks running; `nil` when none waits.
-    func claimNext(chatSlot: String?, policy: Scheduler.Policy, window: Int, now: Date) async throws -> Job?
+    func claimNext(chatSlot: String?, policy: Scheduler.Policy, now: Date) async throws -> Job?
     /// Marks the oldest embed job of the highest priority running; `nil` when none waits.
     func claimNextEmbed(now: Date) async throws -> Job?
     /// Records how a running job ended, with its artifacts; `false` when it was no longer running.
@@ -34,7 +34,7 @@ public protocol JobStore: Sendable {
     /// Settles what a previous process left unfinished.
     func recoverAfterRestart(maxAttempts: Int, now: Date) async throws -> StoreRecovery
     /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries; returns how many.
-    func prune(finishedBefore cutoff: Date, batchSize: Int) async throws -> Int
+    func prune(finishedBefore cutoff: Date) async throws -> Int
 
     // MARK: Reads
 
@@ -62,7 +62,7 @@ extension JobStore {
     }
 
     public func claimNext(chatSlot: String?, policy: Scheduler.Policy) async throws -> Job? {
-        try await claimNext(chatSlot: chatSlot, policy: policy, window: 512, now: Date())
+        try await claimNext(chatSlot: chatSlot, policy: policy, now: Date())
     }
 
     public func claimNextEmbed() async throws -> Job? {
@@ -87,10 +87,5 @@ extension JobStore {
     @discardableResult
     public func recoverAfterRestart(maxAttempts: Int) async throws -> StoreRecovery {
         try await recoverAfterRestart(maxAttempts: maxAttempts, now: Date())
-    }
-
-    @discardableResult
-    public func prune(finishedBefore cutoff: Date) async throws -> Int {
-        try await prune(finishedBefore: cutoff, batchSize: 500)
     }
 }

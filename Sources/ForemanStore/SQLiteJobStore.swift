@@ -209,12 +209,11 @@ public actor SQLiteJobStore: JobStore {
     ///
     /// Only the top priority tier is read, and only its first `window` jobs: an affinity match further back
     /// than that is not worth a scan of the whole queue on every claim.
-    public func claimNext(
-        chatSlot: String? = nil,
-        policy: Scheduler.Policy = Scheduler.Policy(),
-        window: Int = 512,
-        now: Date = Date()
-    ) async throws -> Job? {
+    public func claimNext(chatSlot: String?, policy: Scheduler.Policy, now: Date) async throws -> Job? {
+        try await claimNext(chatSlot: chatSlot, policy: policy, window: 512, now: now)
+    }
+
+    func claimNext(chatSlot: String?, policy: Scheduler.Policy, window: Int, now: Date) async throws -> Job? {
         // The worker asks after every job; an empty lane needs no transaction to say so.
         guard tally.queued(in: .generation) > 0 else { return nil }
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
@@ -375,7 +374,11 @@ public actor SQLiteJobStore: JobStore {
 
     /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries, in batches.
     @discardableResult
-    public func prune(finishedBefore cutoff: Date, batchSize: Int = 500) async throws -> Int {
+    public func prune(finishedBefore cutoff: Date) async throws -> Int {
+        try await prune(finishedBefore: cutoff, batchSize: 500)
+    }
+
+    func prune(finishedBefore cutoff: Date, batchSize: Int) async throws -> Int {
         var total = 0
         while true {
             let deleted = try await writer.around { try await pool.write { db in

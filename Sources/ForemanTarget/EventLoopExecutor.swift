@@ -22,6 +22,7 @@ public final class EventLoopExecutor: TaskExecutor {
 extension Task where Failure == Never {
     /// A task that prefers `loop` (see ``EventLoopExecutor``) when there is one and the platform has task executors,
     /// and runs on the global executor otherwise.
+    @discardableResult
     public static func preferring(_ loop: (any EventLoop)?, _ operation: sending @escaping () async -> Success) -> Task {
         if #available(macOS 15.0, *), let loop {
             return Task(executorPreference: EventLoopExecutor(loop), operation: operation)

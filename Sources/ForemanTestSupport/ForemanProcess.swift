@@ -9,8 +9,10 @@ import Darwin
 
 /// The real `foreman` binary as a child process, so a test can kill it the way a power cut or the OOM killer would,
 /// and a benchmark can measure it as it ships.
-package final class ForemanProcess: @unchecked Sendable {  // driven from one task at a time
+package final class ForemanProcess {
     private let process = Process()
+    /// The exit status, once: the process's termination handler sends it.
+    private let exits: AsyncStream<Int32>
     package let port: Int
 
     /// The `foreman` binary built beside the running test or benchmark binary.
@@ -21,6 +23,12 @@ package final class ForemanProcess: @unchecked Sendable {  // driven from one ta
     /// Starts `foreman serve` listening on `port` (a free one unless given). Its output goes to `log`, or nowhere.
     package init(binary: URL = siblingBinary, port: Int? = nil, environment: [String: String], log: URL? = nil) throws {
         self.port = try port ?? closedPort()
+        let (exits, exited) = AsyncStream<Int32>.makeStream()
+        self.exits = exits
+        process.terminationHandler = { process in
+            exited.yield(process.terminationStatus)
+            exited.finish()
+        }
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw TestFailure("no foreman binary at \(binary.path)") }
         process.executableURL = binary
         process.arguments = ["serve"]
@@ -71,12 +79,13 @@ package final class ForemanProcess: @unchecked Sendable {  // driven from one ta
 
     /// Waits at most `limit` for the process to exit on its own; past it, kills it and throws.
     package func waitForExit(within limit: Duration) async throws -> Int32 {
-        let exited = Task.detached { self.waitForExit() }
+        let pid = self.pid
         let watchdog = Task {
             try await Task.sleep(for: limit)
-            kill(self.process.processIdentifier, SIGKILL)
+            kill(pid, SIGKILL)
         }
-        let status = await exited.value
+        var statuses = exits.makeAsyncIterator()
+        let status = await statuses.next() ?? process.terminationStatus
         watchdog.cancel()
         if case .success = await watchdog.result { throw TestFailure("foreman did not exit within \(limit)") }
         return status

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FakeOllama
+import ForemanDomain
 import ForemanCore
 import ForemanServer
 import Foundation
@@ -110,9 +111,14 @@ package struct Harness: Sendable {
 
 extension Harness {
     package static func chatBody(model: String = "llama3.2", stream: Bool? = nil, tokens: Int? = nil, content: String = "hi") -> String {
-        var body: [String: Any] = ["model": model, "messages": [["role": "user", "content": content]]]
-        if let stream { body["stream"] = stream }
-        if let tokens { body["options"] = ["num_predict": tokens] }
-        return String(data: try! JSONSerialization.data(withJSONObject: body), encoding: .utf8)!
+        var message = JSONObjectWriter()
+        message.string("role", "user")
+        message.string("content", content)
+        var body = JSONObjectWriter()
+        body.string("model", model)
+        body.raw("messages", "[" + message.finished() + "]")
+        if let stream { body.bool("stream", stream) }
+        if let tokens { body.raw("options", #"{"num_predict":"# + String(tokens) + "}") }
+        return body.finished()
     }
 }

@@ -37,7 +37,7 @@ struct JobRowTests {
     }
 
     /// A store on a new database, with one native job inserted already running.
-    private func storeWithARunningNativeJob() async throws -> (DatabasePool, JobStore, Job) {
+    private func storeWithARunningNativeJob() async throws -> (DatabasePool, SQLiteJobStore, Job) {
         let pool = try ForemanDatabase.open(path: temporaryDatabasePath())
         let store = try SQLiteJobStore(pool: pool, maxQueue: 10)
         let native = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)

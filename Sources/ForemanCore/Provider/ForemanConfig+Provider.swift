@@ -1,16 +1,18 @@
 extension ForemanConfig {
-    /// The settings of the provider at `FOREMAN_OLLAMA_URL`.
-    public var providerSettings: Provider.Settings {
-        var settings = Provider.Settings()
-        settings.scheduling = scheduling
-        settings.embeddingModels = embedModels
-        settings.pollInterval = pollInterval
-        settings.inventoryRefreshMinimum = inventoryRefreshMinimum
-        settings.embeddingConcurrency = embedConcurrency
-        settings.embeddingNumCtx = embedNumCtx
-        settings.embeddingMaxWaiting = maxQueue
-        settings.retry = targetRetry
-        settings.retry.maxAttempts = maxAttempts
-        return settings
+    /// The settings of the provider at `FOREMAN_OLLAMA_URL`; the embeddings answer limit is the HTTP surface's.
+    public func providerSettings(embeddingMaxResponseBytes: Int) -> Provider.Settings {
+        var retry = targetRetry
+        retry.maxAttempts = maxAttempts
+        return Provider.Settings(
+            scheduling: scheduling,
+            embeddingModels: embedModels,
+            pollInterval: pollInterval,
+            inventoryRefreshMinimum: inventoryRefreshMinimum,
+            embeddingConcurrency: embedConcurrency,
+            embeddingNumCtx: embedNumCtx,
+            embeddingMaxWaiting: maxQueue,
+            embeddingMaxResponseBytes: embeddingMaxResponseBytes,
+            retry: retry
+        )
     }
 }

@@ -9,22 +9,20 @@ import Logging
 /// The engine holds a list of these. Today the list has one element; a fleet makes it several, each drained by its
 /// own worker.
 public struct Provider: Sendable {
-    /// What shapes a provider's behaviour, from foreman's configuration.
+    /// What shapes a provider's behaviour; ``ForemanConfig/providerSettings(embeddingMaxResponseBytes:)`` makes it.
     public struct Settings: Sendable {
-        public var scheduling = Scheduler.Policy()
+        public var scheduling: Scheduler.Policy
         /// Models declared as embeddings models (`FOREMAN_EMBED_MODELS`).
-        public var embeddingModels: Set<String> = []
-        public var pollInterval: Duration = .seconds(30)
-        public var inventoryRefreshMinimum: Duration = .seconds(1)
-        public var embeddingConcurrency = 4
+        public var embeddingModels: Set<String>
+        public var pollInterval: Duration
+        public var inventoryRefreshMinimum: Duration
+        public var embeddingConcurrency: Int
         public var embeddingNumCtx: Int?
         /// Embeddings requests that may wait for the lane at once.
-        public var embeddingMaxWaiting = 1000
+        public var embeddingMaxWaiting: Int
         /// The largest embeddings answer relayed.
-        public var embeddingMaxResponseBytes = 64 << 20
-        public var retry = Worker.RetryPolicy()
-
-        public init() {}
+        public var embeddingMaxResponseBytes: Int
+        public var retry: Worker.RetryPolicy
     }
 
     public let target: any OllamaTarget
