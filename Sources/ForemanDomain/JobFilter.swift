@@ -9,4 +9,9 @@ public struct JobFilter: Sendable, Equatable {
         self.kind = kind
         self.origin = origin
     }
+
+    /// Whether `job` is one the listing wants.
+    public func matches(_ job: Job) -> Bool {
+        (state.map { $0 == job.state } ?? true) && (kind.map { $0 == job.kind } ?? true) && (origin.map { $0 == job.origin } ?? true)
+    }
 }

@@ -64,9 +64,11 @@ private func assemble(
     // Everything that can fail comes before the target's client is made: nothing else would shut it down.
     if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
     let outboxWakeup = Wakeup()
+    let rowsWakeup = Wakeup()
+    let transitions = TransitionLog(metrics: metrics, logger: logger)
     let store = try SQLiteJobStore(
-        pool: pool, maxQueue: config.maxQueue, observer: TransitionLog(metrics: metrics, logger: logger), logger: logger,
-        outboxChanged: { outboxWakeup.signal() }
+        pool: pool, maxQueue: config.maxQueue, observer: transitions, logger: logger,
+        outboxChanged: { outboxWakeup.signal() }, behindHanded: { rowsWakeup.signal() }
     )
     let outbox = WebhookOutbox(
         store: store,
@@ -88,7 +90,9 @@ private func assemble(
     let (target, targetService) = try makeTarget(config, metrics: metrics)
     let broker = JobBroker()
     let settings = config.providerSettings(embeddingMaxResponseBytes: EmbeddingsRoute.maxResponseBytes)
-    let provider = Provider(target: target, settings: settings, store: store, broker: broker, metrics: metrics, logger: logger)
+    let provider = Provider(
+        target: target, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics, logger: logger
+    )
     let service = JobService(store: store, broker: broker, provider: provider, logger: logger)
     let gate = ShutdownGate()
 
@@ -151,7 +155,8 @@ private func assemble(
     }
 
     // Services stop in reverse order (ADR 0009): the drain first, then the servers, the workers, the outbox, the
-    // clients, the checkpointer and the database last, so everything that uses something stops before it.
+    // native rows' writer, the clients, the checkpointer and the database last, so everything that uses something
+    // stops before it.
     let services: [any Service] = [
         DatabaseCloser(pool: pool, lock: lock, logger: logger),
         WALCheckpointer(pool: pool, logger: logger),
@@ -159,6 +164,7 @@ private func assemble(
         ClosingService { try await webhookClient.shutdown() },
         provider.poller,
         RetentionPruner(store: store, retention: config.retention, logger: logger),
+        NativeRowWriter(store: store, wakeup: rowsWakeup, logger: logger),
         outbox,
         provider.embeddingsWorker,
         provider.generationWorker,

@@ -7,3 +7,9 @@ public struct JobPlacement: Sendable, Equatable {
     /// When it should start, once recent run times are known.
     public var estimatedStartAt: Date?
 }
+
+extension JobPlacement {
+    public init(position: Int) {
+        self.init(position: position, estimatedStartAt: nil)
+    }
+}

@@ -74,6 +74,19 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         seq = db.lastInsertedRowID
     }
 
+    /// The statement of ``upsertRow(_:)``: a native job written behind (ADR 0016) takes its latest state, unless its
+    /// row already holds an outcome.
+    private static let upsertSQL = insertSQL + """
+         ON CONFLICT(id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+        finished_at = excluded.finished_at, attempts = excluded.attempts, error = excluded.error, response = excluded.response
+        WHERE job.state IN ('queued', 'running')
+        """
+
+    /// Writes the row as this job stands now, inserting it if it is not there yet.
+    func upsertRow(_ db: Database) throws {
+        try db.cachedStatement(sql: Self.upsertSQL).execute(arguments: StatementArguments(storedValues.map(\.1)))
+    }
+
     private static func stored<Value: RawRepresentable>(_ row: Row, _ column: Columns) throws -> Value where Value.RawValue == String {
         let text: String = row[column]
         guard let value = Value(rawValue: text) else { throw StoredJobError(column: column.rawValue, value: text) }

@@ -17,8 +17,11 @@ public protocol JobStore: Sendable {
     /// Persists a queued job; with `idempotencyKey`, returns the original job instead when the key was used with the
     /// same `fingerprint`. Throws ``JobStoreError``.
     func enqueue(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> EnqueueResult
-    /// Persists `job` already running, when nothing waits in its lane (ADR 0011); `nil` when it must queue instead.
-    func insertRunning(_ job: Job) async throws -> (Job, JobPlacement)?
+    /// Takes a native job as it stands now, to be written behind its call (ADR 0016); returns without waiting for a
+    /// commit. Reads made afterwards see it.
+    func writeBehind(_ job: Job) async
+    /// Commits the native jobs handed to ``writeBehind(_:)`` so far. Throws when the store cannot write; they stay.
+    func flushWritesBehind() async throws
     /// Marks the chat or generate job the ``Scheduler`` picks running; `nil` when none waits.
     func claimNext(chatSlot: String?, policy: Scheduler.Policy, now: Date) async throws -> Job?
     /// Marks the oldest embed job of the highest priority running; `nil` when none waits.
@@ -43,8 +46,8 @@ public protocol JobStore: Sendable {
     func document(id: String) async throws -> String?
     /// A page of job objects, newest first, and the cursor of the next page.
     func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?)
-    /// The ids of the queued jobs of `origin`, oldest first.
-    func queuedIDs(origin: JobOrigin) async throws -> [String]
+    /// Queued jobs of `lane` with a priority above `priority`.
+    func queuedAbove(priority: Int, in lane: JobLane) async -> Int
     func artifacts(jobID: String) async throws -> [ArtifactInfo]?
     func artifact(jobID: String, name: String) async throws -> Artifact?
 

@@ -61,6 +61,11 @@ struct QueueTally: Sendable, Equatable {
         queued[lane, default: [:]].values.reduce(0, +)
     }
 
+    /// The highest priority of a job queued in `lane`, or `nil` when none is.
+    func highestQueuedPriority(in lane: JobLane) -> Int? {
+        queued[lane, default: [:]].filter { $0.value > 0 }.keys.max()
+    }
+
     /// Jobs running in `lane`.
     func running(in lane: JobLane) -> Int { running[lane, default: 0] }
 }

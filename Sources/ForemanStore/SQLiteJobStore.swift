@@ -20,33 +20,38 @@ import SQLite3
 public actor SQLiteJobStore: JobStore {
     public nonisolated let pool: DatabasePool
     private let maxQueue: Int
-    private var tally: QueueTally {
-        didSet {
-            observer.queueDepthChanged(tally.totalQueued)
-            health.setQueueDepth(tally.totalQueued)
-        }
+    private(set) var tally: QueueTally {
+        didSet { publish() }
     }
-    /// The queue depth and write failures, readable without waiting for this actor.
+    /// The queue depth, the top queued priorities and write failures, readable without waiting for this actor.
     public nonisolated let health = StoreHealth()
+    /// Native jobs handed over to be written behind, each as it stood when handed (ADR 0016), oldest first.
+    var behind: [Job] = []
+    /// Whether a commit of rows written behind is under way, and who waits for it to end.
+    var flushingBehind = false
+    var behindFlushWaiters: [CheckedContinuation<Void, Never>] = []
+    let behindHanded: @Sendable () -> Void
     /// Submissions counted against `maxQueue` while their commit is in flight.
     private var reserved = 0
     /// Jobs this store committed as `running`, as their rows stand: a finish builds the finished job from its entry
     /// instead of reading the row back (ADR 0012). A cache, not the truth: a full commit applies its transitions
     /// when its fsync returns, possibly after a later change of the same job, so an entry may be missing.
     private var running: [String: Job] = [:]
-    private var runTimes = RunTimes()
+    var runTimes = RunTimes()
     /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
     private var order: QueueOrder
     private let outboxChanged: @Sendable () -> Void
     /// Every write to the database, the job rows' and the outbox's (see ``WriterActivity``): the store makes them all.
     nonisolated let writer = WriterActivity()
     private let observer: any JobTransitionObserver
-    private let logger: Logger
+    let logger: Logger
 
     /// Opens the store over an already-migrated pool (see ``ForemanDatabase/open(path:)``).
     ///
     /// - Parameters:
     ///   - outboxChanged: called after a commit that added webhook events (wakes the delivery service).
+    ///   - behindHanded: called when a native job is handed over to be written behind (wakes whoever calls
+    ///     ``flushWritesBehind()``).
     ///   - observer: told of every committed state change, once, in commit order (logs and metrics).
     ///   - logger: the store's own troubles (a write that failed, and its recovery).
     public init(
@@ -54,18 +59,28 @@ public actor SQLiteJobStore: JobStore {
         maxQueue: Int,
         observer: any JobTransitionObserver = IgnoringTransitions(),
         logger: Logger = Logger(label: "foreman"),
-        outboxChanged: @escaping @Sendable () -> Void = {}
+        outboxChanged: @escaping @Sendable () -> Void = {},
+        behindHanded: @escaping @Sendable () -> Void = {}
     ) throws {
         self.pool = pool
+        self.behindHanded = behindHanded
         self.maxQueue = maxQueue
         self.outboxChanged = outboxChanged
         self.observer = observer
         self.logger = logger
         self.tally = try pool.read(QueueTally.read)
         self.order = try pool.read(QueueOrder.read)
+        publish(tally)
+    }
+
+    /// Tells the observer and the nonisolated readers what the tally says now.
+    private nonisolated func publish(_ tally: QueueTally) {
         observer.queueDepthChanged(tally.totalQueued)
         health.setQueueDepth(tally.totalQueued)
+        for lane in [JobLane.generation, .embeddings] { health.setHighestQueuedPriority(tally.highestQueuedPriority(in: lane), in: lane) }
     }
+
+    private func publish() { publish(tally) }
 
     /// How many jobs are waiting to run.
     public var queueDepth: Int { tally.totalQueued }
@@ -143,34 +158,6 @@ public actor SQLiteJobStore: JobStore {
             pending.removeFirst().1.resume(returning: .lead)
         }
         return results[0]
-    }
-
-    /// Persists a new job already `running`, when nothing waits in its lane and no submission is being committed:
-    /// the claim the worker would make next is made in the same transaction (ADR 0011). Returns `nil`, with
-    /// nothing persisted, when the lane has queued jobs; the caller then enqueues the job as usual.
-    ///
-    /// The job still passes through `queued` for the log, the metrics and its lane's tally, at the same instant.
-    public func insertRunning(_ job: Job) async throws -> (Job, JobPlacement)? {
-        guard tally.queued(in: job.kind.lane) == 0, !committing, tally.totalQueued < maxQueue else { return nil }
-        committing = true
-        defer {
-            // Submissions that arrived meanwhile wait for a lead (see `leadCommit`).
-            if pending.isEmpty { committing = false } else { pending.removeFirst().1.resume(returning: .lead) }
-        }
-        return try await write(job.origin.transitionDurability) { db, changes in
-            var running = job
-            running.state = .running
-            running.startedAt = job.createdAt
-            running.attempts = 1
-            try running.insertRow(db)
-            var queued = running
-            queued.state = .queued
-            queued.startedAt = nil
-            queued.attempts = 0
-            let placement = try changes.recordNew(db, queued)
-            try changes.record(db, running, from: .queued, at: job.createdAt)
-            return (running, placement)
-        }
     }
 
     private static func insert(_ submission: Submission, _ db: Database, _ changes: inout StateChanges) throws -> EnqueueResult {
@@ -400,11 +387,13 @@ public actor SQLiteJobStore: JobStore {
 
     /// The job with this identifier, if any.
     public func job(id: String) async throws -> Job? {
-        try await pool.read { db in try Self.job(db, id: id) }
+        await settleWritesBehind()
+        return try await pool.read { db in try Self.job(db, id: id) }
     }
 
     /// The job object of `id` (see ``JobDocument``), if the job exists.
     public func document(id: String) async throws -> String? {
+        await settleWritesBehind()
         let read = try await pool.read { db -> (Job, [ArtifactInfo])? in
             guard let job = try Self.job(db, id: id) else { return nil }
             return (job, try ArtifactInfo.fetchAll(db, jobID: job.id))
@@ -419,6 +408,7 @@ public actor SQLiteJobStore: JobStore {
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
     public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+        await settleWritesBehind()
         let read = try await pool.read { db -> (jobs: [(Job, [ArtifactInfo])], next: Int64?) in
             var request = Job.all()
             if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }
@@ -433,16 +423,10 @@ public actor SQLiteJobStore: JobStore {
         return (read.jobs.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }, read.next)
     }
 
-    /// The ids of the queued jobs of `origin`, oldest first.
-    public func queuedIDs(origin: JobOrigin) async throws -> [String] {
-        try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'queued' AND origin = ? ORDER BY seq", arguments: [origin.rawValue])
-        }
-    }
-
     /// The listing of a job's artifacts, or `nil` if the job does not exist.
     public func artifacts(jobID: String) async throws -> [ArtifactInfo]? {
-        try await pool.read { db in
+        await settleWritesBehind()
+        return try await pool.read { db in
             guard try Job.filter(Job.Columns.id == jobID).fetchCount(db) == 1 else { return nil }
             return try ArtifactInfo.fetchAll(db, jobID: jobID)
         }
@@ -450,13 +434,14 @@ public actor SQLiteJobStore: JobStore {
 
     /// One artifact with its bytes.
     public func artifact(jobID: String, name: String) async throws -> Artifact? {
-        try await pool.read { db in try Artifact.fetchOne(db, jobID: jobID, name: name) }
+        await settleWritesBehind()
+        return try await pool.read { db in try Artifact.fetchOne(db, jobID: jobID, name: name) }
     }
 
     // MARK: Writes
 
     /// What the store knows in memory about the queue, for rendering positions and estimates.
-    private var view: QueueView { QueueView(tally: tally, runTimes: runTimes, order: order) }
+    var view: QueueView { QueueView(tally: tally, runTimes: runTimes, order: order) }
 
     /// How a write waits for the disk (ADR 0010).
     /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
@@ -496,26 +481,33 @@ public actor SQLiteJobStore: JobStore {
                 (value, changes) = try await onWriterQueue()
             }
         } catch {
-            if let failure = StoreFailure(error) {
-                if health.failure != failure { logger.error("database write failed", metadata: ["reason": "\(failure)", "error": "\(error)"]) }
-                health.setFailure(failure)
-            }
+            noteWriteFailed(error)
             throw error
         }
-        if health.failure != nil {
-            logger.notice("database writes succeed again")
-            health.setFailure(nil)
-        }
+        noteWriteSucceeded()
         if changes.addedEvents { outboxChanged() }
         var tally = self.tally
         for transition in changes.transitions {
             tally.move(transition.job, from: transition.from)
             order.move(transition.job, from: transition.from)
             running[transition.job.id] = transition.job.state == .running ? transition.job : nil
-            observer.committed(transition.job, from: transition.from)
+            observer.entered(transition.job, from: transition.from)
         }
         self.tally = tally
         return value
+    }
+
+    /// Logs a failed write once per kind of failure, and shows it on ``health``.
+    func noteWriteFailed(_ error: any Error) {
+        guard let failure = StoreFailure(error) else { return }
+        if health.failure != failure { logger.error("database write failed", metadata: ["reason": "\(failure)", "error": "\(error)"]) }
+        health.setFailure(failure)
+    }
+
+    func noteWriteSucceeded() {
+        guard health.failure != nil else { return }
+        logger.notice("database writes succeed again")
+        health.setFailure(nil)
     }
 
     /// A deferred commit on the calling thread (GRDB's synchronous access; from an async function the compiler
@@ -535,7 +527,7 @@ public actor SQLiteJobStore: JobStore {
     }
 
     /// Runs `body` in one immediate transaction on the writer connection, at `durability`.
-    private static func commit<T>(
+    static func commit<T>(
         _ db: Database,
         _ durability: Durability,
         _ view: QueueView,
@@ -564,7 +556,7 @@ public actor SQLiteJobStore: JobStore {
 
 /// Collects a transaction's state changes: each one inserts the job's webhook event (when it has a webhook URL)
 /// in the same transaction, so an event can never be lost between the change and its delivery.
-private struct StateChanges: Sendable {
+struct StateChanges: Sendable {
     /// The store's view as it was when the transaction began, moved by each change recorded so far.
     private(set) var view: QueueView
     private(set) var addedEvents = false

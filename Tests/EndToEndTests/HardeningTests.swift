@@ -6,7 +6,6 @@ import ForemanTestSupport
 import Foundation
 import NIOCore
 import Logging
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -268,8 +267,10 @@ extension ServerTests.HardeningTests {
             #expect(refused.status == 503)
             #expect(refused.headers.first(name: "Retry-After") != nil)
             #expect(refused.error == "foreman cannot save work right now: the disk holding the database is full", "\(refused.body)")
+            // A native call needs no commit (ADR 0016): it is answered, and its row is written once space returns.
             let native = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1))
-            #expect(native.status == 503, "\(native.body)")
+            #expect(native.status == 200, "\(native.body)")
+            let nativeID = try #require(native.headers.first(name: "X-Foreman-Job-Id"))
             let health = try await harness.request(.GET, "/healthz")
             #expect(health.status == 503)
             #expect(try health.jsonObject()["store_error"] as? String == "the disk holding the database is full")
@@ -282,6 +283,7 @@ extension ServerTests.HardeningTests {
             let healthy = try await harness.request(.GET, "/healthz")
             #expect(healthy.status == 200)
             #expect(try healthy.jsonObject()["store_error"] is NSNull)
+            #expect(try await harness.job(nativeID)["state"] as? String == "succeeded")
         }
     }
 }
@@ -455,27 +457,20 @@ extension ServerTests.HardeningTests {
 extension ServerTests.HardeningTests {
     // MARK: A database another process holds (item 5)
 
-    @Test("another process holds the write lock: every event loop keeps answering while a native call waits; 503 with the reason; work resumes after")
+    @Test("another process holds the write lock: native calls are answered and every event loop keeps answering; /jobs gets 503 with the reason; the rows follow")
     func lockedDatabaseWhileServing() async throws {
         try await Harness.run { harness in
             let holder = try SQLiteLockHolder(database: harness.databasePath, lock: "IMMEDIATE")
             defer { holder.release() }
 
-            // A native call's commit waits for the lock (SQLite's busy timeout). It must wait on the writer's thread,
-            // not on its connection's event loop: connections on every loop keep being answered meanwhile.
-            let nativeDone = Mutex(false)
-            let native = Task {
-                let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1))
-                nativeDone.withLock { $0 = true }
-                return response
-            }
-            try await Task.sleep(for: .milliseconds(300))  // no signal says the call has reached its commit
+            // A native call needs no commit (ADR 0016): it is answered while the lock is held. Its row waits for the
+            // lock on the writer's thread, never on an event loop: connections on every loop keep being answered.
+            let native = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1))
+            #expect(native.status == 200, "\(native.body)")
+            let nativeID = try #require(native.headers.first(name: "X-Foreman-Job-Id"))
             try Self.expectEveryLoopAnswers(port: harness.port)
-            #expect(nativeDone.withLock { $0 } == false, "the native call ended before the lock's timeout")
-            let nativeRefused = try await native.value
-            #expect(nativeRefused.status == 503, "\(nativeRefused.body)")
 
-            // A /jobs submission waits the same way, then says why.
+            // A /jobs submission waits for the lock (SQLite's busy timeout), then says why.
             let refused = try await harness.submit(request: Harness.chatBody(tokens: 1))
             #expect(refused.status == 503, "\(refused.body)")
             #expect(refused.error == "foreman cannot save work right now: the database is locked by another process")
@@ -485,10 +480,46 @@ extension ServerTests.HardeningTests {
             let accepted = try await harness.submit(request: Harness.chatBody(tokens: 1))
             #expect(accepted.status == 202)
             _ = try await harness.waitForJob(try #require(try accepted.jsonObject()["id"] as? String), state: "succeeded")
+            #expect(try await harness.job(nativeID)["state"] as? String == "succeeded")
             #expect(try await harness.health()["store_error"] is NSNull)
         }
     }
 
+
+    @Test("a native call waiting behind a /jobs job runs as soon as the box is free, while that job's outcome still waits for the disk")
+    func nativeCallDoesNotWaitForAJobsCommit() async throws {
+        try await Harness.run { harness in
+            await harness.fake.pause()
+            let submitted = try await harness.submit(request: Harness.chatBody(tokens: 1, content: "J1"))
+            let id = try #require(try submitted.jsonObject()["id"] as? String)
+            await harness.fake.waitForGenerations(1)  // J1 is claimed (committed) and holds the slot
+            let native = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 1, content: "N")) }
+            try await harness.waitForQueueDepth(1)
+
+            // J1's finish is a full commit: with the lock held by another process it waits SQLite's busy timeout and
+            // fails. N is answered all the same, before the lock goes.
+            let holder = try SQLiteLockHolder(database: harness.databasePath, lock: "IMMEDIATE")
+            defer { holder.release() }
+            await harness.fake.resume()
+            // Were N to wait for J1's record, it would wait as long as the lock is held: a bound ends that failure.
+            let status = try await withThrowingTaskGroup(of: Int?.self) { group in
+                group.addTask { try await native.value.status }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(20))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                native.cancel()
+                group.cancelAll()
+                return first
+            }
+            #expect(status == 200, "N was not answered while J1's outcome waited for the lock")
+            #expect(await harness.fake.completedGenerations == 2)
+
+            holder.release()
+            _ = try await harness.waitForJob(id, state: "succeeded")
+        }
+    }
 
     /// `/healthz` over four new connections (spread over the event loops), each answered within 3 s: less than SQLite's
     /// 5 s busy timeout, so a loop held by a commit waiting for a lock would not answer in time.

@@ -112,6 +112,43 @@ extension ServerTests {
             }
         }
 
+        @Test("native calls wait in memory: a /jobs job of a higher priority runs before them, one of a lower priority after; a waiting call is listed, read and cancelled by id")
+        func nativeCallsAndPriorities() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                #expect(try await harness.submit(request: Harness.chatBody(tokens: 2, content: "J1")).status == 202)
+                await harness.fake.waitForGenerations(1)  // J1 holds the slot
+                #expect(try await harness.submit(request: Harness.chatBody(tokens: 2, content: "LOW"), extra: #","priority":0"#).status == 202)
+                #expect(try await harness.submit(request: Harness.chatBody(tokens: 2, content: "HIGH"), extra: #","priority":50"#).status == 202)
+                try await harness.waitForQueueDepth(2)
+                let native = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(tokens: 2, content: "N")) }
+                try await harness.waitForQueueDepth(3)
+                let cancelled = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(tokens: 2, content: "GONE")) }
+                try await harness.waitForQueueDepth(4)
+
+                let listed = try await harness.request(.GET, "/jobs?state=queued&origin=api").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                #expect(listed.map { $0["queue_position"] as? Int } == [3, 2], "\(listed)")  // newest first; HIGH is ahead of both
+                let gone = try #require(listed.first?["id"] as? String)
+                #expect(try await harness.job(gone)["state"] as? String == "queued")
+                #expect(try await harness.request(.DELETE, "/jobs/\(gone)").status == 200)
+                let refused = try await cancelled.value
+                #expect(refused.status == 499 && refused.error == "request canceled", "\(refused.status) \(refused.body)")
+                #expect(try await harness.job(gone)["state"] as? String == "cancelled")
+
+                await harness.fake.resume()
+                let answered = try await native.value
+                #expect(answered.status == 200)
+                #expect(answered.headers.first(name: "X-Foreman-Queue-Position") == "2", "HIGH is ahead of it")
+                try await eventually("all four ran") { await harness.fake.completedGenerations == 4 }
+                let order = await harness.fake.requests(to: "/api/chat").compactMap { request in
+                    ["J1", "LOW", "HIGH", "N", "GONE"].first { request.body.contains("\"\($0)\"") }
+                }
+                #expect(order == ["J1", "HIGH", "N", "LOW"])
+                let id = try #require(answered.headers.first(name: "X-Foreman-Job-Id"))
+                #expect(try await harness.job(id)["state"] as? String == "succeeded")
+            }
+        }
+
         @Test("an embed job stores the embed response and no transcript")
         func embedJob() async throws {
             try await Harness.run { harness in

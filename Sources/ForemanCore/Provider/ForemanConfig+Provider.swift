@@ -12,7 +12,8 @@ extension ForemanConfig {
             embeddingNumCtx: embedNumCtx,
             embeddingMaxWaiting: maxQueue,
             embeddingMaxResponseBytes: embeddingMaxResponseBytes,
-            retry: retry
+            retry: retry,
+            maxQueue: maxQueue
         )
     }
 }

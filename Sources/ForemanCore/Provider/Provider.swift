@@ -23,6 +23,8 @@ public struct Provider: Sendable {
         /// The largest embeddings answer relayed.
         public var embeddingMaxResponseBytes: Int
         public var retry: Worker.RetryPolicy
+        /// `FOREMAN_MAX_QUEUE`: jobs that may wait, in the store and in memory together.
+        public var maxQueue: Int
     }
 
     public let target: any OllamaTarget
@@ -35,7 +37,11 @@ public struct Provider: Sendable {
     /// Runs `/jobs` embed jobs through the embeddings lane.
     public let embeddingsWorker: Worker
 
-    public init(target: any OllamaTarget, settings: Settings, store: any JobStore, broker: JobBroker, metrics: ForemanMetrics, logger: Logger) {
+    /// - Parameter observer: told of the state changes of the native calls its worker runs (ADR 0016).
+    public init(
+        target: any OllamaTarget, settings: Settings, store: any JobStore, broker: JobBroker, observer: any JobTransitionObserver,
+        metrics: ForemanMetrics, logger: Logger
+    ) {
         self.target = target
         inventory = Inventory(metrics: metrics)
         poller = InventoryPoller(
@@ -53,14 +59,14 @@ public struct Provider: Sendable {
         generationWorker = Worker(
             store: store, inventory: inventory, broker: broker,
             lane: GenerationLane(target: target, residency: residency, policy: settings.scheduling),
-            retry: settings.retry, metrics: metrics, logger: logger
+            retry: settings.retry, maxQueue: settings.maxQueue, observer: observer, metrics: metrics, logger: logger
         )
         embeddingsWorker = Worker(
             store: store, inventory: inventory, broker: broker,
             lane: EmbeddingJobsLane(
                 embeddings: embeddings, concurrency: settings.embeddingConcurrency, maxResponseBytes: settings.embeddingMaxResponseBytes
             ),
-            retry: settings.retry, metrics: metrics, logger: logger
+            retry: settings.retry, maxQueue: settings.maxQueue, observer: observer, metrics: metrics, logger: logger
         )
     }
 

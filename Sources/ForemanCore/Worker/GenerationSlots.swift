@@ -37,6 +37,16 @@ public final class GenerationSlots: Sendable {
         }
     }
 
+    /// Calls `available` once a slot is free: now if one is, else when the next one comes back. Whoever has work
+    /// waiting without having asked for a slot (a native call queued in memory) is then sure to be woken.
+    public func callWhenFree() {
+        refused.store(true, ordering: .sequentiallyConsistent)
+        // A slot given back since the store above has taken the flag and called `available` already.
+        if held.load(ordering: .sequentiallyConsistent) < capacity, refused.exchange(false, ordering: .sequentiallyConsistent) {
+            available()
+        }
+    }
+
     /// Stops handing out slots; runs that hold one keep it until they end.
     public func close() {
         closed.store(true, ordering: .releasing)

@@ -8,10 +8,13 @@ import ServiceLifecycle
 struct JobRecorder: Sendable {
     let store: any JobStore
     let broker: JobBroker
+    /// Told of a native call's end; the store tells it of a durable job's, after the commit.
+    let observer: any JobTransitionObserver
     let logger: Logger
 
-    /// Persists how the job ended, then tells its caller. The row is committed before the caller's
-    /// response ends, so whoever looks the job up afterwards sees its final state.
+    /// Persists how the job ended, then tells its caller. A `/jobs` job's row is committed first; a native call's
+    /// is handed to the store to be written behind (ADR 0016). Either way, whoever looks the job up after the
+    /// response ends sees its final state.
     func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
         let outcome: JobOutcome
         let state: JobState
@@ -44,6 +47,17 @@ struct JobRecorder: Sendable {
             outcome = .cancelled(cancelReason)
         }
         let message = error
+        if job.origin == .api {
+            var ended = job
+            ended.state = state
+            ended.error = message
+            ended.response = state == .succeeded ? result.response : nil
+            ended.finishedAt = Date()
+            observer.entered(ended, from: .running)
+            await store.writeBehind(ended)
+            await broker.finish(job.id, outcome)
+            return
+        }
         let finish = { @Sendable in
             try await store.finish(
                 id: job.id,
@@ -51,16 +65,16 @@ struct JobRecorder: Sendable {
                 error: message,
                 response: state == .succeeded ? result.response : nil,
                 artifacts: Self.artifacts(of: job, result),
-                durability: job.origin.transitionDurability
+                durability: .full
             )
         }
         do {
             try await finish()
             await broker.finish(job.id, outcome)
         } catch {
-            // The caller has had its answer; only the record is missing. The lane stays held while the outcome is
-            // retried, so no other job runs ahead of a result that is not yet saved. A shutdown stops the retries,
-            // and the next start's recovery settles the job.
+            // The caller has had its answer; only the record is missing. The run stays listed while the outcome is
+            // retried, so a drain waits for it. A shutdown stops the retries, and the next start's recovery settles
+            // the job.
             logger.error("could not record job outcome; retrying", metadata: ["job": "\(job.id)", "error": "\(error)"])
             await broker.finish(job.id, outcome)
             var delay = Duration.milliseconds(250)

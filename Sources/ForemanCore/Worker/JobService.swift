@@ -66,19 +66,14 @@ public struct JobService: Sendable {
         return await provider.inventory.snapshot.degraded
     }
 
-    /// Persists `job` and returns its event stream, with where it stood once queued. Returns only after the
-    /// row is committed. On an idle lane the job is already running by then (ADR 0011).
+    /// Admits native call `job` and returns its event stream, with where it stood once admitted. Nothing is committed
+    /// on the way (ADR 0016): the call starts at once when the lane is free, else it waits in its provider's worker.
     ///
-    /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is persisted).
+    /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is kept).
     public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobPlacement) {
         let watch = await broker.subscribe(job.id)
         do {
-            if let placement = try await provider.worker(for: job.kind).startNow(job) {
-                return (watch, placement)
-            }
-            guard case .created(_, let placement) = try await store.enqueue(job) else { preconditionFailure("a job without an idempotency key is always new") }
-            provider.worker(for: job.kind).wake()
-            return (watch, placement)
+            return (watch, try await provider.worker(for: job.kind).admit(job))
         } catch {
             await broker.unsubscribe(job.id)
             throw error
@@ -104,6 +99,7 @@ public struct JobService: Sendable {
     /// Cancels job `id` and returns once its cancellation is committed (a running job's upstream request is
     /// aborted first). Cancelling a cancelled job is harmless.
     public func cancelAndWait(_ id: String) async throws -> CancelResult {
+        if await worker.cancelWaiting(id, reason: .requested) { return .cancelled }
         guard let job = try await store.job(id: id) else { return .notFound }
         switch job.state {
         case .cancelled: return .cancelled
@@ -123,24 +119,17 @@ public struct JobService: Sendable {
     /// Cancels `id`: a queued job never reaches the target, a running one has its upstream request aborted.
     /// Cancelling an ended job does nothing.
     public func cancel(_ id: String, reason: CancelReason) async {
+        // A native call is held by its worker, waiting or running, and has no queued row: no write is needed.
+        if await worker.cancelHeld(id, reason: reason) { return }
         // If the row could not be updated the job may still be running, so fall through to the worker.
         if (try? await cancelIfQueued(id, reason: reason)) == true { return }
         if await worker.cancelRunning(id, reason: reason) { return }
         _ = await embedWorker.cancelRunning(id, reason: reason)
     }
 
-    /// Cancels every native job still waiting (foreman is stopping): their callers get a 503 with `Retry-After`
-    /// now rather than a dropped connection. `/jobs` jobs keep their place for the next start.
-    private func cancelQueuedNative() async {
-        for id in (try? await store.queuedIDs(origin: .api)) ?? [] {
-            _ = try? await cancelIfQueued(id, reason: .shutdown)
-        }
-    }
-
-    /// Stops taking work and lets the running jobs end (foreman is stopping): native calls still queued are
+    /// Stops taking work and lets the running jobs end (foreman is stopping): native calls still waiting are
     /// cancelled, and both workers drain within `grace` (ADR 0009).
     public func drain(grace: Duration) async {
-        await cancelQueuedNative()
         async let generation: Void = worker.drain(grace: grace)
         async let embeddings: Void = embedWorker.drain(grace: grace)
         _ = await (generation, embeddings)
@@ -159,17 +148,34 @@ public struct JobService: Sendable {
         get async { await worker.running.first }
     }
 
-    /// Queue depth and the store's condition, read without waiting for the database.
+    /// The store's condition, read without waiting for the database.
     public var health: StoreHealth { store.health }
+
+    /// Jobs waiting to run: the store's queue and the native calls waiting in memory, read without waiting for
+    /// either.
+    public var queueDepth: Int { store.health.queueDepth + worker.waitingCalls }
 
     /// The job object of `id` (``JobDocument``), or `nil` when there is none.
     public func document(id: String) async throws -> String? {
-        try await store.document(id: id)
+        if let (job, position) = await worker.waitingCall(id) {
+            return JobDocument.render(job, queuePosition: position + (await store.queuedAbove(priority: job.priority, in: .generation)), artifacts: [])
+        }
+        return try await store.document(id: id)
     }
 
-    /// A page of job objects, newest first, and the cursor of the next page.
+    /// A page of job objects, newest first, and the cursor of the next page. The first page begins with the native
+    /// calls waiting in memory that match (they have no row yet, and are the newest there are).
     public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        try await store.list(filter, limit: limit, before: cursor)
+        var waiting: [String] = []
+        if cursor == nil {
+            for (job, position) in await worker.waitingCallsNewestFirst where filter.matches(job) && waiting.count < limit {
+                let above = await store.queuedAbove(priority: job.priority, in: .generation)
+                waiting.append(JobDocument.render(job, queuePosition: position + above, artifacts: []))
+            }
+        }
+        guard waiting.count < limit else { return (waiting, .max) }
+        let page = try await store.list(filter, limit: limit - waiting.count, before: cursor)
+        return (waiting + page.documents, page.next)
     }
 
     /// The artifacts of job `id`, or `nil` when there is no such job.

@@ -2,7 +2,8 @@ import ForemanDomain
 import ForemanStore
 import Logging
 
-/// The log line and the counters of each committed state change, fed by the store (``JobTransitionObserver``).
+/// The log line and the counters of each state change, fed by the store and, for native calls, by the worker
+/// (``JobTransitionObserver``).
 public struct TransitionLog: JobTransitionObserver {
     let metrics: ForemanMetrics
     let logger: Logger
@@ -12,7 +13,7 @@ public struct TransitionLog: JobTransitionObserver {
         self.logger = logger
     }
 
-    public func committed(_ job: Job, from old: JobState?) {
+    public func entered(_ job: Job, from old: JobState?) {
         metrics.jobEntered(job.state, job)
         var metadata = job.logMetadata
         metadata["state"] = "\(job.state.rawValue)"

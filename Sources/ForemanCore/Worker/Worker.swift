@@ -6,10 +6,15 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
-/// Drains one lane of the durable queue (ADR 0008). What the lane claims and how its jobs reach the box is its
-/// ``WorkerLane``: ``GenerationLane`` runs one chat or generate job at a time, so the box runs one generation at a
+/// Drains one lane of one provider (ADR 0008): what the lane claims and how its jobs reach the box is its
+/// ``WorkerLane``. ``GenerationLane`` runs one chat or generate job at a time, so the box runs one generation at a
 /// time whatever the callers do; ``EmbeddingJobsLane`` runs `/jobs` embed jobs beside it, a few at a time.
+///
+/// Two queues feed the generation lane: the durable one in the store, and the native calls waiting here, in memory,
+/// whose rows are written behind them (ADR 0016). The lane's ``GenerationSlots`` are the one place that decides who
+/// runs: whoever starts a run holds a slot for as long as the box works on it.
 ///
 /// While the target is unreachable a claimed job stays at the head of the queue and is retried with capped
 /// backoff; queue time never counts against the upstream timeout because the timeout only starts at `send`.
@@ -24,28 +29,60 @@ public actor Worker: Service {
         public init() {}
     }
 
+    /// A run under way. It holds its lane's slot until the box is done with it, and stays listed until its outcome
+    /// is recorded.
+    private struct Run {
+        let job: Job
+        let task: Task<JobResult, Never>
+        var slot: GenerationSlot?
+    }
+
+    /// A native call waiting in memory for the slot, with what the ``Scheduler`` keeps about it.
+    private struct WaitingCall {
+        var job: Job
+        /// Its place in arrival order: the scheduler's age.
+        var order: Int64
+        var skips = 0
+        var firstSkippedAt: Date?
+
+        var candidate: Scheduler.Candidate {
+            Scheduler.Candidate(seq: order, model: job.model, priority: job.priority, skips: skips, firstSkippedAt: firstSkippedAt)
+        }
+    }
+
     private let store: any JobStore
     private let inventory: Inventory
     private let recorder: JobRecorder
     private let broker: JobBroker
     private let lane: any WorkerLane
     private let retry: RetryPolicy
+    private let maxQueue: Int
+    private let observer: any JobTransitionObserver
     private let metrics: ForemanMetrics
     private let logger: Logger
     private let wakeup = Wakeup()
-    /// The runs under way, each holding its lane's slot until it is removed from here.
-    private var runs: [String: (job: Job, task: Task<JobResult, Never>, slot: GenerationSlot)] = [:]
+    private var runs: [String: Run] = [:]
     private var cancelReasons: [String: CancelReason] = [:]
-    /// Who may start a run: a claim or ``startNow(_:)`` takes a slot first, and draining closes them.
+    /// Who may start a run: a claim, a waiting native call or ``admit(_:)`` takes a slot first, and draining closes
+    /// them.
     private let slots: GenerationSlots
+    private var waiting: [WaitingCall] = []
+    private var arrivals: Int64 = 0
+    /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
+    private let waitingCount = Atomic<Int>(0)
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// - Parameters:
+    ///   - maxQueue: the bound on jobs waiting, the store's and the native calls here together.
+    ///   - observer: told of the state changes of the native calls this worker runs (the store tells it of the rest).
     public init(
         store: any JobStore,
         inventory: Inventory,
         broker: JobBroker,
         lane: any WorkerLane,
         retry: RetryPolicy = RetryPolicy(),
+        maxQueue: Int = .max,
+        observer: any JobTransitionObserver = IgnoringTransitions(),
         metrics: ForemanMetrics = .disabled,
         logger: Logger
     ) {
@@ -53,9 +90,11 @@ public actor Worker: Service {
         self.store = store
         self.inventory = inventory
         self.broker = broker
-        self.recorder = JobRecorder(store: store, broker: broker, logger: logger)
+        self.recorder = JobRecorder(store: store, broker: broker, observer: observer, logger: logger)
         self.lane = lane
         self.retry = retry
+        self.maxQueue = maxQueue
+        self.observer = observer
         self.logger = logger
         // A slot coming back after a wake found none free owes the run loop that wake. Only then: each wake costs a
         // thread of the pool, and on a native call it would be one more thread the call's end waits beside.
@@ -68,37 +107,45 @@ public actor Worker: Service {
     }
 
     /// The jobs being run now, oldest first.
-    public var running: [Job] { runs.values.map(\.job).sorted { ($0.seq ?? 0) < ($1.seq ?? 0) } }
+    public var running: [Job] { runs.values.map(\.job).sorted { $0.createdAt < $1.createdAt } }
 
     /// Whether job `id` is being run by this worker now.
     public func isRunning(_ id: String) -> Bool { runs[id] != nil }
+
+    /// Native calls waiting in memory, readable without waiting for this actor.
+    public nonisolated var waitingCalls: Int { waitingCount.load(ordering: .relaxed) }
 
     public func run() async throws {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 while !Task.isCancelled, !Task.isShuttingDownGracefully, let slot = slots.take() {
-                    let job: Job?
-                    do {
-                        job = try await claim()
-                    } catch {
-                        logger.error("could not claim a job", metadata: ["error": "\(error)"])
-                        // The store could not write (a full disk, another process's lock): the queue is still there,
-                        // so try again shortly instead of waiting for the next submission to wake the lane.
-                        group.addTask {
-                            try? await gracefulShutdownAwareSleep(for: .seconds(1))
-                            self.wake()
+                    var job = await nextWaitingCall(evenIfOutranked: false)
+                    if job == nil {
+                        do {
+                            job = try await claim()
+                        } catch {
+                            logger.error("could not claim a job", metadata: ["error": "\(error)"])
+                            // The store could not write (a full disk, another process's lock): the queue is still
+                            // there, so try again shortly instead of waiting for the next submission to wake the lane.
+                            group.addTask {
+                                try? await gracefulShutdownAwareSleep(for: .seconds(1))
+                                self.wake()
+                            }
                         }
-                        break
                     }
+                    // A `/jobs` job that outranked the native calls may have gone meanwhile (cancelled).
+                    if job == nil { job = await nextWaitingCall(evenIfOutranked: true) }
                     guard let job else { break }
                     let task = start(job, holding: slot)
                     group.addTask { await self.complete(job, task) }
+                    if job.origin == .api { await store.writeBehind(job) }
                 }
             }
             slots.close()
         }
-        // Runs ``startNow(_:)`` began complete on their own tasks: the lane has stopped once they have.
+        await endWaitingCalls(reason: .shutdown)
+        // Runs ``admit(_:)`` began complete on their own tasks: the lane has stopped once they have.
         await withTaskCancellationHandler {
             await waitUntilIdle()
         } onCancel: {
@@ -106,25 +153,119 @@ public actor Worker: Service {
         }
     }
 
-    /// Runs `job` at once when this generation lane is idle and nothing waits in it: the job is inserted already
-    /// running, so it skips the worker's claim and its commit (ADR 0011). Returns `nil`, with nothing persisted,
-    /// when the job must queue instead.
+    // MARK: Native calls (ADR 0016)
+
+    /// Admits native call `job`, with nothing committed on the way: it starts at once when the slot is free and no
+    /// call waits before it, else it waits here, in memory, for the slot. Its rows are written behind it.
     ///
-    /// The run is completed and recorded on a task of its own, beside the run loop, which then does not wake for
-    /// it: on a caller's event loop, the whole call stays on that loop's thread (ADR 0012). Shutdown waits for
-    /// it like any other run.
-    public func startNow(_ job: Job) async throws -> JobPlacement? {
-        guard lane.startsAtOnce, lane.owns(job), let slot = slots.take() else { return nil }
-        guard let (running, placement) = try await store.insertRunning(job) else { return nil }
+    /// A call that starts at once is completed on a task of its own, on the caller's event loop, so the whole call
+    /// stays on that loop's thread (ADR 0012). Shutdown waits for it like any other run.
+    ///
+    /// - Throws: ``JobStoreError/queueFull`` when the store's queue and the calls waiting here reach the bound.
+    public func admit(_ job: Job) async throws -> JobPlacement {
+        precondition(job.origin == .api && job.state == .queued && lane.owns(job), "only a new native call is admitted")
         guard !slots.isClosed else {
-            // The lane began to stop while the row was written: the job never reaches the target.
-            await recorder.record(running, .cancelled(transcript: []), cancelReason: .shutdown)
-            return placement
+            observer.entered(job, from: nil)
+            await end(job, .cancelled(.shutdown))
+            return JobPlacement(position: 1)
         }
-        let task = start(running, holding: slot)
-        Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
-        return placement
+        guard store.health.queueDepth + waiting.count < maxQueue else { throw JobStoreError.queueFull }
+        observer.entered(job, from: nil)
+        let outranked = isOutranked(job)
+        if waiting.isEmpty, !outranked, let slot = slots.take() {
+            let running = Self.started(job, at: Date())
+            let task = start(running, holding: slot)
+            Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
+            await store.writeBehind(running)
+            return JobPlacement(position: 1)
+        }
+        arrivals += 1
+        waiting.append(WaitingCall(job: job, order: arrivals))
+        waitingCount.store(waiting.count, ordering: .relaxed)
+        let place = waiting.count
+        slots.callWhenFree()
+        let above = outranked ? await store.queuedAbove(priority: job.priority, in: .generation) : 0
+        return JobPlacement(position: above + place)
     }
+
+    /// Whether a `/jobs` job of a higher priority than `job` waits in the store: it then runs first.
+    private func isOutranked(_ job: Job) -> Bool {
+        guard let top = store.health.highestQueuedPriority(in: .generation) else { return false }
+        return top > job.priority
+    }
+
+    /// Takes the waiting native call the lane's scheduler picks, marked running; `nil` when none waits, or when
+    /// the store holds a job that outranks them all and `evenIfOutranked` is false.
+    private func nextWaitingCall(evenIfOutranked: Bool) async -> Job? {
+        while let top = waiting.map(\.job.priority).max() {
+            if !evenIfOutranked, let stored = store.health.highestQueuedPriority(in: .generation), stored > top { return nil }
+            let now = Date()
+            guard let decision = await lane.choose(among: waiting.map(\.candidate), now: now) else { return nil }
+            // The choice was made across a suspension: a call cancelled meanwhile is gone, so choose again.
+            guard let index = waiting.firstIndex(where: { $0.order == decision.chosen }) else { continue }
+            for order in decision.passedOver {
+                guard let passed = waiting.firstIndex(where: { $0.order == order }) else { continue }
+                waiting[passed].skips += 1
+                waiting[passed].firstSkippedAt = waiting[passed].firstSkippedAt ?? now
+            }
+            let call = waiting.remove(at: index)
+            waitingCount.store(waiting.count, ordering: .relaxed)
+            return Self.started(call.job, at: now)
+        }
+        return nil
+    }
+
+    /// `job` as it stands once it starts: running, on its first attempt.
+    private static func started(_ job: Job, at now: Date) -> Job {
+        var running = job
+        running.state = .running
+        running.startedAt = now
+        running.attempts = 1
+        return running
+    }
+
+    /// The native call `id` if it waits here, with its place among the calls waiting.
+    public func waitingCall(_ id: String) -> (job: Job, position: Int)? {
+        guard let index = waiting.firstIndex(where: { $0.job.id == id }) else { return nil }
+        return (waiting[index].job, index + 1)
+    }
+
+    /// Every native call waiting here, newest first, with its place.
+    public var waitingCallsNewestFirst: [(job: Job, position: Int)] {
+        waiting.enumerated().map { ($0.element.job, $0.offset + 1) }.reversed()
+    }
+
+    /// Cancels native call `id` if it is still waiting here. Returns whether it was.
+    public func cancelWaiting(_ id: String, reason: CancelReason) async -> Bool {
+        guard let index = waiting.firstIndex(where: { $0.job.id == id }) else { return false }
+        let call = waiting.remove(at: index)
+        waitingCount.store(waiting.count, ordering: .relaxed)
+        await end(call.job, .cancelled(reason))
+        return true
+    }
+
+    /// Cancels every native call still waiting (the lane is stopping): their callers get a 503 with `Retry-After`
+    /// now rather than a dropped connection.
+    private func endWaitingCalls(reason: CancelReason) async {
+        let calls = waiting
+        waiting.removeAll()
+        waitingCount.store(0, ordering: .relaxed)
+        for call in calls { await end(call.job, .cancelled(reason)) }
+    }
+
+    /// Ends a native call that never ran: its row is written behind, cancelled, and its caller told.
+    private func end(_ job: Job, _ outcome: JobOutcome) async {
+        guard case .cancelled(let reason) = outcome else { preconditionFailure("a call that never ran can only be cancelled") }
+        var cancelled = job
+        cancelled.state = .cancelled
+        cancelled.error = reason.rawValue
+        cancelled.finishedAt = Date()
+        observer.entered(cancelled, from: .queued)
+        await store.writeBehind(cancelled)
+        await broker.finish(job.id, outcome)
+    }
+
+    // MARK: Runs
 
     private func claim() async throws -> Job? {
         try await lane.claim(from: store)
@@ -135,10 +276,16 @@ public actor Worker: Service {
         if cancelCurrent(id, reason: reason) { return true }
         // The claim may have committed while the worker has not yet started the run: leave a note
         // that `start` reads, so the cancellation is not lost in that gap.
-        guard let job = try? await store.job(id: id), job.state == .running, lane.owns(job) else { return false }
+        guard let job = try? await store.job(id: id), job.state == .running, job.origin == .jobs, lane.owns(job) else { return false }
         if cancelCurrent(id, reason: reason) { return true }
         cancelReasons[id] = cancelReasons[id] ?? reason
         return true
+    }
+
+    /// Cancels job `id` if this worker holds it now, waiting or running, without reading the store.
+    public func cancelHeld(_ id: String, reason: CancelReason) async -> Bool {
+        if cancelCurrent(id, reason: reason) { return true }
+        return await cancelWaiting(id, reason: reason)
     }
 
     private func cancelCurrent(_ id: String, reason: CancelReason) -> Bool {
@@ -149,6 +296,7 @@ public actor Worker: Service {
     }
 
     private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
+        if job.origin == .api { observer.entered(job, from: .queued) }
         let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
@@ -156,7 +304,7 @@ public actor Worker: Service {
         let task = Task.preferring(lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
             await attempt.run(events: await broker.channel(for: job.id))
         }
-        runs[job.id] = (job, task, slot)
+        runs[job.id] = Run(job: job, task: task, slot: slot)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
     }
@@ -167,9 +315,12 @@ public actor Worker: Service {
         } onCancel: {
             task.cancel()
         }
+        // The box is done with the run: the slot goes back before the outcome is recorded, so that a native call
+        // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
+        runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
         await recorder.record(job, result, cancelReason: reason)
-        runs[job.id] = nil  // gives the slot back
+        runs[job.id] = nil
         if runs.isEmpty { resumeIdleWaiters() }
     }
 
@@ -178,10 +329,12 @@ public actor Worker: Service {
         for id in runs.keys { _ = cancelCurrent(id, reason: reason) }
     }
 
-    /// Stops claiming, lets the running jobs finish within `grace`, then cancels what is left (a `/jobs` job
-    /// goes back to the queue, a native one fails with the reason) and returns once every outcome is recorded.
+    /// Stops taking work: native calls still waiting are cancelled, the running jobs may finish within `grace`,
+    /// then what is left is cancelled (a `/jobs` job goes back to the queue, a native one fails with the reason).
+    /// Returns once every outcome is recorded.
     public func drain(grace: Duration) async {
         slots.close()
+        await endWaitingCalls(reason: .shutdown)
         guard !runs.isEmpty else { return }
         logger.notice("waiting for running jobs before stopping", metadata: ["jobs": "\(runs.count)", "grace": "\(grace)"])
         await withTaskGroup(of: Void.self) { race in

@@ -1,6 +1,7 @@
 import ForemanDomain
 import ForemanStore
 import ForemanTarget
+import Foundation
 import NIOCore
 
 /// What makes one lane's worker what it is (ADR 0008): which jobs it claims, how many run at once, and how a job
@@ -8,12 +9,12 @@ import NIOCore
 public protocol WorkerLane: Sendable {
     /// Runs at once: the capacity of the worker's ``GenerationSlots``.
     var capacity: Int { get }
-    /// Whether a job of this lane may start at once, without a claim, when the lane is idle (ADR 0011).
-    var startsAtOnce: Bool { get }
     /// Whether `job` runs in this lane.
     func owns(_ job: Job) -> Bool
     /// Marks this lane's next job running and returns it; `nil` when none waits.
     func claim(from store: any JobStore) async throws -> Job?
+    /// Which of the native calls waiting in memory runs next (ADR 0016), by the rule the store's claim follows.
+    func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision?
     /// Sends `job`'s request to the box, after whatever the lane prepares first. Throws ``TargetError`` as a target does.
     func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse
     /// The event loop a run should prefer, given the caller's (see ``OllamaTarget/eventLoop(near:)``).
@@ -33,12 +34,15 @@ public struct GenerationLane: WorkerLane {
     }
 
     public var capacity: Int { 1 }
-    public var startsAtOnce: Bool { true }
 
     public func owns(_ job: Job) -> Bool { job.kind.lane == .generation }
 
     public func claim(from store: any JobStore) async throws -> Job? {
         try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
+    }
+
+    public func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision? {
+        Scheduler.decide(queue: waiting, chatSlot: await residency.slots.chat, now: now, policy: policy)
     }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
@@ -65,13 +69,15 @@ public struct EmbeddingJobsLane: WorkerLane {
     }
 
     public var capacity: Int { max(1, concurrency) }
-    public var startsAtOnce: Bool { false }
 
     public func owns(_ job: Job) -> Bool { job.kind.lane == .embeddings }
 
     public func claim(from store: any JobStore) async throws -> Job? {
         try await store.claimNextEmbed()
     }
+
+    /// Native embeddings calls never wait here: they take the ``EmbeddingLane`` directly.
+    public func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision? { nil }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
         let answer = try await embeddings.send(path: request.path, model: job.model, body: request.body ?? ByteBuffer(), maxResponseBytes: maxResponseBytes)

@@ -37,7 +37,7 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         report.string("last_error", snapshot.lastError)
         report.int("models", snapshot.models.count)
         report.string("store_error", storeFailure?.description)
-        report.int("queue_depth", service.health.queueDepth)
+        report.int("queue_depth", service.queueDepth)
         var running: String?
         if let job = await service.runningGeneration {
             var item = JSONObjectWriter()

@@ -1,0 +1,70 @@
+import ForemanDomain
+import Foundation
+import GRDB
+
+/// Native jobs' rows, written behind their calls (ADR 0016): a call hands its job over as it starts and as it ends,
+/// and returns at once; the rows are committed in batches, off every call's path, whenever the writer is free.
+extension SQLiteJobStore {
+    /// Takes native job `job` as it stands now, to be written behind. Its transitions were reported when they
+    /// happened, so the commit reports none.
+    public func writeBehind(_ job: Job) {
+        precondition(job.origin == .api, "only native jobs are written behind")
+        behind.append(job)
+        behindHanded()
+    }
+
+    /// Commits every job handed to ``writeBehind(_:)`` so far, one transaction per batch, at deferred durability.
+    /// Returns once none is left; a batch that fails stays to be written, and the error is thrown.
+    public func flushWritesBehind() async throws {
+        while true {
+            if flushingBehind {
+                await withCheckedContinuation { behindFlushWaiters.append($0) }
+                continue
+            }
+            guard !behind.isEmpty else { return }
+            flushingBehind = true
+            let batch = behind
+            behind.removeAll()
+            defer {
+                flushingBehind = false
+                let waiters = behindFlushWaiters
+                behindFlushWaiters.removeAll()
+                for waiter in waiters { waiter.resume() }
+            }
+            let pool = self.pool
+            let view = self.view
+            do {
+                // Always on the writer's queue: this actor stays free for the submissions meanwhile.
+                _ = try await writer.around {
+                    try await pool.writeWithoutTransaction { db in
+                        try Self.commit(db, .deferred, view) { db, _ in
+                            for job in batch { try job.upsertRow(db) }
+                        }
+                    }
+                }
+            } catch {
+                behind = batch + behind
+                noteWriteFailed(error)
+                throw error
+            }
+            noteWriteSucceeded()
+            for job in batch where job.state == .succeeded {
+                if let startedAt = job.startedAt, let finishedAt = job.finishedAt {
+                    runTimes.add(finishedAt.timeIntervalSince(startedAt), kind: job.kind)
+                }
+            }
+        }
+    }
+
+    /// Commits what was handed over before a read, so that a caller who reads its own call after the response
+    /// finds it. A failed commit is logged by the flush; the read then answers without those rows.
+    func settleWritesBehind() async {
+        guard !behind.isEmpty || flushingBehind else { return }
+        try? await flushWritesBehind()
+    }
+
+    /// Queued jobs of `lane` with a priority above `priority`.
+    public func queuedAbove(priority: Int, in lane: JobLane) -> Int {
+        tally.queuedAbove(lane: lane, priority: priority)
+    }
+}
