@@ -149,6 +149,24 @@ extension ServerTests {
             }
         }
 
+        @Test("a running native call is listed, read and cancelled by id before its row exists")
+        func runningNativeCallFromMemory() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                let native = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2)) }
+                await harness.fake.waitForGenerations(1)
+                let listed = try await harness.request(.GET, "/jobs?state=running&origin=api").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                #expect(listed.count == 1, "\(listed)")
+                let id = try #require(listed.first?["id"] as? String)
+                #expect(try await harness.job(id)["state"] as? String == "running")
+                let cancelled = try await harness.request(.DELETE, "/jobs/\(id)")
+                #expect(cancelled.status == 200, "\(cancelled.body)")
+                #expect(try cancelled.jsonObject()["state"] as? String == "cancelled")
+                #expect(try await native.value.status == 499)
+                await harness.fake.resume()
+            }
+        }
+
         @Test("an embed job stores the embed response and no transcript")
         func embedJob() async throws {
             try await Harness.run { harness in

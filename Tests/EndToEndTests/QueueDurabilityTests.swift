@@ -54,6 +54,9 @@ extension ServerTests {
                 let body = Harness.chatBody(tokens: 3)
                 let response = try await harness.request(.POST, "/api/chat", json: body)
                 #expect(response.status == 200)
+                // The row is written behind the call (ADR 0016); foreman's own read commits it first.
+                let id = try #require(response.headers.first(name: "X-Foreman-Job-Id"))
+                #expect(try await harness.request(.GET, "/jobs/\(id)").jsonObject()["state"] as? String == "succeeded")
                 let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 10)
                 let job = try #require(try await store.pool.read { db in try Job.fetchOne(db) })
                 #expect(job.state == .succeeded)

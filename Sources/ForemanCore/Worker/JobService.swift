@@ -100,7 +100,9 @@ public struct JobService: Sendable {
     /// aborted first). Cancelling a cancelled job is harmless.
     public func cancelAndWait(_ id: String) async throws -> CancelResult {
         if await worker.cancelWaiting(id, reason: .requested) { return .cancelled }
-        guard let job = try await store.job(id: id) else { return .notFound }
+        var found = await worker.runningCall(id)
+        if found == nil { found = try await store.job(id: id) }
+        guard let job = found else { return .notFound }
         switch job.state {
         case .cancelled: return .cancelled
         case .succeeded, .failed: return .alreadyFinished
@@ -160,22 +162,27 @@ public struct JobService: Sendable {
         if let (job, position) = await worker.waitingCall(id) {
             return JobDocument.render(job, queuePosition: position + (await store.queuedAbove(priority: job.priority, in: .generation)), artifacts: [])
         }
+        if let job = await worker.runningCall(id) { return JobDocument.render(job, queuePosition: nil, artifacts: []) }
         return try await store.document(id: id)
     }
 
     /// A page of job objects, newest first, and the cursor of the next page. The first page begins with the native
-    /// calls waiting in memory that match (they have no row yet, and are the newest there are).
+    /// calls in memory that match, waiting then running (they have no row until they end, and are the newest there
+    /// are).
     public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        var waiting: [String] = []
+        var inMemory: [String] = []
         if cursor == nil {
-            for (job, position) in await worker.waitingCallsNewestFirst where filter.matches(job) && waiting.count < limit {
+            for (job, position) in await worker.waitingCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
                 let above = await store.queuedAbove(priority: job.priority, in: .generation)
-                waiting.append(JobDocument.render(job, queuePosition: position + above, artifacts: []))
+                inMemory.append(JobDocument.render(job, queuePosition: position + above, artifacts: []))
+            }
+            for job in await worker.runningCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
+                inMemory.append(JobDocument.render(job, queuePosition: nil, artifacts: []))
             }
         }
-        guard waiting.count < limit else { return (waiting, .max) }
-        let page = try await store.list(filter, limit: limit - waiting.count, before: cursor)
-        return (waiting + page.documents, page.next)
+        guard inMemory.count < limit else { return (inMemory, .max) }
+        let page = try await store.list(filter, limit: limit - inMemory.count, before: cursor)
+        return (inMemory + page.documents, page.next)
     }
 
     /// The artifacts of job `id`, or `nil` when there is no such job.

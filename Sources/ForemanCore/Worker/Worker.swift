@@ -68,6 +68,8 @@ public actor Worker: Service {
     private let slots: GenerationSlots
     private var waiting: [WaitingCall] = []
     private var arrivals: Int64 = 0
+    /// A job claimed from the store that waits for the slot: a native call took it during the claim.
+    private var claimedAhead: Job?
     /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
     private let waitingCount = Atomic<Int>(0)
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -119,11 +121,18 @@ public actor Worker: Service {
         wake()
         await withDiscardingTaskGroup { group in
             for await _ in wakeup.signals.cancelOnGracefulShutdown() {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully, let slot = slots.take() {
-                    var job = await nextWaitingCall(evenIfOutranked: false)
-                    if job == nil {
+                while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    // The claim is made holding no slot: a native call that arrives while it commits (behind other
+                    // commits, perhaps) starts at once, and the claimed job waits for the slot instead (ADR 0016).
+                    if claimedAhead == nil, !hasRunnableWaitingCall {
+                        guard !slots.isClosed else { break }
+                        // Every slot is held: the next one back wakes this loop.
+                        guard slots.inUse < slots.capacity else {
+                            slots.callWhenFree()
+                            break
+                        }
                         do {
-                            job = try await claim()
+                            claimedAhead = try await claim()
                         } catch {
                             logger.error("could not claim a job", metadata: ["error": "\(error)"])
                             // The store could not write (a full disk, another process's lock): the queue is still
@@ -134,17 +143,23 @@ public actor Worker: Service {
                             }
                         }
                     }
+                    guard claimedAhead != nil || !waiting.isEmpty, let slot = slots.take() else { break }
+                    var job = await nextWaitingCall(evenIfOutranked: false)
+                    if job == nil, let ahead = claimedAhead {
+                        claimedAhead = nil
+                        job = ahead
+                    }
                     // A `/jobs` job that outranked the native calls may have gone meanwhile (cancelled).
                     if job == nil { job = await nextWaitingCall(evenIfOutranked: true) }
                     guard let job else { break }
                     let task = start(job, holding: slot)
                     group.addTask { await self.complete(job, task) }
-                    if job.origin == .api { await store.writeBehind(job) }
                 }
             }
             slots.close()
         }
         await endWaitingCalls(reason: .shutdown)
+        await returnClaimedAhead()
         // Runs ``admit(_:)`` began complete on their own tasks: the lane has stopped once they have.
         await withTaskCancellationHandler {
             await waitUntilIdle()
@@ -153,10 +168,29 @@ public actor Worker: Service {
         }
     }
 
+    /// Whether a native call waits that may run before every `/jobs` job, queued or claimed ahead.
+    private var hasRunnableWaitingCall: Bool {
+        guard let top = waiting.map(\.job.priority).max() else { return false }
+        return (highestDurablePriority ?? .min) <= top
+    }
+
+    /// The highest priority of a `/jobs` job that waits for this lane: queued in the store, or claimed ahead.
+    private var highestDurablePriority: Int? {
+        [store.health.highestQueuedPriority(in: .generation), claimedAhead?.priority].compactMap { $0 }.max()
+    }
+
+    /// Gives the job claimed but not yet started back to the queue (the lane is stopping).
+    private func returnClaimedAhead() async {
+        guard let job = claimedAhead else { return }
+        claimedAhead = nil
+        await recorder.record(job, .cancelled(transcript: []), cancelReason: .shutdown)
+    }
+
     // MARK: Native calls (ADR 0016)
 
     /// Admits native call `job`, with nothing committed on the way: it starts at once when the slot is free and no
-    /// call waits before it, else it waits here, in memory, for the slot. Its rows are written behind it.
+    /// call waits before it, else it waits here, in memory, for the slot. It is read from here until it ends; then
+    /// its row is written behind it, once, as it ended.
     ///
     /// A call that starts at once is completed on a task of its own, on the caller's event loop, so the whole call
     /// stays on that loop's thread (ADR 0012). Shutdown waits for it like any other run.
@@ -176,7 +210,6 @@ public actor Worker: Service {
             let running = Self.started(job, at: Date())
             let task = start(running, holding: slot)
             Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
-            await store.writeBehind(running)
             return JobPlacement(position: 1)
         }
         arrivals += 1
@@ -184,13 +217,14 @@ public actor Worker: Service {
         waitingCount.store(waiting.count, ordering: .relaxed)
         let place = waiting.count
         slots.callWhenFree()
-        let above = outranked ? await store.queuedAbove(priority: job.priority, in: .generation) : 0
+        let claimedAheadOutranks = (claimedAhead?.priority ?? .min) > job.priority ? 1 : 0
+        let above = outranked ? await store.queuedAbove(priority: job.priority, in: .generation) + claimedAheadOutranks : 0
         return JobPlacement(position: above + place)
     }
 
-    /// Whether a `/jobs` job of a higher priority than `job` waits in the store: it then runs first.
+    /// Whether a `/jobs` job of a higher priority than `job` waits: it then runs first.
     private func isOutranked(_ job: Job) -> Bool {
-        guard let top = store.health.highestQueuedPriority(in: .generation) else { return false }
+        guard let top = highestDurablePriority else { return false }
         return top > job.priority
     }
 
@@ -198,7 +232,7 @@ public actor Worker: Service {
     /// the store holds a job that outranks them all and `evenIfOutranked` is false.
     private func nextWaitingCall(evenIfOutranked: Bool) async -> Job? {
         while let top = waiting.map(\.job.priority).max() {
-            if !evenIfOutranked, let stored = store.health.highestQueuedPriority(in: .generation), stored > top { return nil }
+            if !evenIfOutranked, let durable = highestDurablePriority, durable > top { return nil }
             let now = Date()
             guard let decision = await lane.choose(among: waiting.map(\.candidate), now: now) else { return nil }
             // The choice was made across a suspension: a call cancelled meanwhile is gone, so choose again.
@@ -233,6 +267,17 @@ public actor Worker: Service {
     /// Every native call waiting here, newest first, with its place.
     public var waitingCallsNewestFirst: [(job: Job, position: Int)] {
         waiting.enumerated().map { ($0.element.job, $0.offset + 1) }.reversed()
+    }
+
+    /// The native call `id` if it is running: it has no row until it ends.
+    public func runningCall(_ id: String) -> Job? {
+        guard let job = runs[id]?.job, job.origin == .api else { return nil }
+        return job
+    }
+
+    /// The native calls running now, newest first.
+    public var runningCallsNewestFirst: [Job] {
+        runs.values.map(\.job).filter { $0.origin == .api }.sorted { $0.createdAt > $1.createdAt }
     }
 
     /// Cancels native call `id` if it is still waiting here. Returns whether it was.
@@ -274,6 +319,11 @@ public actor Worker: Service {
     /// Cancels job `id` if it is running. Returns whether it was.
     public func cancelRunning(_ id: String, reason: CancelReason) async -> Bool {
         if cancelCurrent(id, reason: reason) { return true }
+        if let ahead = claimedAhead, ahead.id == id {
+            claimedAhead = nil
+            await recorder.record(ahead, .cancelled(transcript: []), cancelReason: reason)
+            return true
+        }
         // The claim may have committed while the worker has not yet started the run: leave a note
         // that `start` reads, so the cancellation is not lost in that gap.
         guard let job = try? await store.job(id: id), job.state == .running, job.origin == .jobs, lane.owns(job) else { return false }
@@ -335,6 +385,7 @@ public actor Worker: Service {
     public func drain(grace: Duration) async {
         slots.close()
         await endWaitingCalls(reason: .shutdown)
+        await returnClaimedAhead()
         guard !runs.isEmpty else { return }
         logger.notice("waiting for running jobs before stopping", metadata: ["jobs": "\(runs.count)", "grace": "\(grace)"])
         await withTaskGroup(of: Void.self) { race in
