@@ -26,6 +26,11 @@ public enum JobDocument {
         return writer.finished()
     }
 
+    /// The job object of what a read returned.
+    public static func render(_ snapshot: JobSnapshot) -> String {
+        render(snapshot.job, queuePosition: snapshot.queuePosition, estimatedStartAt: snapshot.estimatedStartAt, artifacts: snapshot.artifacts)
+    }
+
     /// The `artifacts` array: name, content type, size and download URL of each.
     public static func renderArtifacts(jobID: String, _ artifacts: [ArtifactInfo]) -> String {
         let items = artifacts.map { artifact -> String in
@@ -49,14 +54,7 @@ public enum JobDocument {
 
     /// Renders `job` with its artifacts, placed by `view` when it is queued.
     static func render(_ job: Job, artifacts: [ArtifactInfo], view: QueueView, now: Date = Date()) -> String {
-        var position: Int?
-        var estimate: Date?
-        if job.state == .queued {
-            let place = view.place(of: job)
-            position = place
-            estimate = view.estimatedStart(lane: job.kind.lane, position: place, now: now)
-        }
-        return render(job, queuePosition: position, estimatedStartAt: estimate, artifacts: artifacts)
+        render(view.snapshot(job, artifacts: artifacts, now: now))
     }
 }
 
@@ -73,6 +71,15 @@ struct QueueView: Sendable {
     /// Read from the in-memory ``QueueOrder``: no count over the jobs ahead, however deep the queue.
     func place(of job: Job) -> Int {
         order.place(job.seq ?? .max, lane: job.kind.lane, priority: job.priority)
+    }
+
+    /// `job` with its artifacts, and its place and estimated start when it is queued.
+    func snapshot(_ job: Job, artifacts: [ArtifactInfo], now: Date = Date()) -> JobSnapshot {
+        guard job.state == .queued else { return JobSnapshot(job: job, artifacts: artifacts) }
+        let place = self.place(of: job)
+        return JobSnapshot(
+            job: job, artifacts: artifacts, queuePosition: place, estimatedStartAt: estimatedStart(lane: job.kind.lane, position: place, now: now)
+        )
     }
 
     /// Where a job just inserted stands: last of its priority in its lane (the tally already counts it).

@@ -42,10 +42,10 @@ public protocol JobStore: Sendable {
     // MARK: Reads
 
     func job(id: String) async throws -> Job?
-    /// The job object of `id`, or `nil` when there is none.
-    func document(id: String) async throws -> String?
-    /// A page of job objects, newest first, and the cursor of the next page.
-    func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?)
+    /// Job `id` with its artifacts and its place, or `nil` when there is none.
+    func snapshot(id: String) async throws -> JobSnapshot?
+    /// A page of jobs, newest first, and the cursor of the next page.
+    func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (jobs: [JobSnapshot], next: Int64?)
     /// Queued jobs of `lane` with a priority above `priority`.
     func queuedAbove(priority: Int, in lane: JobLane) async -> Int
     func artifacts(jobID: String) async throws -> [ArtifactInfo]?

@@ -391,8 +391,8 @@ public actor SQLiteJobStore: JobStore {
         return try await pool.read { db in try Self.job(db, id: id) }
     }
 
-    /// The job object of `id` (see ``JobDocument``), if the job exists.
-    public func document(id: String) async throws -> String? {
+    /// Job `id` with its artifacts and its place, if the job exists.
+    public func snapshot(id: String) async throws -> JobSnapshot? {
         await settleWritesBehind()
         let read = try await pool.read { db -> (Job, [ArtifactInfo])? in
             guard let job = try Self.job(db, id: id) else { return nil }
@@ -400,14 +400,14 @@ public actor SQLiteJobStore: JobStore {
         }
         // Placed here, on the actor, from the current order: a copy of it held across the read would be copied
         // whole by the next write.
-        return read.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }
+        return read.map { view.snapshot($0.0, artifacts: $0.1) }
     }
 
-    /// One page of job objects, newest first, and the cursor of the next page (`nil` on the last page).
+    /// One page of jobs, newest first, and the cursor of the next page (`nil` on the last page).
     ///
     /// The cursor is the `seq` of the page's last job: rows inserted meanwhile are newer, so they never shift
     /// a page that is being walked.
-    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
+    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (jobs: [JobSnapshot], next: Int64?) {
         await settleWritesBehind()
         let read = try await pool.read { db -> (jobs: [(Job, [ArtifactInfo])], next: Int64?) in
             var request = Job.all()
@@ -420,7 +420,7 @@ public actor SQLiteJobStore: JobStore {
             return (try page.map { ($0, try ArtifactInfo.fetchAll(db, jobID: $0.id)) }, jobs.count > limit ? page.last?.seq : nil)
         }
         let view = self.view
-        return (read.jobs.map { JobDocument.render($0.0, artifacts: $0.1, view: view) }, read.next)
+        return (read.jobs.map { view.snapshot($0.0, artifacts: $0.1) }, read.next)
     }
 
     /// The listing of a job's artifacts, or `nil` if the job does not exist.

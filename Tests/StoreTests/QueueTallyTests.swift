@@ -46,9 +46,8 @@ struct QueueTallyTests {
             let expected = try expectedPositions(store)
             #expect(await store.queueDepth == expected.count, "step \(step): depth")
             for (id, position) in expected.sorted(by: { $0.key < $1.key }) {
-                let document = try #require(try await store.document(id: id))
-                let shown = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any]
-                #expect(shown?["queue_position"] as? Int == position, "step \(step): \(id)")
+                let snapshot = try #require(try await store.snapshot(id: id))
+                #expect(snapshot.queuePosition == position, "step \(step): \(id)")
             }
         }
         // A store opened afresh reads the same tally from the table.
@@ -56,8 +55,7 @@ struct QueueTallyTests {
         let expected = try expectedPositions(store)
         #expect(await reopened.queueDepth == expected.count)
         for (id, position) in expected {
-            let document = try #require(try await reopened.document(id: id))
-            #expect((try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["queue_position"] as? Int == position, "reopened: \(id)")
+            #expect(try await reopened.snapshot(id: id)?.queuePosition == position, "reopened: \(id)")
         }
     }
 

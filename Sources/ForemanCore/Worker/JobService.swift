@@ -157,32 +157,31 @@ public struct JobService: Sendable {
     /// either.
     public var queueDepth: Int { store.health.queueDepth + worker.waitingCalls }
 
-    /// The job object of `id` (``JobDocument``), or `nil` when there is none.
-    public func document(id: String) async throws -> String? {
+    /// Job `id` with its artifacts and its place, or `nil` when there is none.
+    public func snapshot(id: String) async throws -> JobSnapshot? {
         if let (job, position) = await worker.waitingCall(id) {
-            return JobDocument.render(job, queuePosition: position + (await store.queuedAbove(priority: job.priority, in: .generation)), artifacts: [])
+            return JobSnapshot(job: job, queuePosition: position + (await store.queuedAbove(priority: job.priority, in: .generation)))
         }
-        if let job = await worker.runningCall(id) { return JobDocument.render(job, queuePosition: nil, artifacts: []) }
-        return try await store.document(id: id)
+        if let job = await worker.runningCall(id) { return JobSnapshot(job: job) }
+        return try await store.snapshot(id: id)
     }
 
-    /// A page of job objects, newest first, and the cursor of the next page. The first page begins with the native
-    /// calls in memory that match, waiting then running (they have no row until they end, and are the newest there
-    /// are).
-    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (documents: [String], next: Int64?) {
-        var inMemory: [String] = []
+    /// A page of jobs, newest first, and the cursor of the next page. The first page begins with the native calls in
+    /// memory that match, waiting then running (they have no row until they end, and are the newest there are).
+    public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (jobs: [JobSnapshot], next: Int64?) {
+        var inMemory: [JobSnapshot] = []
         if cursor == nil {
             for (job, position) in await worker.waitingCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
                 let above = await store.queuedAbove(priority: job.priority, in: .generation)
-                inMemory.append(JobDocument.render(job, queuePosition: position + above, artifacts: []))
+                inMemory.append(JobSnapshot(job: job, queuePosition: position + above))
             }
             for job in await worker.runningCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
-                inMemory.append(JobDocument.render(job, queuePosition: nil, artifacts: []))
+                inMemory.append(JobSnapshot(job: job))
             }
         }
         guard inMemory.count < limit else { return (inMemory, .max) }
         let page = try await store.list(filter, limit: limit - inMemory.count, before: cursor)
-        return (inMemory + page.documents, page.next)
+        return (inMemory + page.jobs, page.next)
     }
 
     /// The artifacts of job `id`, or `nil` when there is no such job.

@@ -84,7 +84,8 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
         }
         let page = try await service.list(filter, limit: limit, before: cursor)
         let next = page.next.map { JobDocument.quoted(String($0)) } ?? "null"
-        return JSONLine.response(#"{"jobs":["# + page.documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
+        let documents = page.jobs.map(JobDocument.render)
+        return JSONLine.response(#"{"jobs":["# + documents.joined(separator: ",") + #"],"next_cursor":"# + next + "}", status: .ok)
     }
 
     private func artifacts(_ id: String) async throws -> Response {
@@ -104,8 +105,8 @@ struct JobsRoutes<Context: RequestContext>: Sendable {
     }
 
     private func document(_ id: String, status: HTTPResponse.Status, location: Bool = false) async throws -> Response {
-        guard let document = try await service.document(id: id) else { throw APIError.jobNotFound }
-        var response = JSONLine.response(document, status: status)
+        guard let snapshot = try await service.snapshot(id: id) else { throw APIError.jobNotFound }
+        var response = JSONLine.response(JobDocument.render(snapshot), status: status)
         if location { response.headers[.location] = "/jobs/\(id)" }
         return response
     }
