@@ -51,7 +51,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "ForemanCore",
+            name: "ForemanEngine",
             dependencies: [
                 "ForemanDomain", "ForemanTarget", "ForemanStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "ForemanServer",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "foreman",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "ForemanTestSupport",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "FakeOllama",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "FakeOllama",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,13 +130,13 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "ForemanTestSupport"],
+            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "ForemanTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanCore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "FakeOllama", "ForemanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import ForemanCore
+import ForemanEngine
 import ForemanStore
 import ForemanTarget
 import Foundation

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanDomain
-import ForemanCore
+import ForemanEngine
 import ForemanServer
 import Foundation
 import Logging

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import ForemanCore
+import ForemanEngine
 import ForemanTarget
 import Foundation
 import NIOCore

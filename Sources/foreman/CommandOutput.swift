@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import Foundation
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ForemanCore
+import ForemanEngine
 import ForemanDomain
 import ForemanServer
 import Foundation

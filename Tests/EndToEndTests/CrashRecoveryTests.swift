@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import FakeOllama
-import ForemanCore
+import ForemanEngine
 import ForemanTestSupport
 import Foundation
 import Testing

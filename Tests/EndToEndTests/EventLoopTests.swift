@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import ForemanCore
+import ForemanEngine
 @testable import ForemanServer
 import ForemanTestSupport
 import Foundation

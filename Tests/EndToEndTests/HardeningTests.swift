@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOllama
-import ForemanCore
+import ForemanEngine
+import ForemanServer
 import ForemanDomain
 import ForemanTestSupport
 import Foundation

@@ -1,5 +1,5 @@
 import FakeOllama
-import ForemanCore
+import ForemanEngine
 import ForemanDomain
 @testable import ForemanStore
 import ForemanTestSupport

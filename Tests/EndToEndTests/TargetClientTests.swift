@@ -1,5 +1,5 @@
 import FakeOllama
-import ForemanCore
+import ForemanEngine
 import ForemanTarget
 import ForemanTestSupport
 import Foundation

@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import ForemanDomain
 @testable import ForemanServer
 @testable import ForemanStore

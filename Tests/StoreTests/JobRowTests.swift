@@ -1,5 +1,5 @@
 import FakeOllama
-@testable import ForemanCore
+@testable import ForemanEngine
 import ForemanDomain
 @testable import ForemanStore
 import ForemanTestSupport

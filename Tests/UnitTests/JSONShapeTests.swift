@@ -3,7 +3,8 @@ import Foundation
 import NIOCore
 import Testing
 
-@testable import ForemanCore
+@testable import ForemanEngine
+@testable import ForemanServer
 
 /// ``JSONShape`` is a shortcut past `JSONSerialization`: wherever it reads a body, it must read what Foundation reads,
 /// and native request validation must answer exactly as it does through Foundation (ADR 0011).

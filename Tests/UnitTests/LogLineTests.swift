@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 @testable import ForemanServer
 import ForemanTestSupport
 import Foundation

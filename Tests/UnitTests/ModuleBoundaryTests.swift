@@ -32,7 +32,7 @@ struct ModuleBoundaryTests {
         // NIOCore for its CircularBuffer alone (the queue's order); ServiceLifecycle for the WAL checkpointer.
         "ForemanStore": ["ForemanDomain", "Foundation", "GRDB", "GRDBSQLite", "SQLite3", "Logging", "NIOCore", "ServiceLifecycle", "Synchronization"],
         // The engine holds no SQL and no HTTP server: the store and the target clients do that for it.
-        "ForemanCore": [
+        "ForemanEngine": [
             "ForemanDomain", "ForemanStore", "ForemanTarget", "Foundation", "AsyncHTTPClient", "CoreMetrics", "Crypto", "Logging",
             "NIOCore", "NIOHTTP1", "NIOPosix", "ServiceLifecycle", "Synchronization",
         ],
@@ -66,11 +66,11 @@ struct ModuleBoundaryTests {
 
     @Test("the engine knows the store by its protocol alone: only the wiring names SQLiteJobStore")
     func engineUsesTheProtocol() throws {
-        let folder = Self.sources.appendingPathComponent("ForemanCore")
+        let folder = Self.sources.appendingPathComponent("ForemanEngine")
         let files = try #require(FileManager.default.enumerator(atPath: folder.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
         for file in files {
             let code = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            #expect(!code.contains("SQLiteJobStore"), "ForemanCore/\(file) names SQLiteJobStore")
+            #expect(!code.contains("SQLiteJobStore"), "ForemanEngine/\(file) names SQLiteJobStore")
         }
     }
 }

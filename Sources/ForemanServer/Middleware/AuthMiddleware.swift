@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import Hummingbird
 
 /// Requires `Authorization: Bearer <FOREMAN_TOKEN>` on everything but the monitor and heartbeat paths.

@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import ForemanDomain
 import Foundation
 import HTTPTypes

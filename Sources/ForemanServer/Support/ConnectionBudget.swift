@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import HummingbirdCore
 import Logging
 import Synchronization

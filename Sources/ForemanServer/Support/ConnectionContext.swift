@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import ForemanTarget
 import Hummingbird
 import HummingbirdCore

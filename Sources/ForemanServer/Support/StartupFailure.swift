@@ -1,4 +1,4 @@
-import ForemanCore
+import ForemanEngine
 import ForemanStore
 import Foundation
 import NIOCore

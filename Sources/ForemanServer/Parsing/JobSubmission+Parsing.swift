@@ -1,18 +1,9 @@
 import ForemanDomain
+import ForemanEngine
 import Foundation
 import NIOCore
 
-/// A validated `POST /jobs` body.
-public struct JobSubmission: Sendable, Equatable {
-    public var kind: JobKind
-    /// The native request, byte for byte as the caller wrote it.
-    public var request: Data
-    public var native: NativeRequest
-    public var stateWebhookURL: String?
-    public var priority: Int
-    /// The caller's metadata object, byte for byte.
-    public var metadata: String?
-
+extension JobSubmission {
     /// Validates `body`; the inner request is checked exactly as its native endpoint would check it.
     public static func parse(_ body: ByteBuffer, webhooks: WebhookAddressPolicy = WebhookAddressPolicy()) throws(RequestError) -> JobSubmission {
         let bytes = Array(body.readableBytesView)
@@ -86,6 +77,9 @@ public struct JobSubmission: Sendable, Equatable {
         }
         let native = try NativeRequest.parse(endpoint, fields: requestFields)
         let metadata = metadataKind == .object ? raw("metadata").map { String(decoding: $0, as: UTF8.self) } : nil
-        return JobSubmission(kind: kind, request: raw("request") ?? Data(), native: native, stateWebhookURL: url, priority: priority, metadata: metadata)
+        return JobSubmission(
+            kind: kind, request: raw("request") ?? Data(), model: native.model, stream: native.stream, stateWebhookURL: url, priority: priority,
+            metadata: metadata
+        )
     }
 }

@@ -43,14 +43,14 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, ``JobStoreError``.
     public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> EnqueueResult {
-        try await models.requireKnown(submission.native.model)
+        try await models.requireKnown(submission.model)
         let job = Job(
             kind: submission.kind,
             origin: .jobs,
-            model: submission.native.model,
+            model: submission.model,
             priority: submission.priority,
             request: submission.request,
-            stream: submission.native.stream,
+            stream: submission.stream,
             metadata: submission.metadata,
             stateWebhookURL: submission.stateWebhookURL
         )

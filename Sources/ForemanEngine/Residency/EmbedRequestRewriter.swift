@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 
 /// Adjusts an embeddings request before it goes to the target (ADR 0008), editing the caller's text in place

@@ -1,3 +1,4 @@
+import ForemanEngine
 import ForemanDomain
 import Foundation
 import NIOCore
@@ -138,19 +139,5 @@ extension JSONShape.Field {
         case let array as [Any]: self.init(kind: .array, elements: Set(array.map { JSONShape.Field(foundation: $0).kind }))
         default: self.init(kind: .null)
         }
-    }
-}
-
-/// Type tests for `JSONSerialization` values that hold on Linux too, where every `NSNumber` also casts to `Bool`.
-enum JSONValue {
-    private static let booleanType = type(of: NSNumber(value: true))
-
-    static func isBool(_ value: Any) -> Bool {
-        guard let number = value as? NSNumber else { return false }
-        return type(of: number) == booleanType
-    }
-
-    static func isNumber(_ value: Any) -> Bool {
-        value is NSNumber && !isBool(value)
     }
 }

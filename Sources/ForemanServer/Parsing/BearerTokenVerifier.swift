@@ -1,3 +1,4 @@
+import ForemanEngine
 import Crypto
 
 /// Checks `Authorization: Bearer <token>` headers without leaking the token through timing.
