@@ -49,7 +49,7 @@ struct ModuleBoundaryTests {
     @Test("routes and middleware reach jobs through JobService alone: never the store, a worker or the database")
     func routesGoThroughTheService() throws {
         let forbidden = ["JobStore", "Worker", "JobBroker", "DatabasePool", "GRDB"]
-        for folder in ["Routes", "Middleware"] {
+        for folder in ["Routes", "Middleware", "Parsing"] {
             let path = Self.sources.appendingPathComponent("ForemanServer").appendingPathComponent(folder)
             let files = try FileManager.default.contentsOfDirectory(atPath: path.path).filter { $0.hasSuffix(".swift") }
             #expect(!files.isEmpty)

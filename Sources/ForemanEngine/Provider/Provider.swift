@@ -9,7 +9,7 @@ import Logging
 /// The engine holds a list of these. Today the list has one element; a fleet makes it several, each drained by its
 /// own worker.
 public struct Provider: Sendable {
-    /// What shapes a provider's behaviour; ``ForemanConfig/providerSettings(embeddingMaxResponseBytes:)`` makes it.
+    /// What shapes a provider's behaviour; the app's configuration makes it.
     public struct Settings: Sendable {
         public var scheduling: Scheduler.Policy
         /// Models declared as embeddings models (`FOREMAN_EMBED_MODELS`).
@@ -25,6 +25,23 @@ public struct Provider: Sendable {
         public var retry: Worker.RetryPolicy
         /// `FOREMAN_MAX_QUEUE`: jobs that may wait, in the store and in memory together.
         public var maxQueue: Int
+
+        public init(
+            scheduling: Scheduler.Policy, embeddingModels: Set<String>, pollInterval: Duration, inventoryRefreshMinimum: Duration,
+            embeddingConcurrency: Int, embeddingNumCtx: Int?, embeddingMaxWaiting: Int, embeddingMaxResponseBytes: Int,
+            retry: Worker.RetryPolicy, maxQueue: Int
+        ) {
+            self.scheduling = scheduling
+            self.embeddingModels = embeddingModels
+            self.pollInterval = pollInterval
+            self.inventoryRefreshMinimum = inventoryRefreshMinimum
+            self.embeddingConcurrency = embeddingConcurrency
+            self.embeddingNumCtx = embeddingNumCtx
+            self.embeddingMaxWaiting = embeddingMaxWaiting
+            self.embeddingMaxResponseBytes = embeddingMaxResponseBytes
+            self.retry = retry
+            self.maxQueue = maxQueue
+        }
     }
 
     public let target: any OllamaTarget

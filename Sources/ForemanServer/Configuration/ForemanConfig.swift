@@ -1,3 +1,4 @@
+import ForemanEngine
 import ForemanDomain
 import ForemanTarget
 import Foundation

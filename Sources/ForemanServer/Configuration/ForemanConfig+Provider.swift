@@ -1,3 +1,5 @@
+import ForemanEngine
+
 extension ForemanConfig {
     /// The settings of the provider at `FOREMAN_OLLAMA_URL`; the embeddings answer limit is the HTTP surface's.
     public func providerSettings(embeddingMaxResponseBytes: Int) -> Provider.Settings {

@@ -1,3 +1,4 @@
+import ForemanEngine
 import Foundation
 
 /// A listening address, `host:port`.
