@@ -68,9 +68,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "ForemanServer",
+            name: "ForemanHTTP",
             dependencies: [
                 "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ForemanApp",
+            dependencies: [
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -82,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "foreman",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -99,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "foreman-bench",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanHTTP", "ForemanApp", "FakeOllama", "ForemanTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -118,7 +129,7 @@ let package = Package(
         .target(
             name: "ForemanTestSupport",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "FakeOllama",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "FakeOllama",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "ForemanTestSupport"],
+            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "ForemanTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -144,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanServer", "FakeOllama", "ForemanTestSupport",
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "FakeOllama", "ForemanTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import FakeOllama
 import ForemanDomain
 import ForemanEngine
-import ForemanServer
+import ForemanApp
 import Foundation
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import ForemanApp
 import ForemanEngine
 import Foundation
 

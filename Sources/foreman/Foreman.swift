@@ -1,7 +1,8 @@
 import ArgumentParser
 import ForemanEngine
 import ForemanDomain
-import ForemanServer
+import ForemanApp
+import ForemanHTTP
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ForemanApp
 import ForemanEngine
 import ForemanDomain
 import Foundation

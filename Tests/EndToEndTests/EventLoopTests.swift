@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ForemanEngine
-@testable import ForemanServer
+@testable import ForemanApp
+@testable import ForemanHTTP
 import ForemanTestSupport
 import Foundation
 import Hummingbird

@@ -1,7 +1,8 @@
 import AsyncHTTPClient
 import FakeOllama
 import ForemanEngine
-import ForemanServer
+import ForemanApp
+import ForemanHTTP
 import ForemanDomain
 import ForemanTestSupport
 import Foundation

@@ -3,7 +3,7 @@ import ForemanEngine
 import ForemanDomain
 @testable import ForemanStore
 import ForemanTestSupport
-import ForemanServer
+import ForemanApp
 import Foundation
 import GRDB
 import Testing

@@ -1,6 +1,7 @@
 import ForemanEngine
 import ForemanDomain
-@testable import ForemanServer
+@testable import ForemanApp
+@testable import ForemanHTTP
 @testable import ForemanStore
 import ForemanTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import ForemanEngine
-@testable import ForemanServer
+@testable import ForemanApp
+@testable import ForemanHTTP
 import ForemanTarget
 import ForemanTestSupport
 import Foundation

@@ -4,7 +4,8 @@ import NIOCore
 import Testing
 
 @testable import ForemanEngine
-@testable import ForemanServer
+@testable import ForemanApp
+@testable import ForemanHTTP
 
 /// ``JSONShape`` is a shortcut past `JSONSerialization`: wherever it reads a body, it must read what Foundation reads,
 /// and native request validation must answer exactly as it does through Foundation (ADR 0011).

@@ -1,5 +1,6 @@
 import ForemanEngine
-@testable import ForemanServer
+@testable import ForemanApp
+@testable import ForemanHTTP
 import ForemanTestSupport
 import Foundation
 import GRDB

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ForemanEngine
+import ForemanHTTP
 import ForemanStore
 import ForemanTarget
 import Foundation
@@ -89,38 +90,20 @@ private func assemble(
 
     let (target, targetService) = try makeTarget(config, metrics: metrics)
     let broker = JobBroker()
-    let settings = config.providerSettings(embeddingMaxResponseBytes: EmbeddingsRoute.maxResponseBytes)
+    let settings = config.providerSettings(embeddingMaxResponseBytes: HTTPSurfaces.embeddingsMaxResponseBytes)
     let provider = Provider(
         target: target, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics, logger: logger
     )
     let service = JobService(store: store, broker: broker, provider: provider, logger: logger)
     let gate = ShutdownGate()
 
-    let router = Router(context: ConnectionContext.self)
-    router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes))
-    var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
-    routes["/healthz"] = [.get]
-    routes["/metrics"] = [.get]
-    router.add(middleware: ErrorMiddleware(routes: routes))
-    let verifier = config.token.map(BearerTokenVerifier.init(token:))
-    if let verifier {
-        router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: config.metricsPublic))
-    }
-    router.add(middleware: DrainMiddleware(gate: gate))
-    HealthRoutes(verifier: verifier, targetURL: config.ollamaURL, service: service, provider: provider)
-        .register(on: router)
-    MetricsRoutes(registry: registry).register(on: router)
-    OllamaRoutes(
-        generation: QueuedGeneration(service: service, inventory: provider.inventory, maxWait: config.maxWait),
-        proxy: TargetProxy(target: target),
-        embeddings: EmbeddingsRoute(lane: provider.embeddings),
-        inventory: provider.inventory,
-        poller: provider.poller,
-        maxBodyBytes: config.maxBodyBytes
-    ).register(on: router)
-    JobsRoutes(service: service, maxBodyBytes: config.maxBodyBytes, webhooks: config.webhookAddresses).register(on: router)
-    MethodNotAllowed.register(routes, on: router)
-    let responder = router.buildResponder()
+    let responder = HTTPSurfaces.responder(
+        settings: HTTPSurfaces.Settings(
+            token: config.token, metricsPublic: config.metricsPublic, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes,
+            maxWait: config.maxWait, webhookAddresses: config.webhookAddresses, targetURL: config.ollamaURL
+        ),
+        service: service, provider: provider, target: target, gate: gate, registry: registry, logger: logger
+    )
     let connections = ConnectionBudget(
         limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger
     )

@@ -13,15 +13,15 @@ import Synchronization
 /// reserve for what foreman opens itself: the database, the target, webhook receivers. The budget is consulted
 /// once per read of a listening socket, and one read accepts up to four connections, so the count can pass the
 /// limit by three per listener; the reserve absorbs that.
-final class ConnectionBudget: Sendable {
-    let limit: Int
+public final class ConnectionBudget: Sendable {
+    public let limit: Int
     private let open = Atomic<Int>(0)
     /// Set while the limit is reached: the condition is logged once per burst, not once per connection.
     private let full = Atomic<Bool>(false)
     private let metrics: ForemanMetrics
     private let logger: Logger
 
-    init(limit: Int, metrics: ForemanMetrics, logger: Logger) {
+    public init(limit: Int, metrics: ForemanMetrics, logger: Logger) {
         self.limit = max(1, limit)
         self.metrics = metrics
         self.logger = logger
@@ -29,12 +29,12 @@ final class ConnectionBudget: Sendable {
     }
 
     /// The limit for a process allowed `descriptors` open files: a quarter (at most 256) kept in reserve.
-    static func limit(forDescriptors descriptors: Int) -> Int {
+    public static func limit(forDescriptors descriptors: Int) -> Int {
         max(16, descriptors - min(256, descriptors / 4))
     }
 
     /// What a listener consults; one per listener, all counting against this budget.
-    var delegate: Delegate { Delegate(budget: self) }
+    public var delegate: Delegate { Delegate(budget: self) }
 
     fileprivate func opened() {
         let count = open.wrappingAdd(1, ordering: .relaxed).newValue
@@ -59,11 +59,11 @@ final class ConnectionBudget: Sendable {
     fileprivate var accepting: Bool { open.load(ordering: .relaxed) < limit }
 
     /// Hummingbird's hook into a listener's accept loop.
-    struct Delegate: AvailableConnectionsDelegate {
+    public struct Delegate: AvailableConnectionsDelegate {
         let budget: ConnectionBudget
 
-        mutating func connectionOpened() { budget.opened() }
-        mutating func connectionClosed() { budget.closed() }
-        func isAcceptingNewConnections() -> Bool { budget.accepting }
+        public mutating func connectionOpened() { budget.opened() }
+        public mutating func connectionClosed() { budget.closed() }
+        public func isAcceptingNewConnections() -> Bool { budget.accepting }
     }
 }

@@ -46,7 +46,7 @@ struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with foreman's connection handlers, each connection served from its own loop.
-    static func foremanHTTP1(headerTimeout: Duration, idleTimeout: Duration) -> HTTPServerBuilder {
+    public static func foremanHTTP1(headerTimeout: Duration, idleTimeout: Duration) -> HTTPServerBuilder {
         .init { responder in
             LoopBoundChannel(
                 inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),

@@ -1,0 +1,78 @@
+import ForemanDomain
+import ForemanEngine
+import ForemanTarget
+import Hummingbird
+import Logging
+import Prometheus
+
+/// foreman's HTTP surfaces as one responder: Ollama's `/api/*`, `/jobs`, `/healthz` and `/metrics`, behind the request
+/// log, the error mapping, the bearer check and the drain gate, in that order.
+///
+/// The app builds the engine and hands its parts here; everything a route does with jobs goes through ``JobService``.
+public enum HTTPSurfaces {
+    /// What the surfaces take from the configuration.
+    public struct Settings: Sendable {
+        /// `FOREMAN_TOKEN`; `nil` leaves the surfaces open (loopback only, the configuration checks that).
+        public var token: String?
+        public var metricsPublic: Bool
+        public var logBodies: Bool
+        public var maxBodyBytes: Int
+        /// `FOREMAN_MAX_WAIT`: how long a native call may wait to start.
+        public var maxWait: Duration
+        public var webhookAddresses: WebhookAddressPolicy
+        /// The target's address, as `/healthz` reports it.
+        public var targetURL: String
+
+        public init(
+            token: String?, metricsPublic: Bool, logBodies: Bool, maxBodyBytes: Int, maxWait: Duration,
+            webhookAddresses: WebhookAddressPolicy, targetURL: String
+        ) {
+            self.token = token
+            self.metricsPublic = metricsPublic
+            self.logBodies = logBodies
+            self.maxBodyBytes = maxBodyBytes
+            self.maxWait = maxWait
+            self.webhookAddresses = webhookAddresses
+            self.targetURL = targetURL
+        }
+    }
+
+    /// The largest embeddings answer the surfaces relay: the provider's embeddings lane is built with it.
+    public static let embeddingsMaxResponseBytes = EmbeddingsRoute.maxResponseBytes
+
+    /// The router of every surface, ready to serve.
+    public static func responder(
+        settings: Settings,
+        service: JobService,
+        provider: Provider,
+        target: any OllamaTarget,
+        gate: ShutdownGate,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) -> RouterResponder<ConnectionContext> {
+        let router = Router(context: ConnectionContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: settings.logBodies, maxBodyBytes: settings.maxBodyBytes))
+        var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
+        routes["/healthz"] = [.get]
+        routes["/metrics"] = [.get]
+        router.add(middleware: ErrorMiddleware(routes: routes))
+        let verifier = settings.token.map(BearerTokenVerifier.init(token:))
+        if let verifier {
+            router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: settings.metricsPublic))
+        }
+        router.add(middleware: DrainMiddleware(gate: gate))
+        HealthRoutes(verifier: verifier, targetURL: settings.targetURL, service: service, provider: provider).register(on: router)
+        MetricsRoutes(registry: registry).register(on: router)
+        OllamaRoutes(
+            generation: QueuedGeneration(service: service, inventory: provider.inventory, maxWait: settings.maxWait),
+            proxy: TargetProxy(target: target),
+            embeddings: EmbeddingsRoute(lane: provider.embeddings),
+            inventory: provider.inventory,
+            poller: provider.poller,
+            maxBodyBytes: settings.maxBodyBytes
+        ).register(on: router)
+        JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
+        MethodNotAllowed.register(routes, on: router)
+        return router.buildResponder()
+    }
+}
