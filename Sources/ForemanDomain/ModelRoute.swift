@@ -53,12 +53,12 @@ public enum ModelRoute {
         return Name(provider: first, model: String(id[id.index(after: slash)...]))
     }
 
-    /// Where `name` goes among `candidates`, listed in the providers file's order.
+    /// Where `name` goes among `candidates`, listed by name (ties go to the first).
     ///
     /// - A provider named goes there: even while it is away (the job waits), but not when it is online and does not
     ///   have the model.
     /// - A bare name goes to an online provider that has the model: where it is resident first, then the least
-    ///   loaded, then the first listed. With none online, to the first listed that had it, to wait for it.
+    ///   loaded, then the first listed. With none online, to the first listed that has it, to wait for it.
     public static func decide(_ name: Name, among candidates: [Candidate]) -> Decision {
         if let named = name.provider {
             guard let candidate = candidates.first(where: { $0.provider == named }) else { return .notFound }

@@ -17,8 +17,8 @@ struct ResidencyUnitTests {
         var random = SplitMix64(state: 42)
         for _ in 0..<500 {
             let resident = (0..<Int(random.next() % 6)).map { _ in names[Int(random.next() % UInt64(names.count))] }
-            let chat = random.next() % 4 == 0 ? nil : names[Int(random.next() % UInt64(names.count))]
-            let embed = random.next() % 4 == 0 ? nil : names[Int(random.next() % UInt64(names.count))]
+            let chat: String? = random.next() % 4 == 0 ? nil : names[Int(random.next() % UInt64(names.count))]
+            let embed: String? = random.next() % 4 == 0 ? nil : names[Int(random.next() % UInt64(names.count))]
             let unloads = ResidencyPlanner.unloads(resident: resident, chatSlot: chat, embedSlot: embed)
             let keep = Set([chat, embed].compactMap { $0 }.map(ModelName.normalized))
             let after = Set(resident.map(ModelName.normalized)).subtracting(unloads.map(ModelName.normalized))
