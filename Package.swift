@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "ForemanTestSupport"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
