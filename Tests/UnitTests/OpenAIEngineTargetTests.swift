@@ -88,6 +88,47 @@ struct OpenAIEngineTargetTests {
         #expect(try Inventory.models(fromTags: body) == ["smollm2-135m-instruct:latest": ""])
     }
 
+    @Test("a generate goes out as a chat with one user message (the engine applies the template, as Ollama does), or raw as /v1/completions")
+    func generate() async throws {
+        let completion = try OpenAITranslationTests.fixture("llama-server-completion-stream.sse")
+        let engine = CannedEngine([
+            "/v1/completions": (200, [completion]),
+            "/v1/chat/completions": (200, [try OpenAITranslationTests.fixture("llama-server-chat.json")]),
+        ])
+        let target = OpenAIEngineTarget(engine: engine)
+        let raw = try await target.send(TargetRequest(method: .POST, path: "/api/generate", body: ByteBuffer(string: #"{"model":"m","prompt":"The sky is","raw":true}"#)))
+        let lines = try String(buffer: try await raw.body.collect(upTo: 1 << 20)).split(separator: "\n").map { try OpenAITranslationTests.object(String($0)) }
+        #expect(engine.lastBody["prompt"] as? String == "The sky is")
+        #expect(lines.compactMap { $0["response"] as? String }.joined() == " a canvas of endless")
+        #expect(lines.last?["done"] as? Bool == true && lines.last?["done_reason"] as? String == "length" && lines.last?["eval_count"] as? Int == 4)
+        #expect(lines.allSatisfy { $0["message"] == nil })
+
+        let templated = try await target.send(TargetRequest(
+            method: .POST, path: "/api/generate", body: ByteBuffer(string: #"{"model":"m","system":"Be kind.","prompt":"Say hi","stream":false}"#)
+        ))
+        #expect(engine.sent.withLock { $0.last?.path } == "/v1/chat/completions")
+        let messages = engine.lastBody["messages"] as? [[String: Any]] ?? []
+        #expect(messages.map { $0["role"] as? String } == ["system", "user"] && messages.last?["content"] as? String == "Say hi")
+        let object = try OpenAITranslationTests.object(String(buffer: try await templated.body.collect(upTo: 1 << 20)))
+        #expect(object["response"] as? String == "I'm glad you're" && object["done"] as? Bool == true)
+    }
+
+    @Test("embeddings go out as /v1/embeddings and come back as Ollama's, vectors in order, values unchanged")
+    func embed() async throws {
+        let answer = try OpenAITranslationTests.fixture("llama-server-embeddings.json")
+        let engine = CannedEngine(["/v1/embeddings": (200, [answer])])
+        let response = try await OpenAIEngineTarget(engine: engine).send(
+            TargetRequest(method: .POST, path: "/api/embed", body: ByteBuffer(string: #"{"model":"minilm","input":["hello","world"],"truncate":true}"#))
+        )
+        #expect(engine.lastBody["input"] as? [String] == ["hello", "world"] && engine.lastBody["truncate"] == nil)
+        let object = try OpenAITranslationTests.object(String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        let vectors = try #require(object["embeddings"] as? [[Double]])
+        let expected = try #require((try JSONSerialization.jsonObject(with: answer) as? [String: Any])?["data"] as? [[String: Any]])
+        #expect(vectors.count == 2 && vectors.allSatisfy { $0.count == 384 })
+        #expect(vectors == expected.map { $0["embedding"] as? [Double] ?? [] })
+        #expect(object["model"] as? String == "minilm" && object["prompt_eval_count"] as? Int == 6)
+    }
+
     @Test("what it does not serve yet is a clear 501")
     func unserved() async throws {
         let response = try await OpenAIEngineTarget(engine: CannedEngine([:])).send(TargetRequest(method: .POST, path: "/api/pull"))

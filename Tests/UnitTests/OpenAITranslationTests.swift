@@ -20,7 +20,7 @@ struct OpenAITranslationTests {
     /// Every line a streamed answer makes, the stream split into chunks at `cuts`.
     static func translate(_ stream: Data, cuts: [Int], model: String = "desk/smollm2") throws -> [String] {
         var splitter = SSEEventSplitter()
-        var answer = OpenAIChatAnswer(model: model)
+        var answer = OpenAIAnswer(model: model)
         var lines: [String] = []
         var start = 0
         for end in (cuts.filter { $0 > 0 && $0 < stream.count }.sorted() + [stream.count]) where end > start {
@@ -53,7 +53,7 @@ struct OpenAITranslationTests {
 
     @Test("a real whole answer becomes Ollama's object")
     func realAnswer() throws {
-        let object = try Self.object(OpenAIChatAnswer.object(fromAnswer: Self.fixture("llama-server-chat.json"), model: "smollm2"))
+        let object = try Self.object(OpenAIAnswer.object(fromAnswer: Self.fixture("llama-server-chat.json"), model: "smollm2"))
         #expect((object["message"] as? [String: Any])?["content"] as? String == "I'm glad you're")
         #expect((object["message"] as? [String: Any])?["role"] as? String == "assistant")
         #expect(object["done"] as? Bool == true && object["done_reason"] as? String == "length")
@@ -73,7 +73,7 @@ struct OpenAITranslationTests {
             #"{"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":12}}"#,
             "[DONE]",
         ]
-        var answer = OpenAIChatAnswer(model: "qwen3")
+        var answer = OpenAIAnswer(model: "qwen3")
         let lines = try events.flatMap { try answer.lines(forEvent: $0) }.map(Self.object)
         #expect(answer.finish().isEmpty, "the last line went out at [DONE]")
         #expect(lines.count == 4)
@@ -91,11 +91,11 @@ struct OpenAITranslationTests {
 
     @Test("an engine's error, streamed or whole, becomes its message")
     func errors() {
-        var answer = OpenAIChatAnswer(model: "m")
+        var answer = OpenAIAnswer(model: "m")
         let error = #"{"error":{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}}"#
         #expect(throws: TranslationError.self) { try answer.lines(forEvent: error) }
-        #expect(throws: TranslationError.self) { try OpenAIChatAnswer.object(fromAnswer: Data(error.utf8), model: "m") }
-        #expect(OpenAIChatAnswer.errorMessage(["error": ["message": "model 'x' not found"]]) == "model 'x' not found")
+        #expect(throws: TranslationError.self) { try OpenAIAnswer.object(fromAnswer: Data(error.utf8), model: "m") }
+        #expect(OpenAIAnswer.errorMessage(["error": ["message": "model 'x' not found"]]) == "model 'x' not found")
     }
 
     @Test("a native chat body becomes an OpenAI body: options mapped where the engine has them, the rest reported")
@@ -110,7 +110,7 @@ struct OpenAITranslationTests {
              "options":{"temperature":0.2,"top_k":20,"num_predict":64,"num_ctx":8192,"seed":7,"stop":["\n\n"]},
              "keep_alive":"5m"}
             """#
-        let translation = try OpenAIChatRequest.translate(Data(native.utf8), model: "qwen")
+        let translation = try OpenAIRequest.chat(Data(native.utf8), model: "qwen")
         let body = try #require(try JSONSerialization.jsonObject(with: translation.body) as? [String: Any])
         #expect(translation.stream)
         #expect(body["model"] as? String == "qwen")
@@ -131,7 +131,7 @@ struct OpenAITranslationTests {
         #expect(call["type"] as? String == "function" && call["id"] as? String == "call_2_0")
         #expect(messages[3]["name"] as? String == "look")
 
-        let plain = try OpenAIChatRequest.translate(Data(#"{"model":"m","messages":[],"stream":false,"format":"json","options":{"num_predict":-1}}"#.utf8), model: "m")
+        let plain = try OpenAIRequest.chat(Data(#"{"model":"m","messages":[],"stream":false,"format":"json","options":{"num_predict":-1}}"#.utf8), model: "m")
         let plainBody = try #require(try JSONSerialization.jsonObject(with: plain.body) as? [String: Any])
         #expect(!plain.stream && plainBody["stream_options"] == nil && plainBody["max_tokens"] == nil)
         #expect((plainBody["response_format"] as? [String: Any])?["type"] as? String == "json_object")

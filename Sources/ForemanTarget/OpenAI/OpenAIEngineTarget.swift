@@ -3,9 +3,9 @@ import Foundation
 import NIOCore
 
 /// An OpenAI-compatible engine (llama.cpp's `llama-server`, llama-swap, vLLM) seen as an Ollama target, for
-/// providers of the `openai` kind (ADR 0017): native chat calls go out as `/v1/chat/completions` and their answers
-/// come back in Ollama's shapes, streamed line by line as the engine's events arrive; the model list comes from
-/// `/v1/models`.
+/// providers of the `openai` kind (ADR 0017): native chat, generate and embed calls go out as the engine's `/v1/*`
+/// calls (``OpenAIRequest``) and their answers come back in Ollama's shapes, streamed line by line as the engine's
+/// events arrive; the model list comes from `/v1/models`.
 ///
 /// `engine` is the HTTP client at the engine's address; this type only translates.
 public struct OpenAIEngineTarget: OllamaTarget {
@@ -20,7 +20,9 @@ public struct OpenAIEngineTarget: OllamaTarget {
 
     public func send(_ request: TargetRequest) async throws -> TargetResponse {
         switch (request.method, request.path) {
-        case (.POST, "/api/chat"): try await chat(request.body ?? ByteBuffer())
+        case (.POST, "/api/chat"): try await generation(request.body ?? ByteBuffer(), shape: .chat)
+        case (.POST, "/api/generate"): try await generation(request.body ?? ByteBuffer(), shape: .generate)
+        case (.POST, "/api/embed"): try await embed(request.body ?? ByteBuffer())
         case (.GET, "/api/tags"): try await tags()
         default: Self.answer(status: 501, error: "\(request.method.rawValue) \(request.path) is not served by an OpenAI-compatible provider")
         }
@@ -30,27 +32,51 @@ public struct OpenAIEngineTarget: OllamaTarget {
         engine.eventLoop(near: current)
     }
 
-    private func chat(_ body: ByteBuffer) async throws -> TargetResponse {
+    private func generation(_ body: ByteBuffer, shape: OpenAIAnswer.Shape) async throws -> TargetResponse {
         let native = Data(body.readableBytesView)
-        let model = ((try? JSONSerialization.jsonObject(with: native)) as? [String: Any])?["model"] as? String ?? ""
-        let translation: OpenAIChatRequest.Translation
+        let model = Self.model(in: native)
+        let translation: OpenAIRequest.Translation
         do {
-            translation = try OpenAIChatRequest.translate(native, model: model)
+            translation = try shape == .chat ? OpenAIRequest.chat(native, model: model) : OpenAIRequest.generate(native, model: model)
         } catch {
             return Self.answer(status: 400, error: "invalid request body: \(error)")
         }
-        let response = try await engine.send(TargetRequest(method: .POST, path: "/v1/chat/completions", body: ByteBuffer(bytes: translation.body)))
+        let response = try await engine.send(TargetRequest(method: .POST, path: translation.path, body: ByteBuffer(bytes: translation.body)))
         guard response.isSuccess else { return try await engineError(response, model: model) }
         guard translation.stream else {
-            let whole = try await response.body.collect(upTo: maxAnswerBytes)
-            do {
-                let object = try OpenAIChatAnswer.object(fromAnswer: Data(whole.readableBytesView), model: model)
-                return TargetResponse(status: 200, contentType: "application/json; charset=utf-8", body: TargetBody(buffers: [ByteBuffer(string: object)]))
-            } catch {
-                return Self.answer(status: 502, error: "the engine's answer could not be read: \(error)")
-            }
+            return try await whole(response) { try OpenAIAnswer.object(fromAnswer: $0, model: model, shape: shape) }
         }
-        return TargetResponse(status: 200, contentType: "application/x-ndjson", body: TargetBody(TranslatedChatStream(events: response.body, model: model)))
+        let lines = TranslatedStream(events: response.body, model: model, shape: shape)
+        return TargetResponse(status: 200, contentType: "application/x-ndjson", body: TargetBody(lines))
+    }
+
+    private func embed(_ body: ByteBuffer) async throws -> TargetResponse {
+        let native = Data(body.readableBytesView)
+        let model = Self.model(in: native)
+        let translation: OpenAIRequest.Translation
+        do {
+            translation = try OpenAIRequest.embed(native, model: model)
+        } catch {
+            return Self.answer(status: 400, error: "invalid request body: \(error)")
+        }
+        let response = try await engine.send(TargetRequest(method: .POST, path: translation.path, body: ByteBuffer(bytes: translation.body)))
+        guard response.isSuccess else { return try await engineError(response, model: model) }
+        return try await whole(response) { try OpenAIEmbeddings.object(fromAnswer: $0, model: model) }
+    }
+
+    /// A whole answer, read and translated into Ollama's object.
+    private func whole(_ response: TargetResponse, _ translate: (Data) throws -> String) async throws -> TargetResponse {
+        let whole = try await response.body.collect(upTo: maxAnswerBytes)
+        do {
+            let object = try translate(Data(whole.readableBytesView))
+            return TargetResponse(status: 200, contentType: "application/json; charset=utf-8", body: TargetBody(buffers: [ByteBuffer(string: object)]))
+        } catch {
+            return Self.answer(status: 502, error: "the engine's answer could not be read: \(error)")
+        }
+    }
+
+    private static func model(in native: Data) -> String {
+        ((try? JSONSerialization.jsonObject(with: native)) as? [String: Any])?["model"] as? String ?? ""
     }
 
     /// The engine's models in `/api/tags`' shape: what the inventory reads.
@@ -74,7 +100,7 @@ public struct OpenAIEngineTarget: OllamaTarget {
     private func engineError(_ response: TargetResponse, model: String?) async throws -> TargetResponse {
         let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
-        let message = object.flatMap(OpenAIChatAnswer.errorMessage) ?? "the engine answered HTTP \(response.status)"
+        let message = object.flatMap(OpenAIAnswer.errorMessage) ?? "the engine answered HTTP \(response.status)"
         if let model, message.contains("not found"), message.contains(model) {
             return Self.answer(status: 404, error: "model \"\(model)\" not found, try pulling it first")
         }
@@ -87,24 +113,25 @@ public struct OpenAIEngineTarget: OllamaTarget {
     }
 }
 
-/// An engine's streamed chat answer (server-sent events) as Ollama's NDJSON, line by line as the events arrive. An
-/// error the engine sends mid-stream ends the stream with Ollama's `{"error": "…"}` line.
-struct TranslatedChatStream: AsyncSequence, Sendable {
+/// An engine's streamed answer (server-sent events) as Ollama's NDJSON, line by line as the events arrive. An error
+/// the engine sends mid-stream ends the stream with Ollama's `{"error": "…"}` line.
+struct TranslatedStream: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let events: TargetBody
     let model: String
+    let shape: OpenAIAnswer.Shape
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(events: events.makeAsyncIterator(), answer: OpenAIChatAnswer(model: model))
+        Iterator(events: events.makeAsyncIterator(), answer: OpenAIAnswer(model: model, shape: shape))
     }
 
     struct Iterator: AsyncIteratorProtocol {
         var events: TargetBody.AsyncIterator
-        var answer: OpenAIChatAnswer
+        var answer: OpenAIAnswer
         var splitter = SSEEventSplitter()
         var ended = false
 
-        init(events: TargetBody.AsyncIterator, answer: OpenAIChatAnswer) {
+        init(events: TargetBody.AsyncIterator, answer: OpenAIAnswer) {
             self.events = events
             self.answer = answer
         }

@@ -1,24 +1,34 @@
 import ForemanDomain
 import Foundation
 
-/// An OpenAI-compatible engine's chat answer as Ollama's `/api/chat` answer (ADR 0017): each streamed chunk as the
-/// NDJSON line Ollama would have sent, and a whole answer as Ollama's non-streamed object.
+/// An OpenAI-compatible engine's answer as Ollama's `/api/chat` or `/api/generate` answer (ADR 0017): each streamed
+/// chunk as the NDJSON line Ollama would have sent, and a whole answer as Ollama's non-streamed object.
 ///
 /// - Content and `reasoning_content` (as `thinking`) go out as they arrive.
 /// - Tool calls arrive in pieces; they go out whole, in one line, when the engine says it is done with them.
 /// - The last line carries `done_reason` and the counts and durations Ollama reports, from `usage` and llama.cpp's
 ///   `timings`. A figure the engine did not send is left out, not made up; `load_duration` is never known.
-public struct OpenAIChatAnswer: Sendable {
+public struct OpenAIAnswer: Sendable {
+    /// Which Ollama answer to write.
+    public enum Shape: Sendable {
+        /// `/api/chat`: the text in `message.content`.
+        case chat
+        /// `/api/generate`: the text in `response`.
+        case generate
+    }
+
     /// The model as the caller named it: Ollama echoes the request's name.
     let model: String
+    let shape: Shape
     private var finishReason: String?
     /// The counts and durations, from `usage` and `timings`, as far as the engine sent them.
     private var figures = Figures()
     private var calls: [Int: (id: String?, name: String, arguments: String)] = [:]
     private var ended = false
 
-    public init(model: String) {
+    public init(model: String, shape: Shape = .chat) {
         self.model = model
+        self.shape = shape
     }
 
     /// The NDJSON lines (without their newline) that the event `data` of a streamed answer makes.
@@ -33,7 +43,8 @@ public struct OpenAIChatAnswer: Sendable {
         var lines: [String] = []
         for choice in (chunk["choices"] as? [[String: Any]]) ?? [] {
             let delta = choice["delta"] as? [String: Any] ?? [:]
-            let content = delta["content"] as? String ?? ""
+            // `/v1/completions` streams `text` in the choice itself; `/v1/chat/completions` a `delta`.
+            let content = delta["content"] as? String ?? choice["text"] as? String ?? ""
             let thinking = delta["reasoning_content"] as? String ?? ""
             if !content.isEmpty || !thinking.isEmpty {
                 lines.append(line(content: content, thinking: thinking.isEmpty ? nil : thinking, toolCalls: nil))
@@ -61,12 +72,12 @@ public struct OpenAIChatAnswer: Sendable {
     }
 
     /// A whole (non-streamed) answer as Ollama's object.
-    public static func object(fromAnswer data: Data, model: String) throws -> String {
+    public static func object(fromAnswer data: Data, model: String, shape: Shape = .chat) throws -> String {
         guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw TranslationError("the answer is not a JSON object")
         }
         if let message = errorMessage(answer) { throw TranslationError(message) }
-        var translator = OpenAIChatAnswer(model: model)
+        var translator = OpenAIAnswer(model: model, shape: shape)
         translator.figures.take(answer)
         let choice = (answer["choices"] as? [[String: Any]])?.first ?? [:]
         translator.finishReason = choice["finish_reason"] as? String
@@ -77,7 +88,8 @@ public struct OpenAIChatAnswer: Sendable {
         }
         let calls = translator.takeCalls()
         return translator.doneObject(
-            content: message["content"] as? String ?? "", thinking: message["reasoning_content"] as? String, toolCalls: calls.isEmpty ? nil : calls
+            content: message["content"] as? String ?? choice["text"] as? String ?? "", thinking: message["reasoning_content"] as? String,
+            toolCalls: calls.isEmpty ? nil : calls
         )
     }
 
@@ -118,9 +130,20 @@ public struct OpenAIChatAnswer: Sendable {
         var line = JSONObjectWriter()
         line.string("model", model)
         line.string("created_at", Timestamp.string(Date()))
-        line.raw("message", messageObject(content: content, thinking: thinking, toolCalls: toolCalls))
+        write(content: content, thinking: thinking, toolCalls: toolCalls, into: &line)
         line.bool("done", false)
         return line.finished()
+    }
+
+    /// The text where this shape puts it: `message` for chat; `response` (and `thinking`) for generate.
+    private func write(content: String, thinking: String?, toolCalls: [String]?, into line: inout JSONObjectWriter) {
+        switch shape {
+        case .chat:
+            line.raw("message", messageObject(content: content, thinking: thinking, toolCalls: toolCalls))
+        case .generate:
+            line.string("response", content)
+            if let thinking { line.string("thinking", thinking) }
+        }
     }
 
     private mutating func finalLine() -> String {
@@ -133,7 +156,7 @@ public struct OpenAIChatAnswer: Sendable {
         var line = JSONObjectWriter()
         line.string("model", model)
         line.string("created_at", Timestamp.string(Date()))
-        line.raw("message", messageObject(content: content, thinking: thinking, toolCalls: toolCalls))
+        write(content: content, thinking: thinking, toolCalls: toolCalls, into: &line)
         line.bool("done", true)
         line.string("done_reason", Self.doneReason(finishReason))
         if let prompt = figures.promptMilliseconds, let predicted = figures.predictedMilliseconds {

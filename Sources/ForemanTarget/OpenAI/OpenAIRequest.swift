@@ -1,14 +1,18 @@
 import Foundation
 
-/// An Ollama `/api/chat` body as an OpenAI-compatible engine's `/v1/chat/completions` body, for providers of the
-/// `openai` kind (ADR 0017).
+/// Ollama's native bodies as an OpenAI-compatible engine's, for providers of the `openai` kind (ADR 0017):
+/// `/api/chat` as `/v1/chat/completions`; `/api/generate` as a chat with one user message (Ollama applies the model's
+/// template to a prompt, and so does the engine's chat endpoint), or with `raw` as `/v1/completions`; `/api/embed` as
+/// `/v1/embeddings`.
 ///
 /// Options map where the engine has the same knob (llama.cpp and vLLM accept `top_k`, `min_p`, `repeat_penalty` and
 /// `typical_p` beside OpenAI's own). The rest are settings of the engine itself, not of one request; they are
 /// reported back as not honoured, never approximated.
-public enum OpenAIChatRequest {
-    /// The translated body, whether the caller asked for a stream, and the caller's fields the engine cannot honour.
+public enum OpenAIRequest {
+    /// The engine's path and body, whether the caller asked for a stream, and the caller's fields the engine cannot
+    /// honour.
     public struct Translation: Sendable {
+        public var path: String
         public var body: Data
         public var stream: Bool
         public var unhonoured: [String]
@@ -22,17 +26,57 @@ public enum OpenAIChatRequest {
     ]
 
     /// Translates `native`, a body that passed `/api/chat`'s checks; `model` is the model as the engine names it.
-    public static func translate(_ native: Data, model: String) throws -> Translation {
-        guard let object = try JSONSerialization.jsonObject(with: native) as? [String: Any] else {
-            throw TranslationError("the chat body is not a JSON object")
-        }
-        var body: [String: Any] = ["model": model]
+    public static func chat(_ native: Data, model: String) throws -> Translation {
+        let object = try object(native)
+        var body: [String: Any] = [:]
+        body["messages"] = ((object["messages"] as? [[String: Any]]) ?? []).enumerated().map { message($0.element, index: $0.offset) }
+        if let tools = object["tools"] as? [Any], !tools.isEmpty { body["tools"] = tools }
+        return try generation(object, into: body, path: "/v1/chat/completions", model: model)
+    }
+
+    /// Translates `native`, a body that passed `/api/generate`'s checks.
+    public static func generate(_ native: Data, model: String) throws -> Translation {
+        let object = try object(native)
+        let prompt = object["prompt"] as? String ?? ""
+        var body: [String: Any] = [:]
         var unhonoured: [String] = []
+        for key in ["suffix", "template", "context"] where object[key] != nil && !(object[key] is NSNull) {
+            unhonoured.append(key)
+        }
+        if object["raw"] as? Bool == true {
+            body["prompt"] = prompt
+            var translation = try generation(object, into: body, path: "/v1/completions", model: model)
+            translation.unhonoured += unhonoured
+            return translation
+        }
+        var messages: [[String: Any]] = []
+        if let system = object["system"] as? String, !system.isEmpty { messages.append(["role": "system", "content": system]) }
+        var user: [String: Any] = ["role": "user", "content": prompt]
+        if let images = object["images"] { user["images"] = images }
+        messages.append(message(user, index: 0))
+        body["messages"] = messages
+        var translation = try generation(object, into: body, path: "/v1/chat/completions", model: model)
+        translation.unhonoured += unhonoured
+        return translation
+    }
+
+    /// Translates `native`, a body that passed `/api/embed`'s checks.
+    public static func embed(_ native: Data, model: String) throws -> Translation {
+        let object = try object(native)
+        var body: [String: Any] = ["model": model, "input": object["input"] ?? ""]
+        if let dimensions = object["dimensions"] as? NSNumber { body["dimensions"] = dimensions }
+        let unhonoured = ["truncate", "options", "keep_alive"].filter { object[$0] != nil && !(object[$0] is NSNull) }
+        return Translation(path: "/v1/embeddings", body: try encoded(body), stream: false, unhonoured: unhonoured)
+    }
+
+    /// The fields a chat and a generation share: the stream, the format, the options.
+    private static func generation(_ object: [String: Any], into body: [String: Any], path: String, model: String) throws -> Translation {
+        var body = body
+        var unhonoured: [String] = []
+        body["model"] = model
         let stream = (object["stream"] as? Bool) ?? true
         body["stream"] = stream
         if stream { body["stream_options"] = ["include_usage": true] }
-        body["messages"] = ((object["messages"] as? [[String: Any]]) ?? []).enumerated().map { message($0.element, index: $0.offset) }
-        if let tools = object["tools"] as? [Any], !tools.isEmpty { body["tools"] = tools }
         if let format = object["format"] {
             if let text = format as? String, text == "json" {
                 body["response_format"] = ["type": "json_object"]
@@ -57,7 +101,18 @@ public enum OpenAIChatRequest {
         for key in ["keep_alive", "think"] where object[key] != nil && !(object[key] is NSNull) {
             unhonoured.append(key)
         }
-        return Translation(body: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), stream: stream, unhonoured: unhonoured)
+        return Translation(path: path, body: try encoded(body), stream: stream, unhonoured: unhonoured)
+    }
+
+    private static func object(_ native: Data) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: native) as? [String: Any] else {
+            throw TranslationError("the body is not a JSON object")
+        }
+        return object
+    }
+
+    private static func encoded(_ body: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
     }
 
     /// One Ollama message as an OpenAI message: images become image parts, tool calls get ids and string arguments.
