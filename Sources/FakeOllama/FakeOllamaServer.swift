@@ -60,6 +60,16 @@ struct FakeRoutes: Sendable {
         router.post("/api/generate") { request, context in try await self.guarded("/api/generate", context) { try await self.generate(request, chat: false) } }
         router.post("/api/embed") { request, context in try await self.guarded("/api/embed", context) { try await self.embed(request, legacy: false) } }
         router.post("/api/embeddings") { request, context in try await self.guarded("/api/embeddings", context) { try await self.embed(request, legacy: true) } }
+        // OpenAI's API, as Ollama's own compatibility layer and llama.cpp's server serve it: the `openai` provider kind
+        // talks to these.
+        router.get("/v1/models") { _, context in try await self.guarded("/v1/models", context) { await self.openAIModels() } }
+        router.post("/v1/chat/completions") { request, context in
+            try await self.guarded("/v1/chat/completions", context) { try await self.openAIGenerate(request, chat: true) }
+        }
+        router.post("/v1/completions") { request, context in
+            try await self.guarded("/v1/completions", context) { try await self.openAIGenerate(request, chat: false) }
+        }
+        router.post("/v1/embeddings") { request, context in try await self.guarded("/v1/embeddings", context) { try await self.openAIEmbed(request) } }
         router.get("/_fake/state") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: await self.state.summary())))
         }
@@ -219,6 +229,111 @@ struct FakeRoutes: Sendable {
             "total_duration": 14_143_917 + Int(loadTime.nanoseconds), "load_duration": Int(loadTime.nanoseconds),
             "prompt_eval_count": inputs.count * 8,
         ])
+    }
+
+    private func openAIModels() async -> Response {
+        let models = await state.models.map { ["id": $0.name, "object": "model", "created": 1_746_380_264, "owned_by": "library"] as [String: Any] }
+        return json(["object": "list", "data": models])
+    }
+
+    /// `/v1/chat/completions` and `/v1/completions`: the same reply as the native routes, as OpenAI's chunks.
+    private func openAIGenerate(_ request: Request, chat: Bool) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name), model.canGenerate else {
+            return openAIError(404, "model \"\(name)\" not found, try pulling it first")
+        }
+        let stream = (body["stream"] as? Bool) ?? false
+        let usage = (body["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
+        let count = (body["max_tokens"] as? Int) ?? 9
+        let words = await state.replyWords
+        let tokens = (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] }
+        let state = self.state
+        let delay = await state.tokenDelay
+        await state.generationStarted()
+        _ = await state.ensureLoaded(model, numCtx: nil)
+        let id = "chatcmpl-\(UUID().uuidString.prefix(8))"
+        let object = chat ? "chat.completion" : "text_completion"
+        let counts: [String: Any] = ["prompt_tokens": 26, "completion_tokens": tokens.count, "total_tokens": 26 + tokens.count]
+        func choice(_ text: String?, finish: String?, whole: Bool) -> [String: Any] {
+            var choice: [String: Any] = ["index": 0, "finish_reason": finish ?? NSNull()]
+            if chat {
+                let content: [String: Any] = text.map { ["role": "assistant", "content": $0] } ?? [:]
+                choice[whole ? "message" : "delta"] = content
+            } else {
+                choice["text"] = text ?? ""
+            }
+            return choice
+        }
+        if !stream {
+            for index in tokens.indices where index > 0 {
+                await state.waitWhilePaused()
+                try? await Task.sleep(for: delay)
+            }
+            await state.generationEnded(completed: true)
+            return json([
+                "id": id, "object": object, "created": 1_746_380_264, "model": name,
+                "choices": [choice(tokens.joined(), finish: "stop", whole: true)], "usage": counts,
+            ])
+        }
+        func event(_ payload: [String: Any]) -> ByteBuffer {
+            var buffer = ByteBuffer(string: "data: ")
+            buffer.writeBytes(try! JSONSerialization.data(withJSONObject: payload))
+            buffer.writeString("\n\n")
+            return buffer
+        }
+        func chunk(_ choices: [[String: Any]]) -> [String: Any] {
+            ["id": id, "object": object + ".chunk", "created": 1_746_380_264, "model": name, "choices": choices]
+        }
+        // Rendered before the body is written: the events are values, the pacing happens between the tokens'.
+        let tokenEvents = tokens.map { event(chunk([choice($0, finish: nil, whole: false)])) }
+        var closing = [event(chunk([choice(nil, finish: "stop", whole: false)]))]
+        if usage {
+            var last = chunk([])
+            last["usage"] = counts
+            closing.append(event(last))
+        }
+        closing.append(ByteBuffer(string: "data: [DONE]\n\n"))
+        let ending = closing
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream"],
+            body: ResponseBody { writer in
+                do {
+                    for (index, token) in tokenEvents.enumerated() {
+                        if index > 0 {
+                            await state.waitWhilePaused()
+                            try await Task.sleep(for: delay)
+                        }
+                        try await writer.write(token)
+                    }
+                    for buffer in ending { try await writer.write(buffer) }
+                } catch {
+                    await state.generationEnded(completed: false)
+                    throw error
+                }
+                await state.generationEnded(completed: true)
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    private func openAIEmbed(_ request: Request) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name), model.canEmbed else {
+            return openAIError(404, "model \"\(name)\" not found, try pulling it first")
+        }
+        await state.embeddingStarted()
+        _ = await state.ensureLoaded(model, numCtx: nil)
+        await state.embeddingEnded()
+        let inputs: [String] = (body["input"] as? [String]) ?? ((body["input"] as? String).map { [$0] } ?? [])
+        let data = inputs.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": Self.vector(for: $0.element)] as [String: Any] }
+        return json(["object": "list", "data": data, "model": name, "usage": ["prompt_tokens": inputs.count * 8, "total_tokens": inputs.count * 8]])
+    }
+
+    private func openAIError(_ status: Int, _ message: String) -> Response {
+        json(["error": ["message": message, "type": "invalid_request_error", "param": NSNull(), "code": NSNull()] as [String: Any]], status: .init(code: status))
     }
 
     /// A deterministic, L2-normalised 8-dimensional vector for `text`.

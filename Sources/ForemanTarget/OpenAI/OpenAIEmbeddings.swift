@@ -15,6 +15,8 @@ public enum OpenAIEmbeddings {
             guard let vector = item["embedding"] as? [Any] else {
                 throw TranslationError("an embedding is not a list of numbers (base64 answers are not asked for)")
             }
+            // Written back from the parsed numbers as they are: Foundation's reader on Linux keeps the engine's digits
+            // in them, and a round trip through `Double` would change some (the tests compare the text).
             let json = String(decoding: try JSONSerialization.data(withJSONObject: vector), as: UTF8.self)
             vectors.append(((item["index"] as? NSNumber)?.intValue ?? offset, json))
         }
