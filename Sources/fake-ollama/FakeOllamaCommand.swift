@@ -10,7 +10,8 @@ struct FakeOllamaCommand: AsyncParsableCommand {
         abstract: "A small Ollama-compatible server for trying foreman without a GPU box.",
         discussion: """
             Serves /api/chat, /api/generate (streamed token by token), /api/tags, /api/ps, /api/show, \
-            /api/version, /api/embed and /api/embeddings for llama3.2, qwen2.5:7b and nomic-embed-text. \
+            /api/version, /api/embed and /api/embeddings for llama3.2, qwen2.5:7b and nomic-embed-text, \
+            and OpenAI's /v1/models, /v1/chat/completions, /v1/completions and /v1/embeddings, as Ollama does. \
             Control it with curl: GET /_fake/state, POST /_fake/pause, POST /_fake/resume, and \
             POST /_fake/fail '{"path":"/api/chat","status":500,"error":"boom","times":1}'.
             """
