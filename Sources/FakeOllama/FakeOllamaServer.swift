@@ -276,9 +276,9 @@ struct FakeRoutes: Sendable {
                 "choices": [choice(tokens.joined(), finish: "stop", whole: true)], "usage": counts,
             ])
         }
-        func event(_ payload: [String: Any]) -> ByteBuffer {
+        func event(_ payload: [String: Any]) throws -> ByteBuffer {
             var buffer = ByteBuffer(string: "data: ")
-            buffer.writeBytes(try! JSONSerialization.data(withJSONObject: payload))
+            buffer.writeBytes(try JSONSerialization.data(withJSONObject: payload))
             buffer.writeString("\n\n")
             return buffer
         }
@@ -286,12 +286,12 @@ struct FakeRoutes: Sendable {
             ["id": id, "object": object + ".chunk", "created": 1_746_380_264, "model": name, "choices": choices]
         }
         // Rendered before the body is written: the events are values, the pacing happens between the tokens'.
-        let tokenEvents = tokens.map { event(chunk([choice($0, finish: nil, whole: false)])) }
-        var closing = [event(chunk([choice(nil, finish: "stop", whole: false)]))]
+        let tokenEvents = try tokens.map { try event(chunk([choice($0, finish: nil, whole: false)])) }
+        var closing = [try event(chunk([choice(nil, finish: "stop", whole: false)]))]
         if usage {
             var last = chunk([])
             last["usage"] = counts
-            closing.append(event(last))
+            closing.append(try event(last))
         }
         closing.append(ByteBuffer(string: "data: [DONE]\n\n"))
         let ending = closing

@@ -65,11 +65,10 @@ public enum ModelRoute {
             return candidate.online && !candidate.hasModel ? .notFound : .provider(named)
         }
         let online = candidates.filter { $0.online && $0.hasModel }
-        if !online.isEmpty {
-            let resident = online.filter(\.resident)
-            let pool = resident.isEmpty ? online : resident
-            // `min(by:)` keeps the first of equals: ties go to the provider listed first.
-            return .provider(pool.min { $0.load < $1.load }!.provider)
+        let resident = online.filter(\.resident)
+        // `min(by:)` keeps the first of equals: ties go to the provider listed first.
+        if let best = (resident.isEmpty ? online : resident).min(by: { $0.load < $1.load }) {
+            return .provider(best.provider)
         }
         if let away = candidates.first(where: \.hasModel) { return .provider(away.provider) }
         return .notFound

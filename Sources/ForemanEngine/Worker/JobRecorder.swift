@@ -53,9 +53,7 @@ struct JobRecorder: Sendable {
             ended.error = message
             ended.response = state == .succeeded ? result.response : nil
             ended.finishedAt = Date()
-            observer.entered(ended, from: .running)
-            await store.writeBehind(ended)
-            await broker.finish(job.id, outcome)
+            await recordNative(ended, from: .running, outcome: outcome)
             return
         }
         let finish = { @Sendable in
@@ -90,6 +88,14 @@ struct JobRecorder: Sendable {
                 }
             }
         }
+    }
+
+    /// Records how a native call ended, from `old`: its transition is reported now, its row handed to the store to be
+    /// written behind (ADR 0016), and then its caller told, so that a read after the response finds it.
+    func recordNative(_ ended: Job, from old: JobState, outcome: JobOutcome) async {
+        observer.entered(ended, from: old)
+        await store.writeBehind(ended)
+        await broker.finish(ended.id, outcome)
     }
 
     /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and

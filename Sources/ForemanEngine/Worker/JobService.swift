@@ -159,9 +159,7 @@ public struct JobService: Sendable {
 
     /// Job `id` with its artifacts and its place, or `nil` when there is none.
     public func snapshot(id: String) async throws -> JobSnapshot? {
-        if let (job, position) = await worker.waitingCall(id) {
-            return JobSnapshot(job: job, queuePosition: position + (await store.queuedAbove(priority: job.priority, in: .generation)))
-        }
+        if let (job, position) = await worker.waitingCall(id) { return JobSnapshot(job: job, queuePosition: position) }
         if let job = await worker.runningCall(id) { return JobSnapshot(job: job) }
         return try await store.snapshot(id: id)
     }
@@ -171,9 +169,8 @@ public struct JobService: Sendable {
     public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (jobs: [JobSnapshot], next: Int64?) {
         var inMemory: [JobSnapshot] = []
         if cursor == nil {
-            for (job, position) in await worker.waitingCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
-                let above = await store.queuedAbove(priority: job.priority, in: .generation)
-                inMemory.append(JobSnapshot(job: job, queuePosition: position + above))
+            for (job, position) in await worker.waitingCallsNewestFirst() where filter.matches(job) && inMemory.count < limit {
+                inMemory.append(JobSnapshot(job: job, queuePosition: position))
             }
             for job in await worker.runningCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
                 inMemory.append(JobSnapshot(job: job))

@@ -200,7 +200,7 @@ public actor Worker: Service {
         precondition(job.origin == .api && job.state == .queued && lane.owns(job), "only a new native call is admitted")
         guard !slots.isClosed else {
             observer.entered(job, from: nil)
-            await end(job, .cancelled(.shutdown))
+            await end(job, cancelledFor: .shutdown)
             return JobPlacement(position: 1)
         }
         guard store.health.queueDepth + waiting.count < maxQueue else { throw JobStoreError.queueFull }
@@ -215,11 +215,16 @@ public actor Worker: Service {
         arrivals += 1
         waiting.append(WaitingCall(job: job, order: arrivals))
         waitingCount.store(waiting.count, ordering: .relaxed)
-        let place = waiting.count
         slots.callWhenFree()
-        let claimedAheadOutranks = (claimedAhead?.priority ?? .min) > job.priority ? 1 : 0
-        let above = outranked ? await store.queuedAbove(priority: job.priority, in: .generation) + claimedAheadOutranks : 0
-        return JobPlacement(position: above + place)
+        return JobPlacement(position: await place(of: job, at: waiting.count - 1))
+    }
+
+    /// The place of `job`, waiting here at `index`: the `/jobs` jobs that outrank it (queued, or claimed ahead), then
+    /// the calls that arrived before it.
+    private func place(of job: Job, at index: Int) async -> Int {
+        guard isOutranked(job) else { return index + 1 }
+        let claimed = (claimedAhead?.priority ?? .min) > job.priority ? 1 : 0
+        return await store.queuedAbove(priority: job.priority, in: .generation) + claimed + index + 1
     }
 
     /// Whether a `/jobs` job of a higher priority than `job` waits: it then runs first.
@@ -258,15 +263,18 @@ public actor Worker: Service {
         return running
     }
 
-    /// The native call `id` if it waits here, with its place among the calls waiting.
-    public func waitingCall(_ id: String) -> (job: Job, position: Int)? {
+    /// The native call `id` if it waits here, with its place.
+    public func waitingCall(_ id: String) async -> (job: Job, position: Int)? {
         guard let index = waiting.firstIndex(where: { $0.job.id == id }) else { return nil }
-        return (waiting[index].job, index + 1)
+        let job = waiting[index].job
+        return (job, await place(of: job, at: index))
     }
 
     /// Every native call waiting here, newest first, with its place.
-    public var waitingCallsNewestFirst: [(job: Job, position: Int)] {
-        waiting.enumerated().map { ($0.element.job, $0.offset + 1) }.reversed()
+    public func waitingCallsNewestFirst() async -> [(job: Job, position: Int)] {
+        var calls: [(job: Job, position: Int)] = []
+        for (index, call) in waiting.enumerated().reversed() { calls.append((call.job, await place(of: call.job, at: index))) }
+        return calls
     }
 
     /// The native call `id` if it is running: it has no row until it ends.
@@ -285,7 +293,7 @@ public actor Worker: Service {
         guard let index = waiting.firstIndex(where: { $0.job.id == id }) else { return false }
         let call = waiting.remove(at: index)
         waitingCount.store(waiting.count, ordering: .relaxed)
-        await end(call.job, .cancelled(reason))
+        await end(call.job, cancelledFor: reason)
         return true
     }
 
@@ -295,19 +303,16 @@ public actor Worker: Service {
         let calls = waiting
         waiting.removeAll()
         waitingCount.store(0, ordering: .relaxed)
-        for call in calls { await end(call.job, .cancelled(reason)) }
+        for call in calls { await end(call.job, cancelledFor: reason) }
     }
 
-    /// Ends a native call that never ran: its row is written behind, cancelled, and its caller told.
-    private func end(_ job: Job, _ outcome: JobOutcome) async {
-        guard case .cancelled(let reason) = outcome else { preconditionFailure("a call that never ran can only be cancelled") }
+    /// Ends a native call that never ran: cancelled, and recorded as native calls are.
+    private func end(_ job: Job, cancelledFor reason: CancelReason) async {
         var cancelled = job
         cancelled.state = .cancelled
         cancelled.error = reason.rawValue
         cancelled.finishedAt = Date()
-        observer.entered(cancelled, from: .queued)
-        await store.writeBehind(cancelled)
-        await broker.finish(job.id, outcome)
+        await recorder.recordNative(cancelled, from: .queued, outcome: .cancelled(reason))
     }
 
     // MARK: Runs

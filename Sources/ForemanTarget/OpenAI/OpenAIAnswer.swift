@@ -103,8 +103,7 @@ public struct OpenAIAnswer: Sendable {
 
     private mutating func takeCalls() -> [String] {
         defer { calls.removeAll() }
-        return calls.keys.sorted().map { index in
-            let call = calls[index]!
+        return calls.sorted { $0.key < $1.key }.map { _, call in
             var function = JSONObjectWriter()
             function.string("name", call.name)
             // Ollama's arguments are an object; an engine's that do not parse are passed on as the text they were.
@@ -127,12 +126,7 @@ public struct OpenAIAnswer: Sendable {
     }
 
     private func line(content: String, thinking: String?, toolCalls: [String]?) -> String {
-        var line = JSONObjectWriter()
-        line.string("model", model)
-        line.string("created_at", Timestamp.string(Date()))
-        write(content: content, thinking: thinking, toolCalls: toolCalls, into: &line)
-        line.bool("done", false)
-        return line.finished()
+        object(content: content, thinking: thinking, toolCalls: toolCalls, done: false)
     }
 
     /// The text where this shape puts it: `message` for chat; `response` (and `thinking`) for generate.
@@ -153,11 +147,17 @@ public struct OpenAIAnswer: Sendable {
     }
 
     private func doneObject(content: String, thinking: String?, toolCalls: [String]?) -> String {
+        object(content: content, thinking: thinking, toolCalls: toolCalls, done: true)
+    }
+
+    /// One line of Ollama's answer; the last (`done`) carries the reason and the figures.
+    private func object(content: String, thinking: String?, toolCalls: [String]?, done: Bool) -> String {
         var line = JSONObjectWriter()
         line.string("model", model)
         line.string("created_at", Timestamp.string(Date()))
         write(content: content, thinking: thinking, toolCalls: toolCalls, into: &line)
-        line.bool("done", true)
+        line.bool("done", done)
+        guard done else { return line.finished() }
         line.string("done_reason", Self.doneReason(finishReason))
         if let prompt = figures.promptMilliseconds, let predicted = figures.predictedMilliseconds {
             line.int("total_duration", Self.nanoseconds(prompt + predicted))

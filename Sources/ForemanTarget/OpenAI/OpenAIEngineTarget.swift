@@ -33,35 +33,43 @@ public struct OpenAIEngineTarget: OllamaTarget {
     }
 
     private func generation(_ body: ByteBuffer, shape: OpenAIAnswer.Shape) async throws -> TargetResponse {
-        let native = Data(body.readableBytesView)
-        let model = Self.model(in: native)
-        let translation: OpenAIRequest.Translation
-        do {
-            translation = try shape == .chat ? OpenAIRequest.chat(native, model: model) : OpenAIRequest.generate(native, model: model)
-        } catch {
-            return Self.answer(status: 400, error: "invalid request body: \(error)")
+        try await forward(body) { native, model in
+            try shape == .chat ? OpenAIRequest.chat(native, model: model) : OpenAIRequest.generate(native, model: model)
+        } answer: { translation, response, model in
+            guard translation.stream else {
+                return try await whole(response) { try OpenAIAnswer.object(fromAnswer: $0, model: model, shape: shape) }
+            }
+            let lines = TranslatedStream(events: response.body, model: model, shape: shape)
+            return TargetResponse(status: 200, contentType: "application/x-ndjson", body: TargetBody(lines))
         }
-        let response = try await engine.send(TargetRequest(method: .POST, path: translation.path, body: ByteBuffer(bytes: translation.body)))
-        guard response.isSuccess else { return try await engineError(response, model: model) }
-        guard translation.stream else {
-            return try await whole(response) { try OpenAIAnswer.object(fromAnswer: $0, model: model, shape: shape) }
-        }
-        let lines = TranslatedStream(events: response.body, model: model, shape: shape)
-        return TargetResponse(status: 200, contentType: "application/x-ndjson", body: TargetBody(lines))
     }
 
     private func embed(_ body: ByteBuffer) async throws -> TargetResponse {
+        try await forward(body) { native, model in
+            try OpenAIRequest.embed(native, model: model)
+        } answer: { _, response, model in
+            try await whole(response) { try OpenAIEmbeddings.object(fromAnswer: $0, model: model) }
+        }
+    }
+
+    /// Translates a native body, sends it to the engine, and hands a successful answer to `answer`; a body that cannot
+    /// be translated is a 400, and the engine's refusal comes back in Ollama's shape.
+    private func forward(
+        _ body: ByteBuffer,
+        translate: (Data, String) throws -> OpenAIRequest.Translation,
+        answer: (OpenAIRequest.Translation, TargetResponse, String) async throws -> TargetResponse
+    ) async throws -> TargetResponse {
         let native = Data(body.readableBytesView)
-        let model = Self.model(in: native)
+        let model = ((try? JSONSerialization.jsonObject(with: native)) as? [String: Any])?["model"] as? String ?? ""
         let translation: OpenAIRequest.Translation
         do {
-            translation = try OpenAIRequest.embed(native, model: model)
+            translation = try translate(native, model)
         } catch {
             return Self.answer(status: 400, error: "invalid request body: \(error)")
         }
         let response = try await engine.send(TargetRequest(method: .POST, path: translation.path, body: ByteBuffer(bytes: translation.body)))
         guard response.isSuccess else { return try await engineError(response, model: model) }
-        return try await whole(response) { try OpenAIEmbeddings.object(fromAnswer: $0, model: model) }
+        return try await answer(translation, response, model)
     }
 
     /// A whole answer, read and translated into Ollama's object.
@@ -75,9 +83,6 @@ public struct OpenAIEngineTarget: OllamaTarget {
         }
     }
 
-    private static func model(in native: Data) -> String {
-        ((try? JSONSerialization.jsonObject(with: native)) as? [String: Any])?["model"] as? String ?? ""
-    }
 
     /// The engine's models in `/api/tags`' shape: what the inventory reads.
     private func tags() async throws -> TargetResponse {
