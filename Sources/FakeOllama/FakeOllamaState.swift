@@ -83,7 +83,7 @@ public actor FakeOllamaState {
 
     func model(named name: String) -> FakeModel? {
         let wanted = Self.normalized(name)
-        return models.first { $0.name == wanted }
+        return models.first { Self.normalized($0.name) == wanted }
     }
 
     static func normalized(_ name: String) -> String {

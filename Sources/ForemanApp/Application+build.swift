@@ -88,21 +88,38 @@ private func assemble(
         )
     }
 
-    let (target, targetService) = try makeTarget(config, metrics: metrics)
     let broker = JobBroker()
     let settings = config.providerSettings(embeddingMaxResponseBytes: HTTPSurfaces.embeddingsMaxResponseBytes)
-    let provider = Provider(
-        target: target, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics, logger: logger
-    )
-    let service = JobService(store: store, broker: broker, provider: provider, logger: logger)
+    let declarations = config.providerDeclarations
+    // Only a plain-HTTP client can fail to be made (a token it cannot send), and an HTTPS client that is dropped
+    // without a shutdown traps: the plain ones are made first.
+    var targets: [String: (client: any OllamaTarget, closing: any Service)] = [:]
+    for declaration in declarations.sorted(by: { $0.isPlainHTTP && !$1.isPlainHTTP }) {
+        targets[declaration.name] = try makeTarget(declaration, config: config, metrics: metrics.forProvider(declaration.name))
+    }
+    var providers: [Provider] = []
+    var targetServices: [any Service] = []
+    for declaration in declarations {
+        guard let (target, targetService) = targets[declaration.name] else { continue }
+        targetServices.append(targetService)
+        providers.append(
+            Provider(
+                name: declaration.name, kind: declaration.kind, concurrency: declaration.concurrency, inFleet: config.providers != nil,
+                target: target, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics, logger: logger
+            )
+        )
+    }
+    let fleet = Fleet(providers: providers, namesProviders: config.providers != nil)
+    let service = JobService(store: store, broker: broker, fleet: fleet, logger: logger)
     let gate = ShutdownGate()
 
     let responder = HTTPSurfaces.responder(
         settings: HTTPSurfaces.Settings(
             token: config.token, metricsPublic: config.metricsPublic, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes,
-            maxWait: config.maxWait, webhookAddresses: config.webhookAddresses, targetURL: config.ollamaURL
+            maxWait: config.maxWait, webhookAddresses: config.webhookAddresses,
+            providerURLs: Dictionary(declarations.map { ($0.name, $0.url) }, uniquingKeysWith: { first, _ in first })
         ),
-        service: service, provider: provider, target: target, gate: gate, registry: registry, logger: logger
+        service: service, gate: gate, registry: registry, logger: logger
     )
     let connections = ConnectionBudget(
         limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger
@@ -143,15 +160,14 @@ private func assemble(
     let services: [any Service] = [
         DatabaseCloser(pool: pool, lock: lock, logger: logger),
         WALCheckpointer(pool: pool, logger: logger),
-        targetService,
+    ] + targetServices + [
         ClosingService { try await webhookClient.shutdown() },
-        provider.poller,
+    ] + fleet.providers.map(\.poller) + [
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         NativeRowWriter(store: store, wakeup: rowsWakeup, logger: logger),
         outbox,
-        provider.embeddingsWorker,
-        provider.generationWorker,
-    ] + servers + [ShutdownDrain(gate: gate, service: service, grace: config.shutdownGrace, logger: logger)]
+    ] + fleet.providers.flatMap { [$0.embeddingsWorker, $0.generationWorker] as [any Service] }
+        + servers + [ShutdownDrain(gate: gate, service: service, grace: config.shutdownGrace, logger: logger)]
     return ForemanService(services: services, logger: logger)
 }
 
@@ -185,23 +201,34 @@ private actor ListenersReady {
     }
 }
 
-/// The target client for `FOREMAN_OLLAMA_URL`, and the service that closes its connections when foreman stops:
-/// plain HTTP goes through ``HTTP1Target``, HTTPS through AsyncHTTPClient (ADR 0010).
-private func makeTarget(_ config: ForemanConfig, metrics: ForemanMetrics) throws -> (any OllamaTarget, any Service) {
-    if let url = URL(string: config.ollamaURL), url.scheme?.lowercased() == "http" {
+/// The client of one provider, and the service that closes its connections when foreman stops: plain HTTP goes
+/// through ``HTTP1Target``, HTTPS through AsyncHTTPClient (ADR 0010); an `openai` provider's client is wrapped in
+/// the translation to Ollama's shapes (ADR 0017).
+private func makeTarget(_ declaration: ProviderDeclaration, config: ForemanConfig, metrics: ForemanMetrics) throws -> (client: any OllamaTarget, closing: any Service) {
+    let address = declaration.address
+    let client: any OllamaTarget
+    let closing: any Service
+    if declaration.isPlainHTTP, let url = URL(string: address) {
         let target = try HTTP1Target(
             url: url,
-            token: config.ollamaToken,
+            token: declaration.token,
             connectTimeout: config.targetConnectTimeout,
             headTimeout: config.upstreamTimeout,
             readTimeout: config.upstreamReadTimeout,
             failures: { metrics.targetError($0.kind) }
         )
-        return (target, ClosingService { await target.closeIdleConnections() })
+        (client, closing) = (target, ClosingService { await target.closeIdleConnections() })
+    } else {
+        let http = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
+        let target = LiveOllamaTarget(
+            client: http, baseURL: address, token: declaration.token, headTimeout: config.upstreamTimeout, failures: { metrics.targetError($0.kind) }
+        )
+        (client, closing) = (target, ClosingService { try await http.shutdown() })
     }
-    let client = LiveOllamaTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
-    let target = LiveOllamaTarget(client: client, baseURL: config.ollamaURL, token: config.ollamaToken, headTimeout: config.upstreamTimeout, failures: { metrics.targetError($0.kind) })
-    return (target, ClosingService { try await client.shutdown() })
+    switch declaration.kind {
+    case .ollama: return (client, closing)
+    case .openai: return (OpenAIEngineTarget(engine: client), closing)
+    }
 }
 
 /// Runs `close` when the service group stops: shuts a client down, or closes its connections.
@@ -243,4 +270,16 @@ enum UnixSocketFile {
         }
         unlink(path)
     }
+}
+
+extension ProviderDeclaration {
+    /// The URL without a trailing slash.
+    var address: String {
+        var address = url
+        while address.hasSuffix("/") { address.removeLast() }
+        return address
+    }
+
+    /// Whether the box is reached over plain HTTP (through ``HTTP1Target``).
+    var isPlainHTTP: Bool { URL(string: address)?.scheme?.lowercased() == "http" }
 }

@@ -12,7 +12,12 @@ public struct Job: Sendable, Equatable {
     public var kind: JobKind
     public var origin: JobOrigin
     public var state: JobState
+    /// The model as its provider names it: a `provider/model` id keeps the provider in ``provider``.
     public var model: String
+    /// The provider a `provider/model` id bound the job to (ADR 0017); `nil` for a bare name.
+    public var provider: String?
+    /// The provider that runs or ran the job: chosen when a native call is admitted, or a `/jobs` job claimed.
+    public var ranOn: String?
     /// Higher runs first.
     public var priority: Int
     /// The request body as received.
@@ -38,6 +43,12 @@ public struct Job: Sendable, Equatable {
     public var skips: Int = 0
     public var firstSkippedAt: Date?
 
+    /// The model id as the caller wrote it: `provider/model` for a job bound to a provider, else the bare name.
+    public var modelID: String {
+        guard let provider else { return model }
+        return provider + "/" + model
+    }
+
     /// The priority native `/api/*` calls get: interactive work ranks above `/jobs` (default 0).
     public static let interactivePriority = 10
 
@@ -46,6 +57,7 @@ public struct Job: Sendable, Equatable {
         kind: JobKind,
         origin: JobOrigin,
         model: String,
+        provider: String? = nil,
         priority: Int = 0,
         request: Data,
         stream: Bool,
@@ -58,6 +70,7 @@ public struct Job: Sendable, Equatable {
         self.origin = origin
         self.state = .queued
         self.model = model
+        self.provider = provider
         self.priority = priority
         self.request = request
         self.stream = stream

@@ -6,8 +6,11 @@ public enum ModelName {
     public static func normalized(_ name: String) -> String {
         let trimmed = trimmed(name)
         let lastComponent = trimmed.lastIndex(of: "/").map { trimmed[trimmed.index(after: $0)...] } ?? trimmed[...]
-        return lastComponent.contains(":") ? trimmed : trimmed + ":latest"
+        return lastComponent.contains(":") ? trimmed : trimmed + defaultTagSuffix
     }
+
+    /// What ``normalized(_:)`` appends to a name without a tag.
+    public static let defaultTagSuffix = ":latest"
 
     /// `text` without leading and trailing `.whitespaces`. A name with none (nearly all) is returned as it is:
     /// Foundation's trimming goes through `NSString` on every call, and names are compared on every native call

@@ -20,12 +20,12 @@ public enum HTTPSurfaces {
         /// `FOREMAN_MAX_WAIT`: how long a native call may wait to start.
         public var maxWait: Duration
         public var webhookAddresses: WebhookAddressPolicy
-        /// The target's address, as `/healthz` reports it.
-        public var targetURL: String
+        /// Each provider's address, by name, as `/healthz` reports it.
+        public var providerURLs: [String: String]
 
         public init(
             token: String?, metricsPublic: Bool, logBodies: Bool, maxBodyBytes: Int, maxWait: Duration,
-            webhookAddresses: WebhookAddressPolicy, targetURL: String
+            webhookAddresses: WebhookAddressPolicy, providerURLs: [String: String]
         ) {
             self.token = token
             self.metricsPublic = metricsPublic
@@ -33,7 +33,7 @@ public enum HTTPSurfaces {
             self.maxBodyBytes = maxBodyBytes
             self.maxWait = maxWait
             self.webhookAddresses = webhookAddresses
-            self.targetURL = targetURL
+            self.providerURLs = providerURLs
         }
     }
 
@@ -44,8 +44,6 @@ public enum HTTPSurfaces {
     public static func responder(
         settings: Settings,
         service: JobService,
-        provider: Provider,
-        target: any OllamaTarget,
         gate: ShutdownGate,
         registry: PrometheusCollectorRegistry,
         logger: Logger
@@ -61,14 +59,12 @@ public enum HTTPSurfaces {
             router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: settings.metricsPublic))
         }
         router.add(middleware: DrainMiddleware(gate: gate))
-        HealthRoutes(verifier: verifier, targetURL: settings.targetURL, service: service, provider: provider).register(on: router)
+        HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service).register(on: router)
         MetricsRoutes(registry: registry).register(on: router)
         OllamaRoutes(
-            generation: QueuedGeneration(service: service, inventory: provider.inventory, maxWait: settings.maxWait),
-            proxy: TargetProxy(target: target),
-            embeddings: EmbeddingsRoute(lane: provider.embeddings),
-            inventory: provider.inventory,
-            poller: provider.poller,
+            generation: QueuedGeneration(service: service, maxWait: settings.maxWait),
+            embeddings: EmbeddingsRoute(),
+            fleet: service.fleet,
             maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)

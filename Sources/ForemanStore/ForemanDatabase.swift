@@ -168,6 +168,12 @@ public enum ForemanDatabase {
                 """)
             try db.drop(index: "webhook_delivery_due")
         }
+        migrator.registerMigration("v9: providers") { db in
+            // ADR 0017: the provider a `provider/model` id bound the job to, and the one that ran it. Older rows have
+            // neither: they are bare, not yet run anywhere.
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN provider TEXT")
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN ran_on TEXT")
+        }
         return migrator
     }
 }

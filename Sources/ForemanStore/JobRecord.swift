@@ -13,6 +13,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         case stateWebhookURL = "state_webhook_url", idempotencyKey = "idempotency_key"
         case requestFingerprint = "request_fingerprint"
         case skips, firstSkippedAt = "first_skipped_at"
+        case provider, ranOn = "ran_on"
     }
 
     public static let databaseTableName = "job"
@@ -22,7 +23,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         guard let created = try Self.date(row, Column.createdAt) else { throw StoredJobError(column: Column.createdAt.rawValue, value: "NULL") }
         self.init(
             id: row[Column.id], kind: try Self.stored(row, Column.kind), origin: try Self.stored(row, Column.origin),
-            model: row[Column.model], priority: row[Column.priority], request: row[Column.request], stream: row[Column.stream],
+            model: row[Column.model], provider: row[Column.provider], priority: row[Column.priority], request: row[Column.request], stream: row[Column.stream],
             metadata: row[Column.metadata], stateWebhookURL: row[Column.stateWebhookURL], createdAt: created
         )
         seq = row[Column.seq]
@@ -36,6 +37,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         requestFingerprint = row[Column.requestFingerprint]
         skips = row[Column.skips]
         firstSkippedAt = try Self.date(row, Column.firstSkippedAt)
+        ranOn = row[Column.ranOn]
     }
 
     public func encode(to container: inout PersistenceContainer) {
@@ -56,6 +58,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
             (.attempts, attempts), (.error, error), (.response, response), (.metadata, metadata),
             (.stateWebhookURL, stateWebhookURL), (.idempotencyKey, idempotencyKey), (.requestFingerprint, requestFingerprint),
             (.skips, skips), (.firstSkippedAt, firstSkippedAt.map(DatabaseDate.storage)),
+            (.provider, provider), (.ranOn, ranOn),
         ]
     }
 

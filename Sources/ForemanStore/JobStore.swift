@@ -22,10 +22,12 @@ public protocol JobStore: Sendable {
     func writeBehind(_ job: Job) async
     /// Commits the native jobs handed to ``writeBehind(_:)`` so far. Throws when the store cannot write; they stay.
     func flushWritesBehind() async throws
-    /// Marks the chat or generate job the ``Scheduler`` picks running; `nil` when none waits.
-    func claimNext(chatSlot: String?, policy: Scheduler.Policy, now: Date) async throws -> Job?
-    /// Marks the oldest embed job of the highest priority running; `nil` when none waits.
-    func claimNextEmbed(now: Date) async throws -> Job?
+    /// Marks the chat or generate job the ``Scheduler`` picks running; `nil` when none waits. With a `scope`, only
+    /// the jobs it admits are seen, and the job records the scope's provider as the one it runs on.
+    func claimNext(chatSlot: String?, policy: Scheduler.Policy, scope: ClaimScope?, now: Date) async throws -> Job?
+    /// Marks the oldest embed job of the highest priority running (within `scope`, as ``claimNext``); `nil` when
+    /// none waits.
+    func claimNextEmbed(scope: ClaimScope?, now: Date) async throws -> Job?
     /// Records how a running job ended, with its artifacts; `false` when it was no longer running.
     func finish(
         id: String, state: JobState, error: String?, response: Data?, artifacts: [Artifact], durability: Durability, now: Date
@@ -64,12 +66,12 @@ extension JobStore {
         try await enqueue(job, idempotencyKey: nil, fingerprint: nil)
     }
 
-    public func claimNext(chatSlot: String?, policy: Scheduler.Policy) async throws -> Job? {
-        try await claimNext(chatSlot: chatSlot, policy: policy, now: Date())
+    public func claimNext(chatSlot: String?, policy: Scheduler.Policy, scope: ClaimScope? = nil) async throws -> Job? {
+        try await claimNext(chatSlot: chatSlot, policy: policy, scope: scope, now: Date())
     }
 
-    public func claimNextEmbed() async throws -> Job? {
-        try await claimNextEmbed(now: Date())
+    public func claimNextEmbed(scope: ClaimScope? = nil) async throws -> Job? {
+        try await claimNextEmbed(scope: scope, now: Date())
     }
 
     @discardableResult

@@ -195,26 +195,28 @@ public actor SQLiteJobStore: JobStore {
     /// Marks the job the ``Scheduler`` picks `running` and returns it, or `nil` when the queue is empty.
     ///
     /// Only the top priority tier is read, and only its first `window` jobs: an affinity match further back
-    /// than that is not worth a scan of the whole queue on every claim.
-    public func claimNext(chatSlot: String?, policy: Scheduler.Policy, now: Date) async throws -> Job? {
-        try await claimNext(chatSlot: chatSlot, policy: policy, window: 512, now: now)
+    /// than that is not worth a scan of the whole queue on every claim. With a `scope` (a fleet, ADR 0017) the tier
+    /// is the top one among the jobs the scope admits.
+    public func claimNext(chatSlot: String?, policy: Scheduler.Policy, scope: ClaimScope?, now: Date) async throws -> Job? {
+        try await claimNext(chatSlot: chatSlot, policy: policy, scope: scope, window: 512, now: now)
     }
 
-    func claimNext(chatSlot: String?, policy: Scheduler.Policy, window: Int, now: Date) async throws -> Job? {
+    func claimNext(chatSlot: String?, policy: Scheduler.Policy, scope: ClaimScope? = nil, window: Int, now: Date) async throws -> Job? {
         // The worker asks after every job; an empty lane needs no transaction to say so.
         guard tally.queued(in: .generation) > 0 else { return nil }
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
         // queued and runs again (ADR 0010).
         let claimed = try await write(.deferred) { db, changes -> Job? in
+            let (filter, scopeArguments) = Self.scopeFilter(scope)
             let tier = try db.cachedStatement(sql: """
                 SELECT seq, model, priority, skips, first_skipped_at FROM job
-                WHERE state = 'queued' AND kind != 'embed'
-                AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed')
+                WHERE state = 'queued' AND kind != 'embed'\(filter)
+                AND priority = (SELECT MAX(priority) FROM job WHERE state = 'queued' AND kind != 'embed'\(filter))
                 ORDER BY seq LIMIT ?
                 """)
             func candidates(_ limit: Int) throws -> [Scheduler.Candidate] {
                 // By position: a look-up by column name lowercases the name, for every column of every row.
-                try Row.fetchAll(tier, arguments: [limit]).map {
+                try Row.fetchAll(tier, arguments: StatementArguments(scopeArguments + scopeArguments + [limit])).map {
                     Scheduler.Candidate(seq: $0[0], model: $0[1], priority: $0[2], skips: $0[3], firstSkippedAt: ($0[4] as String?).flatMap(DatabaseDate.date))
                 }
             }
@@ -227,30 +229,44 @@ public actor SQLiteJobStore: JobStore {
                 try db.cachedStatement(sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?")
                     .execute(arguments: [DatabaseDate.storage(now), seq])
             }
-            return try Self.markRunning(seq: decision.chosen, db, &changes, now)
+            return try Self.markRunning(seq: decision.chosen, on: scope?.provider, db, &changes, now)
         }
         return claimed
     }
 
     /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings
     /// lane's own queue, ADR 0008), or `nil` when none waits.
-    public func claimNextEmbed(now: Date = Date()) async throws -> Job? {
+    public func claimNextEmbed(scope: ClaimScope?, now: Date = Date()) async throws -> Job? {
         guard tally.queued(in: .embeddings) > 0 else { return nil }
         let claimed = try await write(.deferred) { db, changes -> Job? in
+            let (filter, scopeArguments) = Self.scopeFilter(scope)
             guard let seq = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT seq FROM job WHERE state = 'queued' AND kind = 'embed' ORDER BY priority DESC, seq LIMIT 1")
+                db.cachedStatement(sql: "SELECT seq FROM job WHERE state = 'queued' AND kind = 'embed'\(filter) ORDER BY priority DESC, seq LIMIT 1"),
+                arguments: StatementArguments(scopeArguments)
             ) else { return nil }
-            return try Self.markRunning(seq: seq, db, &changes, now)
+            return try Self.markRunning(seq: seq, on: scope?.provider, db, &changes, now)
         }
         return claimed
     }
 
-    private static func markRunning(seq: Int64, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws -> Job? {
+    /// The SQL condition that keeps the jobs `scope` admits (``ClaimScope/admits(_:)``), and its arguments: none
+    /// without a scope. The models go as one JSON array, so the statement's text, and its cache entry, stay the same
+    /// whatever the provider lists.
+    private static func scopeFilter(_ scope: ClaimScope?) -> (sql: String, arguments: [any DatabaseValueConvertible]) {
+        guard let scope else { return ("", []) }
+        let models = String(decoding: (try? JSONSerialization.data(withJSONObject: scope.models.sorted())) ?? Data("[]".utf8), as: UTF8.self)
+        return (
+            " AND (provider = ? OR (provider IS NULL AND model IN (SELECT value FROM json_each(?))))",
+            [scope.provider, models]
+        )
+    }
+
+    private static func markRunning(seq: Int64, on provider: String?, _ db: Database, _ changes: inout StateChanges, _ now: Date) throws -> Job? {
         let statement = try db.cachedStatement(sql: """
-            UPDATE job SET state = 'running', started_at = ?, attempts = attempts + 1
+            UPDATE job SET state = 'running', started_at = ?, attempts = attempts + 1, ran_on = COALESCE(?, ran_on)
             WHERE seq = ? AND state = 'queued' RETURNING *
             """)
-        guard let job = try Job.fetchOne(statement, arguments: [DatabaseDate.storage(now), seq]) else { return nil }
+        guard let job = try Job.fetchOne(statement, arguments: [DatabaseDate.storage(now), provider, seq]) else { return nil }
         try changes.record(db, job, from: .queued, at: now)
         return job
     }

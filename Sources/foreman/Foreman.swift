@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ollama-url"), help: "The Ollama target (FOREMAN_OLLAMA_URL, default http://127.0.0.1:11434).")
     var ollamaURL: String?
 
+    @Option(help: "A TOML file of providers, one [providers.NAME] table per box; replaces --ollama-url (FOREMAN_PROVIDERS).")
+    var providers: String?
+
     @Option(help: "Bearer token callers must send; required off loopback (FOREMAN_TOKEN).")
     var token: String?
 
@@ -128,6 +131,7 @@ struct Serve: AsyncParsableCommand {
         overrides[.addr] = addr
         overrides[.ollamaURL] = ollamaURL
         overrides[.token] = token
+        overrides[.providers] = providers
         overrides[.ollamaToken] = ollamaToken
         overrides[.db] = db
         overrides[.pollInterval] = pollInterval

@@ -19,3 +19,10 @@ extension ForemanConfig {
         )
     }
 }
+
+extension ForemanConfig {
+    /// The providers to build: the file's, or the one at `FOREMAN_OLLAMA_URL`, named `default`.
+    public var providerDeclarations: [ProviderDeclaration] {
+        providers ?? [ProviderDeclaration(name: "default", kind: .ollama, url: ollamaURL, token: ollamaToken)]
+    }
+}

@@ -12,6 +12,9 @@ public struct ForemanConfig: Sendable, Equatable {
     public var address: HostPort = HostPort(host: "127.0.0.1", port: 8080)
     /// The Ollama server foreman fronts, without a trailing slash.
     public var ollamaURL: String = "http://127.0.0.1:11434"
+    /// `FOREMAN_PROVIDERS`: the fleet the providers file declares (ADR 0017), sorted by name; `nil` without a file,
+    /// when ``ollamaURL`` is the one provider.
+    public var providers: [ProviderDeclaration]?
     /// The bearer token callers must present; `nil` disables inbound auth (loopback only).
     public var token: String?
     /// The bearer token foreman sends to the target, if the target wants one.
@@ -129,6 +132,7 @@ extension ForemanConfig {
         case metricsPublic = "FOREMAN_METRICS_PUBLIC"
         case logBodies = "FOREMAN_LOG_BODIES"
         case socket = "FOREMAN_SOCKET"
+        case providers = "FOREMAN_PROVIDERS"
     }
 
     /// Resolves a configuration from environment variables, then applies `overrides` (flag values keyed
@@ -196,6 +200,7 @@ extension ForemanConfig {
         case .metricsPublic: metricsPublic = try Self.parseFlag(raw, variable: name)
         case .logBodies: logBodies = try Self.parseFlag(raw, variable: name)
         case .socket: socketPath = raw
+        case .providers: providers = try ProvidersFile.read(path: raw)
         }
     }
 

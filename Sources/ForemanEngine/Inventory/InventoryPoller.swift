@@ -20,8 +20,14 @@ public actor InventoryPoller: Service {
     private var inFlight: Task<Bool, Never>?
     private var lastPoll: (endedAt: ContinuousClock.Instant, succeeded: Bool)?
     private var learning = false
+    /// Told when a poll finds the target back, or its models changed: a fleet's workers may now claim other jobs.
+    private let changed: @Sendable () -> Void
 
-    public init(target: any OllamaTarget, inventory: Inventory, interval: Duration, minimumRefreshInterval: Duration = .seconds(1), logger: Logger) {
+    public init(
+        target: any OllamaTarget, inventory: Inventory, interval: Duration, minimumRefreshInterval: Duration = .seconds(1), logger: Logger,
+        changed: @escaping @Sendable () -> Void = {}
+    ) {
+        self.changed = changed
         self.target = target
         self.inventory = inventory
         self.interval = interval
@@ -73,9 +79,10 @@ public actor InventoryPoller: Service {
                 throw PollError(message: "GET /api/tags answered \(response.status)")
             }
             let models = try Inventory.models(fromTags: body)
-            let wasDegraded = await inventory.snapshot.degraded
+            let before = await inventory.snapshot
             await inventory.update(tagsBody: body, models: models)
-            if wasDegraded { logger.info("target reachable again", metadata: ["models": "\(models.count)"]) }
+            if before.degraded { logger.info("target reachable again", metadata: ["models": "\(models.count)"]) }
+            if before.degraded || before.models != Set(models.keys) { changed() }
             return true
         } catch {
             let message = (error as? TargetError)?.description ?? String(describing: error)

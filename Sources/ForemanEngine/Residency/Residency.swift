@@ -27,6 +27,9 @@ public actor Residency {
     private let declaredEmbedding: Set<String>
     private let settleLimit: Duration
     private let trustFor: Duration
+    /// Whether foreman unloads models at the box. An OpenAI-compatible engine loads and swaps models by itself and
+    /// has no unload call (ADR 0017): the slots then only record what ran last, for the scheduler's affinity.
+    private let managesTarget: Bool
     /// When `/api/ps` last showed nothing but the two slots' models.
     private var verifiedAt: ContinuousClock.Instant?
     private let logger: Logger
@@ -50,10 +53,12 @@ public actor Residency {
         declaredEmbedding: Set<String>,
         settleLimit: Duration = .seconds(2),
         trustFor: Duration = .zero,
+        managesTarget: Bool = true,
         metrics: ForemanMetrics = .disabled,
         logger: Logger
     ) {
         self.trustFor = trustFor
+        self.managesTarget = managesTarget
         self.metrics = metrics
         self.target = target
         self.inventory = inventory
@@ -117,6 +122,7 @@ public actor Residency {
     }
 
     private func unloadStrays() async throws {
+        guard managesTarget else { return }
         verifiedAt = nil
         let checkedAt = ContinuousClock.now
         guard let resident = try await residentModels() else { return }

@@ -12,15 +12,30 @@ public struct ForemanMetrics: Sendable {
     /// a lock, three to five times per call (ADR 0012). Their series are exported, at zero, from the start.
     private let jobsByStateAndOrigin: [JobState: [JobOrigin: Counter]]
     private let queueDepthGauge: Gauge
+    /// The `provider` label of the series that concern one box (ADR 0017); see ``forProvider(_:)``.
+    private let provider: [(String, String)]
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
+        provider = [("provider", "default")]
         jobsByStateAndOrigin = Dictionary(uniqueKeysWithValues: JobState.allCases.map { state in
             (state, Dictionary(uniqueKeysWithValues: JobOrigin.allCases.map { origin in
                 (origin, Counter(label: "foreman_jobs_total", dimensions: [("state", state.rawValue), ("origin", origin.rawValue)], factory: factory))
             }))
         })
         queueDepthGauge = Gauge(label: "foreman_queue_depth", factory: factory)
+    }
+
+    /// The same metrics, with the series that concern one box labelled with its provider's name.
+    public func forProvider(_ name: String) -> ForemanMetrics {
+        ForemanMetrics(copying: self, provider: name)
+    }
+
+    private init(copying other: ForemanMetrics, provider name: String) {
+        factory = other.factory
+        jobsByStateAndOrigin = other.jobsByStateAndOrigin
+        queueDepthGauge = other.queueDepthGauge
+        provider = [("provider", name)]
     }
 
     /// Counts nothing: for components built without a server (unit tests).
@@ -36,37 +51,37 @@ public struct ForemanMetrics: Sendable {
     }
 
     /// How long a job waited between submission and its start.
-    func queueWait(_ seconds: TimeInterval, model: String) {
-        timer("foreman_queue_wait_seconds", seconds, model: model)
+    func queueWait(_ seconds: TimeInterval, _ job: Job) {
+        timer("foreman_queue_wait_seconds", seconds, job)
     }
 
     /// How long a job ran at the target.
-    func runTime(_ seconds: TimeInterval, model: String) {
-        timer("foreman_run_seconds", seconds, model: model)
+    func runTime(_ seconds: TimeInterval, _ job: Job) {
+        timer("foreman_run_seconds", seconds, job)
     }
 
     /// From sending a generation to its first NDJSON line (model loads included).
     func timeToFirstToken(_ duration: Duration, model: String) {
-        Timer(label: "foreman_time_to_first_token_seconds", dimensions: [("model", model)], factory: factory)
+        Timer(label: "foreman_time_to_first_token_seconds", dimensions: [("model", model)] + provider, factory: factory)
             .recordNanoseconds(Int64(duration.seconds * 1e9))
     }
 
     /// A residency slot changed model (`slot` is `chat` or `embed`): the target loads a model.
     func modelSwap(slot: String) {
-        Counter(label: "foreman_model_swaps_total", dimensions: [("slot", slot)], factory: factory).increment()
+        Counter(label: "foreman_model_swaps_total", dimensions: [("slot", slot)] + provider, factory: factory).increment()
     }
 
     func modelUnload() {
-        Counter(label: "foreman_model_unloads_total", factory: factory).increment()
+        Counter(label: "foreman_model_unloads_total", dimensions: provider, factory: factory).increment()
     }
 
     /// Something went wrong talking to the target: `unreachable`, `interrupted`, `upstream_error`.
     public func targetError(_ kind: String) {
-        Counter(label: "foreman_target_errors_total", dimensions: [("kind", kind)], factory: factory).increment()
+        Counter(label: "foreman_target_errors_total", dimensions: [("kind", kind)] + provider, factory: factory).increment()
     }
 
     func degraded(_ isDegraded: Bool) {
-        Gauge(label: "foreman_degraded", factory: factory).record(isDegraded ? 1 : 0)
+        Gauge(label: "foreman_degraded", dimensions: provider, factory: factory).record(isDegraded ? 1 : 0)
     }
 
     /// One webhook delivery attempt ended: `delivered`, `retrying` or `given_up`.
@@ -81,16 +96,18 @@ public struct ForemanMetrics: Sendable {
     }
 
     func embeddingsInFlight(_ count: Int) {
-        Gauge(label: "foreman_embeddings_in_flight", factory: factory).record(count)
+        Gauge(label: "foreman_embeddings_in_flight", dimensions: provider, factory: factory).record(count)
     }
 
     /// One embeddings call finished at the target (`status` is its HTTP status, `error` when none arrived).
     func embedding(status: Int?) {
-        Counter(label: "foreman_embeddings_total", dimensions: [("status", status.map(String.init) ?? "error")], factory: factory)
+        Counter(label: "foreman_embeddings_total", dimensions: [("status", status.map(String.init) ?? "error")] + provider, factory: factory)
             .increment()
     }
 
-    private func timer(_ label: String, _ seconds: TimeInterval, model: String) {
-        Timer(label: label, dimensions: [("model", model)], factory: factory).recordNanoseconds(Int64(max(0, seconds) * 1e9))
+    /// Labelled with the job's model and the provider it ran on: these are recorded for every provider's jobs alike.
+    private func timer(_ label: String, _ seconds: TimeInterval, _ job: Job) {
+        let provider = job.ranOn.map { [("provider", $0)] } ?? self.provider
+        Timer(label: label, dimensions: [("model", job.model)] + provider, factory: factory).recordNanoseconds(Int64(max(0, seconds) * 1e9))
     }
 }

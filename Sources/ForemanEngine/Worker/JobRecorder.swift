@@ -16,22 +16,7 @@ struct JobRecorder: Sendable {
     /// is handed to the store to be written behind (ADR 0016). Either way, whoever looks the job up after the
     /// response ends sees its final state.
     func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
-        let outcome: JobOutcome
-        let state: JobState
-        var error: String?
-        switch result.outcome {
-        case .succeeded:
-            state = .succeeded
-            outcome = .succeeded
-        case .upstreamError(let message):
-            state = .failed
-            error = message
-            outcome = .upstreamError(message)
-        case .interrupted(let message):
-            state = .failed
-            error = message
-            outcome = .interrupted(message)
-        case .cancelled where cancelReason == .shutdown && job.origin == .jobs:
+        if job.origin == .jobs, case .cancelled = result.outcome, cancelReason == .shutdown {
             // Nobody cancelled this work: foreman is stopping. It runs again after the restart.
             do {
                 try await store.requeue(id: job.id)
@@ -40,22 +25,14 @@ struct JobRecorder: Sendable {
             }
             await broker.finish(job.id, .cancelled(.shutdown))
             return
-        case .cancelled:
-            // A native call cut short by shutdown failed; nobody asked for it to stop.
-            state = cancelReason == .shutdown ? .failed : .cancelled
-            error = cancelReason.rawValue
-            outcome = .cancelled(cancelReason)
         }
-        let message = error
+        let (ended, outcome) = Self.end(of: job, result, cancelReason: cancelReason)
         if job.origin == .api {
-            var ended = job
-            ended.state = state
-            ended.error = message
-            ended.response = state == .succeeded ? result.response : nil
-            ended.finishedAt = Date()
             await recordNative(ended, from: .running, outcome: outcome)
             return
         }
+        let state = ended.state
+        let message = ended.error
         let finish = { @Sendable in
             try await store.finish(
                 id: job.id,
@@ -88,6 +65,33 @@ struct JobRecorder: Sendable {
                 }
             }
         }
+    }
+
+    /// `job` as its run left it, and what its caller is told. A native call cut short by shutdown failed: nobody
+    /// asked for it to stop.
+    static func end(of job: Job, _ result: JobResult, cancelReason: CancelReason) -> (ended: Job, outcome: JobOutcome) {
+        var ended = job
+        let outcome: JobOutcome
+        switch result.outcome {
+        case .succeeded:
+            ended.state = .succeeded
+            outcome = .succeeded
+        case .upstreamError(let message):
+            ended.state = .failed
+            ended.error = message
+            outcome = .upstreamError(message)
+        case .interrupted(let message):
+            ended.state = .failed
+            ended.error = message
+            outcome = .interrupted(message)
+        case .cancelled:
+            ended.state = cancelReason == .shutdown ? .failed : .cancelled
+            ended.error = cancelReason.rawValue
+            outcome = .cancelled(cancelReason)
+        }
+        ended.response = ended.state == .succeeded ? result.response : nil
+        ended.finishedAt = Date()
+        return (ended, outcome)
     }
 
     /// Records how a native call ended, from `old`: its transition is reported now, its row handed to the store to be

@@ -11,31 +11,34 @@ import Logging
 public struct JobService: Sendable {
     let store: any JobStore
     let broker: JobBroker
-    /// The box the jobs run on; a fleet will make this a list.
-    let provider: Provider
-    private let models: ModelCheck
+    /// The boxes the jobs run on.
+    public let fleet: Fleet
     private let logger: Logger
 
-    public init(store: any JobStore, broker: JobBroker, provider: Provider, logger: Logger) {
+    public init(store: any JobStore, broker: JobBroker, fleet: Fleet, logger: Logger) {
         self.store = store
         self.broker = broker
-        self.provider = provider
-        self.models = ModelCheck(inventory: provider.inventory, poller: provider.poller)
+        self.fleet = fleet
         self.logger = logger
     }
 
-    private var worker: Worker { provider.generationWorker }
-    private var embedWorker: Worker { provider.embeddingsWorker }
+    /// Every worker of every provider, generation workers first.
+    private var workers: [Worker] { fleet.providers.map(\.generationWorker) + fleet.providers.map(\.embeddingsWorker) }
 
     // MARK: Submissions
 
     /// The job for a native `/api/chat` or `/api/generate` call, once its model is known: interactive priority, the
-    /// body as the caller sent it.
+    /// body as the caller sent it, and the provider it will run on (routed now, ADR 0017).
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
     public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
-        try await models.requireKnown(model)
-        return Job(kind: kind, origin: .api, model: model, priority: Job.interactivePriority, request: request, stream: stream)
+        let route = try await fleet.route(model)
+        var job = Job(
+            kind: kind, origin: .api, model: route.model, provider: route.bound ? route.provider.name : nil, priority: Job.interactivePriority,
+            request: request, stream: stream
+        )
+        job.ranOn = route.provider.name
+        return job
     }
 
     /// Persists a `/jobs` submission. With an `Idempotency-Key`, a repeat of the same body returns the original job
@@ -43,11 +46,13 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, ``JobStoreError``.
     public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> EnqueueResult {
-        try await models.requireKnown(submission.model)
+        // A bare name is not bound: the first provider with a free slot that has the model claims it (ADR 0017).
+        let route = try await fleet.route(submission.model)
         let job = Job(
             kind: submission.kind,
             origin: .jobs,
-            model: submission.model,
+            model: route.bound ? route.model : submission.model,
+            provider: route.bound ? route.provider.name : nil,
             priority: submission.priority,
             request: submission.request,
             stream: submission.stream,
@@ -62,8 +67,11 @@ public struct JobService: Sendable {
     /// already working on (loading its model, or generating an answer it does not stream) is left alone while the
     /// target is reachable: the bound covers the wait in the queue, not the generation.
     public func waitBoundEnds(_ id: String) async -> Bool {
-        guard await isRunning(id) else { return true }
-        return await provider.inventory.snapshot.degraded
+        for provider in fleet.providers {
+            if await provider.generationWorker.isRunning(id) { return await provider.inventory.snapshot.degraded }
+            if await provider.embeddingsWorker.isRunning(id) { return await provider.inventory.snapshot.degraded }
+        }
+        return true
     }
 
     /// Admits native call `job` and returns its event stream, with where it stood once admitted. Nothing is committed
@@ -73,6 +81,7 @@ public struct JobService: Sendable {
     public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobPlacement) {
         let watch = await broker.subscribe(job.id)
         do {
+            guard let provider = job.ranOn.flatMap(fleet.provider(named:)) ?? fleet.providers.first else { throw JobStoreError.queueFull }
             return (watch, try await provider.worker(for: job.kind).admit(job))
         } catch {
             await broker.unsubscribe(job.id)
@@ -83,7 +92,9 @@ public struct JobService: Sendable {
     /// Persists a `/jobs` job nobody waits for on a connection.
     func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
-        if case .created = result { provider.worker(for: job.kind).wake() }
+        if case .created = result {
+            for provider in fleet.providers where job.provider == nil || job.provider == provider.name { provider.worker(for: job.kind).wake() }
+        }
         return result
     }
 
@@ -99,8 +110,9 @@ public struct JobService: Sendable {
     /// Cancels job `id` and returns once its cancellation is committed (a running job's upstream request is
     /// aborted first). Cancelling a cancelled job is harmless.
     public func cancelAndWait(_ id: String) async throws -> CancelResult {
-        if await worker.cancelWaiting(id, reason: .requested) { return .cancelled }
-        var found = await worker.runningCall(id)
+        for worker in workers where await worker.cancelWaiting(id, reason: .requested) { return .cancelled }
+        var found: Job?
+        for worker in workers where found == nil { found = await worker.runningCall(id) }
         if found == nil { found = try await store.job(id: id) }
         guard let job = found else { return .notFound }
         switch job.state {
@@ -110,7 +122,7 @@ public struct JobService: Sendable {
         }
         if try await cancelIfQueued(id, reason: .requested) { return .cancelled }
         let ended = await broker.endSignal(id)
-        if await provider.worker(for: job.kind).cancelRunning(id, reason: .requested) {
+        if await cancelRunning(id, kind: job.kind, reason: .requested) {
             for await _ in ended {}
         } else {
             await broker.forgetEndSignals(id)
@@ -122,32 +134,32 @@ public struct JobService: Sendable {
     /// Cancelling an ended job does nothing.
     public func cancel(_ id: String, reason: CancelReason) async {
         // A native call is held by its worker, waiting or running, and has no queued row: no write is needed.
-        if await worker.cancelHeld(id, reason: reason) { return }
-        // If the row could not be updated the job may still be running, so fall through to the worker.
+        for worker in fleet.providers.map(\.generationWorker) where await worker.cancelHeld(id, reason: reason) { return }
+        // If the row could not be updated the job may still be running, so fall through to the workers.
         if (try? await cancelIfQueued(id, reason: reason)) == true { return }
-        if await worker.cancelRunning(id, reason: reason) { return }
-        _ = await embedWorker.cancelRunning(id, reason: reason)
+        for worker in workers where await worker.cancelRunning(id, reason: reason) { return }
+    }
+
+    /// Cancels `id` at the worker of its lane that runs it, whichever provider that is.
+    private func cancelRunning(_ id: String, kind: JobKind, reason: CancelReason) async -> Bool {
+        for provider in fleet.providers where await provider.worker(for: kind).cancelRunning(id, reason: reason) { return true }
+        return false
     }
 
     /// Stops taking work and lets the running jobs end (foreman is stopping): native calls still waiting are
     /// cancelled, and both workers drain within `grace` (ADR 0009).
     public func drain(grace: Duration) async {
-        async let generation: Void = worker.drain(grace: grace)
-        async let embeddings: Void = embedWorker.drain(grace: grace)
-        _ = await (generation, embeddings)
+        await withTaskGroup(of: Void.self) { drains in
+            for worker in workers { drains.addTask { await worker.drain(grace: grace) } }
+        }
     }
 
     // MARK: Reads
 
     /// Whether job `id` is being run now.
     public func isRunning(_ id: String) async -> Bool {
-        if await worker.isRunning(id) { return true }
-        return await embedWorker.isRunning(id)
-    }
-
-    /// The generation the target is working on now, if any.
-    public var runningGeneration: Job? {
-        get async { await worker.running.first }
+        for worker in workers where await worker.isRunning(id) { return true }
+        return false
     }
 
     /// The store's condition, read without waiting for the database.
@@ -155,12 +167,15 @@ public struct JobService: Sendable {
 
     /// Jobs waiting to run: the store's queue and the native calls waiting in memory, read without waiting for
     /// either.
-    public var queueDepth: Int { store.health.queueDepth + worker.waitingCalls }
+    public var queueDepth: Int { fleet.providers.reduce(store.health.queueDepth) { $0 + $1.generationWorker.waitingCalls } }
 
     /// Job `id` with its artifacts and its place, or `nil` when there is none.
     public func snapshot(id: String) async throws -> JobSnapshot? {
-        if let (job, position) = await worker.waitingCall(id) { return JobSnapshot(job: job, queuePosition: position) }
-        if let job = await worker.runningCall(id) { return JobSnapshot(job: job) }
+        for provider in fleet.providers {
+            let worker = provider.generationWorker
+            if let (job, position) = await worker.waitingCall(id) { return JobSnapshot(job: job, queuePosition: position) }
+            if let job = await worker.runningCall(id) { return JobSnapshot(job: job) }
+        }
         return try await store.snapshot(id: id)
     }
 
@@ -169,10 +184,16 @@ public struct JobService: Sendable {
     public func list(_ filter: JobFilter, limit: Int, before cursor: Int64?) async throws -> (jobs: [JobSnapshot], next: Int64?) {
         var inMemory: [JobSnapshot] = []
         if cursor == nil {
-            for (job, position) in await worker.waitingCallsNewestFirst() where filter.matches(job) && inMemory.count < limit {
+            var waiting: [(job: Job, position: Int)] = []
+            var running: [Job] = []
+            for provider in fleet.providers {
+                waiting += await provider.generationWorker.waitingCallsNewestFirst()
+                running += await provider.generationWorker.runningCallsNewestFirst
+            }
+            for (job, position) in waiting.sorted(by: { $0.job.createdAt > $1.job.createdAt }) where filter.matches(job) && inMemory.count < limit {
                 inMemory.append(JobSnapshot(job: job, queuePosition: position))
             }
-            for job in await worker.runningCallsNewestFirst where filter.matches(job) && inMemory.count < limit {
+            for job in running.sorted(by: { $0.createdAt > $1.createdAt }) where filter.matches(job) && inMemory.count < limit {
                 inMemory.append(JobSnapshot(job: job))
             }
         }

@@ -23,13 +23,13 @@ public struct TransitionLog: JobTransitionObserver {
             if let startedAt = job.startedAt {
                 let wait = startedAt.timeIntervalSince(job.createdAt)
                 metadata["queue_wait_ms"] = "\(Int(wait * 1000))"
-                metrics.queueWait(wait, model: job.model)
+                metrics.queueWait(wait, job)
             }
         case .succeeded, .failed, .cancelled:
             if let startedAt = job.startedAt, let finishedAt = job.finishedAt {
                 let run = finishedAt.timeIntervalSince(startedAt)
                 metadata["run_ms"] = "\(Int(run * 1000))"
-                metrics.runTime(run, model: job.model)
+                metrics.runTime(run, job)
             }
         case .queued:
             break

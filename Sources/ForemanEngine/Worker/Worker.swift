@@ -35,6 +35,8 @@ public actor Worker: Service {
         let job: Job
         let task: Task<JobResult, Never>
         var slot: GenerationSlot?
+        /// A native call as it ended, while its outcome is recorded: reads see the end, not the run.
+        var ended: Job?
     }
 
     /// A native call waiting in memory for the slot, with what the ``Scheduler`` keeps about it.
@@ -72,6 +74,8 @@ public actor Worker: Service {
     private var claimedAhead: Job?
     /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
     private let waitingCount = Atomic<Int>(0)
+    /// How many runs are under way, for the same readers (a fleet's routing).
+    private let runningCount = Atomic<Int>(0)
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
@@ -116,6 +120,9 @@ public actor Worker: Service {
 
     /// Native calls waiting in memory, readable without waiting for this actor.
     public nonisolated var waitingCalls: Int { waitingCount.load(ordering: .relaxed) }
+
+    /// Native calls waiting here and runs under way: how busy the lane is, for routing a bare model name (ADR 0017).
+    public nonisolated var load: Int { waitingCount.load(ordering: .relaxed) + runningCount.load(ordering: .relaxed) }
 
     public func run() async throws {
         wake()
@@ -279,13 +286,13 @@ public actor Worker: Service {
 
     /// The native call `id` if it is running: it has no row until it ends.
     public func runningCall(_ id: String) -> Job? {
-        guard let job = runs[id]?.job, job.origin == .api else { return nil }
-        return job
+        guard let run = runs[id], run.job.origin == .api else { return nil }
+        return run.ended ?? run.job
     }
 
     /// The native calls running now, newest first.
     public var runningCallsNewestFirst: [Job] {
-        runs.values.map(\.job).filter { $0.origin == .api }.sorted { $0.createdAt > $1.createdAt }
+        runs.values.filter { $0.job.origin == .api && $0.ended == nil }.map(\.job).sorted { $0.createdAt > $1.createdAt }
     }
 
     /// Cancels native call `id` if it is still waiting here. Returns whether it was.
@@ -360,6 +367,7 @@ public actor Worker: Service {
             await attempt.run(events: await broker.channel(for: job.id))
         }
         runs[job.id] = Run(job: job, task: task, slot: slot)
+        runningCount.store(runs.count, ordering: .relaxed)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
     }
@@ -374,8 +382,10 @@ public actor Worker: Service {
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
+        if job.origin == .api { runs[job.id]?.ended = JobRecorder.end(of: job, result, cancelReason: reason).ended }
         await recorder.record(job, result, cancelReason: reason)
         runs[job.id] = nil
+        runningCount.store(runs.count, ordering: .relaxed)
         if runs.isEmpty { resumeIdleWaiters() }
     }
 
@@ -428,7 +438,9 @@ public actor Worker: Service {
 
 extension Job {
     var logMetadata: Logger.Metadata {
-        ["job": "\(id)", "kind": "\(kind.rawValue)", "model": "\(model)", "origin": "\(origin.rawValue)"]
+        var metadata: Logger.Metadata = ["job": "\(id)", "kind": "\(kind.rawValue)", "model": "\(modelID)", "origin": "\(origin.rawValue)"]
+        if let ranOn { metadata["provider"] = "\(ranOn)" }
+        return metadata
     }
 }
 
@@ -579,7 +591,8 @@ struct JobAttempt: Sendable {
     private func sendRetryingWhileUnreachable() async throws -> (TargetResponse, ContinuousClock.Instant) {
         var delay = retry.initial
         var buffer = ByteBuffer()
-        buffer.writeBytes(job.request)
+        // A `provider/model` id reaches the box as the box names the model; a bare one, byte for byte.
+        if job.provider == nil { buffer.writeBytes(job.request) } else { buffer.writeBytes(ModelField.replacing(in: job.request, with: job.model)) }
         let request = TargetRequest(method: .POST, path: job.kind.targetPath, body: buffer)
         while true {
             try Task.checkCancellation()

@@ -9,7 +9,7 @@ import NIOCore
 public protocol WorkerLane: Sendable {
     /// Runs at once: the capacity of the worker's ``GenerationSlots``.
     var capacity: Int { get }
-    /// Whether `job` runs in this lane.
+    /// Whether `job` runs in this lane: its kind, and in a fleet its provider.
     func owns(_ job: Job) -> Bool
     /// Marks this lane's next job running and returns it; `nil` when none waits.
     func claim(from store: any JobStore) async throws -> Job?
@@ -21,24 +21,33 @@ public protocol WorkerLane: Sendable {
     func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)?
 }
 
-/// Chat and generate jobs, one at a time, picked by the ``Scheduler``; the chat slot is given the job's model first.
+/// Chat and generate jobs, `concurrency` at a time (one unless the providers file says otherwise), picked by the
+/// ``Scheduler``; the chat slot is given the job's model first.
 public struct GenerationLane: WorkerLane {
     let target: any OllamaTarget
     let residency: Residency
     let policy: Scheduler.Policy
+    let concurrency: Int
+    let scope: ClaimScopeReader?
 
     public init(target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy) {
+        self.init(target: target, residency: residency, policy: policy, concurrency: 1, scope: nil)
+    }
+
+    init(target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy, concurrency: Int, scope: ClaimScopeReader?) {
         self.target = target
         self.residency = residency
         self.policy = policy
+        self.concurrency = concurrency
+        self.scope = scope
     }
 
-    public var capacity: Int { 1 }
+    public var capacity: Int { max(1, concurrency) }
 
-    public func owns(_ job: Job) -> Bool { job.kind.lane == .generation }
+    public func owns(_ job: Job) -> Bool { job.kind.lane == .generation && (scope?.runsHere(job) ?? true) }
 
     public func claim(from store: any JobStore) async throws -> Job? {
-        try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy)
+        try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy, scope: await scope?.scope())
     }
 
     public func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision? {
@@ -61,19 +70,25 @@ public struct EmbeddingJobsLane: WorkerLane {
     let embeddings: EmbeddingLane
     let concurrency: Int
     let maxResponseBytes: Int
+    let scope: ClaimScopeReader?
 
     public init(embeddings: EmbeddingLane, concurrency: Int, maxResponseBytes: Int) {
+        self.init(embeddings: embeddings, concurrency: concurrency, maxResponseBytes: maxResponseBytes, scope: nil)
+    }
+
+    init(embeddings: EmbeddingLane, concurrency: Int, maxResponseBytes: Int, scope: ClaimScopeReader?) {
         self.embeddings = embeddings
         self.concurrency = concurrency
         self.maxResponseBytes = maxResponseBytes
+        self.scope = scope
     }
 
     public var capacity: Int { max(1, concurrency) }
 
-    public func owns(_ job: Job) -> Bool { job.kind.lane == .embeddings }
+    public func owns(_ job: Job) -> Bool { job.kind.lane == .embeddings && (scope?.runsHere(job) ?? true) }
 
     public func claim(from store: any JobStore) async throws -> Job? {
-        try await store.claimNextEmbed()
+        try await store.claimNextEmbed(scope: await scope?.scope())
     }
 
     /// Native embeddings calls never wait here: they take the ``EmbeddingLane`` directly.

@@ -7,9 +7,7 @@ struct EmbeddingsRoute: Sendable {
     /// The largest embeddings answer foreman relays (1,000 inputs of 4,096 dimensions is about 50 MB).
     static let maxResponseBytes = 256 * 1024 * 1024
 
-    let lane: EmbeddingLane
-
-    func send(_ path: String, model: String, body: ByteBuffer) async throws -> Response {
+    func send(_ path: String, model: String, body: ByteBuffer, lane: EmbeddingLane) async throws -> Response {
         let answer = try await lane.send(path: path, model: model, body: body, maxResponseBytes: Self.maxResponseBytes)
         return Response(
             status: .init(code: answer.status),

@@ -1,19 +1,19 @@
 import ForemanEngine
 import ForemanDomain
+import ForemanTarget
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The native Ollama API as foreman serves it: generations through the queue, the rest live or from the inventory.
+/// The native Ollama API as foreman serves it: generations through the queue, the rest live or from the inventory,
+/// each at the provider its model names (ADR 0017).
 struct OllamaRoutes: Sendable {
     typealias Context = ConnectionContext
 
     let generation: QueuedGeneration
-    let proxy: TargetProxy
     let embeddings: EmbeddingsRoute
-    let inventory: Inventory
-    let poller: InventoryPoller
+    let fleet: Fleet
     let maxBodyBytes: Int
 
     func register(on router: Router<Context>) {
@@ -23,10 +23,10 @@ struct OllamaRoutes: Sendable {
         router.post("/api/generate") { request, context in try await self.generate(request, context, .generate) }
         router.get("/api/tags") { _, _ in try await self.tags() }
         router.head("/api/tags") { _, _ in try await self.tags() }
-        router.get("/api/ps") { _, _ in try await self.proxy.forward(.GET, "/api/ps") }
-        router.get("/api/version") { _, _ in try await self.proxy.forward(.GET, "/api/version") }
-        router.head("/api/version") { _, _ in try await self.proxy.forward(.GET, "/api/version") }
-        router.post("/api/show") { request, _ in try await self.forwardValidated(request, .show) }
+        router.get("/api/ps") { _, _ in try await self.loaded() }
+        router.get("/api/version") { _, _ in try await self.version() }
+        router.head("/api/version") { _, _ in try await self.version() }
+        router.post("/api/show") { request, _ in try await self.show(request) }
         router.post("/api/embed") { request, _ in try await self.embed(request, .embed) }
         router.post("/api/embeddings") { request, _ in try await self.embed(request, .embeddings) }
     }
@@ -56,29 +56,85 @@ struct OllamaRoutes: Sendable {
         return try await generation.respond(to: job, context: context)
     }
 
-    private func forwardValidated(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
+    /// `/api/show` at the provider the model names, with the model as that provider names it.
+    private func show(_ request: Request) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
-        _ = try NativeRequest.parse(endpoint, body: body)
-        return try await proxy.forward(.POST, endpoint.rawValue, body: body)
+        let parsed = try NativeRequest.parse(.show, body: body)
+        let route = try await fleet.route(parsed.model, requireKnown: false)
+        let sent = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: route.model)) : body
+        return try await TargetProxy(target: route.provider.target).forward(.POST, NativeRequest.Endpoint.show.rawValue, body: sent)
     }
 
     private func embed(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(endpoint, body: body)
-        return try await embeddings.send(endpoint.rawValue, model: parsed.model, body: body)
+        let route = try await fleet.route(parsed.model, requireKnown: false)
+        let sent = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: route.model)) : body
+        return try await embeddings.send(endpoint.rawValue, model: route.model, body: sent, lane: route.provider.embeddings)
     }
 
+    /// `/api/tags`: the one provider's list as it sent it, or every online provider's merged (a provider that does
+    /// not answer is hidden, not forgotten: its models come back with it).
     private func tags() async throws -> Response {
-        var body = await inventory.snapshot.tagsBody
-        if body == nil, await poller.refresh() {
-            body = await inventory.snapshot.tagsBody
+        guard fleet.namesProviders else { return try await tags(of: fleet.providers[0]) }
+        var lists: [(provider: String, body: ByteBuffer)] = []
+        for provider in fleet.providers {
+            // Just started: the first poll decides, rather than an empty list.
+            if await provider.inventory.snapshot.lastPollAt == nil { await provider.poller.refresh() }
+            let snapshot = await provider.inventory.snapshot
+            if snapshot.reachable, let body = snapshot.tagsBody { lists.append((provider.name, body)) }
+        }
+        return Self.json(ModelListing.merge(lists))
+    }
+
+    private func tags(of provider: Provider) async throws -> Response {
+        var body = await provider.inventory.snapshot.tagsBody
+        if body == nil, await provider.poller.refresh() {
+            body = await provider.inventory.snapshot.tagsBody
         }
         guard let body else {
-            let reason = await inventory.snapshot.lastError ?? "no inventory yet"
+            let reason = await provider.inventory.snapshot.lastError ?? "no inventory yet"
             throw APIError(.badGateway, reason)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+        return Self.json(body)
+    }
+
+    /// `/api/ps`: the one provider's, relayed, or every online provider's merged as `/api/tags` is.
+    private func loaded() async throws -> Response {
+        guard fleet.namesProviders else { return try await TargetProxy(target: fleet.providers[0].target).forward(.GET, "/api/ps") }
+        let lists = await withTaskGroup(of: (Int, String, ByteBuffer)?.self) { group in
+            for (index, provider) in fleet.providers.enumerated() where await provider.inventory.snapshot.reachable {
+                group.addTask {
+                    guard let response = try? await provider.target.send(TargetRequest(method: .GET, path: "/api/ps")), response.isSuccess,
+                        let body = try? await response.body.collect(upTo: 4 << 20)
+                    else { return nil }
+                    return (index, provider.name, body)
+                }
+            }
+            var lists: [(Int, String, ByteBuffer)] = []
+            for await list in group { if let list { lists.append(list) } }
+            return lists.sorted { $0.0 < $1.0 }.map { (provider: $0.1, body: $0.2) }
+        }
+        return Self.json(ModelListing.merge(lists))
+    }
+
+    /// `/api/version`: the one provider's; in a fleet, the first online Ollama's, else the version of Ollama's API that
+    /// foreman's native surface follows.
+    private func version() async throws -> Response {
+        guard fleet.namesProviders else { return try await TargetProxy(target: fleet.providers[0].target).forward(.GET, "/api/version") }
+        for provider in fleet.providers where provider.kind == .ollama {
+            guard await provider.inventory.snapshot.reachable else { continue }
+            if let response = try? await TargetProxy(target: provider.target).forward(.GET, "/api/version"), response.status == .ok { return response }
+        }
+        return Self.json(ByteBuffer(string: #"{"version":"\#(Self.followedVersion)"}"#))
+    }
+
+    /// The Ollama release whose API the native surface follows (`docs/architecture.md`).
+    static let followedVersion = "0.32.15"
+
+    private static func json(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }

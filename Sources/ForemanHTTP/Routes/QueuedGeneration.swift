@@ -14,7 +14,6 @@ import NIOCore
 /// (ADR 0010), which reports both on the job's own event stream (ADR 0011).
 struct QueuedGeneration: Sendable {
     let service: JobService
-    let inventory: Inventory
     let maxWait: Duration
 
     /// How the wait for a job's first output ended.
@@ -65,7 +64,7 @@ struct QueuedGeneration: Sendable {
                 if job.stream { return .streaming(status: status, contentType: contentType, first: chunk) }
                 body.writeBuffer(&chunk)
             case .finished(let outcome):
-                return .complete(await completeResponse(outcome, status: status, contentType: contentType, body: body))
+                return .complete(await completeResponse(outcome, job: job, status: status, contentType: contentType, body: body))
             case .interrupted(.callerGone):
                 // The caller hung up: a job still waiting must never reach the target, a running one stops.
                 await service.cancel(job.id, reason: .callerGone)
@@ -91,7 +90,7 @@ struct QueuedGeneration: Sendable {
         return .complete(APIError(.internalServerError, "job ended without an outcome").response())
     }
 
-    private func completeResponse(_ outcome: JobOutcome, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
+    private func completeResponse(_ outcome: JobOutcome, job: Job, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
         func relayed() -> Response {
             Response(
                 status: .init(code: status),
@@ -109,6 +108,7 @@ struct QueuedGeneration: Sendable {
         case .interrupted(let message):
             return APIError(.badGateway, message).response()
         case .cancelled(let reason):
+            let inventory = (job.ranOn.flatMap(service.fleet.provider(named:)) ?? service.fleet.providers[0]).inventory
             return await Self.cancelledError(reason, inventory: inventory).response()
         }
     }

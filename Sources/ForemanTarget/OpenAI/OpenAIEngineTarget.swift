@@ -24,6 +24,8 @@ public struct OpenAIEngineTarget: OllamaTarget {
         case (.POST, "/api/generate"): try await generation(request.body ?? ByteBuffer(), shape: .generate)
         case (.POST, "/api/embed"): try await embed(request.body ?? ByteBuffer())
         case (.GET, "/api/tags"): try await tags()
+        case (.GET, "/api/ps"): try await loaded()
+        case (.POST, "/api/show"): try await show(request.body ?? ByteBuffer())
         default: Self.answer(status: 501, error: "\(request.method.rawValue) \(request.path) is not served by an OpenAI-compatible provider")
         }
     }
@@ -86,19 +88,94 @@ public struct OpenAIEngineTarget: OllamaTarget {
 
     /// The engine's models in `/api/tags`' shape: what the inventory reads.
     private func tags() async throws -> TargetResponse {
-        let response = try await engine.send(TargetRequest(method: .GET, path: "/v1/models"))
-        guard response.isSuccess else { return try await engineError(response, model: nil) }
-        let whole = try await response.body.collect(upTo: maxAnswerBytes)
-        let listed = ((try? JSONSerialization.jsonObject(with: Data(whole.readableBytesView))) as? [String: Any])?["data"] as? [[String: Any]]
-        guard let listed else { return Self.answer(status: 502, error: "the engine's /v1/models answer has no data list") }
+        let (listed, failure) = try await modelList()
+        guard let listed else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
         let models = listed.compactMap { $0["id"] as? String }.map { id -> String in
             var model = JSONObjectWriter()
             model.string("name", id)
             model.string("model", id)
             return model.finished()
         }
-        let body = #"{"models":["# + models.joined(separator: ",") + "]}"
-        return TargetResponse(status: 200, contentType: "application/json; charset=utf-8", body: TargetBody(buffers: [ByteBuffer(string: body)]))
+        return Self.json(#"{"models":["# + models.joined(separator: ",") + "]}")
+    }
+
+    /// The engine's `/v1/models` list, each entry as the engine gave it; `nil` with the engine's error answer.
+    private func modelList() async throws -> (models: [[String: Any]]?, failure: TargetResponse?) {
+        let response = try await engine.send(TargetRequest(method: .GET, path: "/v1/models"))
+        guard response.isSuccess else { return (nil, try await engineError(response, model: nil)) }
+        let whole = try await response.body.collect(upTo: maxAnswerBytes)
+        let listed = ((try? JSONSerialization.jsonObject(with: Data(whole.readableBytesView))) as? [String: Any])?["data"] as? [[String: Any]]
+        guard let listed else { return (nil, Self.answer(status: 502, error: "the engine's /v1/models answer has no data list")) }
+        return (listed, nil)
+    }
+
+    /// The models loaded now in `/api/ps`' shape: llama-swap's `/running` where the engine has it, else every model
+    /// `/v1/models` lists (a single-model `llama-server` or vLLM keeps what it serves loaded).
+    private func loaded() async throws -> TargetResponse {
+        var names: [String]?
+        let running = try await engine.send(TargetRequest(method: .GET, path: "/running"))
+        let body = try await running.body.collect(upTo: maxAnswerBytes)
+        if running.isSuccess, let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
+            let entries = object["running"] as? [[String: Any]]
+        {
+            names = entries.filter { ($0["state"] as? String ?? "ready") == "ready" }.compactMap { $0["model"] as? String }
+        }
+        if names == nil {
+            let (models, failure) = try await modelList()
+            guard let models else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
+            names = models.compactMap { $0["id"] as? String }
+        }
+        let entries = (names ?? []).map { name -> String in
+            var model = JSONObjectWriter()
+            model.string("name", name)
+            model.string("model", name)
+            model.int("size", 0)
+            model.string("digest", "")
+            model.int("size_vram", 0)
+            return model.finished()
+        }
+        return Self.json(#"{"models":["# + entries.joined(separator: ",") + "]}")
+    }
+
+    /// What the engine says of one model in `/api/show`'s shape. The context length is the engine's own (llama.cpp's
+    /// `/props`, else the model list's `meta.n_ctx`); what the engine does not say is left out, never made up.
+    private func show(_ body: ByteBuffer) async throws -> TargetResponse {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+        guard let model = (object?["model"] as? String) ?? (object?["name"] as? String) else {
+            return Self.answer(status: 400, error: "model is required")
+        }
+        let (models, failure) = try await modelList()
+        guard let models else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
+        guard let entry = models.first(where: { ($0["id"] as? String) == model }) else {
+            return Self.answer(status: 404, error: "model '\(model)' not found")
+        }
+        let meta = entry["meta"] as? [String: Any]
+        var contextLength = (meta?["n_ctx"] as? NSNumber)?.intValue
+        let props = try await engine.send(TargetRequest(method: .GET, path: "/props"))
+        let propsBody = try await props.body.collect(upTo: maxAnswerBytes)
+        if props.isSuccess, let object = (try? JSONSerialization.jsonObject(with: Data(propsBody.readableBytesView))) as? [String: Any],
+            let settings = object["default_generation_settings"] as? [String: Any], let nCtx = (settings["n_ctx"] as? NSNumber)?.intValue
+        {
+            contextLength = nCtx
+        }
+        var info = JSONObjectWriter()
+        info.string("general.architecture", "openai")
+        info.int("general.parameter_count", (meta?["n_params"] as? NSNumber)?.intValue)
+        info.int("openai.context_length", contextLength)
+        info.int("openai.embedding_length", (meta?["n_embd"] as? NSNumber)?.intValue)
+        let capabilities = (entry["capabilities"] as? [String]) ?? ["completion"]
+        var show = JSONObjectWriter()
+        show.string("modelfile", "")
+        show.string("parameters", "")
+        show.string("template", "")
+        show.raw("details", #"{"format":"","family":"","parameter_size":"","quantization_level":""}"#)
+        show.raw("model_info", info.finished())
+        show.raw("capabilities", "[" + capabilities.map(JSONObjectWriter.quoted).joined(separator: ",") + "]")
+        return Self.json(show.finished())
+    }
+
+    private static func json(_ text: String) -> TargetResponse {
+        TargetResponse(status: 200, contentType: "application/json; charset=utf-8", body: TargetBody(buffers: [ByteBuffer(string: text)]))
     }
 
     /// The engine's error answer in Ollama's shape, `{"error": "…"}`. A model the engine does not have is Ollama's 404.
