@@ -35,21 +35,32 @@ extension Harness {
                 ProviderDeclaration(name: member.name, kind: member.kind, url: await member.box.url, concurrency: member.concurrency)
             )
         }
-        let providers = declarations
         do {
-            let result = try await runForeman(
-                fake: members[0].box.state, fakePort: await members[0].box.port, token: token, databasePath: temporaryDatabasePath(),
-                configure: { config in
-                    config.providers = providers
-                    configure(&config)
-                },
-                body
-            )
+            let result = try await runProviders(declarations, fake: members[0].box.state, token: token, configure: configure, body)
             for member in members { await member.box.stop() }
             return result
         } catch {
             for member in members { await member.box.stop() }
             throw error
         }
+    }
+
+    /// Starts a foreman whose providers file declares `providers` (already listening, or not), runs `body`, and stops
+    /// it. `fake` is what `harness.fake` answers: a state nobody serves unless the caller serves it.
+    package static func runProviders<T: Sendable>(
+        _ providers: [ProviderDeclaration],
+        fake: FakeOllamaState = FakeOllamaState(),
+        token: String? = "secret",
+        configure: @Sendable (inout ForemanConfig) -> Void = { _ in },
+        _ body: (Harness) async throws -> T
+    ) async throws -> T {
+        try await runForeman(
+            fake: fake, fakePort: 0, token: token, databasePath: temporaryDatabasePath(),
+            configure: { config in
+                config.providers = providers
+                configure(&config)
+            },
+            body
+        )
     }
 }

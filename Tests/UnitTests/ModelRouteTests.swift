@@ -1,4 +1,7 @@
 import ForemanDomain
+import ForemanEngine
+import Foundation
+import NIOCore
 import ForemanTestSupport
 import Testing
 
@@ -76,5 +79,32 @@ struct ModelRouteTests {
             #expect(decision == (candidate.online && !candidate.hasModel ? .notFound : .provider(candidate.provider)))
         }
         #expect(ModelRoute.decide(.init(provider: "z", model: "m"), among: candidates) == .notFound)
+    }
+}
+
+@Suite("Fleet listings and model rewrites")
+struct FleetListingTests {
+    private static func names(_ buffer: ByteBuffer) throws -> [String] {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+        return (object["models"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+    }
+
+    @Test("every model under provider/model, and bare where exactly one list has it; other fields kept")
+    func merge() throws {
+        let a = ByteBuffer(string: #"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","size":2019393189},{"name":"qwen2.5:7b"}]}"#)
+        let b = ByteBuffer(string: #"{"models":[{"name":"llama3.2","size":1},{"name":"hf.co/org/repo:Q4"}]}"#)
+        let merged = ModelListing.merge([("a", a), ("b", b), ("c", ByteBuffer(string: "not a list"))])
+        #expect(try Self.names(merged) == ["a/llama3.2:latest", "a/qwen2.5:7b", "qwen2.5:7b", "b/llama3.2", "b/hf.co/org/repo:Q4", "hf.co/org/repo:Q4"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(merged.readableBytesView)) as? [String: Any])
+        let first = try #require((object["models"] as? [[String: Any]])?.first)
+        #expect(first["model"] as? String == "a/llama3.2:latest" && (first["size"] as? NSNumber)?.int64Value == 2_019_393_189)
+    }
+
+    @Test("the model is replaced, every other byte kept")
+    func rewrite() {
+        let body = #"{ "stream":false, "model" : "b/mistral","messages":[{"model":"x"}]}"#
+        #expect(String(decoding: ModelField.replacing(in: Array(body.utf8), with: "mistral"), as: UTF8.self) == #"{ "stream":false, "model" : "mistral","messages":[{"model":"x"}]}"#)
+        #expect(String(decoding: ModelField.replacing(in: Array(#"{"prompt":"p"}"#.utf8), with: "m"), as: UTF8.self) == #"{"prompt":"p"}"#)
+        #expect(String(decoding: ModelField.replacing(in: Array(#"{"model":"a/q\"x"}"#.utf8), with: "q\"x"), as: UTF8.self) == #"{"model":"q\"x"}"#)
     }
 }

@@ -1,5 +1,7 @@
 @testable import ForemanApp
 import ForemanDomain
+import ForemanTestSupport
+import Foundation
 import Testing
 
 @Suite("The providers file (ADR 0017)")
@@ -69,5 +71,23 @@ struct ProvidersFileTests {
     @Test("a missing file is named")
     func missing() {
         #expect(throws: ConfigError.self) { try ProvidersFile.read(path: "/nonexistent/providers.toml") }
+    }
+
+    @Test("FOREMAN_PROVIDERS is read at startup; without it FOREMAN_OLLAMA_URL is the one provider, named default")
+    func fromTheEnvironment() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("providers-\(UUID().uuidString).toml").path
+        try Self.example.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fleet = try ForemanConfig.resolve(environment: ["FOREMAN_PROVIDERS": path])
+        #expect(fleet.providerDeclarations.map(\.name) == ["desk", "emb-1", "mac"])
+        let alone = try ForemanConfig.resolve(environment: ["FOREMAN_OLLAMA_URL": "http://box:11434", "FOREMAN_OLLAMA_TOKEN": "t"])
+        #expect(alone.providers == nil)
+        #expect(alone.providerDeclarations == [ProviderDeclaration(name: "default", kind: .ollama, url: "http://box:11434", token: "t")])
+        do {
+            _ = try ForemanConfig.resolve(environment: ["FOREMAN_PROVIDERS": "/nonexistent/providers.toml"])
+            Issue.record("resolved")
+        } catch {
+            #expect(error.description.hasPrefix("FOREMAN_PROVIDERS: /nonexistent/providers.toml"), "\(error.description)")
+        }
     }
 }
