@@ -95,7 +95,7 @@ private func assemble(
     // without a shutdown traps: the plain ones are made first.
     var targets: [String: (client: any OllamaTarget, closing: any Service)] = [:]
     for declaration in declarations.sorted(by: { $0.isPlainHTTP && !$1.isPlainHTTP }) {
-        targets[declaration.name] = try makeTarget(declaration, config: config, metrics: metrics.forProvider(declaration.name))
+        targets[declaration.name] = try makeTarget(declaration, config: config, metrics: metrics.forProvider(declaration.name), logger: logger)
     }
     var providers: [Provider] = []
     var targetServices: [any Service] = []
@@ -204,7 +204,9 @@ private actor ListenersReady {
 /// The client of one provider, and the service that closes its connections when foreman stops: plain HTTP goes
 /// through ``HTTP1Target``, HTTPS through AsyncHTTPClient (ADR 0010); an `openai` provider's client is wrapped in
 /// the translation to Ollama's shapes (ADR 0017).
-private func makeTarget(_ declaration: ProviderDeclaration, config: ForemanConfig, metrics: ForemanMetrics) throws -> (client: any OllamaTarget, closing: any Service) {
+private func makeTarget(
+    _ declaration: ProviderDeclaration, config: ForemanConfig, metrics: ForemanMetrics, logger: Logger
+) throws -> (client: any OllamaTarget, closing: any Service) {
     let address = declaration.address
     let client: any OllamaTarget
     let closing: any Service
@@ -227,7 +229,16 @@ private func makeTarget(_ declaration: ProviderDeclaration, config: ForemanConfi
     }
     switch declaration.kind {
     case .ollama: return (client, closing)
-    case .openai: return (OpenAIEngineTarget(engine: client), closing)
+    case .openai:
+        let provider = declaration.name
+        let target = OpenAIEngineTarget(engine: client) { model, fields in
+            logger.notice(
+                "the engine cannot honour these fields; the call goes on without them",
+                metadata: ["provider": "\(provider)", "model": "\(model)", "fields": "\(fields.prefix(20).joined(separator: ","))"]
+            )
+            for field in fields { metrics.unhonouredField(field) }
+        }
+        return (target, closing)
     }
 }
 

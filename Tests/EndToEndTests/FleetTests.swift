@@ -64,6 +64,15 @@ extension ServerTests {
                 #expect(translated.status == 200, "\(translated.body)")
                 #expect(((try translated.jsonObject()["message"] as? [String: Any])?["content"] as? String)?.isEmpty == false)
                 #expect(await Self.sentModels(c.box, "/v1/chat/completions") == ["smol"])
+                // What the engine cannot honour is left out, and counted, the caller's made-up names under `other`.
+                let unhonoured = try await harness.request(
+                    .POST, "/api/chat", json: #"{"model":"c/smol","messages":[],"stream":false,"options":{"num_ctx":8192,"made_up":1}}"#
+                )
+                #expect(unhonoured.status == 200, "\(unhonoured.body)")
+                #expect(await c.box.state.requests(to: "/v1/chat/completions").last?.body.contains("8192") == false)
+                let metrics = try await harness.request(.GET, "/metrics").body
+                #expect(metrics.contains(#"foreman_unhonoured_fields_total{field="options.num_ctx",provider="c"} 1"#), "\(metrics)")
+                #expect(metrics.contains(#"foreman_unhonoured_fields_total{field="other",provider="c"} 1"#))
 
                 // Where both have it: where it is resident.
                 #expect(try await Self.chat(harness, "b/llama3.2").status == 200)

@@ -80,6 +80,22 @@ public struct ForemanMetrics: Sendable {
         Counter(label: "foreman_target_errors_total", dimensions: [("kind", kind)] + provider, factory: factory).increment()
     }
 
+    /// A caller's field an `openai` provider's engine cannot honour was left out of a call (ADR 0018). Fields outside
+    /// Ollama's own names count as `other`, so callers cannot make up series.
+    public func unhonouredField(_ field: String) {
+        let label = Self.knownUnhonouredFields.contains(field) ? field : "other"
+        Counter(label: "foreman_unhonoured_fields_total", dimensions: [("field", label)] + provider, factory: factory).increment()
+    }
+
+    /// The fields of Ollama's API an engine may be unable to honour, as the translation names them.
+    static let knownUnhonouredFields: Set<String> = Set(
+        ["keep_alive", "think", "format", "suffix", "template", "context", "truncate", "options"]
+            + [
+                "num_ctx", "num_gpu", "num_thread", "num_batch", "num_keep", "main_gpu", "low_vram", "use_mmap", "use_mlock",
+                "numa", "mirostat", "mirostat_eta", "mirostat_tau", "repeat_last_n", "tfs_z", "penalize_newline",
+            ].map { "options." + $0 }
+    )
+
     func degraded(_ isDegraded: Bool) {
         Gauge(label: "foreman_degraded", dimensions: provider, factory: factory).record(isDegraded ? 1 : 0)
     }

@@ -12,10 +12,15 @@ public struct OpenAIEngineTarget: OllamaTarget {
     let engine: any OllamaTarget
     /// The largest whole (non-streamed) answer or model list read from the engine.
     let maxAnswerBytes: Int
+    /// Told of each call's fields the engine cannot honour (ADR 0018), with the model: the call goes on without them.
+    let unhonoured: @Sendable (_ model: String, _ fields: [String]) -> Void
 
-    public init(engine: any OllamaTarget, maxAnswerBytes: Int = 32 << 20) {
+    public init(
+        engine: any OllamaTarget, maxAnswerBytes: Int = 32 << 20, unhonoured: @escaping @Sendable (_ model: String, _ fields: [String]) -> Void = { _, _ in }
+    ) {
         self.engine = engine
         self.maxAnswerBytes = maxAnswerBytes
+        self.unhonoured = unhonoured
     }
 
     public func send(_ request: TargetRequest) async throws -> TargetResponse {
@@ -69,6 +74,7 @@ public struct OpenAIEngineTarget: OllamaTarget {
         } catch {
             return Self.answer(status: 400, error: "invalid request body: \(error)")
         }
+        if !translation.unhonoured.isEmpty { unhonoured(model, translation.unhonoured) }
         let response = try await engine.send(TargetRequest(method: .POST, path: translation.path, body: ByteBuffer(bytes: translation.body)))
         guard response.isSuccess else { return try await engineError(response, model: model) }
         return try await answer(translation, response, model)
