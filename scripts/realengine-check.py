@@ -10,6 +10,7 @@ foreman's providers file names the chat engine `chat` and the embeddings engine 
 import math
 import os
 import sys
+import urllib.request
 
 import ollama
 
@@ -67,6 +68,10 @@ def cosine(a, b):
 check("embed: the same text gives the same vector, another text another",
       cosine(vectors[0], vectors[1]) > 0.9999 and cosine(vectors[0], vectors[2]) < 0.99,
       (cosine(vectors[0], vectors[1]), cosine(vectors[0], vectors[2])))
+
+metrics = urllib.request.urlopen(urllib.request.Request(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"})).read().decode()
+unhonoured = [line for line in metrics.splitlines() if line.startswith("foreman_unhonoured_fields_total")]
+check("every field these calls sent was honoured (nothing left out, nothing logged)", not unhonoured, unhonoured)
 
 shown = client.show(f"chat/{chat_model}")
 context = (shown.modelinfo or {}).get("openai.context_length")

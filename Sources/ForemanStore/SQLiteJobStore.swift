@@ -250,14 +250,14 @@ public actor SQLiteJobStore: JobStore {
     }
 
     /// The SQL condition that keeps the jobs `scope` admits (``ClaimScope/admits(_:)``), and its arguments: none
-    /// without a scope. The models go as one JSON array, so the statement's text, and its cache entry, stay the same
+    /// without a scope, or for a provider that is alone. The models go as one JSON array, so the statement's text, and its cache entry, stay the same
     /// whatever the provider lists.
     private static func scopeFilter(_ scope: ClaimScope?) -> (sql: String, arguments: [any DatabaseValueConvertible]) {
-        guard let scope else { return ("", []) }
-        let models = String(decoding: (try? JSONSerialization.data(withJSONObject: scope.models.sorted())) ?? Data("[]".utf8), as: UTF8.self)
+        guard let listed = scope?.models, let provider = scope?.provider else { return ("", []) }
+        let models = String(decoding: (try? JSONSerialization.data(withJSONObject: listed.sorted())) ?? Data("[]".utf8), as: UTF8.self)
         return (
             " AND (provider = ? OR (provider IS NULL AND model IN (SELECT value FROM json_each(?))))",
-            [scope.provider, models]
+            [provider, models]
         )
     }
 

@@ -39,6 +39,17 @@ struct ClaimScopeTests {
         #expect(try await store.job(id: embed.id)?.ranOn == "b", "the row records where it ran")
     }
 
+    @Test("a provider alone claims every job, bound or not, and still records itself")
+    func alone() async throws {
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 100)
+        _ = try await store.enqueue(Self.job("mistral", provider: "elsewhere"))
+        _ = try await store.enqueue(Self.job("llama3.2"))
+        let alone = ClaimScope(provider: "default", models: nil)
+        #expect(try await store.claimNext(chatSlot: nil, policy: .init(), scope: alone)?.ranOn == "default")
+        #expect(try await store.claimNext(chatSlot: nil, policy: .init(), scope: alone)?.ranOn == "default")
+        #expect(try await store.claimNext(chatSlot: nil, policy: .init(), scope: alone) == nil)
+    }
+
     @Test("ClaimScope.admits is the store's filter")
     func admits() {
         let scope = ClaimScope(provider: "a", models: ["llama3.2"])
@@ -46,5 +57,6 @@ struct ClaimScopeTests {
         #expect(scope.admits(Self.job("anything", provider: "a")))
         #expect(!scope.admits(Self.job("llama3.2", provider: "b")))
         #expect(!scope.admits(Self.job("qwen")))
+        #expect(ClaimScope(provider: "a", models: nil).admits(Self.job("llama3.2", provider: "b")), "alone, everything")
     }
 }

@@ -112,7 +112,8 @@ public struct Provider: Sendable {
 }
 
 /// What a provider's workers may claim from the shared queue (ADR 0017): everything when it is alone; in a fleet, the
-/// jobs bound to it and, while it answers, the unbound ones for a model it lists.
+/// jobs bound to it and, while it answers, the unbound ones for a model it lists. Either way a claimed job records the
+/// provider it runs on.
 struct ClaimScopeReader: Sendable {
     let provider: String
     let inventory: Inventory
@@ -124,7 +125,7 @@ struct ClaimScopeReader: Sendable {
     }
 
     func scope() async -> ClaimScope? {
-        guard inFleet else { return nil }
+        guard inFleet else { return ClaimScope(provider: provider, models: nil) }
         let snapshot = await inventory.snapshot
         guard !snapshot.degraded else { return ClaimScope(provider: provider, models: []) }
         var spellings = snapshot.models

@@ -169,7 +169,9 @@ public struct OpenAIEngineTarget: OllamaTarget {
         info.int("general.parameter_count", (meta?["n_params"] as? NSNumber)?.intValue)
         info.int("openai.context_length", contextLength)
         info.int("openai.embedding_length", (meta?["n_embd"] as? NSNumber)?.intValue)
-        let capabilities = (entry["capabilities"] as? [String]) ?? ["completion"]
+        // Only what the engine lists (llama.cpp's router mode does): a guess would send an embeddings model's calls down
+        // the chat model's path, or the other way round.
+        let capabilities = (entry["capabilities"] as? [String]) ?? []
         var show = JSONObjectWriter()
         show.string("modelfile", "")
         show.string("parameters", "")
