@@ -152,7 +152,9 @@ public struct OpenAIEngineTarget: OllamaTarget {
         }
         let (models, failure) = try await modelList()
         guard let models else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
-        guard let entry = models.first(where: { ($0["id"] as? String) == model }) else {
+        // The inventory asks with the tag made explicit (`id:latest`); an engine's ids usually have none.
+        let wanted = ModelName.normalized(model)
+        guard let entry = models.first(where: { ($0["id"] as? String).map(ModelName.normalized) == wanted }) else {
             return Self.answer(status: 404, error: "model '\(model)' not found")
         }
         let meta = entry["meta"] as? [String: Any]
