@@ -163,12 +163,14 @@ struct FakeRoutes: Sendable {
         let stream = (body["stream"] as? Bool) ?? true
         let count = ((body["options"] as? [String: Any])?["num_predict"] as? Int) ?? 9
         let words = await state.replyWords
-        let tokens = (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] }
+        // Offered tools, the fake calls the first one, with no arguments, as a model that wants it would.
+        let tool = chat ? ((body["tools"] as? [[String: Any]])?.first?["function"] as? [String: Any])?["name"] as? String : nil
+        let tokens = tool == nil ? (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] } : [""]
         let state = self.state
         let delay = await state.tokenDelay
         await state.generationStarted()
         let loadTime = await state.ensureLoaded(model, numCtx: numCtx)
-        let reply = ReplyLines(model: name, chat: chat, tokenCount: tokens.count, loadTime: loadTime, started: Date())
+        let reply = ReplyLines(model: name, chat: chat, tokenCount: tokens.count, loadTime: loadTime, started: Date(), tool: tool)
         if !stream {
             for index in tokens.indices where index > 0 {
                 await state.waitWhilePaused()
@@ -176,7 +178,7 @@ struct FakeRoutes: Sendable {
             }
             await state.generationEnded(completed: true)
             if Self.isZero(body["keep_alive"]) { await state.unload(model.name) }
-            return json(reply.final(tokens.joined()))
+            return json(reply.final(tokens.joined(), callingTool: true))
         }
         return Response(
             status: .ok,
@@ -378,15 +380,24 @@ struct ReplyLines: Sendable {
     let tokenCount: Int
     let loadTime: Duration
     let started: Date
+    /// The tool the reply calls instead of answering in words.
+    var tool: String?
 
-    func chunk(_ token: String) -> [String: Any] {
+    func chunk(_ token: String, callingTool: Bool = true) -> [String: Any] {
         var line: [String: Any] = ["model": model, "created_at": timestamp(Date()), "done": false]
-        if chat { line["message"] = ["role": "assistant", "content": token] } else { line["response"] = token }
+        guard chat else {
+            line["response"] = token
+            return line
+        }
+        var message: [String: Any] = ["role": "assistant", "content": token]
+        if let tool, callingTool { message["tool_calls"] = [["function": ["name": tool, "arguments": [String: Any]()]]] }
+        line["message"] = message
         return line
     }
 
-    func final(_ content: String) -> [String: Any] {
-        var line = chunk(content)
+    /// The last line: a streamed reply's has no content (and no tool call: that went in its own line).
+    func final(_ content: String, callingTool: Bool = false) -> [String: Any] {
+        var line = chunk(content, callingTool: callingTool)
         let elapsed = Date().timeIntervalSince(started) * 1e9
         line["done"] = true
         line["done_reason"] = "stop"

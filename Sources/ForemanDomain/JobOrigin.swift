@@ -1,6 +1,16 @@
-/// Which surface created a job: the native Ollama API (`api`) or the asynchronous `/jobs` API (`jobs`).
+/// Which surface created a job: the native Ollama API (`api`), the asynchronous `/jobs` API (`jobs`) or OpenAI's API
+/// (`openai`).
 public enum JobOrigin: String, Codable, Sendable, CaseIterable {
-    case api, jobs
+    /// A native Ollama call (`/api/chat`, `/api/generate`).
+    case api
+    /// A `/jobs` submission.
+    case jobs
+    /// A call to OpenAI's API (`/v1/chat/completions`, `/v1/completions`; ADR 0019).
+    case openai
+
+    /// Whether a caller waits for the job on a connection: it is then held in its worker's memory until it ends, and
+    /// its row is written behind it (ADR 0016).
+    public var isInteractive: Bool { self != .jobs }
 
     /// How this origin's state changes reach the disk (ADR 0010): a `/jobs` job is promised to survive a power
     /// cut; a native job's caller waits on a connection that a power cut ends anyway, so its record need not.

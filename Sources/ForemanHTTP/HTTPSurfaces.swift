@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import Prometheus
 
-/// foreman's HTTP surfaces as one responder: Ollama's `/api/*`, `/jobs`, `/healthz` and `/metrics`, behind the request
+/// foreman's HTTP surfaces as one responder: Ollama's `/api/*`, OpenAI's `/v1/*`, `/jobs`, `/healthz` and `/metrics`, behind the request
 /// log, the error mapping, the bearer check and the drain gate, in that order.
 ///
 /// The app builds the engine and hands its parts here; everything a route does with jobs goes through ``JobService``.
@@ -50,7 +50,7 @@ public enum HTTPSurfaces {
     ) -> RouterResponder<ConnectionContext> {
         let router = Router(context: ConnectionContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: settings.logBodies, maxBodyBytes: settings.maxBodyBytes))
-        var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }
+        var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }.merging(OpenAIRoutes.routes) { a, _ in a }
         routes["/healthz"] = [.get]
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
@@ -66,6 +66,9 @@ public enum HTTPSurfaces {
             embeddings: EmbeddingsRoute(),
             fleet: service.fleet,
             maxBodyBytes: settings.maxBodyBytes
+        ).register(on: router)
+        OpenAIRoutes(
+            generation: QueuedGeneration(service: service, maxWait: settings.maxWait), fleet: service.fleet, maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)

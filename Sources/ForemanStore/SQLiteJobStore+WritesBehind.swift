@@ -8,7 +8,7 @@ extension SQLiteJobStore {
     /// Takes native job `job` as it stands now, to be written behind. Its transitions were reported when they
     /// happened, so the commit reports none.
     public func writeBehind(_ job: Job) {
-        precondition(job.origin == .api, "only native jobs are written behind")
+        precondition(job.origin.isInteractive, "only native jobs are written behind")
         behind.append(job)
         behindHanded()
     }

@@ -338,7 +338,7 @@ public actor SQLiteJobStore: JobStore {
 
     /// Settles what a previous process left unfinished.
     ///
-    /// Native (`api`) jobs queued or running are failed: their callers' connections died with that process, so
+    /// Native (`api`) and OpenAI (`openai`) jobs queued or running are failed: their callers' connections died with that process, so
     /// nobody waits for the answer. `/jobs` jobs left running go back to the queue (their attempt was counted
     /// when claimed), unless they have used `maxAttempts`, in which case they fail. Queued `/jobs` jobs keep
     /// their place.
@@ -351,7 +351,7 @@ public actor SQLiteJobStore: JobStore {
             for var job in orphans {
                 let previous = job.state
                 switch (job.origin, job.state) {
-                case (.api, _):
+                case (.api, _), (.openai, _):
                     job.state = .failed
                     job.error = "interrupted by restart"
                     job.finishedAt = now

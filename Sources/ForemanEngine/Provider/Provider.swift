@@ -85,7 +85,9 @@ public struct Provider: Sendable {
         let scope = ClaimScopeReader(provider: name, inventory: inventory, inFleet: inFleet)
         let generationWorker = Worker(
             store: store, inventory: inventory, broker: broker,
-            lane: GenerationLane(target: target, residency: residency, policy: settings.scheduling, concurrency: concurrency, scope: scope),
+            lane: GenerationLane(
+                target: target, residency: residency, policy: settings.scheduling, concurrency: concurrency, scope: scope, kind: kind
+            ),
             retry: settings.retry, maxQueue: settings.maxQueue, observer: observer, metrics: metrics, logger: logger
         )
         let embeddingsWorker = Worker(

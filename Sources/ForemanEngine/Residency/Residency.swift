@@ -40,6 +40,8 @@ public actor Residency {
             if slots.embed != oldValue.embed { metrics.modelSwap(slot: "embed") }
         }
     }
+    /// The `num_ctx` each chat model was last sent with; `nil` when it was sent with none (the model's own).
+    private var chatNumCtx: [String: Int?] = [:]
     /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
     public private(set) var unloadsSent = 0
 
@@ -94,6 +96,16 @@ public actor Residency {
         guard await role(of: model) != .embeddingOnly else { return }
         slots.chat = name
         try await unloadStrays()
+    }
+
+    /// Records the `num_ctx` a generation on `model` was sent with (`nil`: none).
+    public func rememberChatNumCtx(_ numCtx: Int?, for model: String) {
+        chatNumCtx[ModelName.normalized(model)] = .some(numCtx)
+    }
+
+    /// The `num_ctx` `model` was last sent with, when that was one.
+    public func chatNumCtx(for model: String) -> Int? {
+        chatNumCtx[ModelName.normalized(model)] ?? nil
     }
 
     /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's; returns the

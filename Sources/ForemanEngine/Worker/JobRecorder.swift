@@ -27,7 +27,7 @@ struct JobRecorder: Sendable {
             return
         }
         let (ended, outcome) = Self.end(of: job, result, cancelReason: cancelReason)
-        if job.origin == .api {
+        if job.origin.isInteractive {
             await recordNative(ended, from: .running, outcome: outcome)
             return
         }

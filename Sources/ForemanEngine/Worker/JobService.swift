@@ -32,9 +32,25 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
     public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
+        try await interactiveJob(origin: .api, kind: kind, model: model, stream: stream, request: request)
+    }
+
+    /// The job for a `/v1/chat/completions` or `/v1/completions` call (ADR 0019), as ``nativeJob(kind:model:stream:request:)``
+    /// makes a native one. Its body is checked now for what the box it goes to needs, so a bad one is refused before
+    /// it waits.
+    ///
+    /// - Throws: ``JobServiceError/modelNotFound(_:)``, `TranslationError` (the caller's 400).
+    public func openAIJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> (job: Job, providerKind: ProviderKind) {
+        let job = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
+        let kind = job.ranOn.flatMap(fleet.provider(named:))?.kind ?? .ollama
+        _ = try OutboundRequest.make(for: job, on: kind)
+        return (job, kind)
+    }
+
+    private func interactiveJob(origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
         let route = try await fleet.route(model)
         var job = Job(
-            kind: kind, origin: .api, model: route.model, provider: route.bound ? route.provider.name : nil, priority: Job.interactivePriority,
+            kind: kind, origin: origin, model: route.model, provider: route.bound ? route.provider.name : nil, priority: Job.interactivePriority,
             request: request, stream: stream
         )
         job.ranOn = route.provider.name

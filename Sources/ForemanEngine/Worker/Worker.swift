@@ -204,7 +204,7 @@ public actor Worker: Service {
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the store's queue and the calls waiting here reach the bound.
     public func admit(_ job: Job) async throws -> JobPlacement {
-        precondition(job.origin == .api && job.state == .queued && lane.owns(job), "only a new native call is admitted")
+        precondition(job.origin.isInteractive && job.state == .queued && lane.owns(job), "only a new native call is admitted")
         guard !slots.isClosed else {
             observer.entered(job, from: nil)
             await end(job, cancelledFor: .shutdown)
@@ -286,13 +286,13 @@ public actor Worker: Service {
 
     /// The native call `id` if it is running: it has no row until it ends.
     public func runningCall(_ id: String) -> Job? {
-        guard let run = runs[id], run.job.origin == .api else { return nil }
+        guard let run = runs[id], run.job.origin.isInteractive else { return nil }
         return run.ended ?? run.job
     }
 
     /// The native calls running now, newest first.
     public var runningCallsNewestFirst: [Job] {
-        runs.values.filter { $0.job.origin == .api && $0.ended == nil }.map(\.job).sorted { $0.createdAt > $1.createdAt }
+        runs.values.filter { $0.job.origin.isInteractive && $0.ended == nil }.map(\.job).sorted { $0.createdAt > $1.createdAt }
     }
 
     /// Cancels native call `id` if it is still waiting here. Returns whether it was.
@@ -358,7 +358,7 @@ public actor Worker: Service {
     }
 
     private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
-        if job.origin == .api { observer.entered(job, from: .queued) }
+        if job.origin.isInteractive { observer.entered(job, from: .queued) }
         let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
@@ -382,7 +382,7 @@ public actor Worker: Service {
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
-        if job.origin == .api { runs[job.id]?.ended = JobRecorder.end(of: job, result, cancelReason: reason).ended }
+        if job.origin.isInteractive { runs[job.id]?.ended = JobRecorder.end(of: job, result, cancelReason: reason).ended }
         await recorder.record(job, result, cancelReason: reason)
         runs[job.id] = nil
         runningCount.store(runs.count, ordering: .relaxed)
@@ -590,10 +590,7 @@ struct JobAttempt: Sendable {
     /// The target's response, and when the request that got it was sent.
     private func sendRetryingWhileUnreachable() async throws -> (TargetResponse, ContinuousClock.Instant) {
         var delay = retry.initial
-        var buffer = ByteBuffer()
-        // A `provider/model` id reaches the box as the box names the model; a bare one, byte for byte.
-        if job.provider == nil { buffer.writeBytes(job.request) } else { buffer.writeBytes(ModelField.replacing(in: job.request, with: job.model)) }
-        let request = TargetRequest(method: .POST, path: job.kind.targetPath, body: buffer)
+        let request = try OutboundRequest.make(for: job, on: lane.providerKind)
         while true {
             try Task.checkCancellation()
             do {

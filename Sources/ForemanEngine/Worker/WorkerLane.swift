@@ -9,6 +9,8 @@ import NIOCore
 public protocol WorkerLane: Sendable {
     /// Runs at once: the capacity of the worker's ``GenerationSlots``.
     var capacity: Int { get }
+    /// What the box speaks: it decides the request a job sends (``OutboundRequest``).
+    var providerKind: ProviderKind { get }
     /// Whether `job` runs in this lane: its kind, and in a fleet its provider.
     func owns(_ job: Job) -> Bool
     /// Marks this lane's next job running and returns it; `nil` when none waits.
@@ -29,17 +31,21 @@ public struct GenerationLane: WorkerLane {
     let policy: Scheduler.Policy
     let concurrency: Int
     let scope: ClaimScopeReader?
+    public let providerKind: ProviderKind
 
     public init(target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy) {
-        self.init(target: target, residency: residency, policy: policy, concurrency: 1, scope: nil)
+        self.init(target: target, residency: residency, policy: policy, concurrency: 1, scope: nil, kind: .ollama)
     }
 
-    init(target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy, concurrency: Int, scope: ClaimScopeReader?) {
+    init(
+        target: any OllamaTarget, residency: Residency, policy: Scheduler.Policy, concurrency: Int, scope: ClaimScopeReader?, kind: ProviderKind
+    ) {
         self.target = target
         self.residency = residency
         self.policy = policy
         self.concurrency = concurrency
         self.scope = scope
+        self.providerKind = kind
     }
 
     public var capacity: Int { max(1, concurrency) }
@@ -56,7 +62,18 @@ public struct GenerationLane: WorkerLane {
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
         try await residency.prepareForGeneration(job.model)
-        return try await target.send(request)
+        guard providerKind == .ollama, var body = request.body else { return try await target.send(request) }
+        // A model runs with the context size it was last sent with: an OpenAI call that asks for none gets it, so
+        // it does not make Ollama reload the model for another (ADR 0019). A native call keeps Ollama's behaviour.
+        let bytes = Array(body.readableBytesView)
+        if let asked = EmbedRequestRewriter.callerNumCtx(in: bytes) {
+            await residency.rememberChatNumCtx(asked, for: job.model)
+        } else if job.origin == .openai {
+            if let remembered = await residency.chatNumCtx(for: job.model) { body = ByteBuffer(bytes: EmbedRequestRewriter.settingNumCtx(remembered, in: bytes)) }
+        } else {
+            await residency.rememberChatNumCtx(nil, for: job.model)
+        }
+        return try await target.send(TargetRequest(method: request.method, path: request.path, body: body))
     }
 
     public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
@@ -71,6 +88,8 @@ public struct EmbeddingJobsLane: WorkerLane {
     let concurrency: Int
     let maxResponseBytes: Int
     let scope: ClaimScopeReader?
+    /// `/jobs` embed jobs are native calls whatever the box: the embeddings lane translates for an engine.
+    public var providerKind: ProviderKind { .ollama }
 
     public init(embeddings: EmbeddingLane, concurrency: Int, maxResponseBytes: Int) {
         self.init(embeddings: embeddings, concurrency: concurrency, maxResponseBytes: maxResponseBytes, scope: nil)

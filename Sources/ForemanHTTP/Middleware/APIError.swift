@@ -20,14 +20,30 @@ struct APIError: Error, HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        response()
+        response(for: Surface(path: request.uri.path))
     }
 
-    /// The error as a response, outside of a router context.
-    func response() -> Response {
+    /// The surface an answer belongs to: each writes its errors in its own shape.
+    enum Surface: Sendable {
+        /// Ollama's `{"error": "…"}`, and foreman's own routes.
+        case ollama
+        /// OpenAI's `{"error": {"message", "type", "param", "code"}}` (ADR 0019).
+        case openAI
+
+        init(path: String) {
+            self = path.hasPrefix("/v1/") ? .openAI : .ollama
+        }
+    }
+
+    /// The error as a response, outside of a router context, in `surface`'s shape.
+    func response(for surface: Surface = .ollama) -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: JSONLine.error(message, newline: false)))
+        let body = switch surface {
+        case .ollama: JSONLine.error(message, newline: false)
+        case .openAI: ByteBuffer(bytes: NativeAnswerAsOpenAI.error(status: Int(status.code), message: message))
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 
@@ -58,6 +74,8 @@ extension APIError {
             return APIError(.init(code: 499), "request canceled")
         case let error as TargetError:
             return APIError(.badGateway, error.description)
+        case let error as TranslationError:
+            return APIError(.badRequest, error.description)
         case let error as HTTPParserError:
             // The stream cannot be trusted past a framing error: the answer closes the connection.
             return APIError(.badRequest, "malformed HTTP request: \(error)", headers: [.connection: "close"])

@@ -75,30 +75,8 @@ struct OllamaRoutes: Sendable {
         return try await embeddings.send(endpoint.rawValue, model: route.model, body: sent, lane: route.provider.embeddings)
     }
 
-    /// `/api/tags`: the one provider's list as it sent it, or every online provider's merged (a provider that does
-    /// not answer is hidden, not forgotten: its models come back with it).
     private func tags() async throws -> Response {
-        guard fleet.namesProviders else { return try await tags(of: fleet.providers[0]) }
-        var lists: [(provider: String, body: ByteBuffer)] = []
-        for provider in fleet.providers {
-            // Just started: the first poll decides, rather than an empty list.
-            if await provider.inventory.snapshot.lastPollAt == nil { await provider.poller.refresh() }
-            let snapshot = await provider.inventory.snapshot
-            if snapshot.reachable, let body = snapshot.tagsBody { lists.append((provider.name, body)) }
-        }
-        return Self.json(ModelListing.merge(lists))
-    }
-
-    private func tags(of provider: Provider) async throws -> Response {
-        var body = await provider.inventory.snapshot.tagsBody
-        if body == nil, await provider.poller.refresh() {
-            body = await provider.inventory.snapshot.tagsBody
-        }
-        guard let body else {
-            let reason = await provider.inventory.snapshot.lastError ?? "no inventory yet"
-            throw APIError(.badGateway, reason)
-        }
-        return Self.json(body)
+        Self.json(try await ModelCatalog(fleet: fleet).tags())
     }
 
     /// `/api/ps`: the one provider's, relayed, or every online provider's merged as `/api/tags` is.

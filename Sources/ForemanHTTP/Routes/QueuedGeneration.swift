@@ -24,32 +24,34 @@ struct QueuedGeneration: Sendable {
         case streaming(status: Int, contentType: String?, first: ByteBuffer)
     }
 
-    func respond(to job: Job, context: ConnectionContext) async throws -> Response {
+    /// - Parameter answer: how the box's answer is written for the caller; the box's lines as they are by default.
+    func respond(to job: Job, context: ConnectionContext, answer: some GenerationAnswer = RelayedAnswer(surface: .ollama)) async throws -> Response {
         let (watch, placement) = try await service.submitAndWatch(job)
         // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
         context.interruptOnHangUp(watch, orAfter: maxWait)
-        let start = try await waitForStart(watch.events, job: job) { context.interruptOnHangUp(watch, orAfter: maxWait) }
+        let start = try await waitForStart(watch.events, job: job, answer: answer) { context.interruptOnHangUp(watch, orAfter: maxWait) }
         switch start {
         case .complete(var response):
             response.headers.append(contentsOf: visibility)
             return response
         case .streaming(let status, let contentType, let first):
-            var headers: HTTPFields = [.contentType: contentType ?? "application/x-ndjson"]
+            var headers: HTTPFields = [.contentType: answer.streamContentType(contentType)]
             headers.append(contentsOf: visibility)
             return Response(
                 status: .init(code: status),
                 headers: headers,
                 body: ResponseBody { writer in
-                    try await relay(watch.events, first: first, job: job, writer: &writer)
+                    var answer = answer
+                    try await relay(watch.events, first: first, job: job, answer: &answer, writer: &writer)
                 }
             )
         }
     }
 
     /// Waits for the job's first output (or its end). `rearm` restarts the wait bound.
-    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job, rearm: () -> Void) async throws -> Start {
+    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job, answer: some GenerationAnswer, rearm: () -> Void) async throws -> Start {
         var started = false
         var status = 200
         var contentType: String?
@@ -61,10 +63,11 @@ struct QueuedGeneration: Sendable {
                 status = upstreamStatus
                 contentType = upstreamType
             case .chunk(var chunk):
-                if job.stream { return .streaming(status: status, contentType: contentType, first: chunk) }
+                // A refusal is answered whole, with its status, even to a caller that asked for a stream.
+                if job.stream, (200..<300).contains(status) { return .streaming(status: status, contentType: contentType, first: chunk) }
                 body.writeBuffer(&chunk)
             case .finished(let outcome):
-                return .complete(await completeResponse(outcome, job: job, status: status, contentType: contentType, body: body))
+                return .complete(await completeResponse(outcome, job: job, answer: answer, status: status, contentType: contentType, body: body))
             case .interrupted(.callerGone):
                 // The caller hung up: a job still waiting must never reach the target, a running one stops.
                 await service.cancel(job.id, reason: .callerGone)
@@ -87,29 +90,27 @@ struct QueuedGeneration: Sendable {
             await service.cancel(job.id, reason: .callerGone)
             throw CancellationError()
         }
-        return .complete(APIError(.internalServerError, "job ended without an outcome").response())
+        return .complete(APIError(.internalServerError, "job ended without an outcome").response(for: answer.surface))
     }
 
-    private func completeResponse(_ outcome: JobOutcome, job: Job, status: Int, contentType: String?, body: ByteBuffer) async -> Response {
-        func relayed() -> Response {
-            Response(
-                status: .init(code: status),
-                headers: [.contentType: contentType ?? "application/json; charset=utf-8"],
-                body: .init(byteBuffer: body)
-            )
-        }
+    private func completeResponse(
+        _ outcome: JobOutcome, job: Job, answer: some GenerationAnswer, status: Int, contentType: String?, body: ByteBuffer
+    ) async -> Response {
         switch outcome {
-        case .succeeded:
-            return relayed()
-        case .upstreamError where !(200..<300).contains(status):
-            return relayed()  // the target's own error answer, status and body as it sent them
+        case .succeeded where (200..<300).contains(status):
+            let (written, type) = answer.whole(body, contentType: contentType)
+            return Response(status: .init(code: status), headers: [.contentType: type], body: .init(byteBuffer: written))
+        case .succeeded, .upstreamError where !(200..<300).contains(status):
+            // The box's own refusal, with its status.
+            let type = answer.surface == .openAI ? "application/json" : (contentType ?? "application/json; charset=utf-8")
+            return Response(status: .init(code: status), headers: [.contentType: type], body: .init(byteBuffer: answer.refusal(body, status: status)))
         case .upstreamError(let message):
-            return APIError(.internalServerError, message).response()
+            return APIError(.internalServerError, message).response(for: answer.surface)
         case .interrupted(let message):
-            return APIError(.badGateway, message).response()
+            return APIError(.badGateway, message).response(for: answer.surface)
         case .cancelled(let reason):
             let inventory = (job.ranOn.flatMap(service.fleet.provider(named:)) ?? service.fleet.providers[0]).inventory
-            return await Self.cancelledError(reason, inventory: inventory).response()
+            return await Self.cancelledError(reason, inventory: inventory).response(for: answer.surface)
         }
     }
 
@@ -129,22 +130,23 @@ struct QueuedGeneration: Sendable {
         }
     }
 
-    private func relay(
+    private func relay<Answer: GenerationAnswer>(
         _ events: AsyncStream<JobEvent>,
         first: ByteBuffer,
         job: Job,
+        answer: inout Answer,
         writer: inout any ResponseBodyWriter
     ) async throws {
         do {
-            try await writer.write(first)
+            for piece in answer.streamed(first) { try await writer.write(piece) }
             for await event in events {
                 switch event {
                 case .chunk(let line):
-                    try await writer.write(line)
+                    for piece in answer.streamed(line) { try await writer.write(piece) }
                 case .finished(.interrupted(let message)):
-                    try await writer.write(JSONLine.error(message, newline: true))
+                    try await writer.write(answer.streamError(message))
                 case .finished(.cancelled(let reason)):
-                    try await writer.write(JSONLine.error(reason.rawValue, newline: true))
+                    try await writer.write(answer.streamError(reason.rawValue))
                 case .interrupted(.callerGone):
                     throw CancellationError()  // nobody reads the rest: stop the generation below
                 case .started, .finished, .interrupted:

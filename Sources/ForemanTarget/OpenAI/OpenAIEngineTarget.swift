@@ -31,6 +31,8 @@ public struct OpenAIEngineTarget: OllamaTarget {
         case (.GET, "/api/tags"): try await tags()
         case (.GET, "/api/ps"): try await loaded()
         case (.POST, "/api/show"): try await show(request.body ?? ByteBuffer())
+        // OpenAI's own calls go to the engine as they are (ADR 0019).
+        case (.POST, let path) where path.hasPrefix("/v1/"): try await engine.send(request)
         default: Self.answer(status: 501, error: "\(request.method.rawValue) \(request.path) is not served by an OpenAI-compatible provider")
         }
     }

@@ -1,0 +1,33 @@
+import ForemanDomain
+import ForemanTarget
+import Foundation
+import NIOCore
+
+/// The request a job sends to its box: the path and the body, chosen by the job's surface and the box's kind.
+///
+/// - A native or `/jobs` job goes to its native path, as the caller wrote it; a `provider/model` id's body gets the
+///   box's model name (ADR 0017).
+/// - An OpenAI call goes to an Ollama box as the native call that does its work, and to an OpenAI-compatible engine
+///   as it is, to the engine's own `/v1` path (ADR 0019).
+enum OutboundRequest {
+    static func make(for job: Job, on kind: ProviderKind) throws -> TargetRequest {
+        switch (job.origin, kind) {
+        case (.openai, .ollama):
+            let body = job.kind == .chat
+                ? try OpenAICallAsNative.chat(job.request, model: job.model)
+                : try OpenAICallAsNative.completion(job.request, model: job.model)
+            return TargetRequest(method: .POST, path: job.kind.targetPath, body: ByteBuffer(bytes: body))
+        case (.openai, .openai):
+            return TargetRequest(method: .POST, path: job.kind == .chat ? "/v1/chat/completions" : "/v1/completions", body: callerBody(job))
+        case (.api, _), (.jobs, _):
+            return TargetRequest(method: .POST, path: job.kind.targetPath, body: callerBody(job))
+        }
+    }
+
+    /// The caller's body, with the box's model name when the id named a provider; byte for byte otherwise.
+    private static func callerBody(_ job: Job) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        if job.provider == nil { buffer.writeBytes(job.request) } else { buffer.writeBytes(ModelField.replacing(in: job.request, with: job.model)) }
+        return buffer
+    }
+}

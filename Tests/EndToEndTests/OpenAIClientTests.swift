@@ -1,0 +1,63 @@
+import FakeOllama
+import ForemanTestSupport
+import Foundation
+import Testing
+
+extension ServerTests {
+    /// foreman's `/v1` surface driven by the official openai Python client (`scripts/openai-python-check.py`) in front
+    /// of the fake Ollama: every call translated to a native one and back (ADR 0019).
+    @Suite("OpenAI's API through the openai client")
+    struct OpenAIClientTests {
+        /// `.ci/run` installs the client and sets `FOREMAN_CLIENTS=1`, so there a missing client fails the test.
+        static let available = RepositoryScript.pythonHas("openai") || ProcessInfo.processInfo.environment["FOREMAN_CLIENTS"] == "1"
+
+        @Test("chat whole and streamed, tools, a JSON schema, completions, embeddings, models and refusals", .enabled(if: available))
+        func openAIClient() async throws {
+            try await Harness.run { harness in
+                let check = try await RepositoryScript.run(
+                    "scripts/openai-python-check.py", [],
+                    environment: [
+                        "FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": "llama3.2", "EMBED_MODEL": "nomic-embed-text",
+                        "BOX": "fake",
+                    ]
+                )
+                #expect(check.status == 0 && check.output.hasSuffix("checks passed"), "\(check.output)")
+
+                // What the box was sent: the caller's own Ollama options, and the schema as Ollama's format.
+                let sent = await harness.fake.requests(to: "/api/chat").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.body.utf8))) as? [String: Any]
+                }
+                #expect(sent.contains { ($0["options"] as? [String: Any])?["num_ctx"] as? Int == 4096 }, "options.num_ctx reached the box")
+                #expect(sent.contains { ($0["format"] as? [String: Any])?["required"] as? [String] == ["city"] }, "the schema reached the box")
+                let listed = try await harness.request(.GET, "/jobs?origin=openai").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                #expect(listed.count >= 6 && listed.allSatisfy { $0["origin"] as? String == "openai" }, "every generation was a job")
+            }
+        }
+
+        @Test("errors on /v1 take OpenAI's shape: an unknown route's method, a bad body, a full queue")
+        func errorShapes() async throws {
+            try await Harness.run(configure: { $0.maxQueue = 1 }) { harness in
+                let bad = try await harness.request(.POST, "/v1/chat/completions", json: "[1]")
+                let error = try #require(try bad.jsonObject()["error"] as? [String: Any])
+                #expect(bad.status == 400 && error["type"] as? String == "invalid_request_error" && error["message"] as? String != nil)
+                let unauthorized = try await harness.request(.GET, "/v1/models", token: .some(nil))
+                let refusal = try unauthorized.jsonObject()["error"] as? [String: Any]
+                #expect(unauthorized.status == 401 && refusal?["type"] as? String == "api_error")
+
+                await harness.fake.pause()
+                let body = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}"#
+                let first = Task { try await harness.request(.POST, "/v1/chat/completions", json: body) }
+                await harness.fake.waitForGenerations(1)
+                let second = Task { try await harness.request(.POST, "/v1/chat/completions", json: body) }
+                try await harness.waitForQueueDepth(1)
+                let full = try await harness.request(.POST, "/v1/chat/completions", json: body)
+                #expect(full.status == 503 && full.headers.first(name: "Retry-After") != nil, "\(full.body)")
+                let busy = try full.jsonObject()["error"] as? [String: Any]
+                #expect(busy?["type"] as? String == "api_error")
+                await harness.fake.resume()
+                #expect(try await first.value.status == 200)
+                #expect(try await second.value.status == 200)
+            }
+        }
+    }
+}
