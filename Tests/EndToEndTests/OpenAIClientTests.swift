@@ -34,6 +34,25 @@ extension ServerTests {
             }
         }
 
+        @Test("a /v1 call that sets no num_ctx runs the chat model with the one it was loaded with: no reload")
+        func numCtxKept() async throws {
+            // Every `try` here is inside `#expect`, which the closure's inference does not see: it is typed.
+            try await Harness.run { (harness: Harness) async throws in
+                let native = #"{"model":"llama3.2","stream":false,"messages":[{"role":"user","content":"hi"}],"options":{"num_ctx":8192}}"#
+                #expect(try await harness.request(.POST, "/api/chat", json: native).status == 200)
+                let openAI = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}"#
+                #expect(try await harness.request(.POST, "/v1/chat/completions", json: openAI).status == 200)
+                let reloads = await harness.fake.reloads
+                #expect(reloads.isEmpty, "\(reloads)")
+                let sent = await harness.fake.requests(to: "/api/chat").last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.body.utf8))) as? [String: Any] }
+                #expect((sent?["options"] as? [String: Any])?["num_ctx"] as? Int == 8192)
+                // A native call keeps Ollama's own behaviour: without num_ctx, the model's default, and a reload.
+                #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)).status == 200)
+                let reloaded = await harness.fake.reloads
+                #expect(reloaded == ["llama3.2:latest"])
+            }
+        }
+
         @Test("errors on /v1 take OpenAI's shape: an unknown route's method, a bad body, a full queue")
         func errorShapes() async throws {
             try await Harness.run(configure: { $0.maxQueue = 1 }) { harness in
