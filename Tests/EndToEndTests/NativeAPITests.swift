@@ -329,7 +329,7 @@ extension ServerTests {
                     ("POST", "/api/chat", #"{"model":"llama3.2","messages":[],"x":""#, 400, nil),
                     ("POST", "/api/chat", "{\"model\":\"" + String(repeating: "a", count: 2000) + "\"}", 413, "request body too large"),
                     ("GET", "/api/chat", nil, 405, "method GET not allowed on /api/chat"),
-                    ("GET", "/v1/models", nil, 404, "no route for GET /v1/models"),
+                    ("GET", "/api/nope", nil, 404, "no route for GET /api/nope"),
                 ]
                 for (method, path, body, status, message) in cases {
                     let response = try await harness.request(.init(rawValue: method), path, json: body)
