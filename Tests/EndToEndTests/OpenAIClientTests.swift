@@ -53,6 +53,32 @@ extension ServerTests {
             }
         }
 
+        @Test("a /v1 caller that hangs up mid-stream cancels its job and the box's generation")
+        func hangUp() async throws {
+            try await Harness.run { harness in
+                await harness.fake.pause()
+                let (firstEvent, gotFirstEvent) = AsyncStream<Void>.makeStream()
+                let body = #"{"model":"llama3.2","stream":true,"max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#
+                let reading = Task {
+                    // However the read ends, the wait below ends with it.
+                    defer { gotFirstEvent.finish() }
+                    let response = try await harness.stream("/v1/chat/completions", json: body)
+                    var chunks = response.body.makeAsyncIterator()
+                    _ = try await chunks.next()
+                    gotFirstEvent.yield()
+                    while try await chunks.next() != nil {}
+                }
+                for await _ in firstEvent { break }
+                reading.cancel()
+                await harness.fake.resume()
+                try await eventually("upstream abort") { await harness.fake.abortedGenerations == 1 }
+                try await eventually("the job cancelled") {
+                    let jobs = try await harness.request(.GET, "/jobs?origin=openai").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                    return jobs.first?["state"] as? String == "cancelled"
+                }
+            }
+        }
+
         @Test("errors on /v1 take OpenAI's shape: an unknown route's method, a bad body, a full queue")
         func errorShapes() async throws {
             try await Harness.run(configure: { $0.maxQueue = 1 }) { harness in
