@@ -108,3 +108,15 @@ struct FleetListingTests {
         #expect(String(decoding: ModelField.replacing(in: Array(#"{"model":"a/q\"x"}"#.utf8), with: "q\"x"), as: UTF8.self) == #"{"model":"q\"x"}"#)
     }
 }
+
+@Suite("Cheap looks into a body")
+struct RawJSONMentionTests {
+    @Test("a quoted name is found wherever it is; a name inside another is not")
+    func mentions() {
+        #expect(RawJSONFields.mentions("num_ctx", in: Array(#"{"options":{"num_ctx":8}}"#.utf8)))
+        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#"{"options":{"num_ctx_x":8}}"#.utf8)))
+        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#"{"model":"m"}"#.utf8)))
+        #expect(RawJSONFields.mentions("num_ctx", in: Array(#""num_ctx""#.utf8)))
+        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#""num_ct"#.utf8)))
+    }
+}

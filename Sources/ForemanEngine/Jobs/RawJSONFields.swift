@@ -32,6 +32,18 @@ public enum RawJSONFields {
         return found
     }
 
+    /// Whether `name` appears in `bytes` as a quoted string: a cheap test before a parse, never a proof.
+    public static func mentions<Bytes: Collection<UInt8>>(_ name: String, in bytes: Bytes) -> Bool {
+        let needle = Array(("\"" + name + "\"").utf8)
+        guard let first = needle.first, bytes.count >= needle.count else { return false }
+        var index = bytes.startIndex
+        while let start = bytes[index...].firstIndex(of: first) {
+            if bytes[start...].starts(with: needle) { return true }
+            index = bytes.index(after: start)
+        }
+        return false
+    }
+
     private static func skipWhitespace(_ bytes: [UInt8], _ index: inout Int) {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
     }

@@ -90,22 +90,32 @@ public actor Residency {
     /// Nothing is checked when the slot already holds `model` and the last check is younger than `trustFor`:
     /// back-to-back jobs on one model then pay no `/api/ps` round trip (ADR 0010) and no look at the inventory,
     /// since the model was found able to generate when it took the slot (ADR 0011).
-    public func prepareForGeneration(_ model: String) async throws {
+    ///
+    /// - Parameter numCtx: the request's `num_ctx` (see ``contextSize(for:asked:inheriting:)``), read in the same visit.
+    /// - Returns: the `num_ctx` to add to the request, or `nil` to send it as it is.
+    @discardableResult
+    public func prepareForGeneration(_ model: String, numCtx: (asked: Int?, inheriting: Bool)? = nil) async throws -> Int? {
+        let added = numCtx.flatMap { contextSize(for: model, asked: $0.asked, inheriting: $0.inheriting) }
         let name = ModelName.normalized(model)
-        if slots.chat == name, let verifiedAt, ContinuousClock.now - verifiedAt < trustFor { return }
-        guard await role(of: model) != .embeddingOnly else { return }
+        if slots.chat == name, let verifiedAt, ContinuousClock.now - verifiedAt < trustFor { return added }
+        guard await role(of: model) != .embeddingOnly else { return added }
         slots.chat = name
         try await unloadStrays()
+        return added
     }
 
-    /// Records the `num_ctx` a generation on `model` was sent with (`nil`: none).
-    public func rememberChatNumCtx(_ numCtx: Int?, for model: String) {
-        chatNumCtx[ModelName.normalized(model)] = .some(numCtx)
-    }
-
-    /// The `num_ctx` `model` was last sent with, when that was one.
-    public func chatNumCtx(for model: String) -> Int? {
-        chatNumCtx[ModelName.normalized(model)] ?? nil
+    /// Records the `num_ctx` a generation on `model` is sent with, and returns the one to send instead of none.
+    ///
+    /// - Parameters:
+    ///   - asked: the `num_ctx` the request sets, if any.
+    ///   - inheriting: whether a request that sets none takes the one the model was last sent with (an OpenAI call,
+    ///     ADR 0019); a native call keeps Ollama's behaviour, the model's own.
+    /// - Returns: the `num_ctx` to add to the request, or `nil` to send it as it is.
+    public func contextSize(for model: String, asked: Int?, inheriting: Bool) -> Int? {
+        let name = ModelName.normalized(model)
+        if asked == nil, inheriting { return chatNumCtx[name] ?? nil }
+        chatNumCtx[name] = .some(asked)
+        return nil
     }
 
     /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's; returns the

@@ -61,19 +61,19 @@ public struct GenerationLane: WorkerLane {
     }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
-        try await residency.prepareForGeneration(job.model)
-        guard providerKind == .ollama, var body = request.body else { return try await target.send(request) }
-        // A model runs with the context size it was last sent with: an OpenAI call that asks for none gets it, so
-        // it does not make Ollama reload the model for another (ADR 0019). A native call keeps Ollama's behaviour.
-        let bytes = Array(body.readableBytesView)
-        if let asked = EmbedRequestRewriter.callerNumCtx(in: bytes) {
-            await residency.rememberChatNumCtx(asked, for: job.model)
-        } else if job.origin == .openai {
-            if let remembered = await residency.chatNumCtx(for: job.model) { body = ByteBuffer(bytes: EmbedRequestRewriter.settingNumCtx(remembered, in: bytes)) }
-        } else {
-            await residency.rememberChatNumCtx(nil, for: job.model)
+        guard providerKind == .ollama, let body = request.body else {
+            try await residency.prepareForGeneration(job.model)
+            return try await target.send(request)
         }
-        return try await target.send(TargetRequest(method: request.method, path: request.path, body: body))
+        // A model runs with the context size it was last sent with: an OpenAI call that asks for none gets it, so it
+        // does not make Ollama reload the model for another (ADR 0019). A native call keeps Ollama's behaviour. The
+        // body is parsed only when it names `num_ctx` at all, and the size is settled in the visit that prepares the slot.
+        let asked = RawJSONFields.mentions("num_ctx", in: body.readableBytesView) ? EmbedRequestRewriter.callerNumCtx(in: Array(body.readableBytesView)) : nil
+        guard let added = try await residency.prepareForGeneration(job.model, numCtx: (asked, job.origin == .openai)) else {
+            return try await target.send(request)
+        }
+        let edited = EmbedRequestRewriter.settingNumCtx(added, in: Array(body.readableBytesView))
+        return try await target.send(TargetRequest(method: request.method, path: request.path, body: ByteBuffer(bytes: edited)))
     }
 
     public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
