@@ -85,6 +85,15 @@ extension ServerTests {
                 let bad = try await harness.request(.POST, "/v1/chat/completions", json: "[1]")
                 let error = try #require(try bad.jsonObject()["error"] as? [String: Any])
                 #expect(bad.status == 400 && error["type"] as? String == "invalid_request_error" && error["message"] as? String != nil)
+                for (path, body) in [
+                    ("/v1/embeddings", #"{"model":"nomic-embed-text","input":5}"#),
+                    ("/v1/completions", #"{"model":"llama3.2","prompt":["a","b"]}"#),
+                    ("/v1/chat/completions", #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"max_tokens":"x"}"#),
+                ] {
+                    let refused = try await harness.request(.POST, path, json: body)
+                    let shape = try refused.jsonObject()["error"] as? [String: Any]
+                    #expect(refused.status == 400 && shape?["type"] as? String == "invalid_request_error", "\(path): \(refused.body)")
+                }
                 let unauthorized = try await harness.request(.GET, "/v1/models", token: .some(nil))
                 let refusal = try unauthorized.jsonObject()["error"] as? [String: Any]
                 #expect(unauthorized.status == 401 && refusal?["type"] as? String == "api_error")

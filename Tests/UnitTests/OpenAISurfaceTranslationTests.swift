@@ -50,6 +50,14 @@ struct OpenAISurfaceTranslationTests {
          #"invalid reasoning value: "huge" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")"#),
         (#"{"model":"m","messages":[{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":"{"}}]}]}"#,
          "invalid tool call arguments"),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"x"}"#,
+         "invalid type for 'max_tokens' field: expected a whole number, got string"),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#,
+         "invalid type for 'stream' field: expected a boolean, got string"),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":true}"#,
+         "invalid type for 'temperature' field: expected a number, got bool"),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"options":"x"}"#,
+         "invalid type for 'options' field: expected an object, got string"),
     ])
     func refusals(body: String, message: String) {
         #expect { try OpenAICallAsNative.chat(Data(body.utf8), model: "m") } throws: { ($0 as? TranslationError)?.description == message }
@@ -64,6 +72,9 @@ struct OpenAISurfaceTranslationTests {
         #expect(native["logprobs"] as? Bool == true && native["top_logprobs"] as? Int == 3)
         #expect { try OpenAICallAsNative.completion(Data(#"{"model":"m","stop":["a",1]}"#.utf8), model: "m") } throws: {
             ($0 as? TranslationError)?.description == "invalid type for 'stop' field: float64"
+        }
+        #expect { try OpenAICallAsNative.completion(Data(#"{"model":"m","prompt":["a"]}"#.utf8), model: "m") } throws: {
+            ($0 as? TranslationError)?.description == "invalid type for 'prompt' field: expected a string, got []interface {}"
         }
     }
 

@@ -72,6 +72,8 @@ struct OpenAIRoutes: Sendable {
         var native: [String: Any] = ["model": route.model, "input": input]
         if let dimensions = object["dimensions"] as? NSNumber, dimensions.intValue > 0 { native["dimensions"] = dimensions }
         let nativeBody = try JSONSerialization.data(withJSONObject: native, options: [.withoutEscapingSlashes])
+        // The input is held to what `/api/embed` takes, with the native route's 400 for anything else.
+        _ = try NativeRequest.parse(.embed, body: ByteBuffer(bytes: nativeBody))
         let answer = try await lane.send(path: "/api/embed", model: route.model, body: ByteBuffer(bytes: nativeBody), maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
         guard (200..<300).contains(answer.status) else {
             let message = ((try? JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView))) as? [String: Any])?["error"] as? String

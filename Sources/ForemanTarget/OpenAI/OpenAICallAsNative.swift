@@ -1,3 +1,4 @@
+import ForemanDomain
 import Foundation
 
 /// A call to OpenAI's API as the native Ollama call that does its work (ADR 0019): what Ollama's own compatibility
@@ -9,6 +10,7 @@ public enum OpenAICallAsNative {
     /// `POST /v1/chat/completions` as an `/api/chat` body; `model` is the model as the box names it.
     public static func chat(_ body: Data, model: String) throws -> Data {
         let request = try object(body)
+        try checkTypes(request, arrays: ["messages", "tools"], integers: ["max_tokens", "seed", "top_logprobs"], bools: ["stream", "logprobs"])
         guard let messages = request["messages"] as? [[String: Any]], !messages.isEmpty else {
             if request["messages"] is [Any] || request["messages"] == nil { throw TranslationError("[] is too short - 'messages'") }
             throw TranslationError("invalid message format")
@@ -29,6 +31,7 @@ public enum OpenAICallAsNative {
     /// `POST /v1/completions` as an `/api/generate` body.
     public static func completion(_ body: Data, model: String) throws -> Data {
         let request = try object(body)
+        try checkTypes(request, strings: ["prompt", "suffix"], integers: ["max_tokens", "seed", "logprobs"], bools: ["stream"])
         var native: [String: Any] = ["model": model, "prompt": request["prompt"] as? String ?? "", "stream": request["stream"] as? Bool ?? false]
         var options = try commonOptions(request, stopMustBeStrings: true)
         options["frequency_penalty"] = request["frequency_penalty"] as? NSNumber ?? 0
@@ -40,6 +43,35 @@ public enum OpenAICallAsNative {
             native["top_logprobs"] = logprobs
         }
         return try finished(native, options: options, request: request)
+    }
+
+    /// Refuses a field of the wrong JSON type with a 400 naming it, as Ollama's layer refuses what it cannot bind,
+    /// rather than dropping it.
+    private static func checkTypes(
+        _ request: [String: Any], strings: [String] = [], arrays: [String] = [], integers: [String] = [], bools: [String] = []
+    ) throws {
+        func refuse(_ field: String, _ expected: String) -> TranslationError {
+            TranslationError("invalid type for '\(field)' field: expected \(expected), got \(goType(request[field]))")
+        }
+        func present(_ field: String) -> Any? {
+            guard let value = request[field], !(value is NSNull) else { return nil }
+            return value
+        }
+        for field in strings where present(field) != nil && !(request[field] is String) { throw refuse(field, "a string") }
+        for field in arrays where present(field) != nil && !(request[field] is [Any]) { throw refuse(field, "an array") }
+        for field in integers {
+            guard let value = present(field) else { continue }
+            guard JSONValue.isNumber(value), let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded() else {
+                throw refuse(field, "a whole number")
+            }
+        }
+        for field in bools { if let value = present(field), !JSONValue.isBool(value) { throw refuse(field, "a boolean") } }
+        for field in ["temperature", "top_p", "frequency_penalty", "presence_penalty"] {
+            guard let value = present(field) else { continue }
+            guard JSONValue.isNumber(value) else { throw refuse(field, "a number") }
+        }
+        if let stop = present("stop"), !(stop is String), !(stop is [Any]) { throw refuse("stop", "a string or an array") }
+        if let options = present("options"), !(options is [String: Any]) { throw refuse("options", "an object") }
     }
 
     /// The options every generation takes: `stop`, `max_tokens` as `num_predict`, `seed`, and `temperature` and
@@ -195,12 +227,12 @@ public enum OpenAICallAsNative {
         return data
     }
 
-    /// How Go's `%T` names a decoded JSON value, for the texts Ollama's layer writes (a boolean reads as a number
-    /// here, so it is named as one).
+    /// How Go's `%T` names a decoded JSON value, for the texts Ollama's layer writes.
     private static func goType(_ value: Any?) -> String {
         switch value {
         case nil, is NSNull: "<nil>"
         case is String: "string"
+        case let value? where JSONValue.isBool(value): "bool"
         case is NSNumber: "float64"
         case is [Any]: "[]interface {}"
         case is [String: Any]: "map[string]interface {}"
