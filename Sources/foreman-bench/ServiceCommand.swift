@@ -48,6 +48,18 @@ struct ServiceCommand: AsyncParsableCommand {
                 directShow.append(try await client.time(show, path: "/api/show", direct: true))
                 throughShow.append(try await client.time(show, path: "/api/show", direct: false))
             }
+            // OpenAI's API (ADR 0019): straight to the target's own `/v1`, against foreman's, which makes it a native
+            // call and the answer OpenAI's again.
+            let openAIChat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"max_tokens":1}"#
+            var directOpenAI: [Double] = [], throughOpenAI: [Double] = []
+            for _ in 0..<100 {
+                _ = try await client.time(openAIChat, path: "/v1/chat/completions", direct: true)
+                _ = try await client.time(openAIChat, path: "/v1/chat/completions", direct: false)
+            }
+            for _ in 0..<requests {
+                directOpenAI.append(try await client.time(openAIChat, path: "/v1/chat/completions", direct: true))
+                throughOpenAI.append(try await client.time(openAIChat, path: "/v1/chat/completions", direct: false))
+            }
 
             // Durable submissions: the worker is held on one job so the queue only grows.
             await fake.pause()
@@ -55,7 +67,7 @@ struct ServiceCommand: AsyncParsableCommand {
             // so the first job stays running and every later one stays queued.
             let job = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":2}}}"#
             _ = try await client.post("/jobs", job)
-            await fake.waitForGenerations(200 + 4 * requests + 1)
+            await fake.waitForGenerations(400 + 6 * requests + 1)
             let request = "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(job.utf8.count)\r\n\r\n" + job
             let clock = ContinuousClock()
@@ -87,7 +99,11 @@ struct ServiceCommand: AsyncParsableCommand {
                 ["non-streaming chat, p99", p.ms(p.at(0.99, direct)), p.ms(p.at(0.99, through)), p.ms(p.at(0.99, through) - p.at(0.99, direct)), p.ratio(p.at(0.99, through), p.at(0.99, direct))],
                 ["first NDJSON line, p50", p.ms(p.at(0.50, directFirst)), p.ms(p.at(0.50, throughFirst)), p.ms(p.at(0.50, throughFirst) - p.at(0.50, directFirst)), p.ratio(p.at(0.50, throughFirst), p.at(0.50, directFirst))],
                 ["first NDJSON line, p99", p.ms(p.at(0.99, directFirst)), p.ms(p.at(0.99, throughFirst)), p.ms(p.at(0.99, throughFirst) - p.at(0.99, directFirst)), p.ratio(p.at(0.99, throughFirst), p.at(0.99, directFirst))],
-                // Not one of the four figures: a proxied call with no job, for how much of the added latency is the hop.
+                [
+                    "non-streaming /v1/chat/completions, p50", p.ms(p.at(0.50, directOpenAI)), p.ms(p.at(0.50, throughOpenAI)),
+                    p.ms(p.at(0.50, throughOpenAI) - p.at(0.50, directOpenAI)), p.ratio(p.at(0.50, throughOpenAI), p.at(0.50, directOpenAI)),
+                ],
+                // Not one of the figures: a proxied call with no job, for how much of the added latency is the hop.
                 ["for scale: POST /api/show (proxied, no job), p50", p.ms(p.at(0.50, directShow)), p.ms(p.at(0.50, throughShow)), p.ms(p.at(0.50, throughShow) - p.at(0.50, directShow)), p.ratio(p.at(0.50, throughShow), p.at(0.50, directShow))],
             ])
             print("")
