@@ -63,7 +63,6 @@ public enum HTTPSurfaces {
         MetricsRoutes(registry: registry).register(on: router)
         OllamaRoutes(
             generation: QueuedGeneration(service: service, maxWait: settings.maxWait),
-            embeddings: EmbeddingsRoute(),
             fleet: service.fleet,
             maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)

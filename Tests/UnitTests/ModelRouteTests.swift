@@ -113,10 +113,11 @@ struct FleetListingTests {
 struct RawJSONMentionTests {
     @Test("a quoted name is found wherever it is; a name inside another is not")
     func mentions() {
-        #expect(RawJSONFields.mentions("num_ctx", in: Array(#"{"options":{"num_ctx":8}}"#.utf8)))
-        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#"{"options":{"num_ctx_x":8}}"#.utf8)))
-        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#"{"model":"m"}"#.utf8)))
-        #expect(RawJSONFields.mentions("num_ctx", in: Array(#""num_ctx""#.utf8)))
-        #expect(!RawJSONFields.mentions("num_ctx", in: Array(#""num_ct"#.utf8)))
+        let key = RawJSONFields.QuotedKey("num_ctx")
+        #expect(RawJSONFields.mentions(key, in: ByteBuffer(string: #"{"options":{"num_ctx":8}}"#)))
+        #expect(!RawJSONFields.mentions(key, in: ByteBuffer(string: #"{"options":{"num_ctx_x":8}}"#)))
+        #expect(!RawJSONFields.mentions(key, in: ByteBuffer(string: #"{"model":"m"}"#)))
+        #expect(RawJSONFields.mentions(key, in: ByteBuffer(string: #""num_ctx""#)))
+        #expect(!RawJSONFields.mentions(key, in: ByteBuffer(string: #""num_ct"#)))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Finds the exact bytes of top-level fields in a JSON object, so foreman can keep a caller's `request` and
 /// `metadata` byte for byte instead of re-encoding them (which would reorder keys and reformat numbers).
@@ -32,16 +33,29 @@ public enum RawJSONFields {
         return found
     }
 
-    /// Whether `name` appears in `bytes` as a quoted string: a cheap test before a parse, never a proof.
-    public static func mentions<Bytes: Collection<UInt8>>(_ name: String, in bytes: Bytes) -> Bool {
-        let needle = Array(("\"" + name + "\"").utf8)
-        guard let first = needle.first, bytes.count >= needle.count else { return false }
-        var index = bytes.startIndex
-        while let start = bytes[index...].firstIndex(of: first) {
-            if bytes[start...].starts(with: needle) { return true }
-            index = bytes.index(after: start)
+    /// A key as it stands quoted in JSON text (`"name"`), made once for the searches of ``mentions(_:in:)``.
+    public struct QuotedKey: Sendable {
+        let bytes: [UInt8]
+
+        public init(_ name: String) {
+            bytes = Array(("\"" + name + "\"").utf8)
         }
-        return false
+    }
+
+    /// Whether `key` occurs in `buffer`: a cheap test before a parse, never a proof. It runs on every native call (the
+    /// answer's `"error"`, the request's `"num_ctx"`), so it is a plain byte search: the generic `firstRange(of:)`
+    /// cost about 3% of foreman's CPU on a native call (ADR 0011).
+    public static func mentions(_ key: QuotedKey, in buffer: ByteBuffer) -> Bool {
+        let needle = key.bytes
+        return buffer.withUnsafeReadableBytes { bytes in
+            guard bytes.count >= needle.count else { return false }
+            var start = 0
+            while let quote = bytes[start...].firstIndex(of: UInt8(ascii: "\"")), quote + needle.count <= bytes.count {
+                if needle.indices.allSatisfy({ bytes[quote + $0] == needle[$0] }) { return true }
+                start = quote + 1
+            }
+            return false
+        }
     }
 
     private static func skipWhitespace(_ bytes: [UInt8], _ index: inout Int) {

@@ -1,5 +1,6 @@
 import ForemanDomain
 import Foundation
+import NIOCore
 
 /// Every provider foreman fronts, and where a model id sends a job among them (ADR 0017).
 ///
@@ -26,6 +27,12 @@ public struct Fleet: Sendable {
         /// Whether the id named the provider (`provider/model`): the job is bound to it, and the body's `model` is
         /// rewritten to ``model`` before it reaches the box.
         public let bound: Bool
+
+        /// A caller's `body` as the box takes it: with the box's model name when the id named the provider, byte for
+        /// byte otherwise.
+        public func body(_ body: ByteBuffer) -> ByteBuffer {
+            bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: model)) : body
+        }
     }
 
     public func provider(named name: String) -> Provider? {

@@ -111,7 +111,7 @@ public actor Residency {
     ///   - inheriting: whether a request that sets none takes the one the model was last sent with (an OpenAI call,
     ///     ADR 0019); a native call keeps Ollama's behaviour, the model's own.
     /// - Returns: the `num_ctx` to add to the request, or `nil` to send it as it is.
-    public func contextSize(for model: String, asked: Int?, inheriting: Bool) -> Int? {
+    private func contextSize(for model: String, asked: Int?, inheriting: Bool) -> Int? {
         let name = ModelName.normalized(model)
         if asked == nil, inheriting { return chatNumCtx[name] ?? nil }
         chatNumCtx[name] = .some(asked)

@@ -32,7 +32,7 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
     public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
-        try await interactiveJob(origin: .api, kind: kind, model: model, stream: stream, request: request)
+        try await interactiveJob(origin: .api, kind: kind, model: model, stream: stream, request: request).job
     }
 
     /// The job for a `/v1/chat/completions` or `/v1/completions` call (ADR 0019), as ``nativeJob(kind:model:stream:request:)``
@@ -41,20 +41,22 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, `TranslationError` (the caller's 400).
     public func openAIJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> (job: Job, providerKind: ProviderKind) {
-        let job = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
-        let kind = job.ranOn.flatMap(fleet.provider(named:))?.kind ?? .ollama
-        _ = try OutboundRequest.make(for: job, on: kind)
-        return (job, kind)
+        let (job, provider) = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
+        _ = try OutboundRequest.make(for: job, on: provider.kind)
+        return (job, provider.kind)
     }
 
-    private func interactiveJob(origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
+    /// A job for a caller who waits on its connection, routed now: the job, and the provider it will run on.
+    private func interactiveJob(
+        origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data
+    ) async throws -> (job: Job, provider: Provider) {
         let route = try await fleet.route(model)
         var job = Job(
             kind: kind, origin: origin, model: route.model, provider: route.bound ? route.provider.name : nil, priority: Job.interactivePriority,
             request: request, stream: stream
         )
         job.ranOn = route.provider.name
-        return job
+        return (job, route.provider)
     }
 
     /// Persists a `/jobs` submission. With an `Idempotency-Key`, a repeat of the same body returns the original job

@@ -50,6 +50,8 @@ public struct GenerationLane: WorkerLane {
 
     public var capacity: Int { max(1, concurrency) }
 
+    private static let numCtxKey = RawJSONFields.QuotedKey("num_ctx")
+
     public func owns(_ job: Job) -> Bool { job.kind.lane == .generation && (scope?.runsHere(job) ?? true) }
 
     public func claim(from store: any JobStore) async throws -> Job? {
@@ -68,7 +70,7 @@ public struct GenerationLane: WorkerLane {
         // A model runs with the context size it was last sent with: an OpenAI call that asks for none gets it, so it
         // does not make Ollama reload the model for another (ADR 0019). A native call keeps Ollama's behaviour. The
         // body is parsed only when it names `num_ctx` at all, and the size is settled in the visit that prepares the slot.
-        let asked = RawJSONFields.mentions("num_ctx", in: body.readableBytesView) ? EmbedRequestRewriter.callerNumCtx(in: Array(body.readableBytesView)) : nil
+        let asked = RawJSONFields.mentions(Self.numCtxKey, in: body) ? EmbedRequestRewriter.callerNumCtx(in: Array(body.readableBytesView)) : nil
         guard let added = try await residency.prepareForGeneration(job.model, numCtx: (asked, job.origin == .openai)) else {
             return try await target.send(request)
         }
@@ -103,6 +105,8 @@ public struct EmbeddingJobsLane: WorkerLane {
     }
 
     public var capacity: Int { max(1, concurrency) }
+
+    private static let numCtxKey = RawJSONFields.QuotedKey("num_ctx")
 
     public func owns(_ job: Job) -> Bool { job.kind.lane == .embeddings && (scope?.runsHere(job) ?? true) }
 

@@ -1,3 +1,4 @@
+import ForemanEngine
 import ForemanTarget
 import Foundation
 import Hummingbird
@@ -68,7 +69,7 @@ struct OpenAIAnswerFromNative: GenerationAnswer {
     }
 
     func refusal(_ body: ByteBuffer, status: Int) -> ByteBuffer {
-        let message = ((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any])?["error"] as? String
-        return ByteBuffer(bytes: NativeAnswerAsOpenAI.error(status: status, message: message ?? "the box answered HTTP \(status)"))
+        let message = ResponseAssembler.errorMessage(in: body) ?? "the box answered HTTP \(status)"
+        return ByteBuffer(bytes: NativeAnswerAsOpenAI.error(status: status, message: message))
     }
 }

@@ -39,7 +39,8 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
         report.string("target", alone ? providerURLs[providers[0].name].map(URLRedaction.redactingUserinfo(in:)) : nil)
         report.bool("reachable", snapshots.allSatisfy(\.reachable))
         report.date("last_poll_at", snapshots.compactMap(\.lastPollAt).min())
-        report.string("last_error", zip(providers, snapshots).first { $0.1.lastError != nil }.map { alone ? $0.1.lastError : "\($0.0.name): \($0.1.lastError ?? "")" } ?? nil)
+        let failing = zip(providers, snapshots).first { $0.1.lastError != nil }
+        report.string("last_error", failing.flatMap { provider, snapshot in alone ? snapshot.lastError : "\(provider.name): \(snapshot.lastError ?? "")" })
         report.int("models", snapshots.reduce(into: Set<String>()) { $0.formUnion($1.models) }.count)
         report.string("store_error", storeFailure?.description)
         report.int("queue_depth", service.queueDepth)

@@ -12,7 +12,6 @@ struct OllamaRoutes: Sendable {
     typealias Context = ConnectionContext
 
     let generation: QueuedGeneration
-    let embeddings: EmbeddingsRoute
     let fleet: Fleet
     let maxBodyBytes: Int
 
@@ -62,8 +61,7 @@ struct OllamaRoutes: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(.show, body: body)
         let route = try await fleet.route(parsed.model, requireKnown: false)
-        let sent = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: route.model)) : body
-        return try await TargetProxy(target: route.provider.target).forward(.POST, NativeRequest.Endpoint.show.rawValue, body: sent)
+        return try await TargetProxy(target: route.provider.target).forward(.POST, NativeRequest.Endpoint.show.rawValue, body: route.body(body))
     }
 
     private func embed(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
@@ -71,8 +69,7 @@ struct OllamaRoutes: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(endpoint, body: body)
         let route = try await fleet.route(parsed.model, requireKnown: false)
-        let sent = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: route.model)) : body
-        return try await embeddings.send(endpoint.rawValue, model: route.model, body: sent, lane: route.provider.embeddings)
+        return try await EmbeddingsRoute.send(endpoint.rawValue, model: route.model, body: route.body(body), lane: route.provider.embeddings)
     }
 
     private func tags() async throws -> Response {

@@ -63,11 +63,7 @@ struct OpenAIRoutes: Sendable {
         let route = try await fleet.route(model, requireKnown: false)
         let lane = route.provider.embeddings
         if route.provider.kind == .openai {
-            let sent = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: body.readableBytesView, with: route.model)) : body
-            let answer = try await lane.send(path: "/v1/embeddings", model: route.model, body: sent, maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
-            return Response(
-                status: .init(code: answer.status), headers: [.contentType: answer.contentType ?? "application/json"], body: .init(byteBuffer: answer.body)
-            )
+            return try await EmbeddingsRoute.send("/v1/embeddings", model: route.model, body: route.body(body), lane: lane)
         }
         var native: [String: Any] = ["model": route.model, "input": input]
         if let dimensions = object["dimensions"] as? NSNumber, dimensions.intValue > 0 { native["dimensions"] = dimensions }
@@ -76,8 +72,7 @@ struct OpenAIRoutes: Sendable {
         _ = try NativeRequest.parse(.embed, body: ByteBuffer(bytes: nativeBody))
         let answer = try await lane.send(path: "/api/embed", model: route.model, body: ByteBuffer(bytes: nativeBody), maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
         guard (200..<300).contains(answer.status) else {
-            let message = ((try? JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView))) as? [String: Any])?["error"] as? String
-            throw APIError(.init(code: answer.status), message ?? "the box answered HTTP \(answer.status)")
+            throw APIError(.init(code: answer.status), ResponseAssembler.errorMessage(in: answer.body) ?? "the box answered HTTP \(answer.status)")
         }
         guard let list = NativeAnswerAsOpenAI.embeddings(Data(answer.body.readableBytesView), model: model, base64: format.lowercased() == "base64") else {
             throw APIError(.badGateway, "the box's embeddings answer could not be read")

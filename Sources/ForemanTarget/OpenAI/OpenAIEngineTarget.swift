@@ -24,6 +24,19 @@ public struct OpenAIEngineTarget: OllamaTarget {
     }
 
     public func send(_ request: TargetRequest) async throws -> TargetResponse {
+        do {
+            return try await translated(request)
+        } catch let refusal as Refusal {
+            return refusal.answer
+        }
+    }
+
+    /// An answer the engine's refusal made: it ends the call with that answer, from wherever it was met.
+    private struct Refusal: Error {
+        let answer: TargetResponse
+    }
+
+    private func translated(_ request: TargetRequest) async throws -> TargetResponse {
         switch (request.method, request.path) {
         case (.POST, "/api/chat"): try await generation(request.body ?? ByteBuffer(), shape: .chat)
         case (.POST, "/api/generate"): try await generation(request.body ?? ByteBuffer(), shape: .generate)
@@ -96,9 +109,7 @@ public struct OpenAIEngineTarget: OllamaTarget {
 
     /// The engine's models in `/api/tags`' shape: what the inventory reads.
     private func tags() async throws -> TargetResponse {
-        let (listed, failure) = try await modelList()
-        guard let listed else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
-        let models = listed.compactMap { $0["id"] as? String }.map { id -> String in
+        let models = try await modelList().compactMap { $0["id"] as? String }.map { id -> String in
             var model = JSONObjectWriter()
             model.string("name", id)
             model.string("model", id)
@@ -107,33 +118,38 @@ public struct OpenAIEngineTarget: OllamaTarget {
         return Self.json(#"{"models":["# + models.joined(separator: ",") + "]}")
     }
 
-    /// The engine's `/v1/models` list, each entry as the engine gave it; `nil` with the engine's error answer.
-    private func modelList() async throws -> (models: [[String: Any]]?, failure: TargetResponse?) {
-        let response = try await engine.send(TargetRequest(method: .GET, path: "/v1/models"))
-        guard response.isSuccess else { return (nil, try await engineError(response, model: nil)) }
-        let whole = try await response.body.collect(upTo: maxAnswerBytes)
-        let listed = ((try? JSONSerialization.jsonObject(with: Data(whole.readableBytesView))) as? [String: Any])?["data"] as? [[String: Any]]
-        guard let listed else { return (nil, Self.answer(status: 502, error: "the engine's /v1/models answer has no data list")) }
-        return (listed, nil)
+    /// The engine's `/v1/models` list, each entry as the engine gave it.
+    ///
+    /// - Throws: ``Refusal`` with the engine's error in Ollama's shape.
+    private func modelList() async throws -> [[String: Any]] {
+        let (response, object) = try await get("/v1/models")
+        guard response.isSuccess else { throw Refusal(answer: try await engineError(response, model: nil)) }
+        guard let listed = object?["data"] as? [[String: Any]] else {
+            throw Refusal(answer: Self.answer(status: 502, error: "the engine's /v1/models answer has no data list"))
+        }
+        return listed
+    }
+
+    /// A `GET` of the engine's, read whole, and its answer as a JSON object when it succeeded and is one. The response
+    /// comes back with its body still readable, for ``engineError(_:model:)``.
+    private func get(_ path: String) async throws -> (response: TargetResponse, object: [String: Any]?) {
+        var response = try await engine.send(TargetRequest(method: .GET, path: path))
+        let body = try await response.body.collect(upTo: maxAnswerBytes)
+        response.body = TargetBody(buffers: [body])
+        guard response.isSuccess else { return (response, nil) }
+        return (response, (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any])
     }
 
     /// The models loaded now in `/api/ps`' shape: llama-swap's `/running` where the engine has it, else every model
     /// `/v1/models` lists (a single-model `llama-server` or vLLM keeps what it serves loaded).
     private func loaded() async throws -> TargetResponse {
-        var names: [String]?
-        let running = try await engine.send(TargetRequest(method: .GET, path: "/running"))
-        let body = try await running.body.collect(upTo: maxAnswerBytes)
-        if running.isSuccess, let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
-            let entries = object["running"] as? [[String: Any]]
-        {
-            names = entries.filter { ($0["state"] as? String ?? "ready") == "ready" }.compactMap { $0["model"] as? String }
+        let names: [String]
+        if let running = try await get("/running").object?["running"] as? [[String: Any]] {
+            names = running.filter { ($0["state"] as? String ?? "ready") == "ready" }.compactMap { $0["model"] as? String }
+        } else {
+            names = try await modelList().compactMap { $0["id"] as? String }
         }
-        if names == nil {
-            let (models, failure) = try await modelList()
-            guard let models else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
-            names = models.compactMap { $0["id"] as? String }
-        }
-        let entries = (names ?? []).map { name -> String in
+        let entries = names.map { name -> String in
             var model = JSONObjectWriter()
             model.string("name", name)
             model.string("model", name)
@@ -152,8 +168,7 @@ public struct OpenAIEngineTarget: OllamaTarget {
         guard let model = (object?["model"] as? String) ?? (object?["name"] as? String) else {
             return Self.answer(status: 400, error: "model is required")
         }
-        let (models, failure) = try await modelList()
-        guard let models else { return failure ?? Self.answer(status: 502, error: "the engine listed no models") }
+        let models = try await modelList()
         // The inventory asks with the tag made explicit (`id:latest`); an engine's ids usually have none.
         let wanted = ModelName.normalized(model)
         guard let entry = models.first(where: { ($0["id"] as? String).map(ModelName.normalized) == wanted }) else {
@@ -161,13 +176,8 @@ public struct OpenAIEngineTarget: OllamaTarget {
         }
         let meta = entry["meta"] as? [String: Any]
         var contextLength = (meta?["n_ctx"] as? NSNumber)?.intValue
-        let props = try await engine.send(TargetRequest(method: .GET, path: "/props"))
-        let propsBody = try await props.body.collect(upTo: maxAnswerBytes)
-        if props.isSuccess, let object = (try? JSONSerialization.jsonObject(with: Data(propsBody.readableBytesView))) as? [String: Any],
-            let settings = object["default_generation_settings"] as? [String: Any], let nCtx = (settings["n_ctx"] as? NSNumber)?.intValue
-        {
-            contextLength = nCtx
-        }
+        let settings = try await get("/props").object?["default_generation_settings"] as? [String: Any]
+        if let nCtx = (settings?["n_ctx"] as? NSNumber)?.intValue { contextLength = nCtx }
         var info = JSONObjectWriter()
         info.string("general.architecture", "openai")
         info.int("general.parameter_count", (meta?["n_params"] as? NSNumber)?.intValue)
