@@ -42,6 +42,49 @@ public enum DatabaseDate {
         return Date(timeIntervalSince1970: Double(seconds) + Double(millis) / 1000)
     }
 
+    /// Whole seconds since 1970 of any RFC 3339 time (`2026-12-05T15:45:00.123456789-07:00`), as Ollama writes
+    /// `created_at` and `modified_at`: any fraction, `Z` or an offset. `nil` for any other text.
+    public static func unixSeconds(rfc3339 text: String) -> Int? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 20 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in utf8[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        let separators: [(Int, UInt8)] = [(4, UInt8(ascii: "-")), (7, UInt8(ascii: "-")), (13, UInt8(ascii: ":")), (16, UInt8(ascii: ":"))]
+        guard separators.allSatisfy({ utf8[$0.0] == $0.1 }), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(utf8[10]),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        if utf8[index] == UInt8(ascii: ".") {
+            index += 1
+            let digits = index
+            while index < utf8.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(utf8[index]) { index += 1 }
+            guard index > digits else { return nil }
+        }
+        guard index < utf8.count else { return nil }
+        var offset = 0
+        switch utf8[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == utf8.count else { return nil }
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == utf8.count, utf8[index + 3] == UInt8(ascii: ":"),
+                let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6), hours < 24, minutes < 60
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60 * (utf8[index] == UInt8(ascii: "-") ? -1 : 1)
+        default:
+            return nil
+        }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        return ((days * 24 + hour) * 60 + minute) * 60 + second - offset
+    }
+
     private static func format(_ date: Date, separator: Character, suffix: String) -> String {
         // The nearest whole millisecond, as GRDB's formatter writes it.
         let totalMillis = Int((date.timeIntervalSince1970 * 1000).rounded())

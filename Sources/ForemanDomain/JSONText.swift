@@ -29,7 +29,17 @@ public struct JSONObjectWriter: Sendable {
         append(key, json ?? "null")
     }
 
+    /// Embeds another object written field by field.
+    public mutating func object(_ key: String, _ object: JSONObjectWriter) {
+        append(key, object.finished())
+    }
+
     public func finished() -> String { text + "}" }
+
+    /// A JSON array of elements that are already JSON text.
+    public static func array(_ elements: [String]) -> String {
+        "[" + elements.joined(separator: ",") + "]"
+    }
 
     private mutating func append(_ key: String, _ value: String) {
         if !first { text += "," }

@@ -22,6 +22,9 @@ public struct Job: Sendable, Equatable {
     public var priority: Int
     /// The request body as received.
     public var request: Data
+    /// The body for the box when it differs from ``request`` and was made as the call was admitted (an OpenAI call
+    /// translated for an Ollama box), so the worker does not make it again. Never stored.
+    public var preparedRequest: Data?
     /// Whether the request asked the target to stream.
     public var stream: Bool
     public var createdAt: Date

@@ -37,4 +37,28 @@ struct DateTests {
             #expect(Timestamp.date(bad) == nil, "\(bad)")
         }
     }
+
+    @Test("an RFC 3339 time as Ollama writes it reads to the second: any fraction, Z or an offset; other text is refused")
+    func rfc3339() {
+        for text in ["2026-12-05T10:00:00.123456789Z", "2026-12-05T11:30:00+01:30", "2026-12-05T02:00:00.5-08:00", "2026-12-05 10:00:00z"] {
+            #expect(DatabaseDate.unixSeconds(rfc3339: text) == 1_796_464_800, "\(text)")
+        }
+        #expect(DatabaseDate.unixSeconds(rfc3339: "1969-12-31T23:59:59Z") == -1)
+        let bad = [
+            "", "2026-12-05", "2026-12-05T10:00:00", "2026-12-05T10:00:00.Z", "2026-12-05T10:00:00+0100", "2026-12-05T10:00:00Zjunk",
+            "2026-13-05T10:00:00Z", "2026-12-05T10:00:00+01:00x", "2026-12-05T10:60:00Z", "2026-12-05X10:00:00Z", "２026-12-05T10:00:00Z",
+        ]
+        for text in bad { #expect(DatabaseDate.unixSeconds(rfc3339: text) == nil, "\(text)") }
+        // Against Foundation's own reader and writer, in UTC and at offsets either side.
+        var random = SplitMix64(state: 3)
+        for offset in [0, -25_200, 19_800] {
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = TimeZone(secondsFromGMT: offset)
+            for _ in 0..<200 {
+                let seconds = Int(random.next() % 6_000_000_000) - 2_000_000_000
+                let text = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+                #expect(DatabaseDate.unixSeconds(rfc3339: text) == seconds, "\(text)")
+            }
+        }
+    }
 }

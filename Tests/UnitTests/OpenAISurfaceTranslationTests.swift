@@ -128,6 +128,21 @@ struct OpenAISurfaceTranslationTests {
         #expect((whole["usage"] as? [String: Any])?["completion_tokens"] as? Int == 4)
     }
 
+    @Test("a whole answer is written in the field order of Ollama's layer, logprobs as OpenAI's content list")
+    func wholeAnswerText() throws {
+        let native = #"{"model":"qwen","created_at":"2026-12-05T10:00:00.5Z","message":{"role":"assistant","content":"Hi \"you\""},"done":true,"#
+            + #""done_reason":"stop","prompt_eval_count":3,"eval_count":1,"logprobs":[{"token":"Hi"}]}"#
+        let chat = NativeAnswerAsOpenAI(shape: .chat, model: "desk/qwen", includeUsage: false, id: "chatcmpl-7")
+        let written = String(decoding: try #require(chat.whole(Data(native.utf8))), as: UTF8.self)
+        #expect(written == #"{"id":"chatcmpl-7","object":"chat.completion","created":1796464800,"model":"desk/qwen","system_fingerprint":"fp_ollama","#
+            + #""choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"you\""},"finish_reason":"stop","logprobs":{"content":[{"token":"Hi"}]}}],"#
+            + #""usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#)
+        let completion = NativeAnswerAsOpenAI(shape: .completion, model: "qwen", includeUsage: false, id: "cmpl-7")
+        let text = String(decoding: try #require(completion.whole(Data(#"{"created_at":"2026-12-05T10:00:00Z","response":"ok","done":true}"#.utf8))), as: UTF8.self)
+        #expect(text == #"{"id":"cmpl-7","object":"text_completion","created":1796464800,"model":"qwen","system_fingerprint":"fp_ollama","#
+            + #""choices":[{"text":"ok","index":0,"finish_reason":null}],"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}"#)
+    }
+
     @Test("embeddings: floats keep the box's digits; base64 is little-endian float32")
     func embeddings() throws {
         let native = Data(#"{"model":"e","embeddings":[[-0.48031285971001164,1]],"prompt_eval_count":3}"#.utf8)

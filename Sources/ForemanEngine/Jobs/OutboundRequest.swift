@@ -13,9 +13,10 @@ enum OutboundRequest {
     static func make(for job: Job, on kind: ProviderKind) throws -> TargetRequest {
         switch (job.origin, kind) {
         case (.openai, .ollama):
-            let body = job.kind == .chat
-                ? try OpenAICallAsNative.chat(job.request, model: job.model)
-                : try OpenAICallAsNative.completion(job.request, model: job.model)
+            let body = try job.preparedRequest
+                ?? (job.kind == .chat
+                    ? OpenAICallAsNative.chat(job.request, model: job.model)
+                    : OpenAICallAsNative.completion(job.request, model: job.model))
             return TargetRequest(method: .POST, path: job.kind.targetPath, body: ByteBuffer(bytes: body))
         case (.openai, .openai):
             return TargetRequest(method: .POST, path: job.kind == .chat ? "/v1/chat/completions" : "/v1/completions", body: callerBody(job))

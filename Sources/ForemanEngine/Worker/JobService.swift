@@ -36,13 +36,15 @@ public struct JobService: Sendable {
     }
 
     /// The job for a `/v1/chat/completions` or `/v1/completions` call (ADR 0019), as ``nativeJob(kind:model:stream:request:)``
-    /// makes a native one. Its body is checked now for what the box it goes to needs, so a bad one is refused before
-    /// it waits.
+    /// makes a native one. For an Ollama box `asNative` translates the call now, given the box's model name: a bad
+    /// body is refused before it waits, and the worker sends the translation without making it again.
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, `TranslationError` (the caller's 400).
-    public func openAIJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> (job: Job, providerKind: ProviderKind) {
-        let (job, provider) = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
-        _ = try OutboundRequest.make(for: job, on: provider.kind)
+    public func openAIJob(
+        kind: JobKind, model: String, stream: Bool, request: Data, asNative: (_ boxModel: String) throws -> Data
+    ) async throws -> (job: Job, providerKind: ProviderKind) {
+        var (job, provider) = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
+        if provider.kind == .ollama { job.preparedRequest = try asNative(job.model) }
         return (job, provider.kind)
     }
 

@@ -35,7 +35,10 @@ struct OpenAIRoutes: Sendable {
         let object = try Self.object(body)
         let model = try Self.model(in: object)
         let stream = object["stream"] as? Bool ?? false
-        let (job, providerKind) = try await generation.service.openAIJob(kind: kind, model: model, stream: stream, request: Data(body.readableBytesView))
+        // Parsed once: the route, the translation and the answer's shape all read this object.
+        let (job, providerKind) = try await generation.service.openAIJob(kind: kind, model: model, stream: stream, request: Data(body.readableBytesView)) {
+            kind == .chat ? try OpenAICallAsNative.chat(object, model: $0) : try OpenAICallAsNative.completion(object, model: $0)
+        }
         switch providerKind {
         case .ollama:
             let includeUsage = (object["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false

@@ -9,7 +9,11 @@ import Foundation
 public enum OpenAICallAsNative {
     /// `POST /v1/chat/completions` as an `/api/chat` body; `model` is the model as the box names it.
     public static func chat(_ body: Data, model: String) throws -> Data {
-        let request = try object(body)
+        try chat(try object(body), model: model)
+    }
+
+    /// `POST /v1/chat/completions`, already parsed, as an `/api/chat` body.
+    public static func chat(_ request: [String: Any], model: String) throws -> Data {
         try checkTypes(request, arrays: ["messages", "tools"], integers: ["max_tokens", "seed", "top_logprobs"], bools: ["stream", "logprobs"])
         guard let messages = request["messages"] as? [[String: Any]], !messages.isEmpty else {
             if request["messages"] is [Any] || request["messages"] == nil { throw TranslationError("[] is too short - 'messages'") }
@@ -30,7 +34,11 @@ public enum OpenAICallAsNative {
 
     /// `POST /v1/completions` as an `/api/generate` body.
     public static func completion(_ body: Data, model: String) throws -> Data {
-        let request = try object(body)
+        try completion(try object(body), model: model)
+    }
+
+    /// `POST /v1/completions`, already parsed, as an `/api/generate` body.
+    public static func completion(_ request: [String: Any], model: String) throws -> Data {
         try checkTypes(request, strings: ["prompt", "suffix"], integers: ["max_tokens", "seed", "logprobs"], bools: ["stream"])
         var native: [String: Any] = ["model": model, "prompt": request["prompt"] as? String ?? "", "stream": request["stream"] as? Bool ?? false]
         var options = try commonOptions(request, stopMustBeStrings: true)
@@ -110,7 +118,8 @@ public enum OpenAICallAsNative {
         }
         native["options"] = options
         if let keepAlive = request["keep_alive"], !(keepAlive is NSNull) { native["keep_alive"] = keepAlive }
-        return try JSONSerialization.data(withJSONObject: native, options: [.sortedKeys, .withoutEscapingSlashes])
+        // Unsorted: the box reads fields by name, and sorting costs a locale-aware comparison of every key.
+        return try JSONSerialization.data(withJSONObject: native, options: [.withoutEscapingSlashes])
     }
 
     /// `response_format` as Ollama's `format`: `json_object` is `"json"`, `json_schema` its schema.
