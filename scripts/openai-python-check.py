@@ -77,6 +77,15 @@ default = client.embeddings.create(model=embed_model, input=["The sky is blue.",
 check("embeddings (the client's default, base64): the same vectors",
       [round(x, 5) for x in default.data[0].embedding] == [round(x, 5) for x in floats.data[0].embedding])
 
+# The Responses API is relayed to the box as it came (Ollama and llama.cpp's server both serve it).
+response = client.responses.create(model=chat_model, input="What is the capital of France? One word.", max_output_tokens=16)
+check("responses (not streamed): output text", response.status == "completed" and len(response.output_text) > 0, response)
+events = list(client.responses.create(model=chat_model, input="What is the capital of France? One word.", max_output_tokens=16,
+                                      stream=True))
+kinds = [event.type for event in events]
+check("responses (streamed): text deltas, then completed",
+      "response.output_text.delta" in kinds and kinds[-1] == "response.completed", kinds)
+
 try:
     client.chat.completions.create(model="no-such-model", messages=question)
     check("an unknown model is refused", False)

@@ -70,6 +70,9 @@ struct FakeRoutes: Sendable {
             try await self.guarded("/v1/completions", context) { try await self.openAIGenerate(request, chat: false) }
         }
         router.post("/v1/embeddings") { request, context in try await self.guarded("/v1/embeddings", context) { try await self.openAIEmbed(request) } }
+        // Anthropic's Messages API and OpenAI's Responses API, which Ollama and llama.cpp's server serve beside it.
+        router.post("/v1/messages") { request, context in try await self.guarded("/v1/messages", context) { try await self.messages(request) } }
+        router.post("/v1/responses") { request, context in try await self.guarded("/v1/responses", context) { try await self.responses(request) } }
         router.get("/_fake/state") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: await self.state.summary())))
         }
@@ -247,13 +250,7 @@ struct FakeRoutes: Sendable {
         }
         let stream = (body["stream"] as? Bool) ?? false
         let usage = (body["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
-        let count = (body["max_tokens"] as? Int) ?? 9
-        let words = await state.replyWords
-        let tokens = (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] }
-        let state = self.state
-        let delay = await state.tokenDelay
-        await state.generationStarted()
-        _ = await state.ensureLoaded(model, numCtx: nil)
+        let tokens = await reply(model, tokens: (body["max_tokens"] as? Int) ?? 9)
         let id = "chatcmpl-\(UUID().uuidString.prefix(8))"
         let object = chat ? "chat.completion" : "text_completion"
         let counts: [String: Any] = ["prompt_tokens": 26, "completion_tokens": tokens.count, "total_tokens": 26 + tokens.count]
@@ -268,11 +265,7 @@ struct FakeRoutes: Sendable {
             return choice
         }
         if !stream {
-            for index in tokens.indices where index > 0 {
-                await state.waitWhilePaused()
-                try? await Task.sleep(for: delay)
-            }
-            await state.generationEnded(completed: true)
+            await wholeReply(tokens)
             return json([
                 "id": id, "object": object, "created": 1_746_380_264, "model": name,
                 "choices": [choice(tokens.joined(), finish: "stop", whole: true)], "usage": counts,
@@ -296,13 +289,20 @@ struct FakeRoutes: Sendable {
             closing.append(try event(last))
         }
         closing.append(ByteBuffer(string: "data: [DONE]\n\n"))
-        let ending = closing
+        return paced(tokenEvents, then: closing)
+    }
+
+    /// A server-sent event stream: `events` one per token at the fake's pace (and held while it is paused), then
+    /// `ending` at once.
+    private func paced(_ events: [ByteBuffer], then ending: [ByteBuffer]) -> Response {
+        let state = self.state
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
+                let delay = await state.tokenDelay
                 do {
-                    for (index, token) in tokenEvents.enumerated() {
+                    for (index, token) in events.enumerated() {
                         if index > 0 {
                             await state.waitWhilePaused()
                             try await Task.sleep(for: delay)
@@ -318,6 +318,113 @@ struct FakeRoutes: Sendable {
                 try await writer.finish(nil)
             }
         )
+    }
+
+    /// A reply of `count` tokens (at least one) once the model is loaded: what every generation route writes.
+    private func reply(_ model: FakeModel, tokens count: Int) async -> [String] {
+        let words = await state.replyWords
+        await state.generationStarted()
+        _ = await state.ensureLoaded(model, numCtx: nil)
+        return (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] }
+    }
+
+    /// Waits out a whole (not streamed) reply at the fake's pace.
+    private func wholeReply(_ tokens: [String]) async {
+        let delay = await state.tokenDelay
+        for index in tokens.indices where index > 0 {
+            await state.waitWhilePaused()
+            try? await Task.sleep(for: delay)
+        }
+        await state.generationEnded(completed: true)
+    }
+
+    /// `/v1/messages`, as Anthropic's API answers: a `message` object, or its event stream.
+    private func messages(_ request: Request) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name), model.canGenerate else {
+            let error: [String: Any] = ["type": "not_found_error", "message": "model '\(name)' not found"]
+            return json(["type": "error", "error": error], status: .notFound)
+        }
+        guard let maxTokens = body["max_tokens"] as? Int, maxTokens > 0 else {
+            return json(["type": "error", "error": ["type": "invalid_request_error", "message": "max_tokens: field required"] as [String: Any]], status: .badRequest)
+        }
+        let tokens = await reply(model, tokens: maxTokens)
+        let id = "msg_fake\(tokens.count)"
+        guard (body["stream"] as? Bool) ?? false else {
+            await wholeReply(tokens)
+            return json([
+                "id": id, "type": "message", "role": "assistant", "model": name, "content": [["type": "text", "text": tokens.joined()]],
+                "stop_reason": "end_turn", "stop_sequence": NSNull(), "usage": ["input_tokens": 26, "output_tokens": tokens.count],
+            ])
+        }
+        func event(_ type: String, _ payload: [String: Any]) throws -> ByteBuffer {
+            var buffer = ByteBuffer(string: "event: \(type)\ndata: ")
+            var payload = payload
+            payload["type"] = type
+            buffer.writeBytes(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]))
+            buffer.writeString("\n\n")
+            return buffer
+        }
+        let start: [String: Any] = [
+            "id": id, "type": "message", "role": "assistant", "model": name, "content": [Any](), "stop_reason": NSNull(), "stop_sequence": NSNull(),
+            "usage": ["input_tokens": 26, "output_tokens": 0],
+        ]
+        let opening = [
+            try event("message_start", ["message": start]),
+            try event("content_block_start", ["index": 0, "content_block": ["type": "text", "text": ""]]),
+        ]
+        var deltas = try tokens.map { try event("content_block_delta", ["index": 0, "delta": ["type": "text_delta", "text": $0]]) }
+        deltas[0] = concatenated(opening + [deltas[0]])
+        return paced(deltas, then: [
+            try event("content_block_stop", ["index": 0]),
+            try event("message_delta", ["delta": ["stop_reason": "end_turn", "stop_sequence": NSNull()], "usage": ["output_tokens": tokens.count]]),
+            try event("message_stop", [:]),
+        ])
+    }
+
+    /// `/v1/responses`, as OpenAI's Responses API answers: a `response` object, or its event stream.
+    private func responses(_ request: Request) async throws -> Response {
+        let body = try await object(request)
+        let name = (body["model"] as? String) ?? ""
+        guard let model = await state.model(named: name), model.canGenerate else {
+            return openAIError(404, "model \"\(name)\" not found, try pulling it first")
+        }
+        let tokens = await reply(model, tokens: (body["max_output_tokens"] as? Int) ?? 9)
+        func response(status: String, text: String?) -> [String: Any] {
+            let output: [[String: Any]] = text.map { text in
+                [[
+                    "type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+                    "content": [["type": "output_text", "text": text, "annotations": [Any]()]],
+                ]]
+            } ?? []
+            return [
+                "id": "resp_fake\(tokens.count)", "object": "response", "created_at": 1_746_380_264, "status": status, "model": name, "output": output,
+                "usage": ["input_tokens": 26, "output_tokens": tokens.count, "total_tokens": 26 + tokens.count],
+            ]
+        }
+        guard (body["stream"] as? Bool) ?? false else {
+            await wholeReply(tokens)
+            return json(response(status: "completed", text: tokens.joined()))
+        }
+        var sequence = 0
+        func event(_ type: String, _ payload: [String: Any]) throws -> ByteBuffer {
+            var payload = payload
+            payload["type"] = type
+            payload["sequence_number"] = sequence
+            sequence += 1
+            var buffer = ByteBuffer(string: "event: \(type)\ndata: ")
+            buffer.writeBytes(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]))
+            buffer.writeString("\n\n")
+            return buffer
+        }
+        var deltas: [ByteBuffer] = []
+        let created = try event("response.created", ["response": response(status: "in_progress", text: nil)])
+        for (index, token) in tokens.enumerated() {
+            let delta = try event("response.output_text.delta", ["item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": token])
+            deltas.append(index == 0 ? concatenated([created, delta]) : delta)
+        }
+        return paced(deltas, then: [try event("response.completed", ["response": response(status: "completed", text: tokens.joined())])])
     }
 
     private func openAIEmbed(_ request: Request) async throws -> Response {
@@ -461,4 +568,11 @@ func timestamp(_ date: Date) -> String {
 
 extension Duration {
     var nanoseconds: Double { Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9 }
+}
+
+/// The buffers one after another, as one.
+func concatenated(_ buffers: [ByteBuffer]) -> ByteBuffer {
+    var all = ByteBuffer()
+    for var buffer in buffers { all.writeBuffer(&buffer) }
+    return all
 }

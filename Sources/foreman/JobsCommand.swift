@@ -41,11 +41,11 @@ struct JobsCommand: AsyncParsableCommand {
         @Flag(help: "Wait until the job ends, then print it.") var wait = false
 
         func validate() throws {
-            guard JobKind(rawValue: kind) != nil else { throw ValidationError("--kind must be chat, generate or embed") }
+            guard let parsed = JobKind(rawValue: kind), JobKind.submittable.contains(parsed) else { throw ValidationError("--kind must be chat, generate or embed") }
         }
 
         func run() async throws {
-            let kind = JobKind(rawValue: kind)!
+            guard let kind = JobKind(rawValue: kind) else { throw ValidationError("--kind must be chat, generate or embed") }
             let client = connection.client
             var answer = try await CommandOutput.reaching { try await client.submit(
                 kind: kind,
@@ -72,8 +72,8 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
         @OptionGroup var connection: Connection
         @Option(help: "queued, running, succeeded, failed or cancelled.") var state: String?
-        @Option(help: "chat, generate or embed.") var kind: String?
-        @Option(help: "api or jobs.") var origin: String?
+        @Option(help: "chat, generate, embed, messages or responses.") var kind: String?
+        @Option(help: "api, jobs or openai.") var origin: String?
         @Option(help: "Page size (at most 200).") var limit: Int?
         @Option(help: "next_cursor of the previous page.") var cursor: String?
         func run() async throws {

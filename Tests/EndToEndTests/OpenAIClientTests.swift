@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FakeOllama
 import ForemanTestSupport
 import Foundation
@@ -31,6 +32,60 @@ extension ServerTests {
                 #expect(sent.contains { ($0["format"] as? [String: Any])?["required"] as? [String] == ["city"] }, "the schema reached the box")
                 let listed = try await harness.request(.GET, "/jobs?origin=openai").jsonObject()["jobs"] as? [[String: Any]] ?? []
                 #expect(listed.count >= 6 && listed.allSatisfy { $0["origin"] as? String == "openai" }, "every generation was a job")
+            }
+        }
+
+        static let anthropicAvailable = RepositoryScript.pythonHas("anthropic") || ProcessInfo.processInfo.environment["FOREMAN_CLIENTS"] == "1"
+
+        @Test("the anthropic client: messages whole and streamed, x-api-key or bearer, an unknown model, a wrong key", .enabled(if: anthropicAvailable))
+        func anthropicClient() async throws {
+            try await Harness.run { harness in
+                let check = try await RepositoryScript.run(
+                    "scripts/anthropic-python-check.py", [],
+                    environment: ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": "llama3.2"]
+                )
+                #expect(check.status == 0 && check.output.hasSuffix("checks passed"), "\(check.output)")
+                let listed = try await harness.request(.GET, "/jobs?kind=messages").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                #expect(listed.count == 3 && listed.allSatisfy { $0["origin"] as? String == "openai" && $0["state"] as? String == "succeeded" }, "\(listed)")
+            }
+        }
+
+        @Test("/v1/messages and /v1/responses reach the box as they came and come back byte for byte, as queued jobs")
+        func relayedByteForByte() async throws {
+            try await Harness.run { harness in
+                let calls = [
+                    ("/v1/messages", #"{"model":"llama3.2","max_tokens":3,"messages":[{"role":"user","content":"hi"}],"metadata":{"x":[1,2.50]}}"#),
+                    ("/v1/messages", #"{"model":"llama3.2","max_tokens":3,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#),
+                    ("/v1/responses", #"{"model":"llama3.2","input":"hi","max_output_tokens":3}"#),
+                    ("/v1/responses", #"{"stream":true,"model":"llama3.2","input":"hi","max_output_tokens":3}"#),
+                ]
+                for (path, body) in calls {
+                    let through = try await harness.request(.POST, path, json: body)
+                    let sent = await harness.fake.requests(to: path).last?.body
+                    #expect(sent == body, "the box got the caller's bytes")
+                    let directRequest = ForemanRequest.make(.POST, port: harness.fakePort, path, token: nil, json: body)
+                    let direct = try await HTTPClient.shared.execute(directRequest, timeout: .seconds(60))
+                    let directBody = String(buffer: try await direct.body.collect(upTo: 1 << 20))
+                    #expect(through.status == 200 && through.body == directBody, "\(path): \(through.body)")
+                    #expect(through.headers.first(name: "X-Foreman-Job-Id") != nil)
+                    if body.contains("stream") { #expect(through.headers.first(name: "Content-Type") == "text/event-stream") }
+                }
+                let jobs = try await harness.request(.GET, "/jobs?origin=openai").jsonObject()["jobs"] as? [[String: Any]] ?? []
+                #expect(Set(jobs.compactMap { $0["kind"] as? String }) == ["messages", "responses"] && jobs.count == 4)
+
+                // foreman's own refusals take each surface's shape.
+                let unknown = try await harness.request(.POST, "/v1/messages", json: #"{"model":"nope","max_tokens":3,"messages":[]}"#)
+                let refusal = try unknown.jsonObject()
+                #expect(unknown.status == 404 && refusal["type"] as? String == "error" && (refusal["error"] as? [String: Any])?["type"] as? String == "not_found_error")
+                let noModel = try await harness.request(.POST, "/v1/responses", json: #"{"input":"hi"}"#)
+                let noModelError = try noModel.jsonObject()["error"] as? [String: Any]
+                #expect(noModel.status == 400 && noModelError?["type"] as? String == "invalid_request_error")
+                let keyed = try await harness.request(.POST, "/v1/messages", json: calls[0].1, token: .some(nil), headers: [("x-api-key", harness.token ?? "")])
+                #expect(keyed.status == 200, "x-api-key is Anthropic's way to send the token")
+                let elsewhere = try await harness.request(.GET, "/api/tags", token: .some(nil), headers: [("x-api-key", harness.token ?? "")])
+                #expect(elsewhere.status == 401, "only on Anthropic's route")
+                let submitted = try await harness.request(.POST, "/jobs", json: #"{"kind":"messages","request":{"model":"llama3.2"}}"#)
+                #expect(submitted.status == 400, "/jobs takes the native kinds only")
             }
         }
 

@@ -59,6 +59,8 @@ public struct JobsClient: Sendable {
         case .chat: ["model": model, "messages": [["role": "user", "content": prompt]]]
         case .generate: ["model": model, "prompt": prompt]
         case .embed: ["model": model, "input": prompt]
+        case .messages: ["model": model, "max_tokens": 1024, "messages": [["role": "user", "content": prompt]]]
+        case .responses: ["model": model, "input": prompt]
         }
     }
 

@@ -8,10 +8,12 @@ import NIOCore
 /// - A native or `/jobs` job goes to its native path, as the caller wrote it; a `provider/model` id's body gets the
 ///   box's model name (ADR 0017).
 /// - An OpenAI call goes to an Ollama box as the native call that does its work, and to an OpenAI-compatible engine
-///   as it is, to the engine's own `/v1` path (ADR 0019).
+///   as it is, to the engine's own `/v1` path (ADR 0019). `/v1/messages` and `/v1/responses` go as they are to any box.
 enum OutboundRequest {
     static func make(for job: Job, on kind: ProviderKind) throws -> TargetRequest {
         switch (job.origin, kind) {
+        case (.openai, _) where job.kind.isRelayed:
+            return TargetRequest(method: .POST, path: job.kind.openAIPath, body: callerBody(job))
         case (.openai, .ollama):
             let body = try job.preparedRequest
                 ?? (job.kind == .chat
@@ -19,7 +21,7 @@ enum OutboundRequest {
                     : OpenAICallAsNative.completion(job.request, model: job.model))
             return TargetRequest(method: .POST, path: job.kind.targetPath, body: ByteBuffer(bytes: body))
         case (.openai, .openai):
-            return TargetRequest(method: .POST, path: job.kind == .chat ? "/v1/chat/completions" : "/v1/completions", body: callerBody(job))
+            return TargetRequest(method: .POST, path: job.kind.openAIPath, body: callerBody(job))
         case (.api, _), (.jobs, _):
             return TargetRequest(method: .POST, path: job.kind.targetPath, body: callerBody(job))
         }

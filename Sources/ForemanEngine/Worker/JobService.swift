@@ -48,6 +48,15 @@ public struct JobService: Sendable {
         return (job, provider.kind)
     }
 
+    /// The job for a `/v1/messages` or `/v1/responses` call (ADR 0019): routed like any other, and sent to the box
+    /// as it came.
+    ///
+    /// - Throws: ``JobServiceError/modelNotFound(_:)``.
+    public func relayedJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
+        precondition(kind.isRelayed, "only the relayed kinds go to the box as they came")
+        return try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request).job
+    }
+
     /// A job for a caller who waits on its connection, routed now: the job, and the provider it will run on.
     private func interactiveJob(
         origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data

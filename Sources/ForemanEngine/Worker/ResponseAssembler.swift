@@ -36,7 +36,7 @@ public enum ResponseAssembler {
             }
             result["response"] = response
             if !thinking.isEmpty { result["thinking"] = thinking }
-        case .embed:
+        case .embed, .messages, .responses:
             break
         }
         return try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])

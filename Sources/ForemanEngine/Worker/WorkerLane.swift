@@ -63,7 +63,7 @@ public struct GenerationLane: WorkerLane {
     }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
-        guard providerKind == .ollama, let body = request.body else {
+        guard providerKind == .ollama, !job.kind.isRelayed, let body = request.body else {
             try await residency.prepareForGeneration(job.model)
             return try await target.send(request)
         }

@@ -29,9 +29,15 @@ struct APIError: Error, HTTPResponseError {
         case ollama
         /// OpenAI's `{"error": {"message", "type", "param", "code"}}` (ADR 0019).
         case openAI
+        /// Anthropic's `{"type": "error", "error": {"type", "message"}}`, on `/v1/messages` (ADR 0019).
+        case anthropic
 
         init(path: String) {
-            self = path.hasPrefix("/v1/") ? .openAI : .ollama
+            if path == "/v1/messages" || path.hasPrefix("/v1/messages/") {
+                self = .anthropic
+            } else {
+                self = path.hasPrefix("/v1/") ? .openAI : .ollama
+            }
         }
     }
 
@@ -42,6 +48,7 @@ struct APIError: Error, HTTPResponseError {
         let body = switch surface {
         case .ollama: JSONLine.error(message, newline: false)
         case .openAI: ByteBuffer(bytes: NativeAnswerAsOpenAI.error(status: Int(status.code), message: message))
+        case .anthropic: AnthropicError.body(status: Int(status.code), message: message)
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }

@@ -17,7 +17,12 @@ public struct BearerTokenVerifier: Sendable {
         guard let header else { return false }
         let scheme = "bearer "
         guard header.count > scheme.count, header.prefix(scheme.count).lowercased() == scheme else { return false }
-        let presented = Array(SHA256.hash(data: Array(header.dropFirst(scheme.count).utf8)))
+        return verify(token: header.dropFirst(scheme.count))
+    }
+
+    /// Whether `token`, presented bare (Anthropic's `x-api-key`), is the right one.
+    public func verify(token: some StringProtocol) -> Bool {
+        let presented = Array(SHA256.hash(data: Array(token.utf8)))
         var difference: UInt8 = 0
         for (a, b) in zip(presented, expected) { difference |= a ^ b }
         return difference == 0

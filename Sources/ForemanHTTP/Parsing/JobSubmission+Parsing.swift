@@ -41,7 +41,9 @@ extension JobSubmission {
         webhooks: WebhookAddressPolicy,
         raw: (String) -> Data?
     ) throws(RequestError) -> JobSubmission {
-        guard let kindField = fields["kind"], kindField.kind == .string, let kind = kindField.text.flatMap(JobKind.init(rawValue:)) else {
+        guard let kindField = fields["kind"], kindField.kind == .string, let kind = kindField.text.flatMap(JobKind.init(rawValue:)),
+            JobKind.submittable.contains(kind)
+        else {
             throw RequestError(status: 400, message: "invalid request body: field 'kind' must be one of chat, generate, embed")
         }
         guard fields["request"]?.kind == .object, let requestFields else {
@@ -74,6 +76,7 @@ extension JobSubmission {
         case .chat: .chat
         case .generate: .generate
         case .embed: .embed
+        case .messages, .responses: throw RequestError(status: 400, message: "invalid request body: field 'kind' must be one of chat, generate, embed")
         }
         let native = try NativeRequest.parse(endpoint, fields: requestFields)
         let metadata = metadataKind == .object ? raw("metadata").map { String(decoding: $0, as: UTF8.self) } : nil

@@ -21,12 +21,13 @@ protocol GenerationAnswer: Sendable {
     func refusal(_ body: ByteBuffer, status: Int) -> ByteBuffer
 }
 
-/// Ollama's answer relayed as the box sent it: native calls, and OpenAI calls on an OpenAI-compatible engine.
+/// The box's answer relayed as it sent it: native calls, OpenAI calls on an OpenAI-compatible engine, and the calls
+/// relayed to any box (`/v1/messages`, `/v1/responses`).
 struct RelayedAnswer: GenerationAnswer {
     let surface: APIError.Surface
 
     func streamContentType(_ upstream: String?) -> String {
-        upstream ?? (surface == .openAI ? "text/event-stream" : "application/x-ndjson")
+        upstream ?? (surface == .ollama ? "application/x-ndjson" : "text/event-stream")
     }
 
     func streamed(_ line: ByteBuffer) -> [ByteBuffer] { [line] }
@@ -35,6 +36,7 @@ struct RelayedAnswer: GenerationAnswer {
         switch surface {
         case .ollama: JSONLine.error(message, newline: true)
         case .openAI: ByteBuffer(string: NativeAnswerAsOpenAI.errorEvent(message))
+        case .anthropic: AnthropicError.event(message)
         }
     }
 

@@ -8,7 +8,8 @@ import NIOCore
 
 /// OpenAI's API as foreman serves it (ADR 0019): generations as queued jobs of origin `openai`, embeddings through
 /// the provider's fast lane, the models from the same catalog as `/api/tags`. On an Ollama box a call is translated
-/// and its answer written back in OpenAI's shape; on an OpenAI-compatible engine both go as they are.
+/// and its answer written back in OpenAI's shape; on an OpenAI-compatible engine both go as they are. `/v1/messages`
+/// and `/v1/responses` go to any box as they came.
 struct OpenAIRoutes: Sendable {
     typealias Context = ConnectionContext
 
@@ -20,13 +21,18 @@ struct OpenAIRoutes: Sendable {
         router.post("/v1/chat/completions") { request, context in try await self.generate(request, context, .chat) }
         router.post("/v1/completions") { request, context in try await self.generate(request, context, .generate) }
         router.post("/v1/embeddings") { request, _ in try await self.embed(request) }
+        router.post("/v1/messages") { request, context in try await self.relay(request, context, .messages) }
+        router.post("/v1/responses") { request, context in try await self.relay(request, context, .responses) }
         router.get("/v1/models") { _, _ in try await self.models() }
         router.get("/v1/models/**") { _, context in try await self.model(context.parameters.getCatchAll().joined(separator: "/")) }
     }
 
     /// Every route and the methods it answers, so other methods get 405 rather than 404.
     static var routes: [String: [HTTPRequest.Method]] {
-        ["/v1/chat/completions": [.post], "/v1/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get]]
+        [
+            "/v1/chat/completions": [.post], "/v1/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get],
+            "/v1/messages": [.post], "/v1/responses": [.post],
+        ]
     }
 
     private func generate(_ request: Request, _ context: Context, _ kind: JobKind) async throws -> Response {
@@ -47,6 +53,17 @@ struct OpenAIRoutes: Sendable {
         case .openai:
             return try await generation.respond(to: job, context: context, answer: RelayedAnswer(surface: .openAI))
         }
+    }
+
+    /// `/v1/messages` (Anthropic's API) and `/v1/responses`: queued like every generation, sent to the box as they
+    /// came, and its answer relayed byte for byte. A box that does not serve the path answers for itself.
+    private func relay(_ request: Request, _ context: Context, _ kind: JobKind) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let object = try Self.object(body)
+        let model = try Self.model(in: object)
+        let job = try await generation.service.relayedJob(kind: kind, model: model, stream: object["stream"] as? Bool ?? false, request: Data(body.readableBytesView))
+        return try await generation.respond(to: job, context: context, answer: RelayedAnswer(surface: kind == .messages ? .anthropic : .openAI))
     }
 
     /// `/v1/embeddings` through the provider's embeddings lane: as `/api/embed` on an Ollama box, its answer made into

@@ -102,7 +102,7 @@ struct QueuedGeneration: Sendable {
             return Response(status: .init(code: status), headers: [.contentType: type], body: .init(byteBuffer: written))
         case .succeeded, .upstreamError where !(200..<300).contains(status):
             // The box's own refusal, with its status.
-            let type = answer.surface == .openAI ? "application/json" : (contentType ?? "application/json; charset=utf-8")
+            let type = answer.surface == .ollama ? (contentType ?? "application/json; charset=utf-8") : "application/json"
             return Response(status: .init(code: status), headers: [.contentType: type], body: .init(byteBuffer: answer.refusal(body, status: status)))
         case .upstreamError(let message):
             return APIError(.internalServerError, message).response(for: answer.surface)
