@@ -7,7 +7,8 @@ import Testing
 extension ServerTests {
     /// foreman in front of real llama.cpp `llama-server`s (`scripts/realengine/`, small real models), driven by the
     /// official ollama-python client (`scripts/realengine-check.py`) and the official openai client
-    /// (`scripts/openai-python-check.py`): the `openai` provider kind with real tokens, real timings and real error
+    /// (`scripts/openai-python-check.py`, with `/v1/responses`) and the official anthropic client
+    /// (`scripts/anthropic-python-check.py`, `/v1/messages`): the `openai` provider kind with real tokens, real timings and real error
     /// shapes (ADR 0017, ADR 0018, ADR 0019).
     @Suite("Real engines through the ollama and openai clients")
     struct RealEngineTests {
@@ -50,6 +51,11 @@ extension ServerTests {
                     ]
                 )
                 #expect(openAI.status == 0 && openAI.output.hasSuffix("checks passed"), "\(openAI.output)")
+                let anthropic = try await RepositoryScript.run(
+                    "scripts/anthropic-python-check.py", [],
+                    environment: ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": chatModel]
+                )
+                #expect(anthropic.status == 0 && anthropic.output.hasSuffix("checks passed"), "\(anthropic.output)")
             }
         }
 
