@@ -58,6 +58,7 @@ struct OpenAPITests {
     func enums() {
         #expect(Self.schema("State")["enum"] as? [String] == JobState.allCases.map(\.rawValue))
         #expect(Self.schema("Kind")["enum"] as? [String] == JobKind.allCases.map(\.rawValue))
+        #expect(Self.schema("SubmittableKind")["enum"] as? [String] == JobKind.submittable.map(\.rawValue))
         #expect(Self.schema("Origin")["enum"] as? [String] == JobOrigin.allCases.map(\.rawValue))
     }
 }
