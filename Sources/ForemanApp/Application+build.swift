@@ -66,9 +66,10 @@ private func assemble(
     if let socketPath = config.socketPath { try UnixSocketFile.prepare(socketPath) }
     let outboxWakeup = Wakeup()
     let rowsWakeup = Wakeup()
+    let batchesWakeup = Wakeup()
     let transitions = TransitionLog(metrics: metrics, logger: logger)
     let store = try SQLiteJobStore(
-        pool: pool, maxQueue: config.maxQueue, observer: transitions, logger: logger,
+        pool: pool, maxQueue: config.maxQueue, observer: BatchWakingObserver(transitions, wakeup: batchesWakeup), logger: logger,
         outboxChanged: { outboxWakeup.signal() }, behindHanded: { rowsWakeup.signal() }
     )
     let outbox = WebhookOutbox(
@@ -111,15 +112,16 @@ private func assemble(
     }
     let fleet = Fleet(providers: providers, namesProviders: config.providers != nil)
     let service = JobService(store: store, broker: broker, fleet: fleet, logger: logger)
+    let batches = BatchRunner(store: store, service: service, wakeup: batchesWakeup, logger: logger)
     let gate = ShutdownGate()
 
     let responder = HTTPSurfaces.responder(
         settings: HTTPSurfaces.Settings(
             token: config.token, metricsPublic: config.metricsPublic, logBodies: config.logBodies, maxBodyBytes: config.maxBodyBytes,
-            maxWait: config.maxWait, webhookAddresses: config.webhookAddresses,
+            maxFileBytes: config.maxFileBytes, maxWait: config.maxWait, webhookAddresses: config.webhookAddresses,
             providerURLs: Dictionary(declarations.map { ($0.name, $0.url) }, uniquingKeysWith: { first, _ in first })
         ),
-        service: service, gate: gate, registry: registry, logger: logger
+        service: service, batches: batches, gate: gate, registry: registry, logger: logger
     )
     let connections = ConnectionBudget(
         limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger
@@ -166,6 +168,7 @@ private func assemble(
         RetentionPruner(store: store, retention: config.retention, logger: logger),
         NativeRowWriter(store: store, wakeup: rowsWakeup, logger: logger),
         outbox,
+        batches,
     ] + fleet.providers.flatMap { [$0.embeddingsWorker, $0.generationWorker] as [any Service] }
         + servers + [ShutdownDrain(gate: gate, service: service, grace: config.shutdownGrace, logger: logger)]
     return ForemanService(services: services, logger: logger)

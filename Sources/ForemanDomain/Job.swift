@@ -42,6 +42,9 @@ public struct Job: Sendable, Equatable {
     /// The caller's `Idempotency-Key`, and a SHA-256 of the body it came with.
     public var idempotencyKey: String?
     public var requestFingerprint: String?
+    /// The batch a `batch` job belongs to, and its line's `custom_id` (ADR 0020).
+    public var batchID: String?
+    public var customID: String?
     /// How often the scheduler has passed this job over for one behind it, and when it first did (ADR 0007).
     public var skips: Int = 0
     public var firstSkippedAt: Date?
@@ -54,6 +57,9 @@ public struct Job: Sendable, Equatable {
 
     /// The priority native `/api/*` calls get: interactive work ranks above `/jobs` (default 0).
     public static let interactivePriority = 10
+
+    /// The priority of a batch's jobs (ADR 0020): below `/jobs` jobs at the default priority.
+    public static let batchPriority = -100
 
     public init(
         id: String = JobID.make(),

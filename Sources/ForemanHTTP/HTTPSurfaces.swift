@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import Prometheus
 
-/// foreman's HTTP surfaces as one responder: Ollama's `/api/*`, OpenAI's `/v1/*`, `/jobs`, `/healthz` and `/metrics`, behind the request
+/// foreman's HTTP surfaces as one responder: Ollama's `/api/*`, OpenAI's `/v1/*` (its files and batches included), `/jobs`, `/healthz` and `/metrics`, behind the request
 /// log, the error mapping, the bearer check and the drain gate, in that order.
 ///
 /// The app builds the engine and hands its parts here; everything a route does with jobs goes through ``JobService``.
@@ -17,6 +17,8 @@ public enum HTTPSurfaces {
         public var metricsPublic: Bool
         public var logBodies: Bool
         public var maxBodyBytes: Int
+        /// `FOREMAN_MAX_FILE_BYTES`: the largest file `/v1/files` takes.
+        public var maxFileBytes: Int
         /// `FOREMAN_MAX_WAIT`: how long a native call may wait to start.
         public var maxWait: Duration
         public var webhookAddresses: WebhookAddressPolicy
@@ -24,9 +26,10 @@ public enum HTTPSurfaces {
         public var providerURLs: [String: String]
 
         public init(
-            token: String?, metricsPublic: Bool, logBodies: Bool, maxBodyBytes: Int, maxWait: Duration,
+            token: String?, metricsPublic: Bool, logBodies: Bool, maxBodyBytes: Int, maxFileBytes: Int, maxWait: Duration,
             webhookAddresses: WebhookAddressPolicy, providerURLs: [String: String]
         ) {
+            self.maxFileBytes = maxFileBytes
             self.token = token
             self.metricsPublic = metricsPublic
             self.logBodies = logBodies
@@ -44,6 +47,7 @@ public enum HTTPSurfaces {
     public static func responder(
         settings: Settings,
         service: JobService,
+        batches: BatchRunner,
         gate: ShutdownGate,
         registry: PrometheusCollectorRegistry,
         logger: Logger
@@ -51,6 +55,7 @@ public enum HTTPSurfaces {
         let router = Router(context: ConnectionContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: settings.logBodies, maxBodyBytes: settings.maxBodyBytes))
         var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }.merging(OpenAIRoutes.routes) { a, _ in a }
+            .merging(FilesRoutes<ConnectionContext>.routes) { a, _ in a }.merging(BatchesRoutes<ConnectionContext>.routes) { a, _ in a }
         routes["/healthz"] = [.get]
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
@@ -70,6 +75,8 @@ public enum HTTPSurfaces {
             generation: QueuedGeneration(service: service, maxWait: settings.maxWait), fleet: service.fleet, maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
+        FilesRoutes(store: batches.store, maxFileBytes: settings.maxFileBytes).register(on: router)
+        BatchesRoutes(runner: batches, store: batches.store, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)
         return router.buildResponder()
     }

@@ -174,6 +174,45 @@ public enum ForemanDatabase {
             try db.execute(sql: "ALTER TABLE job ADD COLUMN provider TEXT")
             try db.execute(sql: "ALTER TABLE job ADD COLUMN ran_on TEXT")
         }
+        migrator.registerMigration("v10: files and batches") { db in
+            // ADR 0020: uploaded and written files in 1 MiB chunks, batches, and a batch's jobs.
+            try db.execute(sql: """
+                CREATE TABLE file (
+                    id TEXT PRIMARY KEY NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL, created_at DATETIME NOT NULL);
+                CREATE TABLE file_chunk (
+                    file_id TEXT NOT NULL REFERENCES file(id) ON DELETE CASCADE, seq INTEGER NOT NULL, data BLOB NOT NULL,
+                    PRIMARY KEY (file_id, seq)) WITHOUT ROWID;
+                CREATE TABLE batch (
+                    id TEXT PRIMARY KEY NOT NULL, endpoint TEXT NOT NULL, input_file_id TEXT NOT NULL, completion_window TEXT NOT NULL,
+                    status TEXT NOT NULL, metadata TEXT, webhook_url TEXT, errors TEXT, output_file_id TEXT, error_file_id TEXT,
+                    total INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+                    created_at DATETIME NOT NULL, expires_at DATETIME NOT NULL, in_progress_at DATETIME, finalizing_at DATETIME,
+                    completed_at DATETIME, failed_at DATETIME, expired_at DATETIME, cancelling_at DATETIME, cancelled_at DATETIME);
+                CREATE INDEX batch_open ON batch(status) WHERE status IN ('validating', 'in_progress', 'finalizing', 'cancelling');
+                ALTER TABLE job ADD COLUMN batch_id TEXT;
+                ALTER TABLE job ADD COLUMN custom_id TEXT;
+                CREATE INDEX job_batch ON job(batch_id, state) WHERE batch_id IS NOT NULL;
+                """)
+            // An event belongs to a job or to a batch: `job_id` becomes nullable, which SQLite changes only by
+            // rebuilding the table.
+            try db.execute(sql: """
+                CREATE TABLE webhook_delivery_v10 (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL UNIQUE,
+                    job_id TEXT REFERENCES job(id) ON DELETE CASCADE, batch_id TEXT REFERENCES batch(id) ON DELETE CASCADE,
+                    url TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at DATETIME NOT NULL, next_attempt_at DATETIME NOT NULL, delivered_at DATETIME, last_error TEXT,
+                    endpoint TEXT NOT NULL DEFAULT '');
+                INSERT INTO webhook_delivery_v10 (seq, webhook_id, job_id, url, payload, state, attempts, created_at, next_attempt_at,
+                    delivered_at, last_error, endpoint)
+                SELECT seq, webhook_id, job_id, url, payload, state, attempts, created_at, next_attempt_at, delivered_at, last_error, endpoint
+                FROM webhook_delivery;
+                DROP TABLE webhook_delivery;
+                ALTER TABLE webhook_delivery_v10 RENAME TO webhook_delivery;
+                CREATE INDEX webhook_delivery_job ON webhook_delivery(job_id, seq);
+                CREATE INDEX webhook_delivery_pending ON webhook_delivery(endpoint, next_attempt_at, seq) WHERE state = 'pending';
+                """)
+        }
         return migrator
     }
 }

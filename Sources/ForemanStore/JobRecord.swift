@@ -14,6 +14,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         case requestFingerprint = "request_fingerprint"
         case skips, firstSkippedAt = "first_skipped_at"
         case provider, ranOn = "ran_on"
+        case batchID = "batch_id", customID = "custom_id"
     }
 
     public static let databaseTableName = "job"
@@ -38,6 +39,8 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         skips = row[Column.skips]
         firstSkippedAt = try Self.date(row, Column.firstSkippedAt)
         ranOn = row[Column.ranOn]
+        batchID = row[Column.batchID]
+        customID = row[Column.customID]
     }
 
     public func encode(to container: inout PersistenceContainer) {
@@ -57,7 +60,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
             (.startedAt, startedAt.map(DatabaseDate.storage)), (.finishedAt, finishedAt.map(DatabaseDate.storage)),
             (.attempts, attempts), (.error, error), (.response, response), (.metadata, metadata),
             (.stateWebhookURL, stateWebhookURL), (.idempotencyKey, idempotencyKey), (.requestFingerprint, requestFingerprint),
-            (.skips, skips), (.firstSkippedAt, firstSkippedAt.map(DatabaseDate.storage)),
+            (.skips, skips), (.firstSkippedAt, firstSkippedAt.map(DatabaseDate.storage)), (.batchID, batchID), (.customID, customID),
             (.provider, provider), (.ranOn, ranOn),
         ]
     }

@@ -15,29 +15,38 @@ struct QueueTally: Sendable, Equatable {
 
     /// Every queued job, both lanes.
     private(set) var totalQueued = 0
+    /// The queued jobs of batches (ADR 0020), which admission does not count.
+    private(set) var batchQueued = 0
+
+    /// The queued jobs `FOREMAN_MAX_QUEUE` bounds: all but batches'.
+    var admissionQueued: Int { totalQueued - batchQueued }
 
     /// The tally of the jobs in `db`.
     static func read(_ db: Database) throws -> QueueTally {
         var tally = QueueTally()
-        let rows = try Row.fetchAll(db, sql: "SELECT kind, state, priority, COUNT(*) AS n FROM job WHERE state IN ('queued', 'running') GROUP BY kind, state, priority")
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT kind, state, priority, origin = 'batch' AS batch, COUNT(*) AS n FROM job WHERE state IN ('queued', 'running') GROUP BY kind, state, priority, origin = 'batch'"
+        )
         for row in rows {
             guard let kind = JobKind(rawValue: row["kind"]), let state = JobState(rawValue: row["state"]) else { continue }
-            tally.add(state, lane: kind.lane, priority: row["priority"], count: row["n"])
+            tally.add(state, lane: kind.lane, priority: row["priority"], batch: row["batch"], count: row["n"])
         }
         return tally
     }
 
     /// Moves one job from `old` (nil: it is new) to its current state.
     mutating func move(_ job: Job, from old: JobState?) {
-        if let old { add(old, lane: job.kind.lane, priority: job.priority, count: -1) }
-        add(job.state, lane: job.kind.lane, priority: job.priority, count: 1)
+        let batch = job.origin == .batch
+        if let old { add(old, lane: job.kind.lane, priority: job.priority, batch: batch, count: -1) }
+        add(job.state, lane: job.kind.lane, priority: job.priority, batch: batch, count: 1)
     }
 
-    private mutating func add(_ state: JobState, lane: JobLane, priority: Int, count: Int) {
+    private mutating func add(_ state: JobState, lane: JobLane, priority: Int, batch: Bool, count: Int) {
         switch state {
         case .queued:
             queued[lane, default: [:]][priority, default: 0] += count
             totalQueued += count
+            if batch { batchQueued += count }
         case .running:
             running[lane, default: 0] += count
         case .succeeded, .failed, .cancelled:

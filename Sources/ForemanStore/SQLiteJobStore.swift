@@ -40,7 +40,7 @@ public actor SQLiteJobStore: JobStore {
     var runTimes = RunTimes()
     /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
     private var order: QueueOrder
-    private let outboxChanged: @Sendable () -> Void
+    let outboxChanged: @Sendable () -> Void
     /// Every write to the database, the job rows' and the outbox's (see ``WriterActivity``): the store makes them all.
     nonisolated let writer = WriterActivity()
     private let observer: any JobTransitionObserver
@@ -76,7 +76,8 @@ public actor SQLiteJobStore: JobStore {
     /// Tells the observer and the nonisolated readers what the tally says now.
     private nonisolated func publish(_ tally: QueueTally) {
         observer.queueDepthChanged(tally.totalQueued)
-        health.setQueueDepth(tally.totalQueued)
+        // What admission reads: batches' jobs wait apart (ADR 0020).
+        health.setQueueDepth(tally.admissionQueued)
         for lane in [JobLane.generation, .embeddings] { health.setHighestQueuedPriority(tally.highestQueuedPriority(in: lane), in: lane) }
     }
 
@@ -95,7 +96,7 @@ public actor SQLiteJobStore: JobStore {
     /// - Throws: ``JobStoreError/queueFull`` when ``queueDepth`` has reached the configured maximum;
     ///   ``JobStoreError/idempotencyKeyReused(_:)`` when the key came before with a different body.
     public func enqueue(_ job: Job, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws -> EnqueueResult {
-        guard tally.totalQueued + reserved < maxQueue else {
+        guard tally.admissionQueued + reserved < maxQueue else {
             if let idempotencyKey, let original = try await jobByKey(idempotencyKey) {
                 return try Self.replay(original, fingerprint: fingerprint)
             }
@@ -356,12 +357,12 @@ public actor SQLiteJobStore: JobStore {
                     job.error = "interrupted by restart"
                     job.finishedAt = now
                     recovery.failedNative += 1
-                case (.jobs, .running) where job.attempts >= maxAttempts:
+                case (.jobs, .running) where job.attempts >= maxAttempts, (.batch, .running) where job.attempts >= maxAttempts:
                     job.state = .failed
                     job.error = "interrupted by restart \(job.attempts) times; giving up after \(maxAttempts) attempts"
                     job.finishedAt = now
                     recovery.exhausted += 1
-                case (.jobs, .running):
+                case (.jobs, .running), (.batch, .running):
                     job.state = .queued
                     job.startedAt = nil
                     recovery.requeued += 1
@@ -462,7 +463,7 @@ public actor SQLiteJobStore: JobStore {
     /// How a write waits for the disk (ADR 0010).
     /// A write transaction whose state changes are recorded in the webhook outbox (see ``StateChanges``);
     /// after the commit the outbox is woken if any event was added, and each change is counted and logged.
-    private func write<T: Sendable>(
+    func write<T: Sendable>(
         _ durability: Durability,
         placingQueued: Bool = false,
         _ body: @escaping @Sendable (Database, inout StateChanges) throws -> T
@@ -613,6 +614,7 @@ struct StateChanges: Sendable {
         var delivery = WebhookDelivery(
             webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
             jobID: job.id,
+            batchID: nil,
             url: url,
             endpoint: WebhookEndpoint.of(url),
             payload: Data(payload.utf8),

@@ -14,7 +14,9 @@ public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, Mu
     public var seq: Int64?
     /// The Standard Webhooks `webhook-id`: stable across retries.
     public var webhookID: String
-    public var jobID: String
+    /// The job the event is about, or `nil` for a batch's (``batchID``).
+    public var jobID: String?
+    public var batchID: String?
     public var url: String
     /// The receiver, as ``WebhookEndpoint`` names it: deliveries are limited and rested per endpoint.
     public var endpoint: String
@@ -28,7 +30,7 @@ public struct WebhookDelivery: Sendable, Equatable, Codable, FetchableRecord, Mu
     public var lastError: String?
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
-        case seq, webhookID = "webhook_id", jobID = "job_id", url, endpoint, payload, state, attempts
+        case seq, webhookID = "webhook_id", jobID = "job_id", batchID = "batch_id", url, endpoint, payload, state, attempts
         case createdAt = "created_at", nextAttemptAt = "next_attempt_at", deliveredAt = "delivered_at", lastError = "last_error"
     }
 

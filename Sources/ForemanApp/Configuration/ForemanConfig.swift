@@ -27,6 +27,8 @@ public struct ForemanConfig: Sendable, Equatable {
     public var maxQueue: Int = 512
     /// The largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// `FOREMAN_MAX_FILE_BYTES`: the largest file `/v1/files` takes (OpenAI's limit for a batch's input file).
+    public var maxFileBytes: Int = 200 * 1024 * 1024
     /// How long a synchronous caller waits for its job to start before getting 503/504.
     public var maxWait: Duration = .seconds(600)
     /// How long the target may take to answer a request's head (model loads included).
@@ -111,6 +113,7 @@ extension ForemanConfig {
         case pollInterval = "FOREMAN_POLL_INTERVAL"
         case maxQueue = "FOREMAN_MAX_QUEUE"
         case maxBody = "FOREMAN_MAX_BODY"
+        case maxFileBytes = "FOREMAN_MAX_FILE_BYTES"
         case maxWait = "FOREMAN_MAX_WAIT"
         case upstreamTimeout = "FOREMAN_UPSTREAM_TIMEOUT"
         case retention = "FOREMAN_RETENTION"
@@ -166,6 +169,7 @@ extension ForemanConfig {
         case .pollInterval: pollInterval = try DurationParser.parse(raw, variable: name)
         case .maxQueue: maxQueue = try Self.parsePositiveInt(raw, variable: name)
         case .maxBody: maxBodyBytes = try ByteSizeParser.parse(raw, variable: name)
+        case .maxFileBytes: maxFileBytes = try ByteSizeParser.parse(raw, variable: name)
         case .maxWait: maxWait = try DurationParser.parse(raw, variable: name)
         case .upstreamTimeout:
             upstreamTimeout = try DurationParser.parse(raw, variable: name)

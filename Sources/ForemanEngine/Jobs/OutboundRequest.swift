@@ -9,18 +9,22 @@ import NIOCore
 ///   box's model name (ADR 0017).
 /// - An OpenAI call goes to an Ollama box as the native call that does its work, and to an OpenAI-compatible engine
 ///   as it is, to the engine's own `/v1` path (ADR 0019). `/v1/messages` and `/v1/responses` go as they are to any box.
+/// - A batch line (ADR 0020) goes as an OpenAI call does, but its embeddings always as a native body.
 enum OutboundRequest {
     static func make(for job: Job, on kind: ProviderKind) throws -> TargetRequest {
         switch (job.origin, kind) {
         case (.openai, _) where job.kind.isRelayed:
             return TargetRequest(method: .POST, path: job.kind.openAIPath, body: callerBody(job))
-        case (.openai, .ollama):
+        case (.batch, _) where job.kind == .embed:
+            // The embeddings lane takes a native body whatever the box, and translates it for an engine itself.
+            return TargetRequest(method: .POST, path: job.kind.targetPath, body: ByteBuffer(bytes: try OpenAICallAsNative.embeddings(job.request, model: job.model)))
+        case (.openai, .ollama), (.batch, .ollama):
             let body = try job.preparedRequest
                 ?? (job.kind == .chat
                     ? OpenAICallAsNative.chat(job.request, model: job.model)
                     : OpenAICallAsNative.completion(job.request, model: job.model))
             return TargetRequest(method: .POST, path: job.kind.targetPath, body: ByteBuffer(bytes: body))
-        case (.openai, .openai):
+        case (.openai, .openai), (.batch, .openai):
             return TargetRequest(method: .POST, path: job.kind.openAIPath, body: callerBody(job))
         case (.api, _), (.jobs, _):
             return TargetRequest(method: .POST, path: job.kind.targetPath, body: callerBody(job))

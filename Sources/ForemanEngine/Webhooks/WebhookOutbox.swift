@@ -173,9 +173,9 @@ public actor WebhookOutbox: Service {
         var delivery = delivery
         delivery.attempts += 1
         let now = Date()
-        var metadata: Logger.Metadata = [
-            "job": "\(delivery.jobID)", "webhook_id": "\(delivery.webhookID)", "attempt": "\(delivery.attempts)",
-        ]
+        var metadata: Logger.Metadata = ["webhook_id": "\(delivery.webhookID)", "attempt": "\(delivery.attempts)"]
+        if let job = delivery.jobID { metadata["job"] = "\(job)" }
+        if let batch = delivery.batchID { metadata["batch"] = "\(batch)" }
         switch outcome {
         case .success:
             delivery.state = .delivered

@@ -16,7 +16,7 @@ struct JobRecorder: Sendable {
     /// is handed to the store to be written behind (ADR 0016). Either way, whoever looks the job up after the
     /// response ends sees its final state.
     func record(_ job: Job, _ result: JobResult, cancelReason: CancelReason) async {
-        if job.origin == .jobs, case .cancelled = result.outcome, cancelReason == .shutdown {
+        if !job.origin.isInteractive, case .cancelled = result.outcome, cancelReason == .shutdown {
             // Nobody cancelled this work: foreman is stopping. It runs again after the restart.
             do {
                 try await store.requeue(id: job.id)

@@ -118,6 +118,11 @@ public struct JobService: Sendable {
         }
     }
 
+    /// Wakes every worker to look for queued jobs: a batch's jobs were committed (ADR 0020).
+    public func wakeWorkers() {
+        for worker in workers { worker.wake() }
+    }
+
     /// Persists a `/jobs` job nobody waits for on a connection.
     func submit(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> EnqueueResult {
         let result = try await store.enqueue(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)

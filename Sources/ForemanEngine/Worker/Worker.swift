@@ -338,7 +338,7 @@ public actor Worker: Service {
         }
         // The claim may have committed while the worker has not yet started the run: leave a note
         // that `start` reads, so the cancellation is not lost in that gap.
-        guard let job = try? await store.job(id: id), job.state == .running, job.origin == .jobs, lane.owns(job) else { return false }
+        guard let job = try? await store.job(id: id), job.state == .running, !job.origin.isInteractive, lane.owns(job) else { return false }
         if cancelCurrent(id, reason: reason) { return true }
         cancelReasons[id] = cancelReasons[id] ?? reason
         return true
@@ -518,7 +518,7 @@ struct JobAttempt: Sendable {
     /// Whether an answer of `status` may be retried: the target was busy or broken for a moment, not the request.
     /// Only `/jobs` jobs retry one; a native caller gets the target's answer as it came.
     private func isTransient(status: Int) -> Bool {
-        job.origin == .jobs && [429, 500, 502, 503, 504].contains(status)
+        !job.origin.isInteractive && [429, 500, 502, 503, 504].contains(status)
     }
 
     private func runOnce(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
@@ -560,7 +560,7 @@ struct JobAttempt: Sendable {
                 let message = (error as? TargetError)?.description ?? TargetError.interrupted(String(describing: error)).description
                 var result = JobResult.interrupted(message, transcript: lines)
                 // A `/jobs` job starts again from the beginning; a native caller has already seen part of the answer.
-                if job.origin == .jobs { result.retry = .init() }
+                if !job.origin.isInteractive { result.retry = .init() }
                 return result
             }
             if let rest = splitter.finish() {
@@ -572,7 +572,7 @@ struct JobAttempt: Sendable {
                 metrics.targetError("upstream_error")
                 // A stream that began and then failed is the runner's trouble, not the request's: a `/jobs` job
                 // starts again.
-                return JobResult(outcome: .upstreamError(message), transcript: lines, retry: job.origin == .jobs ? .init() : nil)
+                return JobResult(outcome: .upstreamError(message), transcript: lines, retry: job.origin.isInteractive ? nil : .init())
             }
             return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
         } catch let error as TargetError {

@@ -73,28 +73,20 @@ struct OpenAIRoutes: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let object = try Self.object(body)
         let model = try Self.model(in: object)
-        let format = object["encoding_format"] as? String ?? ""
-        guard format.isEmpty || ["float", "base64"].contains(format.lowercased()) else {
-            throw APIError(.badRequest, "Invalid value for 'encoding_format' = \(format). Supported values: ['float', 'base64'].")
-        }
-        var input = object["input"]
-        if input as? String == "" { input = [""] }
-        guard let input, !(input is NSNull), (input as? [Any])?.isEmpty != true else { throw APIError(.badRequest, "invalid input") }
+        let nativeBody = try OpenAICallAsNative.embeddings(object, model: model)
         let route = try await fleet.route(model, requireKnown: false)
         let lane = route.provider.embeddings
         if route.provider.kind == .openai {
             return try await EmbeddingsRoute.send("/v1/embeddings", model: route.model, body: route.body(body), lane: lane)
         }
-        var native: [String: Any] = ["model": route.model, "input": input]
-        if let dimensions = object["dimensions"] as? NSNumber, dimensions.intValue > 0 { native["dimensions"] = dimensions }
-        let nativeBody = try JSONSerialization.data(withJSONObject: native, options: [.withoutEscapingSlashes])
+        let boxBody = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: nativeBody, with: route.model)) : ByteBuffer(bytes: nativeBody)
         // The input is held to what `/api/embed` takes, with the native route's 400 for anything else.
-        _ = try NativeRequest.parse(.embed, body: ByteBuffer(bytes: nativeBody))
-        let answer = try await lane.send(path: "/api/embed", model: route.model, body: ByteBuffer(bytes: nativeBody), maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
+        _ = try NativeRequest.parse(.embed, body: boxBody)
+        let answer = try await lane.send(path: "/api/embed", model: route.model, body: boxBody, maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
         guard (200..<300).contains(answer.status) else {
             throw APIError(.init(code: answer.status), ResponseAssembler.errorMessage(in: answer.body) ?? "the box answered HTTP \(answer.status)")
         }
-        guard let list = NativeAnswerAsOpenAI.embeddings(Data(answer.body.readableBytesView), model: model, base64: format.lowercased() == "base64") else {
+        guard let list = NativeAnswerAsOpenAI.embeddings(Data(answer.body.readableBytesView), model: model, base64: OpenAICallAsNative.wantsBase64(object)) else {
             throw APIError(.badGateway, "the box's embeddings answer could not be read")
         }
         return Self.json(ByteBuffer(bytes: list))

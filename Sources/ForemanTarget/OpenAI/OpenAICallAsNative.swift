@@ -53,6 +53,31 @@ public enum OpenAICallAsNative {
         return try finished(native, options: options, request: request)
     }
 
+    /// `POST /v1/embeddings` as an `/api/embed` body: the input as it is (an empty string as one empty input), and
+    /// `dimensions` when positive. The encoding is the answer's business, checked here all the same.
+    public static func embeddings(_ body: Data, model: String) throws -> Data {
+        try embeddings(try object(body), model: model)
+    }
+
+    /// `POST /v1/embeddings`, already parsed, as an `/api/embed` body.
+    public static func embeddings(_ request: [String: Any], model: String) throws -> Data {
+        let format = request["encoding_format"] as? String ?? ""
+        guard format.isEmpty || ["float", "base64"].contains(format.lowercased()) else {
+            throw TranslationError("Invalid value for 'encoding_format' = \(format). Supported values: ['float', 'base64'].")
+        }
+        var input = request["input"]
+        if input as? String == "" { input = [""] }
+        guard let input, !(input is NSNull), (input as? [Any])?.isEmpty != true else { throw TranslationError("invalid input") }
+        var native: [String: Any] = ["model": model, "input": input]
+        if let dimensions = request["dimensions"] as? NSNumber, dimensions.intValue > 0 { native["dimensions"] = dimensions }
+        return try JSONSerialization.data(withJSONObject: native, options: [.withoutEscapingSlashes])
+    }
+
+    /// Whether an `/v1/embeddings` body asks for base64 vectors.
+    public static func wantsBase64(_ request: [String: Any]) -> Bool {
+        (request["encoding_format"] as? String)?.lowercased() == "base64"
+    }
+
     /// Refuses a field of the wrong JSON type with a 400 naming it, as Ollama's layer refuses what it cannot bind,
     /// rather than dropping it.
     private static func checkTypes(

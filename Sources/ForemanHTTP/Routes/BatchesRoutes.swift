@@ -1,0 +1,113 @@
+import ForemanDomain
+import ForemanEngine
+import ForemanStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// OpenAI's Batch API (ADR 0020): create a batch over an uploaded file, read it, list them, cancel one. The
+/// ``BatchRunner`` does the work; these routes check what callers send and show what the store holds.
+struct BatchesRoutes<Context: RequestContext>: Sendable {
+    let runner: BatchRunner
+    let store: SQLiteJobStore
+    let maxBodyBytes: Int
+    let webhooks: WebhookAddressPolicy
+
+    static var maxPageSize: Int { 100 }
+
+    func register(on router: Router<Context>) {
+        router.post("/v1/batches") { request, _ in try await self.create(request) }
+        router.get("/v1/batches") { request, _ in try await self.list(request) }
+        router.get("/v1/batches/:id") { _, context in try await self.show(context.parameters.require("id")) }
+        router.post("/v1/batches/:id/cancel") { _, context in try await self.cancel(context.parameters.require("id")) }
+    }
+
+    static var routes: [String: [HTTPRequest.Method]] {
+        ["/v1/batches": [.get, .post], "/v1/batches/:id": [.get], "/v1/batches/:id/cancel": [.post]]
+    }
+
+    private func create(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let bytes = [UInt8](body.readableBytesView)
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw APIError(.badRequest, "invalid request body: expected a JSON object")
+        }
+        guard let fileID = object["input_file_id"] as? String, !fileID.isEmpty else { throw Self.missing("input_file_id") }
+        guard let endpoint = object["endpoint"] as? String else { throw Self.missing("endpoint") }
+        guard Batch.endpoints[endpoint] != nil else {
+            throw APIError(.badRequest, "Invalid value for 'endpoint': '\(endpoint)'. Expected one of /v1/chat/completions, /v1/completions, /v1/embeddings.")
+        }
+        guard let window = object["completion_window"] as? String else { throw Self.missing("completion_window") }
+        guard window == Batch.completionWindow else { throw APIError(.badRequest, "Invalid value for 'completion_window': '\(window)'. Expected '24h'.") }
+        let metadata = try Self.metadata(object["metadata"], bytes: bytes)
+        let webhookURL = try webhookURL(object["webhook_url"])
+        guard let file = try await store.file(id: fileID) else { throw APIError(.notFound, "No such File object: \(fileID)") }
+        guard file.purpose == .batch else { throw APIError(.badRequest, "The input file \(fileID) was not uploaded with purpose 'batch'.") }
+        let batch = Batch(endpoint: endpoint, inputFileID: fileID, metadata: metadata, webhookURL: webhookURL)
+        try await runner.submit(batch)
+        return Self.json(BatchDocument.render(batch))
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try OpenAIList.limit(query.get("limit"), default: 20, maximum: Self.maxPageSize)
+        let batches = try await store.batches(after: query.get("after"), limit: limit + 1)
+        let page = batches.prefix(limit)
+        return Self.json(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: batches.count > limit))
+    }
+
+    private func show(_ id: String) async throws -> Response {
+        guard let batch = try await store.batch(id: id) else { throw Self.notFound(id) }
+        return Self.json(BatchDocument.render(batch))
+    }
+
+    private func cancel(_ id: String) async throws -> Response {
+        switch try await runner.cancel(id) {
+        case .notFound:
+            throw Self.notFound(id)
+        case .ended(let batch):
+            throw APIError(.conflict, "Cannot cancel a batch with status '\(batch.status.rawValue)'.")
+        case .cancelling(let batch):
+            return Self.json(BatchDocument.render(batch))
+        }
+    }
+
+    /// `metadata`: at most 16 pairs of strings, keys up to 64 characters and values up to 512, as OpenAI's; kept as
+    /// the caller wrote it.
+    private static func metadata(_ value: Any?, bytes: [UInt8]) throws -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let pairs = value as? [String: Any], pairs.count <= 16,
+            pairs.allSatisfy({ key, value in key.count <= 64 && (value as? String).map { $0.count <= 512 } == true })
+        else {
+            throw APIError(.badRequest, "Invalid 'metadata': expected an object of at most 16 string values (keys up to 64 characters, values up to 512).")
+        }
+        guard let range = RawJSONFields.ranges(["metadata"], in: bytes)["metadata"] else { return nil }
+        return String(decoding: bytes[range], as: UTF8.self)
+    }
+
+    /// foreman's `webhook_url` extension (ADR 0020), held to the same rules as a job's `state_webhook_url`.
+    private func webhookURL(_ value: Any?) throws -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let text = value as? String, let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { throw APIError(.badRequest, "Invalid 'webhook_url': expected an http:// or https:// URL.") }
+        if let refusal = webhooks.refusal(host: host) {
+            throw APIError(.badRequest, "Invalid 'webhook_url': \(refusal) (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1 allows it)")
+        }
+        return text
+    }
+
+    private static func missing(_ field: String) -> APIError {
+        APIError(.badRequest, "Missing required parameter: '\(field)'.")
+    }
+
+    private static func notFound(_ id: String) -> APIError {
+        APIError(.notFound, "No such Batch object: \(id)")
+    }
+
+    private static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,130 @@
+import ForemanDomain
+import ForemanStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MultipartKit
+import NIOCore
+
+/// OpenAI's Files API as a batch needs it (ADR 0020): upload a JSONL file, list, read, download and delete files.
+/// An upload is parsed as it arrives and stored a chunk at a time, so no file is held whole in memory.
+struct FilesRoutes<Context: RequestContext>: Sendable {
+    let store: SQLiteJobStore
+    /// `FOREMAN_MAX_FILE_BYTES`.
+    let maxFileBytes: Int
+
+    static var maxPageSize: Int { 10_000 }
+
+    func register(on router: Router<Context>) {
+        router.post("/v1/files") { request, _ in try await self.upload(request) }
+        router.get("/v1/files") { request, _ in try await self.list(request) }
+        router.get("/v1/files/:id") { _, context in try await self.show(context.parameters.require("id")) }
+        router.delete("/v1/files/:id") { _, context in try await self.delete(context.parameters.require("id")) }
+        router.get("/v1/files/:id/content") { _, context in try await self.content(context.parameters.require("id")) }
+    }
+
+    static var routes: [String: [HTTPRequest.Method]] {
+        ["/v1/files": [.get, .post], "/v1/files/:id": [.get, .delete], "/v1/files/:id/content": [.get]]
+    }
+
+    private func upload(_ request: Request) async throws -> Response {
+        guard let boundary = Self.boundary(request.headers[.contentType]) else {
+            throw APIError(.badRequest, "the body must be multipart/form-data with a boundary, holding 'purpose' and 'file'")
+        }
+        let form = UploadForm(boundary: boundary)
+        var writer: FileChunkWriter?
+        var file: StoredFile?
+        do {
+            for try await chunk in request.body {
+                try form.feed(chunk)
+                if let name = form.startedFile, file == nil {
+                    let started = StoredFile(purpose: .batch, filename: name)
+                    try await store.beginFile(started)
+                    file = started
+                    writer = FileChunkWriter(store: store, fileID: started.id)
+                }
+                let bytes = form.takeFileBytes()
+                if !bytes.isEmpty {
+                    guard (writer?.bytes ?? 0) + bytes.count <= maxFileBytes else {
+                        throw APIError(.contentTooLarge, "the file is larger than FOREMAN_MAX_FILE_BYTES (\(maxFileBytes) bytes)")
+                    }
+                    try await writer?.write(bytes)
+                }
+            }
+            try form.finish()
+            guard let started = file, var written = writer else { throw APIError(.badRequest, "missing the 'file' part") }
+            guard let purpose = form.purpose else { throw APIError(.badRequest, "missing the 'purpose' field") }
+            guard purpose == StoredFile.Purpose.batch.rawValue else {
+                throw APIError(.badRequest, "Invalid value for 'purpose': '\(purpose)'. foreman takes 'batch'.")
+            }
+            let size = try await written.finish()
+            guard size > 0 else { throw APIError(.badRequest, "the file is empty") }
+            guard let stored = try await store.finishFile(id: started.id, bytes: size) else { throw APIError(.internalServerError, "the file vanished while it was written") }
+            return Self.json(FileDocument.render(stored))
+        } catch {
+            // Nothing half-uploaded stays behind.
+            if let file { try? await store.deleteFile(id: file.id) }
+            throw error
+        }
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try OpenAIList.limit(query.get("limit"), default: Self.maxPageSize, maximum: Self.maxPageSize)
+        let order = query.get("order") ?? "desc"
+        guard order == "asc" || order == "desc" else { throw APIError(.badRequest, "Invalid value for 'order': '\(order)'. Expected 'asc' or 'desc'.") }
+        var purpose: StoredFile.Purpose?
+        if let text = query.get("purpose") {
+            guard let known = StoredFile.Purpose(rawValue: text) else { throw APIError(.badRequest, "Invalid value for 'purpose': '\(text)'.") }
+            purpose = known
+        }
+        let files = try await store.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc")
+        return Self.json(OpenAIList.render(files.prefix(limit).map(FileDocument.render), ids: files.prefix(limit).map(\.id), hasMore: files.count > limit))
+    }
+
+    private func show(_ id: String) async throws -> Response {
+        guard let file = try await store.file(id: id) else { throw Self.notFound(id) }
+        return Self.json(FileDocument.render(file))
+    }
+
+    private func delete(_ id: String) async throws -> Response {
+        guard try await store.file(id: id) != nil, try await store.deleteFile(id: id) else { throw Self.notFound(id) }
+        var writer = JSONObjectWriter()
+        writer.string("id", id)
+        writer.string("object", "file")
+        writer.bool("deleted", true)
+        return Self.json(writer.finished())
+    }
+
+    /// The file's bytes, read a chunk at a time as the caller takes them.
+    private func content(_ id: String) async throws -> Response {
+        guard let file = try await store.file(id: id) else { throw Self.notFound(id) }
+        let store = self.store
+        var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: String(file.bytes)]
+        headers[.contentDisposition] = "attachment; filename=\"\(file.filename.replacingOccurrences(of: "\"", with: ""))\""
+        return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: file.bytes) { writer in
+            var seq = 0
+            while let chunk = try await store.chunk(fileID: id, seq: seq) {
+                try await writer.write(ByteBuffer(bytes: chunk))
+                seq += 1
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func notFound(_ id: String) -> APIError {
+        APIError(.notFound, "No such File object: \(id)")
+    }
+
+    private static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The boundary of a `multipart/form-data` content type.
+    static func boundary(_ contentType: String?) -> String? {
+        guard let contentType, contentType.lowercased().hasPrefix("multipart/form-data"),
+            let boundary = UploadForm.parameter("boundary", in: contentType), !boundary.isEmpty, boundary.count <= 200
+        else { return nil }
+        return boundary
+    }
+}
