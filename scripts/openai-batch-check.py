@@ -9,9 +9,11 @@ PHASE is one of:
   cancel            uploads and creates a CANCEL_LINES-line (default 200) batch, cancels it once it runs, waits for
                     `cancelled`, and checks its output and error files account for every line
   invalid           uploads a file with bad lines: the batch fails validation with line-numbered errors
+  endpoints         a small batch on each of /v1/completions and /v1/embeddings (base64 on some lines)
 
-Against the fake Ollama the answer to a request with max_tokens=k is the first k of its reply words, so every output
-line can be checked against its request. WEBHOOK_URL, when set, is passed as foreman's `webhook_url`.
+Against the fake Ollama (BOX=fake) the answer to a request with max_tokens=k is the first k of its reply words, so
+every output line can be checked against its request; against a real engine (BOX=engine) the answers are only checked
+for shape. BATCH_TIMEOUT (seconds, default 180) bounds each wait for a batch. WEBHOOK_URL, when set, is passed as foreman's `webhook_url`.
 Exits non-zero on the first failed check.
 """
 import io
@@ -26,6 +28,9 @@ url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 model = os.environ.get("MODEL", "llama3.2")
 webhook = os.environ.get("WEBHOOK_URL")
+box = os.environ.get("BOX", "fake")
+embed_model = os.environ.get("EMBED_MODEL", "nomic-embed-text")
+timeout = float(os.environ.get("BATCH_TIMEOUT", "180"))
 client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0)
 WORDS = ["The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering", "."]
 checks = 0
@@ -64,7 +69,7 @@ def create(file_id, metadata):
     return batch
 
 
-def wait(batch_id, statuses, timeout=600):
+def wait(batch_id, statuses):
     deadline = time.time() + timeout
     while time.time() < deadline:
         batch = client.batches.retrieve(batch_id)
@@ -104,9 +109,10 @@ elif phase == "finish":
         line = by_id.get(f"request-{i}")
         response = line and line["response"]
         body = response and response["body"]
-        expected = "".join(WORDS[:tokens(i)])
-        if not (line and line["error"] is None and response["status_code"] == 200
-                and body["object"] == "chat.completion" and body["choices"][0]["message"]["content"] == expected):
+        expected = "".join(WORDS[:tokens(i)]) if box == "fake" else None
+        content = body and body["choices"][0]["message"]["content"]
+        if not (line and line["error"] is None and response["status_code"] == 200 and body["object"] == "chat.completion"
+                and (content == expected if expected is not None else isinstance(content, str))):
             check(f"request-{i}'s answer is its own", False, line)
     check("every output line is the answer to its own request", True)
     check("batch_req ids are unique", len({line["id"] for line in output}) == lines)
@@ -164,6 +170,39 @@ elif phase == "invalid":
         check("a deleted file is gone", False)
     except openai.NotFoundError:
         check("a deleted file is a 404", True)
+elif phase == "endpoints":
+    prompts = [f"Once upon a time {i}" for i in range(5)]
+    text = "".join(json.dumps({"custom_id": f"c{i}", "method": "POST", "url": "/v1/completions",
+                               "body": {"model": model, "prompt": p, "max_tokens": 3}}) + "\n" for i, p in enumerate(prompts))
+    uploaded = client.files.create(file=("completions.jsonl", io.BytesIO(text.encode())), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/completions", completion_window="24h")
+    batch = wait(batch.id, ("completed", "failed", "cancelled", "expired"))
+    check("a completions batch completes", batch.status == "completed" and batch.request_counts.completed == 5, batch)
+    done = {line["custom_id"]: line["response"]["body"] for line in lines_of(batch.output_file_id)}
+    check("completions answers in OpenAI's shape",
+          sorted(done) == [f"c{i}" for i in range(5)] and all(b["object"] == "text_completion" and b["choices"][0]["text"] for b in done.values()),
+          done)
+    inputs = ["The sky is blue.", "Paris", "batches"]
+    text = "".join(json.dumps({"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
+                               "body": {"model": embed_model, "input": x, **({"encoding_format": "base64"} if i == 1 else {})}}) + "\n"
+                   for i, x in enumerate(inputs))
+    uploaded = client.files.create(file=("embeddings.jsonl", io.BytesIO(text.encode())), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h")
+    batch = wait(batch.id, ("completed", "failed", "cancelled", "expired"))
+    check("an embeddings batch completes", batch.status == "completed" and batch.request_counts.completed == 3, batch)
+    done = {line["custom_id"]: line["response"]["body"] for line in lines_of(batch.output_file_id)}
+    direct = client.embeddings.create(model=embed_model, input=inputs[0], encoding_format="float").data[0].embedding
+    check("an embedding in a batch is the one a call gets", [round(x, 5) for x in done["e0"]["data"][0]["embedding"]] == [round(x, 5) for x in direct],
+          done["e0"])
+    check("base64 where the line asked for it", isinstance(done["e1"]["data"][0]["embedding"], str), done["e1"])
+    if os.environ.get("MAX_FILE_BYTES"):
+        big = b"x" * (int(os.environ["MAX_FILE_BYTES"]) + 1)
+        try:
+            client.files.create(file=("big.jsonl", io.BytesIO(big)), purpose="batch")
+            check("a file past FOREMAN_MAX_FILE_BYTES is refused", False)
+        except openai.APIStatusError as error:
+            check("a file past FOREMAN_MAX_FILE_BYTES is a 413", error.status_code == 413, error)
+        check("and leaves nothing behind", all(f.filename != "big.jsonl" for f in client.files.list().data))
 else:
     sys.exit(f"unknown phase {phase}")
 

@@ -14,7 +14,7 @@ extension ServerTests {
         static let lines = ProcessInfo.processInfo.environment["FOREMAN_BATCH_LINES"].flatMap(Int.init) ?? 1000
 
         @Test(
-            "a 1,000-line batch runs across a SIGKILL of foreman and its output matches line by line; another is cancelled; both are announced",
+            "a 1,000-line batch runs across a SIGKILL of foreman and its output matches line by line; another is cancelled; bad files, other endpoints, webhooks",
             .enabled(if: available)
         )
         func batchAcrossRestartAndCancel() async throws {
@@ -24,12 +24,14 @@ extension ServerTests {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: folder) }
             let lines = Self.lines
+            // Room for the batch's file (under 200 bytes a line), small enough to check the bound quickly.
+            let maxFile = max(1_000_000, lines * 400)
             try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
                 try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
                     let port = try closedPort()
                     let environment = [
                         "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret",
-                        "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "16",
+                        "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path, "FOREMAN_MAX_QUEUE": "16", "FOREMAN_MAX_FILE_BYTES": String(maxFile),
                         "FOREMAN_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "FOREMAN_WEBHOOK_RETRY_BASE": "50ms",
                         "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
                     ]
@@ -37,7 +39,8 @@ extension ServerTests {
                     let harness = Harness(fake: fake, fakePort: fakePort, port: port, token: "secret", databasePath: "")
                     let script = [
                         "FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": "secret", "MODEL": "llama3.2", "LINES": String(lines),
-                        "WEBHOOK_URL": "http://127.0.0.1:\(hookPort)/hook",
+                        "WEBHOOK_URL": "http://127.0.0.1:\(hookPort)/hook", "MAX_FILE_BYTES": String(maxFile), "EMBED_MODEL": "nomic-embed-text",
+                        "BATCH_TIMEOUT": String(max(120, lines / 50)),
                     ]
 
                     let first = try ForemanProcess(port: port, environment: environment, log: log)
@@ -70,6 +73,8 @@ extension ServerTests {
 
                     let invalid = try await RepositoryScript.run("scripts/openai-batch-check.py", ["invalid"], environment: script)
                     #expect(invalid.status == 0 && invalid.output.hasSuffix("checks passed"), "\(invalid.output)")
+                    let endpoints = try await RepositoryScript.run("scripts/openai-batch-check.py", ["endpoints"], environment: script)
+                    #expect(endpoints.status == 0 && endpoints.output.hasSuffix("checks passed"), "\(endpoints.output)")
 
                     // One signed event for each batch's end, naming it.
                     try await eventually("the batch events", timeout: .seconds(60)) {

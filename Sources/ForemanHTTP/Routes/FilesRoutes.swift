@@ -34,6 +34,7 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
         let form = UploadForm(boundary: boundary)
         var writer: FileChunkWriter?
         var file: StoredFile?
+        var received = 0
         do {
             for try await chunk in request.body {
                 try form.feed(chunk)
@@ -45,7 +46,8 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
                 }
                 let bytes = form.takeFileBytes()
                 if !bytes.isEmpty {
-                    guard (writer?.bytes ?? 0) + bytes.count <= maxFileBytes else {
+                    received += bytes.count
+                    guard received <= maxFileBytes else {
                         throw APIError(.contentTooLarge, "the file is larger than FOREMAN_MAX_FILE_BYTES (\(maxFileBytes) bytes)")
                     }
                     try await writer?.write(bytes)
@@ -63,7 +65,7 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
             return Self.json(FileDocument.render(stored))
         } catch {
             // Nothing half-uploaded stays behind.
-            if let file { try? await store.deleteFile(id: file.id) }
+            if let file { _ = try? await store.deleteFile(id: file.id) }
             throw error
         }
     }
