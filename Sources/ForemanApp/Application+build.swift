@@ -121,7 +121,7 @@ private func assemble(
             maxFileBytes: config.maxFileBytes, maxWait: config.maxWait, webhookAddresses: config.webhookAddresses,
             providerURLs: Dictionary(declarations.map { ($0.name, $0.url) }, uniquingKeysWith: { first, _ in first })
         ),
-        service: service, batches: batches, gate: gate, registry: registry, logger: logger
+        service: service, batches: BatchService(runner: batches), gate: gate, registry: registry, logger: logger
     )
     let connections = ConnectionBudget(
         limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger

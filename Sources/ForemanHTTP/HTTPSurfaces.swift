@@ -47,7 +47,7 @@ public enum HTTPSurfaces {
     public static func responder(
         settings: Settings,
         service: JobService,
-        batches: BatchRunner,
+        batches: BatchService,
         gate: ShutdownGate,
         registry: PrometheusCollectorRegistry,
         logger: Logger
@@ -75,8 +75,8 @@ public enum HTTPSurfaces {
             generation: QueuedGeneration(service: service, maxWait: settings.maxWait), fleet: service.fleet, maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
-        FilesRoutes(store: batches.store, maxFileBytes: settings.maxFileBytes).register(on: router)
-        BatchesRoutes(runner: batches, store: batches.store, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
+        FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
+        BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)
         return router.buildResponder()
     }

@@ -5,13 +5,13 @@ import Foundation
 /// file is held whole in memory (ADR 0020).
 public struct FileChunkWriter: Sendable {
     public let fileID: String
-    private let store: SQLiteJobStore
+    private let store: any BatchStore
     private var pending = Data()
     private var nextSeq = 0
     /// Every byte written so far.
     public private(set) var bytes = 0
 
-    public init(store: SQLiteJobStore, fileID: String) {
+    public init(store: any BatchStore, fileID: String) {
         self.store = store
         self.fileID = fileID
     }

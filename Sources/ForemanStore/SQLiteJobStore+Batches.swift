@@ -4,29 +4,7 @@ import GRDB
 
 /// A batch's rows (ADR 0020). Each status change is one conditional `UPDATE … RETURNING`: a change that does not apply
 /// (the batch moved on meanwhile) returns nothing and changes nothing.
-extension SQLiteJobStore {
-    /// An announcement of a batch's final status, written with it (ADR 0020).
-    public struct BatchEvent: Sendable {
-        public var url: String
-        public var payload: Data
-
-        public init(url: String, payload: Data) {
-            self.url = url
-            self.payload = payload
-        }
-    }
-
-    /// A file a batch's end makes whole: its id and its size.
-    public struct WrittenFile: Sendable {
-        public var id: String
-        public var bytes: Int
-
-        public init(id: String, bytes: Int) {
-            self.id = id
-            self.bytes = bytes
-        }
-    }
-
+extension SQLiteJobStore: BatchStore {
     /// Persists a new batch, `validating`, on disk before it returns.
     public nonisolated func insertBatch(_ batch: Batch) async throws {
         try await writer.around {

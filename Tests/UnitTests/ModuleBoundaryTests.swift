@@ -40,6 +40,8 @@ struct ModuleBoundaryTests {
         "ForemanHTTP": [
             "ForemanDomain", "ForemanEngine", "ForemanStore", "ForemanTarget", "Foundation", "Crypto", "HTTPTypes", "Hummingbird",
             "HummingbirdCore", "Logging", "NIOCore", "NIOHTTP1", "NIOHTTPTypes", "Prometheus", "Synchronization",
+            // `POST /v1/files`' streaming multipart parser (ADR 0021).
+            "MultipartKit",
         ],
     ]
 

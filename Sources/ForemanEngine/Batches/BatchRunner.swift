@@ -13,7 +13,7 @@ public actor BatchRunner: Service {
     public static let cancelledError = "batch cancelled"
 
     /// The store the batches, their files and their jobs live in.
-    public nonisolated let store: SQLiteJobStore
+    public nonisolated let store: any BatchStore
     let service: JobService
     let wakeup: Wakeup
     /// How often expiry is checked when nothing else wakes the runner.
@@ -21,7 +21,7 @@ public actor BatchRunner: Service {
     let logger: Logger
 
     /// - Parameter wakeup: signalled when a batch job ends (``BatchWakingObserver``) and when a batch is created.
-    public init(store: SQLiteJobStore, service: JobService, wakeup: Wakeup, tick: Duration = .seconds(30), logger: Logger) {
+    public init(store: any BatchStore, service: JobService, wakeup: Wakeup, tick: Duration = .seconds(30), logger: Logger) {
         self.store = store
         self.service = service
         self.wakeup = wakeup
@@ -264,7 +264,7 @@ public actor BatchRunner: Service {
     }
 
     /// The event announcing a batch's end, when it has a webhook URL: OpenAI's event object, naming the batch.
-    static func event(_ type: String) -> @Sendable (Batch) -> SQLiteJobStore.BatchEvent? {
+    static func event(_ type: String) -> @Sendable (Batch) -> BatchEvent? {
         { batch in
             guard let url = batch.webhookURL else { return nil }
             let now = Date()
@@ -276,7 +276,7 @@ public actor BatchRunner: Service {
             event.string("type", type)
             event.int("created_at", Int(now.timeIntervalSince1970))
             event.object("data", data)
-            return SQLiteJobStore.BatchEvent(url: url, payload: Data(event.finished().utf8))
+            return BatchEvent(url: url, payload: Data(event.finished().utf8))
         }
     }
 }

@@ -1,16 +1,14 @@
 import ForemanDomain
 import ForemanEngine
-import ForemanStore
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 
 /// OpenAI's Batch API (ADR 0020): create a batch over an uploaded file, read it, list them, cancel one. The
-/// ``BatchRunner`` does the work; these routes check what callers send and show what the store holds.
+/// ``BatchRunner`` does the work; these routes check what callers send and show where each batch stands.
 struct BatchesRoutes<Context: RequestContext>: Sendable {
-    let runner: BatchRunner
-    let store: SQLiteJobStore
+    let batches: BatchService
     let maxBodyBytes: Int
     let webhooks: WebhookAddressPolicy
 
@@ -43,28 +41,28 @@ struct BatchesRoutes<Context: RequestContext>: Sendable {
         guard window == Batch.completionWindow else { throw APIError(.badRequest, "Invalid value for 'completion_window': '\(window)'. Expected '24h'.") }
         let metadata = try Self.metadata(object["metadata"], bytes: bytes)
         let webhookURL = try webhookURL(object["webhook_url"])
-        guard let file = try await store.file(id: fileID) else { throw APIError(.notFound, "No such File object: \(fileID)") }
+        guard let file = try await batches.file(id: fileID) else { throw APIError(.notFound, "No such File object: \(fileID)") }
         guard file.purpose == .batch else { throw APIError(.badRequest, "The input file \(fileID) was not uploaded with purpose 'batch'.") }
         let batch = Batch(endpoint: endpoint, inputFileID: fileID, metadata: metadata, webhookURL: webhookURL)
-        try await runner.submit(batch)
+        try await batches.submit(batch)
         return Self.json(BatchDocument.render(batch))
     }
 
     private func list(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let limit = try OpenAIList.limit(query.get("limit"), default: 20, maximum: Self.maxPageSize)
-        let batches = try await store.batches(after: query.get("after"), limit: limit + 1)
-        let page = batches.prefix(limit)
-        return Self.json(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: batches.count > limit))
+        let found = try await batches.batches(after: query.get("after"), limit: limit + 1)
+        let page = found.prefix(limit)
+        return Self.json(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: found.count > limit))
     }
 
     private func show(_ id: String) async throws -> Response {
-        guard let batch = try await store.batch(id: id) else { throw Self.notFound(id) }
+        guard let batch = try await batches.batch(id: id) else { throw Self.notFound(id) }
         return Self.json(BatchDocument.render(batch))
     }
 
     private func cancel(_ id: String) async throws -> Response {
-        switch try await runner.cancel(id) {
+        switch try await batches.cancel(id) {
         case .notFound:
             throw Self.notFound(id)
         case .ended(let batch):

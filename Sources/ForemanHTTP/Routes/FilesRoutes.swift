@@ -1,4 +1,5 @@
 import ForemanDomain
+import ForemanEngine
 import ForemanStore
 import Foundation
 import HTTPTypes
@@ -9,7 +10,7 @@ import NIOCore
 /// OpenAI's Files API as a batch needs it (ADR 0020): upload a JSONL file, list, read, download and delete files.
 /// An upload is parsed as it arrives and stored a chunk at a time, so no file is held whole in memory.
 struct FilesRoutes<Context: RequestContext>: Sendable {
-    let store: SQLiteJobStore
+    let batches: BatchService
     /// `FOREMAN_MAX_FILE_BYTES`.
     let maxFileBytes: Int
 
@@ -40,9 +41,8 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
                 try form.feed(chunk)
                 if let name = form.startedFile, file == nil {
                     let started = StoredFile(purpose: .batch, filename: name)
-                    try await store.beginFile(started)
                     file = started
-                    writer = FileChunkWriter(store: store, fileID: started.id)
+                    writer = try await batches.beginFile(started)
                 }
                 let bytes = form.takeFileBytes()
                 if !bytes.isEmpty {
@@ -54,18 +54,17 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
                 }
             }
             try form.finish()
-            guard let started = file, var written = writer else { throw APIError(.badRequest, "missing the 'file' part") }
+            guard file != nil, var written = writer else { throw APIError(.badRequest, "missing the 'file' part") }
             guard let purpose = form.purpose else { throw APIError(.badRequest, "missing the 'purpose' field") }
             guard purpose == StoredFile.Purpose.batch.rawValue else {
                 throw APIError(.badRequest, "Invalid value for 'purpose': '\(purpose)'. foreman takes 'batch'.")
             }
-            let size = try await written.finish()
-            guard size > 0 else { throw APIError(.badRequest, "the file is empty") }
-            guard let stored = try await store.finishFile(id: started.id, bytes: size) else { throw APIError(.internalServerError, "the file vanished while it was written") }
+            guard received > 0 else { throw APIError(.badRequest, "the file is empty") }
+            guard let stored = try await batches.finishFile(&written) else { throw APIError(.internalServerError, "the file vanished while it was written") }
             return Self.json(FileDocument.render(stored))
         } catch {
             // Nothing half-uploaded stays behind.
-            if let file { _ = try? await store.deleteFile(id: file.id) }
+            if let file { _ = try? await batches.deleteFile(id: file.id) }
             throw error
         }
     }
@@ -80,17 +79,17 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
             guard let known = StoredFile.Purpose(rawValue: text) else { throw APIError(.badRequest, "Invalid value for 'purpose': '\(text)'.") }
             purpose = known
         }
-        let files = try await store.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc")
+        let files = try await batches.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc")
         return Self.json(OpenAIList.render(files.prefix(limit).map(FileDocument.render), ids: files.prefix(limit).map(\.id), hasMore: files.count > limit))
     }
 
     private func show(_ id: String) async throws -> Response {
-        guard let file = try await store.file(id: id) else { throw Self.notFound(id) }
+        guard let file = try await batches.file(id: id) else { throw Self.notFound(id) }
         return Self.json(FileDocument.render(file))
     }
 
     private func delete(_ id: String) async throws -> Response {
-        guard try await store.file(id: id) != nil, try await store.deleteFile(id: id) else { throw Self.notFound(id) }
+        guard try await batches.file(id: id) != nil, try await batches.deleteFile(id: id) else { throw Self.notFound(id) }
         var writer = JSONObjectWriter()
         writer.string("id", id)
         writer.string("object", "file")
@@ -100,13 +99,13 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
 
     /// The file's bytes, read a chunk at a time as the caller takes them.
     private func content(_ id: String) async throws -> Response {
-        guard let file = try await store.file(id: id) else { throw Self.notFound(id) }
-        let store = self.store
+        guard let file = try await batches.file(id: id) else { throw Self.notFound(id) }
+        let batches = self.batches
         var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: String(file.bytes)]
         headers[.contentDisposition] = "attachment; filename=\"\(file.filename.replacingOccurrences(of: "\"", with: ""))\""
         return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: file.bytes) { writer in
             var seq = 0
-            while let chunk = try await store.chunk(fileID: id, seq: seq) {
+            while let chunk = try await batches.chunk(fileID: id, seq: seq) {
                 try await writer.write(ByteBuffer(bytes: chunk))
                 seq += 1
             }
