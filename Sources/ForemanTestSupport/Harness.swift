@@ -92,6 +92,16 @@ package struct Harness: Sendable {
         return TestResponse(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
     }
 
+    /// Sends a body of any content type (a multipart upload, say) to foreman and collects the whole answer.
+    package func send(_ method: HTTPMethod = .POST, _ path: String, body: String, contentType: String) async throws -> TestResponse {
+        var request = ForemanRequest.make(method, port: port, path, token: token)
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let collected = try await response.body.collect(upTo: 64 << 20)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
+    }
+
     /// Starts a request and returns its live response, so a test can read the body line by line.
     package func stream(_ path: String, json: String) async throws -> HTTPClientResponse {
         let request = ForemanRequest.make(port: port, path, token: token, json: json)
