@@ -8,7 +8,8 @@ extension ServerTests {
     /// foreman in front of real llama.cpp `llama-server`s (`scripts/realengine/`, small real models), driven by the
     /// official ollama-python client (`scripts/realengine-check.py`) and the official openai client
     /// (`scripts/openai-python-check.py`, with `/v1/responses`) and the official anthropic client
-    /// (`scripts/anthropic-python-check.py`, `/v1/messages`): the `openai` provider kind with real tokens, real timings and real error
+    /// (`scripts/anthropic-python-check.py`, `/v1/messages`), and batches (`scripts/openai-batch-check.py`): the `openai`
+    /// provider kind with real tokens, real timings and real error
     /// shapes (ADR 0017, ADR 0018, ADR 0019).
     @Suite("Real engines through the ollama and openai clients")
     struct RealEngineTests {
@@ -56,6 +57,19 @@ extension ServerTests {
                     environment: ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": chatModel]
                 )
                 #expect(anthropic.status == 0 && anthropic.output.hasSuffix("checks passed"), "\(anthropic.output)")
+                // A small batch of each endpoint, run by the real engines (ADR 0020).
+                let batch = [
+                    "FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "MODEL": chatModel, "EMBED_MODEL": embedModel, "BOX": "engine",
+                    "LINES": "4",
+                ]
+                let created = try await RepositoryScript.run("scripts/openai-batch-check.py", ["create"], environment: batch)
+                try #require(created.status == 0, "\(created.output)")
+                let line = try #require(created.output.split(separator: "\n").first { $0.hasPrefix("result ") })
+                let batchID = try #require((try JSONSerialization.jsonObject(with: Data(line.dropFirst("result ".count).utf8)) as? [String: Any])?["batch"] as? String)
+                let finished = try await RepositoryScript.run("scripts/openai-batch-check.py", ["finish", batchID], environment: batch)
+                #expect(finished.status == 0 && finished.output.hasSuffix("checks passed"), "\(finished.output)")
+                let endpoints = try await RepositoryScript.run("scripts/openai-batch-check.py", ["endpoints"], environment: batch)
+                #expect(endpoints.status == 0 && endpoints.output.hasSuffix("checks passed"), "\(endpoints.output)")
             }
         }
 
