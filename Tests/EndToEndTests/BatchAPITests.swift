@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FakeOllama
 import ForemanTestSupport
 import Foundation
+import GRDB
 import Testing
 
 extension ServerTests {
@@ -14,7 +15,7 @@ extension ServerTests {
         static let lines = ProcessInfo.processInfo.environment["FOREMAN_BATCH_LINES"].flatMap(Int.init) ?? 1000
 
         @Test(
-            "a 1,000-line batch runs across a SIGKILL of foreman and its output matches line by line; another is cancelled; bad files, other endpoints, webhooks",
+            "a 1,000-line batch runs across a SIGKILL of foreman and its output matches line by line; others are cancelled, expire, fail; webhooks",
             .enabled(if: available)
         )
         func batchAcrossRestartAndCancel() async throws {
@@ -71,8 +72,32 @@ extension ServerTests {
                     #expect(cancelled.status == 0 && cancelled.output.hasSuffix("checks passed"), "\(cancelled.output)")
                     let cancelledID = try Self.result(cancelled.output, "batch")
 
+                    // Expired while it runs: the request in flight finishes, the queued ones never run. The expiry is
+                    // moved into the past in the database; the next batch's validation wakes the runner, which sees it.
+                    await fake.pause()
+                    let expiring = try await RepositoryScript.run("scripts/openai-batch-check.py", ["create"], environment: script.merging(["LINES": "30"]) { $1 })
+                    try #require(expiring.status == 0, "\(expiring.output)")
+                    let expiringID = try Self.result(expiring.output, "batch")
+                    try await eventually("a request in flight") { await fake.activeGenerations == 1 }
+                    let database = try DatabaseQueue(path: folder.appendingPathComponent("foreman.db").path)
+                    try await database.write { db in
+                        try db.execute(sql: "UPDATE batch SET expires_at = '2000-01-01 00:00:00.000' WHERE id = ?", arguments: [expiringID])
+                    }
+                    try database.close()
                     let invalid = try await RepositoryScript.run("scripts/openai-batch-check.py", ["invalid"], environment: script)
                     #expect(invalid.status == 0 && invalid.output.hasSuffix("checks passed"), "\(invalid.output)")
+                    await fake.resume()
+                    try await eventually("expired", timeout: .seconds(60)) {
+                        try await harness.request(.GET, "/v1/batches/\(expiringID)").jsonObject()["status"] as? String == "expired"
+                    }
+                    let expired = try await harness.request(.GET, "/v1/batches/\(expiringID)").jsonObject()
+                    let counts = try #require(expired["request_counts"] as? [String: Int])
+                    // The paused fake holds a generation at its second token: request-0 (one token) ran through, request-1
+                    // was in flight and finished, the other 28 never ran.
+                    #expect(counts == ["total": 30, "completed": 2, "failed": 28], "\(counts)")
+                    let errorFile = try #require(expired["error_file_id"] as? String)
+                    let errorLines = try await harness.request(.GET, "/v1/files/\(errorFile)/content").body.split(separator: "\n")
+                    #expect(errorLines.count == 28 && errorLines.allSatisfy { $0.contains(#""code":"batch_expired""#) }, "\(errorLines.prefix(2))")
                     let endpoints = try await RepositoryScript.run("scripts/openai-batch-check.py", ["endpoints"], environment: script)
                     #expect(endpoints.status == 0 && endpoints.output.hasSuffix("checks passed"), "\(endpoints.output)")
 
@@ -80,10 +105,10 @@ extension ServerTests {
                     try await eventually("the batch events", timeout: .seconds(60)) {
                         let types = await receiver.accepted.map { ($0.json["type"] as? String ?? "", $0.jobID ?? "") }
                         return types.contains { $0 == ("batch.completed", batchID) } && types.contains { $0 == ("batch.cancelled", cancelledID) }
-                            && types.contains { $0.0 == "batch.failed" }
+                            && types.contains { $0 == ("batch.expired", expiringID) } && types.contains { $0.0 == "batch.failed" }
                     }
                     let events = await receiver.accepted.filter { ($0.json["type"] as? String)?.hasPrefix("batch.") == true }
-                    #expect(events.count == 3 && events.allSatisfy { $0.signature?.hasPrefix("v1,") == true && $0.json["object"] as? String == "event" })
+                    #expect(events.count == 4 && events.allSatisfy { $0.signature?.hasPrefix("v1,") == true && $0.json["object"] as? String == "event" })
                 }
             }
         }
