@@ -11,7 +11,7 @@ struct FakeOllamaCommand: AsyncParsableCommand {
         discussion: """
             Serves /api/chat, /api/generate (streamed token by token), /api/tags, /api/ps, /api/show, \
             /api/version, /api/embed and /api/embeddings for llama3.2, qwen2.5:7b and nomic-embed-text, \
-            and OpenAI's /v1/models, /v1/chat/completions, /v1/completions and /v1/embeddings, as Ollama does. \
+            and OpenAI's /v1/models, /v1/chat/completions, /v1/completions and /v1/embeddings, /v1/messages and /v1/responses, as Ollama does. \
             Control it with curl: GET /_fake/state, POST /_fake/pause, POST /_fake/resume, and \
             POST /_fake/fail '{"path":"/api/chat","status":500,"error":"boom","times":1}'.
             """

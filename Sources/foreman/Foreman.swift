@@ -58,6 +58,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("max-body"), help: "Largest request body, e.g. 32MB (FOREMAN_MAX_BODY, default 32MB).")
     var maxBody: String?
+    @Option(name: .customLong("max-file-bytes"), help: "Largest file /v1/files takes, e.g. 200MB (FOREMAN_MAX_FILE_BYTES, default 200MB).")
+    var maxFileBytes: String?
 
     @Option(name: .customLong("max-wait"), help: "How long a native call waits for its job to start (FOREMAN_MAX_WAIT, default 10m).")
     var maxWait: String?
@@ -137,6 +139,7 @@ struct Serve: AsyncParsableCommand {
         overrides[.pollInterval] = pollInterval
         overrides[.maxQueue] = maxQueue
         overrides[.maxBody] = maxBody
+        overrides[.maxFileBytes] = maxFileBytes
         overrides[.maxWait] = maxWait
         overrides[.upstreamTimeout] = upstreamTimeout
         overrides[.retention] = retention
