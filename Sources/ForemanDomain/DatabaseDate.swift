@@ -23,14 +23,7 @@ public enum DatabaseDate {
         var utf8 = Array(text.utf8)
         if utf8.count == 24, utf8[23] == UInt8(ascii: "Z") { utf8.removeLast() }
         guard utf8.count == 23, utf8[10] == UInt8(ascii: " ") || utf8[10] == UInt8(ascii: "T") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in utf8[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
+        func number(_ range: Range<Int>) -> Int? { decimal(utf8[range]) }
         let separators: [(Int, UInt8)] = [(4, UInt8(ascii: "-")), (7, UInt8(ascii: "-")), (13, UInt8(ascii: ":")), (16, UInt8(ascii: ":")), (19, UInt8(ascii: "."))]
         guard separators.allSatisfy({ utf8[$0.0] == $0.1 }) else { return nil }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
@@ -47,14 +40,7 @@ public enum DatabaseDate {
     public static func unixSeconds(rfc3339 text: String) -> Int? {
         let utf8 = Array(text.utf8)
         guard utf8.count >= 20 else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in utf8[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
+        func number(_ range: Range<Int>) -> Int? { decimal(utf8[range]) }
         let separators: [(Int, UInt8)] = [(4, UInt8(ascii: "-")), (7, UInt8(ascii: "-")), (13, UInt8(ascii: ":")), (16, UInt8(ascii: ":"))]
         guard separators.allSatisfy({ utf8[$0.0] == $0.1 }), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(utf8[10]),
             let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
@@ -83,6 +69,16 @@ public enum DatabaseDate {
         }
         let days = daysFromCivil(year: year, month: month, day: day)
         return ((days * 24 + hour) * 60 + minute) * 60 + second - offset
+    }
+
+    /// The value of ASCII decimal digits; `nil` if any byte is not one.
+    private static func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     private static func format(_ date: Date, separator: Character, suffix: String) -> String {

@@ -39,12 +39,7 @@ public actor BatchRunner: Service {
         let wakeup = self.wakeup
         let tick = self.tick
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                    try? await gracefulShutdownAwareSleep(for: tick)
-                    wakeup.signal()
-                }
-            }
+            group.addTask { await wakeup.signal(every: tick) }
             wakeup.signal()
             for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 await advanceAll()

@@ -1,3 +1,5 @@
+import ServiceLifecycle
+
 /// A wake-up signal that coalesces: any number of signals sent while nobody listens wait as one.
 ///
 /// The worker and the webhook outbox each run a loop that looks for work when woken; a burst of commits must cost
@@ -13,5 +15,14 @@ public struct Wakeup: Sendable {
     /// Wakes the loop; cheap, and safe to call from anywhere.
     public func signal() {
         continuation.yield()
+    }
+
+    /// Signals every `tick` until the task is cancelled or the service group shuts down: the loop's clock, for work
+    /// that comes due with time rather than with a commit.
+    public func signal(every tick: Duration) async {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await gracefulShutdownAwareSleep(for: tick)
+            signal()
+        }
     }
 }

@@ -98,12 +98,7 @@ public actor WebhookOutbox: Service {
         let tick = policy.tick
         let wakeup = self.wakeup
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                    try? await gracefulShutdownAwareSleep(for: tick)
-                    wakeup.signal()
-                }
-            }
+            group.addTask { await wakeup.signal(every: tick) }
             wakeup.signal()
             for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 for delivery in await due() {

@@ -516,7 +516,7 @@ struct JobAttempt: Sendable {
     }
 
     /// Whether an answer of `status` may be retried: the target was busy or broken for a moment, not the request.
-    /// Only `/jobs` jobs retry one; a native caller gets the target's answer as it came.
+    /// Only durable jobs (`/jobs` jobs and batch lines) retry one; a native caller gets the target's answer as it came.
     private func isTransient(status: Int) -> Bool {
         !job.origin.isInteractive && [429, 500, 502, 503, 504].contains(status)
     }
@@ -559,7 +559,7 @@ struct JobAttempt: Sendable {
                 metrics.targetError("interrupted")
                 let message = (error as? TargetError)?.description ?? TargetError.interrupted(String(describing: error)).description
                 var result = JobResult.interrupted(message, transcript: lines)
-                // A `/jobs` job starts again from the beginning; a native caller has already seen part of the answer.
+                // A durable job starts again from the beginning; a native caller has already seen part of the answer.
                 if !job.origin.isInteractive { result.retry = .init() }
                 return result
             }
@@ -570,7 +570,7 @@ struct JobAttempt: Sendable {
             if Task.isCancelled { return .cancelled(transcript: lines) }
             if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
                 metrics.targetError("upstream_error")
-                // A stream that began and then failed is the runner's trouble, not the request's: a `/jobs` job
+                // A stream that began and then failed is the runner's trouble, not the request's: a durable job
                 // starts again.
                 return JobResult(outcome: .upstreamError(message), transcript: lines, retry: job.origin.isInteractive ? nil : .init())
             }
