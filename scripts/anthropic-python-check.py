@@ -11,21 +11,14 @@ import sys
 
 import anthropic
 
+from checking import check, passed
+
 url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 chat_model = os.environ.get("CHAT_MODEL", "llama3.2")
 # The client's default: the token as x-api-key.
 client = anthropic.Anthropic(base_url=url, api_key=token, max_retries=0)
-checks = 0
 
-
-def check(name, condition, detail=""):
-    global checks
-    if not condition:
-        print(f"FAIL {name} {detail}")
-        sys.exit(1)
-    checks += 1
-    print(f"ok   {name}")
 
 
 question = [{"role": "user", "content": "What is the capital of France? One word."}]
@@ -59,4 +52,4 @@ try:
 except anthropic.AuthenticationError as error:
     check("a wrong key is a 401 in Anthropic's shape", error.status_code == 401 and error.body["error"]["type"] == "authentication_error", error.body)
 
-print(f"{checks} checks passed")
+passed()

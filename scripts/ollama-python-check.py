@@ -15,20 +15,13 @@ import urllib.request
 
 import ollama
 
+from checking import check, passed
+
 url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 fake = os.environ.get("FAKE_URL", "http://127.0.0.1:11434")
 client = ollama.Client(host=url, headers={"Authorization": f"Bearer {token}"})
-checks = 0
 
-
-def check(name, condition):
-    global checks
-    if not condition:
-        print(f"FAIL {name}")
-        sys.exit(1)
-    checks += 1
-    print(f"ok   {name}")
 
 
 models = client.list().models
@@ -77,4 +70,4 @@ check("eight concurrent chats all complete", all(done))
 state = json.load(urllib.request.urlopen(f"{fake}/_fake/state"))
 check("the target never ran two generations at once", state["max_concurrent_generations"] == 1)
 
-print(f"{checks} passed, 0 failed")
+passed()

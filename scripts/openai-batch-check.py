@@ -24,6 +24,8 @@ import time
 
 import openai
 
+from checking import check, passed
+
 url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 model = os.environ.get("MODEL", "llama3.2")
@@ -33,16 +35,7 @@ embed_model = os.environ.get("EMBED_MODEL", "nomic-embed-text")
 timeout = float(os.environ.get("BATCH_TIMEOUT", "180"))
 client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0)
 WORDS = ["The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering", "."]
-checks = 0
 
-
-def check(name, condition, detail=""):
-    global checks
-    if not condition:
-        print(f"FAIL {name} {detail}")
-        sys.exit(1)
-    checks += 1
-    print(f"ok   {name}")
 
 
 def tokens(index):
@@ -206,4 +199,4 @@ elif phase == "endpoints":
 else:
     sys.exit(f"unknown phase {phase}")
 
-print(f"{checks} checks passed")
+passed()

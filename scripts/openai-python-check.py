@@ -13,22 +13,15 @@ import sys
 
 import openai
 
+from checking import check, passed
+
 url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 chat_model = os.environ.get("CHAT_MODEL", "llama3.2")
 embed_model = os.environ.get("EMBED_MODEL", "nomic-embed-text")
 box = os.environ.get("BOX", "fake")
 client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0)
-checks = 0
 
-
-def check(name, condition, detail=""):
-    global checks
-    if not condition:
-        print(f"FAIL {name} {detail}")
-        sys.exit(1)
-    checks += 1
-    print(f"ok   {name}")
 
 
 ids = [m.id for m in client.models.list().data]
@@ -106,4 +99,4 @@ try:
 except openai.AuthenticationError as error:
     check("a wrong token is a 401", error.status_code == 401)
 
-print(f"{checks} checks passed")
+passed()

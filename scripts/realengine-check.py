@@ -14,21 +14,14 @@ import urllib.request
 
 import ollama
 
+from checking import check, passed
+
 url = os.environ.get("FOREMAN_URL", "http://127.0.0.1:8080")
 token = os.environ.get("FOREMAN_TOKEN", "secret")
 chat_model = os.environ.get("CHAT_MODEL", "smollm2-135m-instruct")
 embed_model = os.environ.get("EMBED_MODEL", "all-minilm-l6-v2")
 client = ollama.Client(host=url, headers={"Authorization": f"Bearer {token}"})
-checks = 0
 
-
-def check(name, condition, detail=""):
-    global checks
-    if not condition:
-        print(f"FAIL {name} {detail}")
-        sys.exit(1)
-    checks += 1
-    print(f"ok   {name}")
 
 
 listed = {m.model for m in client.list().models}
@@ -87,4 +80,4 @@ for model in ("no-such-model", "chat/no-such-model"):
     except ollama.ResponseError as error:
         check(f"an unknown model ({model}) is Ollama's 404", error.status_code == 404, (error.status_code, error.error))
 
-print(f"{checks} checks passed")
+passed()
