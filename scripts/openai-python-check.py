@@ -5,8 +5,8 @@ Usage: FOREMAN_URL=http://127.0.0.1:8080 FOREMAN_TOKEN=secret CHAT_MODEL=llama3.
        BOX=fake python3 scripts/openai-python-check.py
 
 BOX=fake: foreman fronts the fake Ollama (translated calls; the test then reads what the fake received).
-BOX=engine: foreman fronts a real llama.cpp engine as an `openai` provider (calls relayed). Exits non-zero on the
-first failed check.
+BOX=engine: foreman fronts a real llama.cpp engine as an `openai` provider (calls relayed). PHASE (queue-full,
+hang-up) runs one check for a scene the test suite sets; see below. Exits non-zero on the first failed check.
 """
 import os
 import sys
@@ -21,15 +21,35 @@ chat_model = os.environ.get("CHAT_MODEL", "llama3.2")
 embed_model = os.environ.get("EMBED_MODEL", "nomic-embed-text")
 box = os.environ.get("BOX", "fake")
 client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0)
+question = [{"role": "user", "content": "What is the capital of France? One word."}]
 
-
+# Two single checks the test suite sets the scene for (the fake paused, the queue full):
+#   PHASE=queue-full: a chat is refused 503 with Retry-After;
+#   PHASE=hang-up: a streamed chat is read to its first chunk, then the client closes it.
+phase = os.environ.get("PHASE", "all")
+if phase == "queue-full":
+    try:
+        client.chat.completions.create(model=chat_model, messages=question)
+        check("a full queue refuses the call", False)
+    except openai.APIStatusError as error:
+        check("a full queue is a 503 with Retry-After, in OpenAI's shape",
+              error.status_code == 503 and error.response.headers.get("retry-after") is not None
+              and "maximum pending requests exceeded" in error.body.get("message", ""), (error.status_code, error.body))
+    passed()
+    sys.exit(0)
+if phase == "hang-up":
+    stream = client.chat.completions.create(model=chat_model, messages=question, max_tokens=50, stream=True)
+    first = next(iter(stream))
+    check("the stream began", first.choices and first.choices[0].delta.role == "assistant", first)
+    stream.close()
+    passed()
+    sys.exit(0)
 
 ids = [m.id for m in client.models.list().data]
 check("models.list names the chat model", any(i == chat_model or i.startswith(chat_model + ":") for i in ids), ids)
 listed = next(i for i in ids if i == chat_model or i.startswith(chat_model + ":"))
 check("models.retrieve finds it", client.models.retrieve(listed).id == listed)
 
-question = [{"role": "user", "content": "What is the capital of France? One word."}]
 reply = client.chat.completions.create(model=chat_model, messages=question, max_tokens=8, temperature=0,
                                        extra_body={"options": {"num_ctx": 4096}})
 choice = reply.choices[0]

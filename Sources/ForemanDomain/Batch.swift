@@ -7,9 +7,6 @@ public struct Batch: Sendable, Equatable {
         case validating, failed
         case inProgress = "in_progress"
         case finalizing, completed, expired, cancelling, cancelled
-
-        /// Whether the batch still has work ahead: validation, its jobs, or its files.
-        public var isOpen: Bool { [.validating, .inProgress, .finalizing, .cancelling].contains(self) }
     }
 
     /// The endpoints a batch may run, and the kind of job each line becomes.

@@ -34,7 +34,7 @@ public protocol BatchStore: Sendable {
     func batch(id: String) async throws -> Batch?
     /// Batches, newest first, after batch `after`.
     func batches(after: String?, limit: Int) async throws -> [Batch]
-    /// Every batch with work ahead, oldest first.
+    /// Every batch with work ahead, oldest first, with its counts as last stored (not counted from its jobs).
     func openBatches() async throws -> [Batch]
     /// `validating` → `failed`, with OpenAI's `errors` object, and its event.
     func failBatch(id: String, errors: String, now: Date, event: @escaping @Sendable (Batch) -> BatchEvent?) async throws -> Batch?

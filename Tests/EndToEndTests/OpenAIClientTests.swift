@@ -108,23 +108,16 @@ extension ServerTests {
             }
         }
 
-        @Test("a /v1 caller that hangs up mid-stream cancels its job and the box's generation")
+        @Test("an openai client that closes its stream mid-way cancels its job and the box's generation", .enabled(if: available))
         func hangUp() async throws {
             try await Harness.run { harness in
+                // The paused fake sends its first token and holds the second: the client reads one chunk, then closes.
                 await harness.fake.pause()
-                let (firstEvent, gotFirstEvent) = AsyncStream<Void>.makeStream()
-                let body = #"{"model":"llama3.2","stream":true,"max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#
-                let reading = Task {
-                    // However the read ends, the wait below ends with it.
-                    defer { gotFirstEvent.finish() }
-                    let response = try await harness.stream("/v1/chat/completions", json: body)
-                    var chunks = response.body.makeAsyncIterator()
-                    _ = try await chunks.next()
-                    gotFirstEvent.yield()
-                    while try await chunks.next() != nil {}
-                }
-                for await _ in firstEvent { break }
-                reading.cancel()
+                let closed = try await RepositoryScript.run(
+                    "scripts/openai-python-check.py", [],
+                    environment: ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": "llama3.2", "PHASE": "hang-up"]
+                )
+                #expect(closed.status == 0 && closed.output.hasSuffix("checks passed"), "\(closed.output)")
                 await harness.fake.resume()
                 try await eventually("upstream abort") { await harness.fake.abortedGenerations == 1 }
                 try await eventually("the job cancelled") {
@@ -134,7 +127,7 @@ extension ServerTests {
             }
         }
 
-        @Test("errors on /v1 take OpenAI's shape: an unknown route's method, a bad body, a full queue")
+        @Test("errors on /v1 take OpenAI's shape: an unknown route's method, a bad body, a full queue (the openai client's too)")
         func errorShapes() async throws {
             try await Harness.run(configure: { $0.maxQueue = 1 }) { harness in
                 let bad = try await harness.request(.POST, "/v1/chat/completions", json: "[1]")
@@ -163,6 +156,13 @@ extension ServerTests {
                 #expect(full.status == 503 && full.headers.first(name: "Retry-After") != nil, "\(full.body)")
                 let busy = try full.jsonObject()["error"] as? [String: Any]
                 #expect(busy?["type"] as? String == "api_error")
+                if Self.available {
+                    let refused = try await RepositoryScript.run(
+                        "scripts/openai-python-check.py", [],
+                        environment: ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": harness.token ?? "", "CHAT_MODEL": "llama3.2", "PHASE": "queue-full"]
+                    )
+                    #expect(refused.status == 0 && refused.output.hasSuffix("checks passed"), "the openai client sees the 503: \(refused.output)")
+                }
                 await harness.fake.resume()
                 #expect(try await first.value.status == 200)
                 #expect(try await second.value.status == 200)

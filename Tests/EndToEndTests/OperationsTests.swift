@@ -70,6 +70,12 @@ extension ServerTests {
                 #expect(refused.status == 503)
                 #expect(refused.headers.first(name: "Retry-After") == "5")
                 #expect(refused.error == "foreman is shutting down")
+                // OpenAI's surface too, in its own shape.
+                for path in ["/v1/chat/completions", "/v1/batches"] {
+                    let openAI = try await harness.request(.POST, path, json: #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}"#)
+                    let message = (try openAI.jsonObject()["error"] as? [String: Any])?["message"] as? String
+                    #expect(openAI.status == 503 && message == "foreman is shutting down", "\(path): \(openAI.body)")
+                }
                 #expect(try await harness.job(running)["state"] as? String == "running")  // reads still work
                 await fake.resume()
                 let status = process.waitForExit()

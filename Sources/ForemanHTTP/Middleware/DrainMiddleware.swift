@@ -17,4 +17,7 @@ struct DrainMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The paths that create work (a generic type cannot hold a stored static, and a computed set was built per request).
-private let workPaths: Set<String> = ["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/jobs"]
+private let workPaths: Set<String> = [
+    "/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/jobs",
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/responses", "/v1/files", "/v1/batches",
+]

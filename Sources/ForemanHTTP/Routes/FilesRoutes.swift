@@ -40,7 +40,9 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
             for try await chunk in request.body {
                 try form.feed(chunk)
                 if let name = form.startedFile, file == nil {
-                    let started = StoredFile(purpose: .batch, filename: name)
+                    // No control characters, and a bounded length: the name is shown in every listing.
+                    let shown = String(name.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init).prefix(255))
+                    let started = StoredFile(purpose: .batch, filename: shown.isEmpty ? "upload.jsonl" : shown)
                     file = started
                     writer = try await batches.beginFile(started)
                 }
@@ -102,7 +104,7 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
         guard let file = try await batches.file(id: id) else { throw Self.notFound(id) }
         let batches = self.batches
         var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: String(file.bytes)]
-        headers[.contentDisposition] = "attachment; filename=\"\(file.filename.replacingOccurrences(of: "\"", with: ""))\""
+        headers[.contentDisposition] = "attachment; filename=\"\(Self.safeName(file.filename))\""
         return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: file.bytes) { writer in
             var seq = 0
             while let chunk = try await batches.chunk(fileID: id, seq: seq) {
@@ -111,6 +113,12 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// A file name fit for a `Content-Disposition` header: printable ASCII without quotes or backslashes.
+    static func safeName(_ name: String) -> String {
+        let kept = String(name.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }.map(Character.init).prefix(255))
+        return kept.isEmpty ? "upload.jsonl" : kept
     }
 
     static func notFound(_ id: String) -> APIError {
