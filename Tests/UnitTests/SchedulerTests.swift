@@ -157,4 +157,106 @@ struct SchedulerTests {
         #expect(fifo == 60)
         #expect(drain(batch, policy: .init(), rng: &rng, models: models) < fifo)
     }
+
+    // MARK: Fair share (ADR 0022)
+
+    @Test("fair order: keys by their last start (never first), one job from each in turn, each key's jobs in FIFO order")
+    func fairOrder() {
+        let queue = [
+            Candidate(seq: 1, model: "m", priority: 0, owner: "a"), Candidate(seq: 2, model: "m", priority: 0, owner: "a"),
+            Candidate(seq: 3, model: "m", priority: 0, owner: "a"), Candidate(seq: 4, model: "m", priority: 0, owner: "b"),
+            Candidate(seq: 5, model: "m", priority: 0, owner: "c"), Candidate(seq: 6, model: "m", priority: 0, owner: "c"),
+        ]
+        let order = Scheduler.fairOrder(queue, lastStarted: ["a": 10, "c": 5]).map(\.seq)
+        #expect(order == [4, 5, 1, 6, 2, 3])
+        // Never-started keys go by their oldest job; so do keys tied on their last start.
+        #expect(Scheduler.fairOrder(queue, lastStarted: [:]).map(\.seq) == [1, 4, 5, 2, 6, 3])
+        #expect(Scheduler.fairOrder(queue, lastStarted: ["a": 3, "b": 3, "c": 3]).map(\.seq) == [1, 4, 5, 2, 6, 3])
+        // The head of the fair order runs, and affinity passes over jobs in that order.
+        #expect(Scheduler.decide(queue: queue, chatSlot: nil, now: start, policy: .init(), lastStarted: ["a": 10, "c": 5])?.chosen == 4)
+        var mixed = queue
+        mixed[4].model = "other"
+        // c, b, a: c's first job ("other") heads the order, and b's first passes it for the resident model.
+        #expect(Scheduler.decide(queue: mixed, chatSlot: "m", now: start, policy: .init(), lastStarted: ["a": 10, "c": 5, "b": 7]) == .init(chosen: 4, passedOver: [5]))
+    }
+
+    @Test("one key, or none: the fair order is the FIFO order, and every decision is ADR 0007's", arguments: 0..<100)
+    func oneKeyIsFIFO(seed: Int) {
+        var rng = SplitMix64(state: UInt64(seed))
+        let owner = ["a", nil].randomElement(using: &rng)!
+        let queue = (1...Int.random(in: 1...30, using: &rng)).map { seq in
+            Candidate(seq: Int64(seq), model: ["a", "b", "c"].randomElement(using: &rng)!, priority: 0, skips: Int.random(in: 0...3, using: &rng), owner: owner)
+        }
+        #expect(Scheduler.fairOrder(queue, lastStarted: ["a": Int64.random(in: 0...9, using: &rng)]) == queue)
+        let anonymous = queue.map { Candidate(seq: $0.seq, model: $0.model, priority: $0.priority, skips: $0.skips) }
+        for slot in [nil, "a", "b", "z"] {
+            #expect(Scheduler.decide(queue: queue, chatSlot: slot, now: start, policy: .init(), lastStarted: ["a": 4])
+                == Scheduler.decide(queue: anonymous, chatSlot: slot, now: start, policy: .init()))
+        }
+    }
+
+    /// Drains `queue` (one priority) with the keys taking turns, as the store will: each start records its key's
+    /// turn and the chat slot's model. `arrival` joins the queue after `after` starts. Returns, for each job, how
+    /// many jobs started before it.
+    func fairDrain(
+        _ initial: [Candidate], policy: Scheduler.Policy, arrival: (after: Int, job: Candidate)? = nil, rng: inout SplitMix64
+    ) -> [Int64: Int] {
+        var queue = initial
+        var lastStarted: [String: Int64] = [:]
+        var slot: String? = ["a", "b", nil].randomElement(using: &rng)!
+        var startedBefore: [Int64: Int] = [:]
+        var starts = 0
+        while !queue.isEmpty || (arrival.map { startedBefore[$0.job.seq] == nil } ?? false) {
+            if let arrival, starts == arrival.after, !queue.contains(where: { $0.seq == arrival.job.seq }), startedBefore[arrival.job.seq] == nil {
+                queue.append(arrival.job)
+            }
+            guard let decision = Scheduler.decide(queue: queue, chatSlot: slot, now: start, policy: policy, lastStarted: lastStarted),
+                let chosen = queue.first(where: { $0.seq == decision.chosen })
+            else { break }
+            for seq in decision.passedOver {
+                guard let index = queue.firstIndex(where: { $0.seq == seq }) else { continue }
+                queue[index].skips += 1
+                if queue[index].firstSkippedAt == nil { queue[index].firstSkippedAt = start }
+            }
+            startedBefore[chosen.seq] = starts
+            starts += 1
+            lastStarted[chosen.owner ?? ""] = Int64(starts)
+            slot = chosen.model
+            queue.removeAll { $0.seq == chosen.seq }
+        }
+        return startedBefore
+    }
+
+    @Test("random queues of up to five keys: each key starts a job after at most k − 1 others by turn, plus the skip bound", arguments: 0..<200)
+    func fairBound(seed: Int) {
+        var rng = SplitMix64(state: UInt64(seed))
+        var policy = Scheduler.Policy()
+        policy.maxSkip = Int.random(in: 0...6, using: &rng)
+        let keys = ["k1", "k2", "k3", "k4", "k5"].prefix(Int.random(in: 1...5, using: &rng))
+        let queue = (1...Int.random(in: 1...60, using: &rng)).map { seq in
+            Candidate(seq: Int64(seq), model: ["a", "b", "c"].randomElement(using: &rng)!, priority: 0, owner: keys.randomElement(using: &rng)!)
+        }
+        let started = fairDrain(queue, policy: policy, rng: &rng)
+        // Per key: within a key, affinity may run a later job of its own first (ADR 0007's bounds hold for that).
+        let present = Set(queue.compactMap(\.owner))
+        for key in present {
+            let first = queue.filter { $0.owner == key }.compactMap { started[$0.seq] }.min() ?? .max
+            #expect(first <= present.count - 1 + policy.maxSkip, "key \(key): \(first) starts before its first")
+        }
+        #expect(started.count == queue.count, "every job ran")
+    }
+
+    @Test("the issue's case: key A queues 200 jobs, key B then queues 1; B's job starts within 1 + the skip bound, not after A's 200", arguments: 0..<50)
+    func oneJobBehindTwoHundred(seed: Int) {
+        var rng = SplitMix64(state: UInt64(seed))
+        var policy = Scheduler.Policy()
+        policy.maxSkip = Int.random(in: 0...8, using: &rng)
+        let queue = (1...200).map { seq in Candidate(seq: Int64(seq), model: ["a", "b"].randomElement(using: &rng)!, priority: 0, owner: "A") }
+        let after = Int.random(in: 0...20, using: &rng)
+        let single = Candidate(seq: 201, model: ["a", "b", "c"].randomElement(using: &rng)!, priority: 0, owner: "B")
+        let started = fairDrain(queue, policy: policy, arrival: (after, single), rng: &rng)
+        let waited = (started[201] ?? .max) - after
+        // k = 2: one start by turn (when A has not started one yet either), and the skip bound.
+        #expect(waited <= 1 + policy.maxSkip, "B's job waited \(waited) starts with maxSkip \(policy.maxSkip), after \(after)")
+    }
 }
