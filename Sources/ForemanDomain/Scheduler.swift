@@ -49,7 +49,8 @@ public enum Scheduler {
     }
 
     /// Whether the oldest job of the top priority is the choice whatever waits behind it: the chat slot is empty or
-    /// already holds its model. The store then reads that one job instead of a window of the queue.
+    /// already holds its model. The store then reads that one job instead of a window of the queue. This holds only
+    /// while the top priority has jobs of one key: with more, the fair order's head may be another (ADR 0022).
     public static func headDecides(_ head: Candidate, chatSlot: String?) -> Bool {
         guard let chatSlot else { return true }
         return ModelName.normalized(head.model) == ModelName.normalized(chatSlot)
