@@ -137,7 +137,8 @@ elif phase == "invalid":
     good = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
             "body": {"model": model, "messages": [{"role": "user", "content": "hi"}]}}
     rows = [json.dumps(good), "not json", json.dumps({**good, "url": "/v1/embeddings"}), json.dumps(good),
-            json.dumps({**good, "custom_id": "b", "body": {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}})]
+            json.dumps({**good, "custom_id": "b", "body": {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}}),
+            json.dumps({**good, "custom_id": "c" * 513})]
     uploaded = client.files.create(file=("bad.jsonl", io.BytesIO(("\n".join(rows) + "\n").encode())), purpose="batch")
     batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h",
                                   extra_body={"webhook_url": webhook} if webhook else None)
@@ -145,7 +146,8 @@ elif phase == "invalid":
     check("a bad file fails validation", batch.status == "failed" and batch.request_counts.total == 0, batch)
     found = sorted((e.line, e.code) for e in batch.errors.data)
     check("each bad line is named with its number",
-          found == [(2, "invalid_json_line"), (3, "mismatched_endpoint"), (4, "duplicate_custom_id"), (5, "model_not_found")], found)
+          found == [(2, "invalid_json_line"), (3, "mismatched_endpoint"), (4, "duplicate_custom_id"), (5, "model_not_found"),
+                    (6, "invalid_request")], found)
     try:
         client.files.create(file=("x.jsonl", io.BytesIO(b"{}\n")), purpose="fine-tune")
         check("a purpose other than batch is refused", False)

@@ -36,6 +36,9 @@ public struct BatchLine: Sendable, Equatable {
         }
     }
 
+    /// The longest `custom_id` taken, in bytes.
+    public static let maxCustomIDBytes = 512
+
     /// Checks line `number` for a batch whose endpoint is `endpoint`.
     public static func parse(_ line: Data, number: Int, endpoint: String) -> Result<BatchLine, Refusal> {
         func refuse(_ code: String, _ message: String, param: String? = nil) -> Result<BatchLine, Refusal> {
@@ -47,6 +50,10 @@ public struct BatchLine: Sendable, Equatable {
         }
         guard let customID = object["custom_id"] as? String, !customID.isEmpty else {
             return refuse("missing_required_parameter", "custom_id is required and must be a non-empty string.", param: "custom_id")
+        }
+        // Every custom_id of a batch is held during validation: a bound keeps 50,000 of them small.
+        guard customID.utf8.count <= maxCustomIDBytes else {
+            return refuse("invalid_request", "custom_id is longer than \(maxCustomIDBytes) bytes.", param: "custom_id")
         }
         guard let method = object["method"] as? String, method.uppercased() == "POST" else {
             return refuse("invalid_method", "method must be POST.", param: "method")

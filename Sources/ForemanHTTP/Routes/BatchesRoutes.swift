@@ -88,7 +88,7 @@ struct BatchesRoutes<Context: RequestContext>: Sendable {
     /// foreman's `webhook_url` extension (ADR 0020), held to the same rules as a job's `state_webhook_url`.
     private func webhookURL(_ value: Any?) throws -> String? {
         guard let value, !(value is NSNull) else { return nil }
-        guard let text = value as? String, let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let text = value as? String, text.utf8.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else { throw APIError(.badRequest, "Invalid 'webhook_url': expected an http:// or https:// URL.") }
         if let refusal = webhooks.refusal(host: host) {
