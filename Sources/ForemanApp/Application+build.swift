@@ -81,6 +81,8 @@ private func assemble(
         metrics: metrics,
         logger: logger
     )
+    let keys = KeyRing(store: store)
+    try await keys.load()
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
     if recovery != StoreRecovery() {
         logger.notice(
@@ -121,7 +123,7 @@ private func assemble(
             maxFileBytes: config.maxFileBytes, maxWait: config.maxWait, webhookAddresses: config.webhookAddresses,
             providerURLs: Dictionary(declarations.map { ($0.name, $0.url) }, uniquingKeysWith: { first, _ in first })
         ),
-        service: service, batches: BatchService(runner: batches), gate: gate, registry: registry, logger: logger
+        service: service, batches: BatchService(runner: batches), keys: keys, gate: gate, registry: registry, logger: logger
     )
     let connections = ConnectionBudget(
         limit: config.maxConnections ?? ConnectionBudget.limit(forDescriptors: DescriptorLimit.current), metrics: metrics, logger: logger

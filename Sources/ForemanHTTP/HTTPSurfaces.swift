@@ -48,6 +48,7 @@ public enum HTTPSurfaces {
         settings: Settings,
         service: JobService,
         batches: BatchService,
+        keys: KeyRing,
         gate: ShutdownGate,
         registry: PrometheusCollectorRegistry,
         logger: Logger
@@ -56,12 +57,13 @@ public enum HTTPSurfaces {
         router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: settings.logBodies, maxBodyBytes: settings.maxBodyBytes))
         var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }.merging(OpenAIRoutes.routes) { a, _ in a }
             .merging(FilesRoutes<ConnectionContext>.routes) { a, _ in a }.merging(BatchesRoutes<ConnectionContext>.routes) { a, _ in a }
+            .merging(AdminRoutes.routes) { a, _ in a }
         routes["/healthz"] = [.get]
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
         let verifier = settings.token.map(BearerTokenVerifier.init(token:))
         if let verifier {
-            router.add(middleware: AuthMiddleware(verifier: verifier, metricsPublic: settings.metricsPublic))
+            router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, metricsPublic: settings.metricsPublic))
         }
         router.add(middleware: DrainMiddleware(gate: gate))
         HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service).register(on: router)
@@ -76,6 +78,7 @@ public enum HTTPSurfaces {
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
+        AdminRoutes(keys: keys, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)
         return router.buildResponder()

@@ -213,6 +213,15 @@ public enum ForemanDatabase {
                 CREATE INDEX webhook_delivery_pending ON webhook_delivery(endpoint, next_attempt_at, seq) WHERE state = 'pending';
                 """)
         }
+        migrator.registerMigration("v11: keys") { db in
+            // ADR 0022: callers' keys. The secret is kept only as its SHA-256.
+            try db.execute(sql: """
+                CREATE TABLE api_key (
+                    id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, secret_hash BLOB NOT NULL UNIQUE, scopes TEXT NOT NULL,
+                    priority_ceiling INTEGER, max_concurrent INTEGER, requests_per_minute INTEGER, tokens_per_day INTEGER,
+                    created_at DATETIME NOT NULL, revoked_at DATETIME);
+                """)
+        }
         return migrator
     }
 }

@@ -1,3 +1,4 @@
+import ForemanDomain
 import ForemanEngine
 import ForemanTarget
 import Hummingbird
@@ -7,9 +8,12 @@ import NIOCore
 import NIOHTTPTypes
 
 /// foreman's request context: Hummingbird's basic one, plus the connection the request came on, so a handler can
-/// learn that its caller hung up without giving up keep-alive (ADR 0010).
+/// learn that its caller hung up without giving up keep-alive (ADR 0010), and the key that made the request.
 public struct ConnectionContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The key that made the request (ADR 0022), set by ``AuthMiddleware``; the bootstrap key when foreman runs
+    /// without a token.
+    public var caller: APIKey = .bootstrap
     /// The connection the request arrived on.
     public let channel: any Channel
 

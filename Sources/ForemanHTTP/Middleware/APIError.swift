@@ -75,6 +75,8 @@ extension APIError {
             return APIError(.notFound, "model '\(model)' not found")
         case JobStoreError.queueFull, is EmbeddingLane.Busy:
             return .queueFull
+        case KeyStoreError.nameTaken(let name):
+            return APIError(.conflict, "a key named '\(name)' exists")
         case JobStoreError.idempotencyKeyReused:
             return APIError(.unprocessableContent, "Idempotency-Key was already used with a different request body")
         case is CancellationError:

@@ -1,5 +1,6 @@
 import ForemanEngine
 import Crypto
+import Foundation
 
 /// Checks `Authorization: Bearer <token>` headers without leaking the token through timing.
 ///
@@ -20,11 +21,15 @@ public struct BearerTokenVerifier: Sendable {
         return verify(token: header.dropFirst(scheme.count))
     }
 
-    /// Whether `token`, presented bare (Anthropic's `x-api-key`), is the right one.
+    /// Whether `token`, presented bare, is the right one.
     public func verify(token: some StringProtocol) -> Bool {
-        let presented = Array(SHA256.hash(data: Array(token.utf8)))
+        verify(hash: KeyRing.hash(token))
+    }
+
+    /// Whether a presented token whose SHA-256 is `hash` is the right one.
+    public func verify(hash: Data) -> Bool {
         var difference: UInt8 = 0
-        for (a, b) in zip(presented, expected) { difference |= a ^ b }
-        return difference == 0
+        for (a, b) in zip(hash, expected) { difference |= a ^ b }
+        return difference == 0 && hash.count == expected.count
     }
 }

@@ -1,0 +1,22 @@
+import ForemanDomain
+import HTTPTypes
+
+/// The scope each route asks of a key (ADR 0022). A route that reveals nothing (the model lists, `/api/show`,
+/// `/api/version`) asks only for a valid key.
+enum RouteScope {
+    static func required(_ method: HTTPRequest.Method, _ path: String) -> APIKey.Scope? {
+        if path == "/metrics" || path.hasPrefix("/admin/") || path == "/admin" { return .admin }
+        if path == "/jobs" || path.hasPrefix("/jobs/") || path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") { return .jobs }
+        if modelManagement.contains(path) { return .models }
+        if method == .post, inference.contains(path) { return .inference }
+        return nil
+    }
+
+    private static let inference: Set<String> = [
+        "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/responses",
+    ]
+
+    /// Ollama's model management (issue #18).
+    private static let modelManagement: Set<String> = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"]
+}

@@ -1,0 +1,19 @@
+import ForemanDomain
+
+/// A key as the keys API shows it; its secret only in the answer that created it.
+enum KeyDocument {
+    static func render(_ key: APIKey, secret: String? = nil) -> String {
+        var writer = JSONObjectWriter()
+        writer.string("id", key.id)
+        writer.string("name", key.name)
+        writer.raw("scopes", JSONObjectWriter.array(key.scopes.sorted().map { JSONObjectWriter.quoted($0.rawValue) }))
+        writer.int("priority_ceiling", key.priorityCeiling)
+        writer.int("max_concurrent", key.maxConcurrent)
+        writer.int("requests_per_minute", key.requestsPerMinute)
+        writer.int("tokens_per_day", key.tokensPerDay)
+        writer.date("created_at", key.createdAt)
+        writer.date("revoked_at", key.revokedAt)
+        if let secret { writer.string("secret", secret) }
+        return writer.finished()
+    }
+}

@@ -1,0 +1,116 @@
+import ForemanTestSupport
+import NIOHTTP1
+import Foundation
+import Testing
+
+extension ServerTests {
+    /// Keys (ADR 0022): the keys API, scopes on the routes, revocation at once, and keys kept across a restart.
+    @Suite("Keys")
+    struct KeysTests {
+        static let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false}"#
+
+        /// Creates key `name` with `scopes` as the bootstrap admin, and returns its id and secret.
+        static func create(_ harness: Harness, _ name: String, _ scopes: [String]) async throws -> (id: String, secret: String) {
+            let body = #"{"name":""# + name + #"","scopes":["# + scopes.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+            let created = try await harness.request(.POST, "/admin/keys", json: body)
+            try #require(created.status == 201, "\(created.body)")
+            let object = try created.jsonObject()
+            return (try #require(object["id"] as? String), try #require(object["secret"] as? String))
+        }
+
+        @Test("a key may use what its scopes allow and nothing else; revoked, it is refused at once")
+        func scopes() async throws {
+            try await Harness.run { harness in
+                let alice = try await Self.create(harness, "alice", ["inference"])
+                let bob = try await Self.create(harness, "bob", ["jobs"])
+                #expect(alice.secret.hasPrefix("fk_") && alice.secret.count == 35 && alice.secret != bob.secret)
+
+                // Alice: inference, and the reads that reveal nothing.
+                for (method, path, body) in [
+                    (HTTPMethod.GET, "/api/tags", nil), (.POST, "/api/chat", Self.chat), (.POST, "/v1/chat/completions", Self.chat),
+                    (.GET, "/v1/models", nil), (.POST, "/api/show", #"{"model":"llama3.2"}"#),
+                ] as [(HTTPMethod, String, String?)] {
+                    let response = try await harness.request(method, path, json: body, token: .some(alice.secret))
+                    #expect(response.status == 200, "alice \(method.rawValue) \(path): \(response.status) \(response.body)")
+                }
+                for (method, path, body) in [
+                    (HTTPMethod.POST, "/jobs", #"{"kind":"chat","request":{"model":"llama3.2","messages":[]}}"#), (.GET, "/jobs", nil),
+                    (.GET, "/admin/keys", nil), (.GET, "/v1/batches", nil), (.GET, "/metrics", nil),
+                ] as [(HTTPMethod, String, String?)] {
+                    let response = try await harness.request(method, path, json: body, token: .some(alice.secret))
+                    #expect(response.status == 403, "alice \(method.rawValue) \(path): \(response.status) \(response.body)")
+                }
+                let refused = try await harness.request(.GET, "/v1/batches", token: .some(alice.secret))
+                let shape = try refused.jsonObject()["error"] as? [String: Any]
+                #expect(shape?["message"] as? String != nil, "OpenAI's shape on /v1")
+                // Anthropic's clients send the key as x-api-key.
+                let message = #"{"model":"llama3.2","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}"#
+                let anthropic = try await harness.request(.POST, "/v1/messages", json: message, token: .some(nil), headers: [("x-api-key", alice.secret)])
+                #expect(anthropic.status == 200, "\(anthropic.body)")
+
+                // Bob: jobs, not inference.
+                let submitted = try await harness.request(.POST, "/jobs", json: #"{"kind":"chat","request":"# + Self.chat + "}", token: .some(bob.secret))
+                #expect(submitted.status == 202, "\(submitted.body)")
+                #expect(try await harness.request(.POST, "/api/chat", json: Self.chat, token: .some(bob.secret)).status == 403)
+
+                // Widened, alice may submit at once; revoked, she is refused at once.
+                let widened = try await harness.request(.PATCH, "/admin/keys/\(alice.id)", json: #"{"scopes":["inference","jobs"],"requests_per_minute":60}"#)
+                let perMinute = try widened.jsonObject()["requests_per_minute"] as? Int
+                #expect(widened.status == 200 && perMinute == 60, "\(widened.body)")
+                #expect(try await harness.request(.GET, "/jobs", token: .some(alice.secret)).status == 200)
+                let revoked = try await harness.request(.DELETE, "/admin/keys/\(alice.id)")
+                let revokedAt = try revoked.jsonObject()["revoked_at"] as? String
+                #expect(revoked.status == 200 && revokedAt != nil)
+                #expect(try await harness.request(.GET, "/api/tags", token: .some(alice.secret)).status == 401)
+                #expect(try await harness.request(.GET, "/api/tags", token: .some("fk_" + String(repeating: "0", count: 32))).status == 401)
+
+                // The list shows every key, never a secret.
+                let listed = try await harness.request(.GET, "/admin/keys")
+                #expect(listed.status == 200 && !listed.body.contains("fk_") && !listed.body.contains("secret"))
+                let names = (try listed.jsonObject()["keys"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+                #expect(names == ["alice", "bob"])
+            }
+        }
+
+        @Test("the keys API refuses bad fields, a taken name and unknown keys")
+        func refusals() async throws {
+            try await Harness.run { harness in
+                _ = try await Self.create(harness, "carol", ["inference"])
+                for (body, status) in [
+                    (#"{"name":"carol","scopes":["inference"]}"#, 409),
+                    (#"{"name":"Carol!","scopes":["inference"]}"#, 400),
+                    (#"{"name":"dave","scopes":[]}"#, 400),
+                    (#"{"name":"dave","scopes":["root"]}"#, 400),
+                    (#"{"name":"dave"}"#, 400),
+                    (#"{"scopes":["jobs"]}"#, 400),
+                    (#"{"name":"dave","scopes":["jobs"],"max_concurrent":0}"#, 400),
+                    (#"{"name":"dave","scopes":["jobs"],"tokens_per_day":"lots"}"#, 400),
+                    (#"{"name":"dave","scopes":["jobs"],"colour":"red"}"#, 400),
+                    ("[]", 400),
+                ] {
+                    let response = try await harness.request(.POST, "/admin/keys", json: body)
+                    #expect(response.status == status && response.error != nil, "\(body): \(response.status) \(response.body)")
+                }
+                for (method, path) in [(HTTPMethod.GET, "/admin/keys/key_nope"), (.DELETE, "/admin/keys/key_nope"), (.PATCH, "/admin/keys/key_nope")] {
+                    let response = try await harness.request(method, path, json: method == .PATCH ? "{}" : nil)
+                    #expect(response.status == 404, "\(method.rawValue) \(path): \(response.body)")
+                }
+            }
+        }
+
+        @Test("keys and revocations are kept across a restart")
+        func keptAcrossRestart() async throws {
+            let database = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-keys-\(UUID().uuidString).db").path
+            let (kept, gone) = try await Harness.run(databasePath: database) { harness in
+                let kept = try await Self.create(harness, "erin", ["inference"])
+                let gone = try await Self.create(harness, "frank", ["inference"])
+                #expect(try await harness.request(.DELETE, "/admin/keys/\(gone.id)").status == 200)
+                return (kept.secret, gone.secret)
+            }
+            try await Harness.run(databasePath: database) { (harness: Harness) async throws in
+                #expect(try await harness.request(.GET, "/api/tags", token: .some(kept)).status == 200)
+                #expect(try await harness.request(.GET, "/api/tags", token: .some(gone)).status == 401)
+            }
+        }
+    }
+}
