@@ -50,6 +50,17 @@ public struct APIKey: Sendable, Equatable {
         id: "key_admin", name: "admin", scopes: Set(Scope.allCases), createdAt: Date(timeIntervalSince1970: 0)
     )
 
+    /// What a job, batch or file this key makes records as its owner: `nil` for the bootstrap key.
+    public var ownerID: String? { id == Self.bootstrap.id ? nil : id }
+
+    /// Whether this key may see and touch work owned by `owner`: its own, or anyone's with the admin scope.
+    public func reaches(_ owner: String?) -> Bool {
+        scopes.contains(.admin) || (owner != nil && owner == ownerID)
+    }
+
+    /// The listing filter for this key: its own work, or everything with the admin scope.
+    public var listedOwner: String? { scopes.contains(.admin) ? nil : id }
+
     /// `key_` and a ULID in lowercase.
     public static func makeID() -> String {
         "key_" + JobID.make().dropFirst("job_".count).lowercased()

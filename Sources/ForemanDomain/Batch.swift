@@ -25,6 +25,8 @@ public struct Batch: Sendable, Equatable {
     public var status: Status
     /// The caller's `metadata` object, as JSON text.
     public var metadata: String?
+    /// The key that made the batch (ADR 0022); `nil` for the bootstrap key.
+    public var owner: String?
     /// Where the batch's final status is announced (foreman's extension; ADR 0020).
     public var webhookURL: String?
     /// Validation errors: OpenAI's `errors` object, as JSON text.

@@ -42,6 +42,8 @@ public struct Job: Sendable, Equatable {
     /// The caller's `Idempotency-Key`, and a SHA-256 of the body it came with.
     public var idempotencyKey: String?
     public var requestFingerprint: String?
+    /// The key that made the job (ADR 0022); `nil` for the bootstrap key.
+    public var owner: String?
     /// The batch a `batch` job belongs to, and its line's `custom_id` (ADR 0020).
     public var batchID: String?
     public var customID: String?

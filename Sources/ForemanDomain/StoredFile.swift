@@ -25,6 +25,8 @@ public struct StoredFile: Sendable, Equatable {
     public var bytes: Int
     public var status: Status
     public var createdAt: Date
+    /// The key that uploaded the file, or whose batch wrote it (ADR 0022); `nil` for the bootstrap key.
+    public var owner: String?
 
     public init(id: String = StoredFile.makeID(), purpose: Purpose, filename: String, createdAt: Date = Date()) {
         self.id = id

@@ -19,8 +19,9 @@ public protocol BatchStore: Sendable {
     func deleteUnfinishedFiles() async throws -> Int
     /// The whole file `id`, if there is one.
     func file(id: String) async throws -> StoredFile?
-    /// Whole files, newest first (oldest first with `ascending`), after file `after` in that order.
-    func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool) async throws -> [StoredFile]
+    /// Whole files, newest first (oldest first with `ascending`), after file `after` in that order; with `owner`,
+    /// that key's only.
+    func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool, owner: String?) async throws -> [StoredFile]
     /// Chunk `seq` of file `fileID`, or `nil` past its last.
     func chunk(fileID: String, seq: Int) async throws -> Data?
     /// Runs `body` on every non-blank line of file `fileID` (numbered from 1), one chunk in memory at a time.
@@ -32,8 +33,8 @@ public protocol BatchStore: Sendable {
     func insertBatch(_ batch: Batch) async throws
     /// Batch `id`; while it runs, its counts are its jobs' as they stand.
     func batch(id: String) async throws -> Batch?
-    /// Batches, newest first, after batch `after`.
-    func batches(after: String?, limit: Int) async throws -> [Batch]
+    /// Batches, newest first, after batch `after`; with `owner`, that key's only.
+    func batches(after: String?, limit: Int, owner: String?) async throws -> [Batch]
     /// Every batch with work ahead, oldest first, with its counts as last stored (not counted from its jobs).
     func openBatches() async throws -> [Batch]
     /// `validating` → `failed`, with OpenAI's `errors` object, and its event.

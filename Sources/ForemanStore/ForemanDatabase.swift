@@ -214,12 +214,16 @@ public enum ForemanDatabase {
                 """)
         }
         migrator.registerMigration("v11: keys") { db in
-            // ADR 0022: callers' keys. The secret is kept only as its SHA-256.
+            // ADR 0022: callers' keys, the secret kept only as its SHA-256; and the key that made each job, batch and
+            // file (none: the bootstrap key's, as every row made before).
             try db.execute(sql: """
                 CREATE TABLE api_key (
                     id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, secret_hash BLOB NOT NULL UNIQUE, scopes TEXT NOT NULL,
                     priority_ceiling INTEGER, max_concurrent INTEGER, requests_per_minute INTEGER, tokens_per_day INTEGER,
                     created_at DATETIME NOT NULL, revoked_at DATETIME);
+                ALTER TABLE job ADD COLUMN owner TEXT;
+                ALTER TABLE batch ADD COLUMN owner TEXT;
+                ALTER TABLE file ADD COLUMN owner TEXT;
                 """)
         }
         return migrator

@@ -14,7 +14,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         case requestFingerprint = "request_fingerprint"
         case skips, firstSkippedAt = "first_skipped_at"
         case provider, ranOn = "ran_on"
-        case batchID = "batch_id", customID = "custom_id"
+        case batchID = "batch_id", customID = "custom_id", owner
     }
 
     public static let databaseTableName = "job"
@@ -41,6 +41,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
         ranOn = row[Column.ranOn]
         batchID = row[Column.batchID]
         customID = row[Column.customID]
+        owner = row[Column.owner]
     }
 
     public func encode(to container: inout PersistenceContainer) {
@@ -60,7 +61,7 @@ extension Job: FetchableRecord, MutablePersistableRecord {
             (.startedAt, startedAt.map(DatabaseDate.storage)), (.finishedAt, finishedAt.map(DatabaseDate.storage)),
             (.attempts, attempts), (.error, error), (.response, response), (.metadata, metadata),
             (.stateWebhookURL, stateWebhookURL), (.idempotencyKey, idempotencyKey), (.requestFingerprint, requestFingerprint),
-            (.skips, skips), (.firstSkippedAt, firstSkippedAt.map(DatabaseDate.storage)), (.batchID, batchID), (.customID, customID),
+            (.skips, skips), (.firstSkippedAt, firstSkippedAt.map(DatabaseDate.storage)), (.batchID, batchID), (.customID, customID), (.owner, owner),
             (.provider, provider), (.ranOn, ranOn),
         ]
     }

@@ -11,12 +11,12 @@ extension SQLiteJobStore: BatchStore {
             try await pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO batch (id, endpoint, input_file_id, completion_window, status, metadata, webhook_url, created_at, expires_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO batch (id, endpoint, input_file_id, completion_window, status, metadata, webhook_url, created_at, expires_at, owner)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         batch.id, batch.endpoint, batch.inputFileID, batch.completionWindow, batch.status.rawValue, batch.metadata, batch.webhookURL,
-                        DatabaseDate.storage(batch.createdAt), DatabaseDate.storage(batch.expiresAt),
+                        DatabaseDate.storage(batch.createdAt), DatabaseDate.storage(batch.expiresAt), batch.owner,
                     ]
                 )
             }
@@ -28,13 +28,21 @@ extension SQLiteJobStore: BatchStore {
         try await pool.read { db in try Self.batch(db, id: id) }
     }
 
-    /// Batches, newest first, after batch `after` in that order.
-    public nonisolated func batches(after: String?, limit: Int) async throws -> [Batch] {
+    /// Batches, newest first, after batch `after` in that order; with `owner`, that key's only.
+    public nonisolated func batches(after: String?, limit: Int, owner: String?) async throws -> [Batch] {
         try await pool.read { db in
-            let ids = try String.fetchAll(
-                db, sql: after == nil ? "SELECT id FROM batch ORDER BY id DESC LIMIT ?" : "SELECT id FROM batch WHERE id < ? ORDER BY id DESC LIMIT ?",
-                arguments: after.map { [$0, limit] } ?? [limit]
-            )
+            var sql = "SELECT id FROM batch WHERE 1"
+            var arguments: StatementArguments = []
+            if let after {
+                sql += " AND id < ?"
+                arguments += [after]
+            }
+            if let owner {
+                sql += " AND owner = ?"
+                arguments += [owner]
+            }
+            arguments += [limit]
+            let ids = try String.fetchAll(db, sql: sql + " ORDER BY id DESC LIMIT ?", arguments: arguments)
             return try ids.compactMap { try Self.batch(db, id: $0) }
         }
     }
@@ -227,6 +235,7 @@ extension Batch {
         }
         self.init(id: row["id"], endpoint: row["endpoint"], inputFileID: row["input_file_id"], metadata: row["metadata"], webhookURL: row["webhook_url"], createdAt: created)
         self.completionWindow = row["completion_window"]
+        self.owner = row["owner"]
         self.status = status
         self.expiresAt = expires
         self.errors = row["errors"]

@@ -10,8 +10,8 @@ extension SQLiteJobStore {
         try await writer.around {
             try await pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO file (id, purpose, filename, bytes, status, created_at) VALUES (?, ?, ?, 0, ?, ?)",
-                    arguments: [file.id, file.purpose.rawValue, file.filename, file.status.rawValue, DatabaseDate.storage(file.createdAt)]
+                    sql: "INSERT INTO file (id, purpose, filename, bytes, status, created_at, owner) VALUES (?, ?, ?, 0, ?, ?, ?)",
+                    arguments: [file.id, file.purpose.rawValue, file.filename, file.status.rawValue, DatabaseDate.storage(file.createdAt), file.owner]
                 )
             }
         }
@@ -65,14 +65,19 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Whole files, newest first (oldest first with `ascending`), after the file `after` in that order.
-    public nonisolated func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool) async throws -> [StoredFile] {
+    /// Whole files, newest first (oldest first with `ascending`), after the file `after` in that order; with
+    /// `owner`, that key's only.
+    public nonisolated func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool, owner: String?) async throws -> [StoredFile] {
         try await pool.read { db in
             var sql = "SELECT * FROM file WHERE status = 'processed'"
             var arguments: StatementArguments = []
             if let purpose {
                 sql += " AND purpose = ?"
                 arguments += [purpose.rawValue]
+            }
+            if let owner {
+                sql += " AND owner = ?"
+                arguments += [owner]
             }
             // Ids are ULIDs: their order is their creation order.
             if let after {
@@ -142,5 +147,6 @@ extension StoredFile {
         self.init(id: row["id"], purpose: purpose, filename: row["filename"], createdAt: created)
         self.bytes = row["bytes"]
         self.status = status
+        self.owner = row["owner"]
     }
 }

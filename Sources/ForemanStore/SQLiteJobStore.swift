@@ -431,6 +431,7 @@ public actor SQLiteJobStore: JobStore {
             if let state = filter.state { request = request.filter(Job.Columns.state == state.rawValue) }
             if let kind = filter.kind { request = request.filter(Job.Columns.kind == kind.rawValue) }
             if let origin = filter.origin { request = request.filter(Job.Columns.origin == origin.rawValue) }
+            if let owner = filter.owner { request = request.filter(Job.Columns.owner == owner) }
             if let cursor { request = request.filter(Job.Columns.seq < cursor) }
             let jobs = try request.order(Job.Columns.seq.desc).limit(limit + 1).fetchAll(db)
             let page = Array(jobs.prefix(limit))

@@ -34,7 +34,7 @@ struct OpenAPITests {
             documented[path] = Set(item.keys.filter { ["get", "post", "delete", "put", "patch"].contains($0) })
         }
         var routed: [String: Set<String>] = [:]
-        for (path, methods) in JobsRoutes<BasicRequestContext>.routes {
+        for (path, methods) in JobsRoutes<ConnectionContext>.routes {
             let openAPIPath = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
             routed["/" + openAPIPath] = Set(methods.map { $0.rawValue.lowercased() })
         }

@@ -26,8 +26,8 @@ struct OpenAPIV1Tests {
             documented[path] = Set(item.keys.filter { ["get", "post", "delete", "put", "patch"].contains($0) })
         }
         var routes = OpenAIRoutes.routes
-        routes.merge(FilesRoutes<BasicRequestContext>.routes) { a, _ in a }
-        routes.merge(BatchesRoutes<BasicRequestContext>.routes) { a, _ in a }
+        routes.merge(FilesRoutes<ConnectionContext>.routes) { a, _ in a }
+        routes.merge(BatchesRoutes<ConnectionContext>.routes) { a, _ in a }
         // `/v1/models/**`: an id may hold slashes.
         routes["/v1/models/{model}"] = [.get]
         var routed: [String: Set<String>] = [:]

@@ -194,6 +194,7 @@ public actor BatchRunner: Service {
                 stream: false, createdAt: now
             )
             job.customID = parsed.customID
+            job.owner = batch.owner
             return job
         }
         guard let started else { return }
@@ -211,8 +212,10 @@ public actor BatchRunner: Service {
 
     private func finalize(_ batch: Batch) async throws {
         guard let batch = batch.status == .finalizing ? batch : try await store.markFinalizing(id: batch.id, now: Date()) else { return }
-        let output = StoredFile(purpose: .batchOutput, filename: "\(batch.id)_output.jsonl")
-        let errors = StoredFile(purpose: .batchOutput, filename: "\(batch.id)_error.jsonl")
+        var output = StoredFile(purpose: .batchOutput, filename: "\(batch.id)_output.jsonl")
+        var errors = StoredFile(purpose: .batchOutput, filename: "\(batch.id)_error.jsonl")
+        output.owner = batch.owner
+        errors.owner = batch.owner
         try await store.beginFile(output)
         try await store.beginFile(errors)
         var outputWriter = FileChunkWriter(store: store, fileID: output.id)

@@ -33,8 +33,9 @@ public struct BatchService: Sendable {
 
     public func file(id: String) async throws -> StoredFile? { try await store.file(id: id) }
 
-    public func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool) async throws -> [StoredFile] {
-        try await store.files(purpose: purpose, after: after, limit: limit, ascending: ascending)
+    /// Whole files, as ``BatchStore/files(purpose:after:limit:ascending:owner:)`` lists them.
+    public func files(purpose: StoredFile.Purpose?, after: String?, limit: Int, ascending: Bool, owner: String?) async throws -> [StoredFile] {
+        try await store.files(purpose: purpose, after: after, limit: limit, ascending: ascending, owner: owner)
     }
 
     /// Chunk `seq` of file `fileID`, or `nil` past its last.
@@ -44,7 +45,9 @@ public struct BatchService: Sendable {
 
     public func batch(id: String) async throws -> Batch? { try await store.batch(id: id) }
 
-    public func batches(after: String?, limit: Int) async throws -> [Batch] { try await store.batches(after: after, limit: limit) }
+    public func batches(after: String?, limit: Int, owner: String?) async throws -> [Batch] {
+        try await store.batches(after: after, limit: limit, owner: owner)
+    }
 
     /// Persists `batch`, `validating`, for the runner to validate.
     public func submit(_ batch: Batch) async throws { try await runner.submit(batch) }

@@ -31,8 +31,8 @@ public struct JobService: Sendable {
     /// body as the caller sent it, and the provider it will run on (routed now, ADR 0017).
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
-    public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
-        try await interactiveJob(origin: .api, kind: kind, model: model, stream: stream, request: request).job
+    public func nativeJob(kind: JobKind, model: String, stream: Bool, request: Data, caller: APIKey = .bootstrap) async throws -> Job {
+        try await interactiveJob(origin: .api, kind: kind, model: model, stream: stream, request: request, caller: caller).job
     }
 
     /// The job for a `/v1/chat/completions` or `/v1/completions` call (ADR 0019), as ``nativeJob(kind:model:stream:request:)``
@@ -41,9 +41,9 @@ public struct JobService: Sendable {
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, `TranslationError` (the caller's 400).
     public func openAIJob(
-        kind: JobKind, model: String, stream: Bool, request: Data, asNative: (_ boxModel: String) throws -> Data
+        kind: JobKind, model: String, stream: Bool, request: Data, caller: APIKey = .bootstrap, asNative: (_ boxModel: String) throws -> Data
     ) async throws -> (job: Job, providerKind: ProviderKind) {
-        var (job, provider) = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request)
+        var (job, provider) = try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request, caller: caller)
         if provider.kind == .ollama { job.preparedRequest = try asNative(job.model) }
         return (job, provider.kind)
     }
@@ -52,14 +52,14 @@ public struct JobService: Sendable {
     /// as it came.
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
-    public func relayedJob(kind: JobKind, model: String, stream: Bool, request: Data) async throws -> Job {
+    public func relayedJob(kind: JobKind, model: String, stream: Bool, request: Data, caller: APIKey = .bootstrap) async throws -> Job {
         precondition(kind.isRelayed, "only the relayed kinds go to the box as they came")
-        return try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request).job
+        return try await interactiveJob(origin: .openai, kind: kind, model: model, stream: stream, request: request, caller: caller).job
     }
 
     /// A job for a caller who waits on its connection, routed now: the job, and the provider it will run on.
     private func interactiveJob(
-        origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data
+        origin: JobOrigin, kind: JobKind, model: String, stream: Bool, request: Data, caller: APIKey
     ) async throws -> (job: Job, provider: Provider) {
         let route = try await fleet.route(model)
         var job = Job(
@@ -67,6 +67,7 @@ public struct JobService: Sendable {
             request: request, stream: stream
         )
         job.ranOn = route.provider.name
+        job.owner = caller.ownerID
         return (job, route.provider)
     }
 
@@ -74,10 +75,11 @@ public struct JobService: Sendable {
     /// and a different body is refused (``JobStoreError/idempotencyKeyReused(_:)``).
     ///
     /// - Throws: ``JobServiceError/modelNotFound(_:)``, ``JobStoreError``.
-    public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?) async throws -> EnqueueResult {
+    /// The key is `caller`'s alone: another key's same `Idempotency-Key` is another job (ADR 0022).
+    public func submit(_ submission: JobSubmission, body: Data, idempotencyKey: String?, caller: APIKey = .bootstrap) async throws -> EnqueueResult {
         // A bare name is not bound: the first provider with a free slot that has the model claims it (ADR 0017).
         let route = try await fleet.route(submission.model)
-        let job = Job(
+        var job = Job(
             kind: submission.kind,
             origin: .jobs,
             model: route.bound ? route.model : submission.model,
@@ -88,8 +90,10 @@ public struct JobService: Sendable {
             metadata: submission.metadata,
             stateWebhookURL: submission.stateWebhookURL
         )
+        job.owner = caller.ownerID
         let fingerprint = idempotencyKey.map { _ in RequestFingerprint.of(body) }
-        return try await submit(job, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let scopedKey = idempotencyKey.map { key in caller.ownerID.map { $0 + ":" + key } ?? key }
+        return try await submit(job, idempotencyKey: scopedKey, fingerprint: fingerprint)
     }
 
     /// Whether a native call whose wait bound has passed, before any output, should end now. A call the target is

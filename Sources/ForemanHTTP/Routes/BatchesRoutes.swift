@@ -7,7 +7,7 @@ import NIOCore
 
 /// OpenAI's Batch API (ADR 0020): create a batch over an uploaded file, read it, list them, cancel one. The
 /// ``BatchRunner`` does the work; these routes check what callers send and show where each batch stands.
-struct BatchesRoutes<Context: RequestContext>: Sendable {
+struct BatchesRoutes<Context: KeyedContext>: Sendable {
     let batches: BatchService
     let maxBodyBytes: Int
     let webhooks: WebhookAddressPolicy
@@ -15,17 +15,17 @@ struct BatchesRoutes<Context: RequestContext>: Sendable {
     static var maxPageSize: Int { 100 }
 
     func register(on router: Router<Context>) {
-        router.post("/v1/batches") { request, _ in try await self.create(request) }
-        router.get("/v1/batches") { request, _ in try await self.list(request) }
-        router.get("/v1/batches/:id") { _, context in try await self.show(context.parameters.require("id")) }
-        router.post("/v1/batches/:id/cancel") { _, context in try await self.cancel(context.parameters.require("id")) }
+        router.post("/v1/batches") { request, context in try await self.create(request, context.caller) }
+        router.get("/v1/batches") { request, context in try await self.list(request, context.caller) }
+        router.get("/v1/batches/:id") { _, context in try await self.show(context.parameters.require("id"), context.caller) }
+        router.post("/v1/batches/:id/cancel") { _, context in try await self.cancel(context.parameters.require("id"), context.caller) }
     }
 
     static var routes: [String: [HTTPRequest.Method]] {
         ["/v1/batches": [.get, .post], "/v1/batches/:id": [.get], "/v1/batches/:id/cancel": [.post]]
     }
 
-    private func create(_ request: Request) async throws -> Response {
+    private func create(_ request: Request, _ caller: APIKey) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let bytes = [UInt8](body.readableBytesView)
@@ -41,28 +41,30 @@ struct BatchesRoutes<Context: RequestContext>: Sendable {
         guard window == Batch.completionWindow else { throw APIError(.badRequest, "Invalid value for 'completion_window': '\(window)'. Expected '24h'.") }
         let metadata = try Self.metadata(object["metadata"], bytes: bytes)
         let webhookURL = try webhookURL(object["webhook_url"])
-        guard let file = try await batches.file(id: fileID) else { throw APIError(.notFound, "No such File object: \(fileID)") }
+        guard let file = try await batches.file(id: fileID), caller.reaches(file.owner) else { throw APIError(.notFound, "No such File object: \(fileID)") }
         guard file.purpose == .batch else { throw APIError(.badRequest, "The input file \(fileID) was not uploaded with purpose 'batch'.") }
-        let batch = Batch(endpoint: endpoint, inputFileID: fileID, metadata: metadata, webhookURL: webhookURL)
+        var batch = Batch(endpoint: endpoint, inputFileID: fileID, metadata: metadata, webhookURL: webhookURL)
+        batch.owner = caller.ownerID
         try await batches.submit(batch)
         return Self.json(BatchDocument.render(batch))
     }
 
-    private func list(_ request: Request) async throws -> Response {
+    private func list(_ request: Request, _ caller: APIKey) async throws -> Response {
         let query = request.uri.queryParameters
         let limit = try OpenAIList.limit(query.get("limit"), default: 20, maximum: Self.maxPageSize)
-        let found = try await batches.batches(after: query.get("after"), limit: limit + 1)
+        let found = try await batches.batches(after: query.get("after"), limit: limit + 1, owner: caller.listedOwner)
         let page = found.prefix(limit)
         return Self.json(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: found.count > limit))
     }
 
-    private func show(_ id: String) async throws -> Response {
-        guard let batch = try await batches.batch(id: id) else { throw Self.notFound(id) }
+    private func show(_ id: String, _ caller: APIKey) async throws -> Response {
+        guard let batch = try await batches.batch(id: id), caller.reaches(batch.owner) else { throw Self.notFound(id) }
         return Self.json(BatchDocument.render(batch))
     }
 
-    private func cancel(_ id: String) async throws -> Response {
-        switch try await batches.cancel(id) {
+    private func cancel(_ id: String, _ caller: APIKey) async throws -> Response {
+        guard let batch = try await batches.batch(id: id), caller.reaches(batch.owner) else { throw Self.notFound(id) }
+        switch try await batches.cancel(batch.id) {
         case .notFound:
             throw Self.notFound(id)
         case .ended(let batch):

@@ -9,7 +9,7 @@ import NIOCore
 
 /// OpenAI's Files API as a batch needs it (ADR 0020): upload a JSONL file, list, read, download and delete files.
 /// An upload is parsed as it arrives and stored a chunk at a time, so no file is held whole in memory.
-struct FilesRoutes<Context: RequestContext>: Sendable {
+struct FilesRoutes<Context: KeyedContext>: Sendable {
     let batches: BatchService
     /// `FOREMAN_MAX_FILE_BYTES`.
     let maxFileBytes: Int
@@ -17,18 +17,18 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
     static var maxPageSize: Int { 10_000 }
 
     func register(on router: Router<Context>) {
-        router.post("/v1/files") { request, _ in try await self.upload(request) }
-        router.get("/v1/files") { request, _ in try await self.list(request) }
-        router.get("/v1/files/:id") { _, context in try await self.show(context.parameters.require("id")) }
-        router.delete("/v1/files/:id") { _, context in try await self.delete(context.parameters.require("id")) }
-        router.get("/v1/files/:id/content") { _, context in try await self.content(context.parameters.require("id")) }
+        router.post("/v1/files") { request, context in try await self.upload(request, context.caller) }
+        router.get("/v1/files") { request, context in try await self.list(request, context.caller) }
+        router.get("/v1/files/:id") { _, context in try await self.show(context.parameters.require("id"), context.caller) }
+        router.delete("/v1/files/:id") { _, context in try await self.delete(context.parameters.require("id"), context.caller) }
+        router.get("/v1/files/:id/content") { _, context in try await self.content(context.parameters.require("id"), context.caller) }
     }
 
     static var routes: [String: [HTTPRequest.Method]] {
         ["/v1/files": [.get, .post], "/v1/files/:id": [.get, .delete], "/v1/files/:id/content": [.get]]
     }
 
-    private func upload(_ request: Request) async throws -> Response {
+    private func upload(_ request: Request, _ caller: APIKey) async throws -> Response {
         guard let boundary = Self.boundary(request.headers[.contentType]) else {
             throw APIError(.badRequest, "the body must be multipart/form-data with a boundary, holding 'purpose' and 'file'")
         }
@@ -42,7 +42,8 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
                 if let name = form.startedFile, file == nil {
                     // No control characters, and a bounded length: the name is shown in every listing.
                     let shown = String(name.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init).prefix(255))
-                    let started = StoredFile(purpose: .batch, filename: shown.isEmpty ? "upload.jsonl" : shown)
+                    var started = StoredFile(purpose: .batch, filename: shown.isEmpty ? "upload.jsonl" : shown)
+                    started.owner = caller.ownerID
                     file = started
                     writer = try await batches.beginFile(started)
                 }
@@ -71,7 +72,7 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    private func list(_ request: Request) async throws -> Response {
+    private func list(_ request: Request, _ caller: APIKey) async throws -> Response {
         let query = request.uri.queryParameters
         let limit = try OpenAIList.limit(query.get("limit"), default: Self.maxPageSize, maximum: Self.maxPageSize)
         let order = query.get("order") ?? "desc"
@@ -81,17 +82,18 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
             guard let known = StoredFile.Purpose(rawValue: text) else { throw APIError(.badRequest, "Invalid value for 'purpose': '\(text)'.") }
             purpose = known
         }
-        let files = try await batches.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc")
+        let files = try await batches.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc", owner: caller.listedOwner)
         return Self.json(OpenAIList.render(files.prefix(limit).map(FileDocument.render), ids: files.prefix(limit).map(\.id), hasMore: files.count > limit))
     }
 
-    private func show(_ id: String) async throws -> Response {
-        guard let file = try await batches.file(id: id) else { throw Self.notFound(id) }
+    private func show(_ id: String, _ caller: APIKey) async throws -> Response {
+        let file = try await reachable(id, caller)
         return Self.json(FileDocument.render(file))
     }
 
-    private func delete(_ id: String) async throws -> Response {
-        guard try await batches.file(id: id) != nil, try await batches.deleteFile(id: id) else { throw Self.notFound(id) }
+    private func delete(_ id: String, _ caller: APIKey) async throws -> Response {
+        _ = try await reachable(id, caller)
+        guard try await batches.deleteFile(id: id) else { throw Self.notFound(id) }
         var writer = JSONObjectWriter()
         writer.string("id", id)
         writer.string("object", "file")
@@ -100,8 +102,8 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
     }
 
     /// The file's bytes, read a chunk at a time as the caller takes them.
-    private func content(_ id: String) async throws -> Response {
-        guard let file = try await batches.file(id: id) else { throw Self.notFound(id) }
+    private func content(_ id: String, _ caller: APIKey) async throws -> Response {
+        let file = try await reachable(id, caller)
         let batches = self.batches
         var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: String(file.bytes)]
         headers[.contentDisposition] = "attachment; filename=\"\(Self.safeName(file.filename))\""
@@ -119,6 +121,12 @@ struct FilesRoutes<Context: RequestContext>: Sendable {
     static func safeName(_ name: String) -> String {
         let kept = String(name.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }.map(Character.init).prefix(255))
         return kept.isEmpty ? "upload.jsonl" : kept
+    }
+
+    /// File `id`, when `caller` may reach it; another key's answers as an unknown one would (ADR 0022).
+    private func reachable(_ id: String, _ caller: APIKey) async throws -> StoredFile {
+        guard let file = try await batches.file(id: id), caller.reaches(file.owner) else { throw Self.notFound(id) }
+        return file
     }
 
     static func notFound(_ id: String) -> APIError {

@@ -51,7 +51,7 @@ struct OllamaRoutes: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(kind == .chat ? .chat : .generate, body: body)
-        let job = try await generation.service.nativeJob(kind: kind, model: parsed.model, stream: parsed.stream, request: Data(body.readableBytesView))
+        let job = try await generation.service.nativeJob(kind: kind, model: parsed.model, stream: parsed.stream, request: Data(body.readableBytesView), caller: context.caller)
         return try await generation.respond(to: job, context: context)
     }
 

@@ -42,7 +42,7 @@ struct OpenAIRoutes: Sendable {
         let model = try Self.model(in: object)
         let stream = object["stream"] as? Bool ?? false
         // Parsed once: the route, the translation and the answer's shape all read this object.
-        let (job, providerKind) = try await generation.service.openAIJob(kind: kind, model: model, stream: stream, request: Data(body.readableBytesView)) {
+        let (job, providerKind) = try await generation.service.openAIJob(kind: kind, model: model, stream: stream, request: Data(body.readableBytesView), caller: context.caller) {
             kind == .chat ? try OpenAICallAsNative.chat(object, model: $0) : try OpenAICallAsNative.completion(object, model: $0)
         }
         switch providerKind {
@@ -62,7 +62,9 @@ struct OpenAIRoutes: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let object = try Self.object(body)
         let model = try Self.model(in: object)
-        let job = try await generation.service.relayedJob(kind: kind, model: model, stream: object["stream"] as? Bool ?? false, request: Data(body.readableBytesView))
+        let job = try await generation.service.relayedJob(
+            kind: kind, model: model, stream: object["stream"] as? Bool ?? false, request: Data(body.readableBytesView), caller: context.caller
+        )
         return try await generation.respond(to: job, context: context, answer: RelayedAnswer(surface: kind == .messages ? .anthropic : .openAI))
     }
 
