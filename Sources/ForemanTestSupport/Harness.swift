@@ -93,8 +93,8 @@ package struct Harness: Sendable {
     }
 
     /// Sends a body of any content type (a multipart upload, say) to foreman and collects the whole answer.
-    package func send(_ method: HTTPMethod = .POST, _ path: String, body: String, contentType: String) async throws -> TestResponse {
-        var request = ForemanRequest.make(method, port: port, path, token: token)
+    package func send(_ method: HTTPMethod = .POST, _ path: String, body: String, contentType: String, token: String?? = .none) async throws -> TestResponse {
+        var request = ForemanRequest.make(method, port: port, path, token: token ?? self.token)
         request.headers.add(name: "Content-Type", value: contentType)
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
