@@ -62,8 +62,9 @@ public enum HTTPSurfaces {
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
         let verifier = settings.token.map(BearerTokenVerifier.init(token:))
+        let limiter = RequestLimiter()
         if let verifier {
-            router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, metricsPublic: settings.metricsPublic))
+            router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, limiter: limiter, metricsPublic: settings.metricsPublic))
         }
         router.add(middleware: DrainMiddleware(gate: gate))
         HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service).register(on: router)
@@ -78,7 +79,7 @@ public enum HTTPSurfaces {
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
-        AdminRoutes(keys: keys, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        AdminRoutes(keys: keys, limiter: limiter, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)
         return router.buildResponder()

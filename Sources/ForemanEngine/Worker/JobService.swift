@@ -68,6 +68,7 @@ public struct JobService: Sendable {
         )
         job.ranOn = route.provider.name
         job.owner = caller.ownerID
+        if let ceiling = caller.priorityCeiling { job.priority = min(job.priority, ceiling) }
         return (job, route.provider)
     }
 
@@ -91,6 +92,8 @@ public struct JobService: Sendable {
             stateWebhookURL: submission.stateWebhookURL
         )
         job.owner = caller.ownerID
+        // Above the key's ceiling, the job is kept at the ceiling (ADR 0022).
+        if let ceiling = caller.priorityCeiling { job.priority = min(job.priority, ceiling) }
         let fingerprint = idempotencyKey.map { _ in RequestFingerprint.of(body) }
         let scopedKey = idempotencyKey.map { key in caller.ownerID.map { $0 + ":" + key } ?? key }
         return try await submit(job, idempotencyKey: scopedKey, fingerprint: fingerprint)

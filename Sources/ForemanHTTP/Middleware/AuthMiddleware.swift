@@ -15,6 +15,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     let verifier: BearerTokenVerifier
     let keys: KeyRing
+    let limiter: RequestLimiter
     /// `FOREMAN_METRICS_PUBLIC=1`: Prometheus may scrape `/metrics` without a key.
     var metricsPublic = false
 
@@ -35,6 +36,14 @@ struct AuthMiddleware: RouterMiddleware {
         }
         if let scope = RouteScope.required(request.method, path), !context.caller.scopes.contains(scope) {
             throw APIError(.forbidden, "the key '\(context.caller.name)' may not use \(path): it lacks the '\(scope.rawValue)' scope")
+        }
+        if let perMinute = context.caller.requestsPerMinute, RouteScope.createsWork(request.method, path),
+            let wait = await limiter.admit(context.caller)
+        {
+            throw APIError(
+                .tooManyRequests, "rate limit: the key '\(context.caller.name)' may make \(perMinute) requests a minute",
+                headers: [.retryAfter: String(Int(wait.seconds.rounded(.up)))]
+            )
         }
         return try await next(request, context)
     }

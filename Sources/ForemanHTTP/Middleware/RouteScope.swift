@@ -12,6 +12,12 @@ enum RouteScope {
         return nil
     }
 
+    /// Whether the request asks for work (a generation, an embedding, a job, an upload or a batch): what a key's
+    /// requests per minute count.
+    static func createsWork(_ method: HTTPRequest.Method, _ path: String) -> Bool {
+        method == .post && (inference.contains(path) || path == "/jobs" || path == "/v1/files" || path == "/v1/batches")
+    }
+
     private static let inference: Set<String> = [
         "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/responses",

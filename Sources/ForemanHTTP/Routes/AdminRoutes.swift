@@ -11,6 +11,7 @@ struct AdminRoutes: Sendable {
     typealias Context = ConnectionContext
 
     let keys: KeyRing
+    let limiter: RequestLimiter
     let maxBodyBytes: Int
 
     func register(on router: Router<Context>) {
@@ -50,11 +51,13 @@ struct AdminRoutes: Sendable {
         guard var key = await keys.key(id: id) else { throw Self.notFound(id) }
         try Self.apply(fields, to: &key)
         guard let updated = try await keys.update(key) else { throw Self.notFound(id) }
+        await limiter.forget(id)  // a new limit starts with a full minute
         return JSONLine.response(KeyDocument.render(updated), status: .ok)
     }
 
     private func revoke(_ id: String) async throws -> Response {
         guard let revoked = try await keys.revoke(id: id) else { throw Self.notFound(id) }
+        await limiter.forget(id)
         return JSONLine.response(KeyDocument.render(revoked), status: .ok)
     }
 

@@ -1,0 +1,46 @@
+import ForemanTestSupport
+import Foundation
+import Testing
+
+extension ServerTests {
+    /// A key's limits (ADR 0022): requests per minute answered 429 with `Retry-After` in each surface's shape, and the
+    /// priority ceiling.
+    @Suite("Keys: limits")
+    struct KeyLimitsTests {
+        @Test("over its requests per minute a key gets 429 with Retry-After, in Ollama's shape on /api and OpenAI's on /v1")
+        func requestsPerMinute() async throws {
+            try await Harness.run { harness in
+                let created = try await harness.request(.POST, "/admin/keys", json: #"{"name":"rate","scopes":["inference"],"requests_per_minute":2}"#)
+                let object = try created.jsonObject()
+                let (id, secret) = (try #require(object["id"] as? String), try #require(object["secret"] as? String))
+                for _ in 0..<2 { #expect(try await harness.request(.POST, "/api/chat", json: KeysTests.chat, token: .some(secret)).status == 200) }
+                // The two are spent: a minute's allowance refills one every 30 s.
+                let native = try await harness.request(.POST, "/api/chat", json: KeysTests.chat, token: .some(secret))
+                let wait = Int(native.headers.first(name: "Retry-After") ?? "") ?? 0
+                #expect(native.status == 429 && (1...30).contains(wait) && native.error?.contains("2 requests a minute") == true, "\(native.body)")
+                let openAI = try await harness.request(.POST, "/v1/chat/completions", json: KeysTests.chat, token: .some(secret))
+                let shape = try openAI.jsonObject()["error"] as? [String: Any]
+                #expect(openAI.status == 429 && openAI.headers.first(name: "Retry-After") != nil && shape?["message"] is String, "\(openAI.body)")
+                // Reads are not counted.
+                #expect(try await harness.request(.GET, "/api/tags", token: .some(secret)).status == 200)
+                // A new limit starts with a full allowance.
+                #expect(try await harness.request(.PATCH, "/admin/keys/\(id)", json: #"{"requests_per_minute":100}"#).status == 200)
+                #expect(try await harness.request(.POST, "/api/chat", json: KeysTests.chat, token: .some(secret)).status == 200)
+            }
+        }
+
+        @Test("a job asking for more than its key's priority ceiling is kept at the ceiling")
+        func priorityCeiling() async throws {
+            try await Harness.run { harness in
+                let created = try await harness.request(.POST, "/admin/keys", json: #"{"name":"low","scopes":["jobs"],"priority_ceiling":0}"#)
+                let secret = try #require(try created.jsonObject()["secret"] as? String)
+                let body = #"{"kind":"chat","priority":50,"request":"# + KeysTests.chat + "}"
+                let submitted = try await harness.request(.POST, "/jobs", json: body, token: .some(secret))
+                let priority = try submitted.jsonObject()["priority"] as? Int
+                #expect(submitted.status == 202 && priority == 0, "\(submitted.body)")
+                let admin = try await harness.request(.POST, "/jobs", json: body)
+                #expect(try admin.jsonObject()["priority"] as? Int == 50, "the bootstrap key has no ceiling")
+            }
+        }
+    }
+}
