@@ -79,7 +79,7 @@ public enum HTTPSurfaces {
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
-        AdminRoutes(keys: keys, limiter: limiter, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        AdminRoutes(keys: keys, limiter: limiter, service: service, batches: batches, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         MethodNotAllowed.register(routes, on: router)
         return router.buildResponder()

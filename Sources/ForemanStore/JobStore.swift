@@ -36,6 +36,8 @@ public protocol JobStore: Sendable {
     func requeue(id: String, now: Date) async throws
     /// Cancels `id` if it is still queued; `false` when it had been claimed or had ended.
     func cancelIfQueued(id: String, reason: String, now: Date) async throws -> Bool
+    /// Cancels every queued job of key `owner`, with `error`; how many (ADR 0022).
+    func cancelQueuedJobs(owner: String, error: String, now: Date) async throws -> Int
     /// Settles what a previous process left unfinished.
     func recoverAfterRestart(maxAttempts: Int, now: Date) async throws -> StoreRecovery
     /// Deletes jobs that finished before `cutoff`, with their artifacts and deliveries; returns how many.

@@ -128,8 +128,18 @@ extension SQLiteJobStore: BatchStore {
 
     /// Cancels every queued job of batch `batchID`, with `error`; how many.
     public func cancelQueuedJobs(batchID: String, error: String, now: Date) async throws -> Int {
+        try await cancelQueued(sql: "SELECT * FROM job WHERE batch_id = ? AND state = 'queued' ORDER BY seq", argument: batchID, error: error, now: now)
+    }
+
+    /// Cancels every queued job of key `owner`, with `error`; how many (ADR 0022: a revoked key's queued work).
+    public func cancelQueuedJobs(owner: String, error: String, now: Date) async throws -> Int {
+        try await cancelQueued(sql: "SELECT * FROM job WHERE owner = ? AND state = 'queued' ORDER BY seq", argument: owner, error: error, now: now)
+    }
+
+    /// Cancels the queued jobs `sql` selects with `argument`, each change recorded as every change is.
+    private func cancelQueued(sql: String, argument: String, error: String, now: Date) async throws -> Int {
         try await write(.full, placingQueued: false) { db, changes -> Int in
-            let queued = try Job.fetchAll(db, sql: "SELECT * FROM job WHERE batch_id = ? AND state = 'queued' ORDER BY seq", arguments: [batchID])
+            let queued = try Job.fetchAll(db, sql: sql, arguments: [argument])
             for var job in queued {
                 job.state = .cancelled
                 job.error = error

@@ -98,6 +98,48 @@ extension ServerTests {
             }
         }
 
+        @Test("revoking a key cancels its queued jobs and its batches; its running job finishes; an admin still reads them all")
+        func revocationCancelsQueuedWork() async throws {
+            try await Harness.run { harness in
+                let alice = try await Self.create(harness, "alice", ["inference", "jobs"])
+                await harness.fake.pause()
+                var ids: [String] = []
+                for _ in 0..<3 {
+                    let body = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":3}}}"#
+                    let submitted = try await harness.request(.POST, "/jobs", json: body, token: .some(alice.secret))
+                    ids.append(try #require(try submitted.jsonObject()["id"] as? String, "\(submitted.body)"))
+                }
+                await harness.fake.waitForGenerations(1)
+                let line = #"{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}}"#
+                let uploaded = try await harness.send(
+                    .POST, "/v1/files", body: BatchRefusalTests.form([("purpose", nil, "batch"), ("file", "a.jsonl", line)]),
+                    contentType: "multipart/form-data; boundary=\(BatchRefusalTests.boundary)", token: alice.secret
+                )
+                let file = try #require(try uploaded.jsonObject()["id"] as? String)
+                let created = try await harness.request(
+                    .POST, "/v1/batches", json: #"{"input_file_id":""# + file + #"","endpoint":"/v1/chat/completions","completion_window":"24h"}"#,
+                    token: .some(alice.secret)
+                )
+                let batch = try #require(try created.jsonObject()["id"] as? String)
+                try await eventually("the batch's line queued") {
+                    try await harness.request(.GET, "/v1/batches/\(batch)").jsonObject()["status"] as? String == "in_progress"
+                }
+
+                #expect(try await harness.request(.DELETE, "/admin/keys/\(alice.id)").status == 200)
+                for id in ids.dropFirst() {
+                    let job = try await harness.request(.GET, "/jobs/\(id)").jsonObject()
+                    #expect(job["state"] as? String == "cancelled" && job["error"] as? String == "key revoked", "\(job)")
+                }
+                await harness.fake.resume()
+                try await eventually("the running job finished") {
+                    try await harness.request(.GET, "/jobs/\(ids[0])").jsonObject()["state"] as? String == "succeeded"
+                }
+                try await eventually("the batch cancelled") {
+                    try await harness.request(.GET, "/v1/batches/\(batch)").jsonObject()["status"] as? String == "cancelled"
+                }
+            }
+        }
+
         @Test("keys and revocations are kept across a restart")
         func keptAcrossRestart() async throws {
             let database = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-keys-\(UUID().uuidString).db").path

@@ -53,4 +53,18 @@ public struct BatchService: Sendable {
     public func submit(_ batch: Batch) async throws { try await runner.submit(batch) }
 
     public func cancel(_ id: String) async throws -> BatchRunner.CancelOutcome { try await runner.cancel(id) }
+
+    /// Cancels every batch of key `owner` that has not ended (ADR 0022: the key was revoked); how many.
+    public func cancelBatches(of owner: String) async throws -> Int {
+        var cancelled = 0
+        var after: String?
+        while true {
+            let page = try await store.batches(after: after, limit: 100, owner: owner)
+            for batch in page where [.validating, .inProgress].contains(batch.status) {
+                if case .cancelling = try await runner.cancel(batch.id) { cancelled += 1 }
+            }
+            guard page.count == 100, let last = page.last?.id else { return cancelled }
+            after = last
+        }
+    }
 }

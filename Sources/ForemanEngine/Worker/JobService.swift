@@ -125,6 +125,11 @@ public struct JobService: Sendable {
         }
     }
 
+    /// Cancels the queued jobs of key `owner`, which was revoked (ADR 0022); how many. Its running jobs finish.
+    public func cancelQueuedWork(of owner: String) async throws -> Int {
+        try await store.cancelQueuedJobs(owner: owner, error: "key revoked", now: Date())
+    }
+
     /// Wakes every worker to look for queued jobs: a batch's jobs were committed (ADR 0020).
     public func wakeWorkers() {
         for worker in workers { worker.wake() }

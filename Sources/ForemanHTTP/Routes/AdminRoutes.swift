@@ -6,12 +6,14 @@ import Hummingbird
 import NIOCore
 
 /// The keys API (ADR 0022), for keys with the `admin` scope: create a key (its secret answered once), list, read,
-/// change and revoke keys.
+/// change and revoke keys. Revoking a key cancels its queued jobs and its batches.
 struct AdminRoutes: Sendable {
     typealias Context = ConnectionContext
 
     let keys: KeyRing
     let limiter: RequestLimiter
+    let service: JobService
+    let batches: BatchService
     let maxBodyBytes: Int
 
     func register(on router: Router<Context>) {
@@ -58,6 +60,9 @@ struct AdminRoutes: Sendable {
     private func revoke(_ id: String) async throws -> Response {
         guard let revoked = try await keys.revoke(id: id) else { throw Self.notFound(id) }
         await limiter.forget(id)
+        // Its queued work goes with it; what runs finishes, and admins can still read all of it.
+        _ = try await batches.cancelBatches(of: id)
+        _ = try await service.cancelQueuedWork(of: id)
         return JSONLine.response(KeyDocument.render(revoked), status: .ok)
     }
 
