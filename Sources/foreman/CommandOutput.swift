@@ -54,3 +54,12 @@ enum CommandOutput {
         }
     }
 }
+
+/// Prints a successful answer's body; turns a failed one into an error message and a non-zero exit.
+func printAnswer(_ answer: JobsClient.Answer) throws {
+    guard answer.isSuccess else {
+        CommandOutput.fail("\(answer.errorMessage) (HTTP \(answer.status))", exitCode: answer.status == 404 ? CommandOutput.notFoundCode : CommandOutput.serverErrorCode)
+    }
+    CommandOutput.emit(answer.body)
+    if answer.body.last != UInt8(ascii: "\n") { CommandOutput.emit(Data("\n".utf8)) }
+}

@@ -57,7 +57,7 @@ struct JobsCommand: AsyncParsableCommand {
             if wait, answer.isSuccess, let id = answer.object?["id"] as? String {
                 answer = try await CommandOutput.reaching { try await client.waitUntilFinished(id) }
             }
-            try output(answer)
+            try printAnswer(answer)
         }
     }
 
@@ -65,7 +65,7 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a job object.")
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
-        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.get(id) }) }
+        func run() async throws { try printAnswer(try await CommandOutput.reaching { try await connection.client.get(id) }) }
     }
 
     struct List: AsyncParsableCommand {
@@ -77,7 +77,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "Page size (at most 200).") var limit: Int?
         @Option(help: "next_cursor of the previous page.") var cursor: String?
         func run() async throws {
-            try output(try await CommandOutput.reaching { try await connection.client.list(state: state, kind: kind, origin: origin, limit: limit, cursor: cursor) })
+            try printAnswer(try await CommandOutput.reaching { try await connection.client.list(state: state, kind: kind, origin: origin, limit: limit, cursor: cursor) })
         }
     }
 
@@ -85,7 +85,7 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job.")
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
-        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.cancel(id) }) }
+        func run() async throws { try printAnswer(try await CommandOutput.reaching { try await connection.client.cancel(id) }) }
     }
 
     struct ArtifactCommand: AsyncParsableCommand {
@@ -93,15 +93,6 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The job id.") var id: String
         @Argument(help: "response.json or transcript.ndjson.") var name: String
-        func run() async throws { try output(try await CommandOutput.reaching { try await connection.client.artifact(id, name: name) }) }
+        func run() async throws { try printAnswer(try await CommandOutput.reaching { try await connection.client.artifact(id, name: name) }) }
     }
-}
-
-/// Prints a successful answer's body; turns a failed one into an error message and a non-zero exit.
-private func output(_ answer: JobsClient.Answer) throws {
-    guard answer.isSuccess else {
-        CommandOutput.fail("\(answer.errorMessage) (HTTP \(answer.status))", exitCode: answer.status == 404 ? CommandOutput.notFoundCode : CommandOutput.serverErrorCode)
-    }
-    CommandOutput.emit(answer.body)
-    if answer.body.last != UInt8(ascii: "\n") { CommandOutput.emit(Data("\n".utf8)) }
 }

@@ -140,6 +140,34 @@ extension ServerTests {
             }
         }
 
+        @Test("foreman keys create, list, update and revoke drive the keys API; a refusal is one line and a non-zero exit")
+        func commandLine() async throws {
+            try await Harness.run { harness in
+                let environment = ["FOREMAN_URL": harness.baseURL, "FOREMAN_TOKEN": "secret"]
+                func run(_ arguments: [String]) throws -> (CommandResult, [String: Any]?) {
+                    let pipe = Pipe()
+                    let result = try runForemanCommand(["keys"] + arguments, environment: environment, output: pipe.fileHandleForWriting)
+                    try pipe.fileHandleForWriting.close()
+                    let printed = pipe.fileHandleForReading.readDataToEndOfFile()
+                    return (result, (try? JSONSerialization.jsonObject(with: printed)) as? [String: Any])
+                }
+                let (created, key) = try run(["create", "--name", "gina", "--scopes", "inference,jobs", "--requests-per-minute", "5"])
+                #expect(created.status == 0 && key?["requests_per_minute"] as? Int == 5, "\(created.standardError)")
+                let id = try #require(key?["id"] as? String)
+                let secret = try #require(key?["secret"] as? String)
+                #expect(try await harness.request(.GET, "/jobs", token: .some(secret)).status == 200)
+                let (_, listed) = try run(["list"])
+                #expect((listed?["keys"] as? [[String: Any]])?.map { $0["name"] as? String } == ["gina"])
+                let (_, updated) = try run(["update", id, "--requests-per-minute", "0", "--scopes", "inference"])
+                #expect(updated?["requests_per_minute"] is NSNull && updated?["scopes"] as? [String] == ["inference"], "\(updated ?? [:])")
+                let (again, _) = try run(["create", "--name", "gina", "--scopes", "jobs"])
+                #expect(again.status != 0 && again.standardError == "foreman: a key named 'gina' exists (HTTP 409)\n", "\(again.standardError)")
+                let (revoked, gone) = try run(["revoke", id])
+                #expect(revoked.status == 0 && gone?["revoked_at"] is String)
+                #expect(try await harness.request(.GET, "/api/tags", token: .some(secret)).status == 401)
+            }
+        }
+
         @Test("keys and revocations are kept across a restart")
         func keptAcrossRestart() async throws {
             let database = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-keys-\(UUID().uuidString).db").path

@@ -10,7 +10,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A small client for a running foreman's `/jobs` API, used by `foreman jobs …`.
+/// A small client for a running foreman's `/jobs` API and its keys API, used by `foreman jobs …` and `foreman keys …`.
 public struct JobsClient: Sendable {
     /// An answer from foreman: its status and raw body.
     public struct Answer: Sendable {
@@ -100,7 +100,7 @@ public struct JobsClient: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
+    func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -140,7 +140,7 @@ public struct JobsClient: Sendable {
         return "\(error)"
     }
 
-    private static func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlUnreservedCharacters) ?? text
     }
 }
