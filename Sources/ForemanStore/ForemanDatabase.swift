@@ -215,7 +215,8 @@ public enum ForemanDatabase {
         }
         migrator.registerMigration("v11: keys") { db in
             // ADR 0022: callers' keys, the secret kept only as its SHA-256; and the key that made each job, batch and
-            // file (none: the bootstrap key's, as every row made before).
+            // file (none: the bootstrap key's, as every row made before). The claim reads each key's oldest queued
+            // generations through `job_queue_owner`, one seek per key.
             try db.execute(sql: """
                 CREATE TABLE api_key (
                     id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, secret_hash BLOB NOT NULL UNIQUE, scopes TEXT NOT NULL,
@@ -224,6 +225,7 @@ public enum ForemanDatabase {
                 ALTER TABLE job ADD COLUMN owner TEXT;
                 ALTER TABLE batch ADD COLUMN owner TEXT;
                 ALTER TABLE file ADD COLUMN owner TEXT;
+                CREATE INDEX job_queue_owner ON job(priority, owner, seq) WHERE state = 'queued' AND kind != 'embed';
                 """)
         }
         return migrator

@@ -38,6 +38,10 @@ public actor SQLiteJobStore: JobStore {
     /// when its fsync returns, possibly after a later change of the same job, so an entry may be missing.
     private var running: [String: Job] = [:]
     var runTimes = RunTimes()
+    /// When each key last had a generation claimed, as a count of claims (ADR 0022): the scheduler's turns. Memory
+    /// only: after a restart the turns start again from the oldest job.
+    private var keysLastStarted: [String: Int64] = [:]
+    private var starts: Int64 = 0
     /// Queued jobs in order, for their places (``QueueOrder``); moved with the tally.
     private var order: QueueOrder
     let outboxChanged: @Sendable () -> Void
@@ -207,6 +211,7 @@ public actor SQLiteJobStore: JobStore {
         guard tally.queued(in: .generation) > 0 else { return nil }
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
         // queued and runs again (ADR 0010).
+        let lastStarted = keysLastStarted
         let claimed = try await write(.deferred) { db, changes -> Job? in
             let (filter, scopeArguments) = Self.scopeFilter(scope)
             let tier = try db.cachedStatement(sql: """
@@ -221,18 +226,72 @@ public actor SQLiteJobStore: JobStore {
                     Scheduler.Candidate(seq: $0[0], model: $0[1], priority: $0[2], skips: $0[3], firstSkippedAt: ($0[4] as String?).flatMap(DatabaseDate.date))
                 }
             }
+            // With jobs of more than one key at the top priority, the keys take turns (ADR 0022): each key's oldest
+            // jobs are read, one seek per key, and the scheduler puts them in fair order.
+            let keyed = try Self.keyedCandidates(db, filter: filter, arguments: scopeArguments, window: window)
             // Most claims find the slot's model at the head of the queue: the window is read only when it is not.
-            var queue = try candidates(1)
-            if let head = queue.first, !Scheduler.headDecides(head, chatSlot: chatSlot) { queue = try candidates(window) }
+            var queue = try keyed ?? candidates(1)
+            if keyed == nil, let head = queue.first, !Scheduler.headDecides(head, chatSlot: chatSlot) { queue = try candidates(window) }
             let candidates = queue
-            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy) else { return nil }
+            guard let decision = Scheduler.decide(queue: candidates, chatSlot: chatSlot, now: now, policy: policy, lastStarted: lastStarted) else {
+                return nil
+            }
             for seq in decision.passedOver {
                 try db.cachedStatement(sql: "UPDATE job SET skips = skips + 1, first_skipped_at = COALESCE(first_skipped_at, ?) WHERE seq = ?")
                     .execute(arguments: [DatabaseDate.storage(now), seq])
             }
             return try Self.markRunning(seq: decision.chosen, on: scope?.provider, db, &changes, now)
         }
+        if let claimed {
+            starts += 1
+            keysLastStarted[claimed.owner ?? ""] = starts
+        }
         return claimed
+    }
+
+    /// The top priority's candidates when jobs of more than one key wait there: each key's oldest, up to an equal
+    /// share of `window` (at least eight), in FIFO order. `nil` when one key or none waits: the caller reads the queue
+    /// as before. The keys are found by a walk of `job_queue_owner`, one seek each.
+    private static func keyedCandidates(
+        _ db: Database, filter: String, arguments: [any DatabaseValueConvertible], window: Int
+    ) throws -> [Scheduler.Candidate]? {
+        let queued = "state = 'queued' AND kind != 'embed'\(filter)"
+        guard let top = try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(priority) FROM job WHERE \(queued)"), arguments: StatementArguments(arguments))
+        else { return nil }
+        let named = try String.fetchAll(
+            db.cachedStatement(sql: """
+                WITH RECURSIVE owners(owner) AS (
+                    SELECT MIN(owner) FROM job WHERE \(queued) AND priority = ?
+                    UNION ALL
+                    SELECT (SELECT MIN(owner) FROM job WHERE \(queued) AND priority = ? AND owner > owners.owner) FROM owners WHERE owner IS NOT NULL
+                )
+                SELECT owner FROM owners WHERE owner IS NOT NULL
+                """),
+            arguments: StatementArguments(arguments + [top] + arguments + [top])
+        )
+        let bootstrap = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM job WHERE \(queued) AND priority = ? AND owner IS NULL)"),
+            arguments: StatementArguments(arguments + [top])
+        ) ?? false
+        let owners: [String?] = (bootstrap ? [nil] : []) + named.map { $0 }
+        guard owners.count > 1 else { return nil }
+        let share = max(8, window / owners.count)
+        var candidates: [Scheduler.Candidate] = []
+        for owner in owners {
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT seq, model, priority, skips, first_skipped_at, owner FROM job
+                    WHERE \(queued) AND priority = ? AND owner \(owner == nil ? "IS NULL" : "= ?") ORDER BY seq LIMIT ?
+                    """),
+                arguments: StatementArguments(arguments + [top] + (owner.map { [$0] } ?? []) + [share])
+            )
+            candidates += rows.map {
+                Scheduler.Candidate(
+                    seq: $0[0], model: $0[1], priority: $0[2], skips: $0[3], firstSkippedAt: ($0[4] as String?).flatMap(DatabaseDate.date), owner: $0[5]
+                )
+            }
+        }
+        return candidates.sorted { $0.seq < $1.seq }
     }
 
     /// Marks the oldest queued `embed` job of the highest priority `running` and returns it (the embeddings

@@ -42,5 +42,31 @@ extension ServerTests {
                 #expect(try admin.jsonObject()["priority"] as? Int == 50, "the bootstrap key has no ceiling")
             }
         }
+
+        @Test("fair share: key A queues 200 jobs, then key B queues 1; B's job starts within the stated bound (k − 1 plus the skip bound), not after A's 200")
+        func fairShare() async throws {
+            try await Harness.run { harness in
+                let a = try await KeysTests.create(harness, "a", ["jobs"])
+                let b = try await KeysTests.create(harness, "b", ["jobs"])
+                func job(_ content: String) -> String {
+                    #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":""# + content + #""}],"options":{"num_predict":2}}}"#
+                }
+                // The paused fake holds A's first job; the other 199 wait, then B's one arrives.
+                await harness.fake.pause()
+                for index in 0..<200 {
+                    let submitted = try await harness.request(.POST, "/jobs", json: job("a-\(index)"), token: .some(a.secret))
+                    try #require(submitted.status == 202, "\(submitted.body)")
+                }
+                await harness.fake.waitForGenerations(1)
+                #expect(try await harness.request(.POST, "/jobs", json: job("b"), token: .some(b.secret)).status == 202)
+                await harness.fake.resume()
+                try await eventually("every job ran", timeout: .seconds(120)) { await harness.fake.requests(to: "/api/chat").count == 201 }
+                let order = await harness.fake.requests(to: "/api/chat").map(\.body)
+                let place = try #require(order.firstIndex { $0.contains(#""content":"b""#) })
+                // k = 2 keys, ADR 0007's skip bound 8: at most 1 + 8 starts before it. With one model, it is the next.
+                #expect(place <= 1 + 8, "B's job was the \(place + 1)th to start")
+                #expect(place == 1, "B's job was the \(place + 1)th to start")
+            }
+        }
     }
 }
