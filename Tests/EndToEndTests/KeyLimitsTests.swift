@@ -68,5 +68,30 @@ extension ServerTests {
                 #expect(place == 1, "B's job was the \(place + 1)th to start")
             }
         }
+
+        @Test("fair share among native calls: key A's five waiting calls do not delay key B's one")
+        func fairShareNative() async throws {
+            try await Harness.run { harness in
+                let a = try await KeysTests.create(harness, "a", ["inference"])
+                let b = try await KeysTests.create(harness, "b", ["inference"])
+                func call(_ content: String, _ secret: String) -> Task<TestResponse, any Error> {
+                    Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2, content: content), token: .some(secret)) }
+                }
+                await harness.fake.pause()
+                var calls = [call("a-0", a.secret)]
+                await harness.fake.waitForGenerations(1)
+                for index in 1...5 {
+                    calls.append(call("a-\(index)", a.secret))
+                    try await harness.waitForQueueDepth(index)
+                }
+                calls.append(call("b", b.secret))
+                try await harness.waitForQueueDepth(6)
+                await harness.fake.resume()
+                for call in calls { #expect(try await call.value.status == 200) }
+                let order = await harness.fake.requests(to: "/api/chat").map(\.body)
+                let place = try #require(order.firstIndex { $0.contains(#""content":"b""#) })
+                #expect(place == 1, "B's call was the \(place + 1)th to start: \(order)")
+            }
+        }
     }
 }

@@ -39,6 +39,11 @@ public actor Worker: Service {
         var ended: Job?
     }
 
+    /// When each key last had a waiting native call started, as a count of starts: the scheduler's turns among
+    /// waiting calls (ADR 0022).
+    private var callsLastStarted: [String: Int64] = [:]
+    private var callStarts: Int64 = 0
+
     /// A native call waiting in memory for the slot, with what the ``Scheduler`` keeps about it.
     private struct WaitingCall {
         var job: Job
@@ -48,7 +53,7 @@ public actor Worker: Service {
         var firstSkippedAt: Date?
 
         var candidate: Scheduler.Candidate {
-            Scheduler.Candidate(seq: order, model: job.model, priority: job.priority, skips: skips, firstSkippedAt: firstSkippedAt)
+            Scheduler.Candidate(seq: order, model: job.model, priority: job.priority, skips: skips, firstSkippedAt: firstSkippedAt, owner: job.owner)
         }
     }
 
@@ -214,6 +219,7 @@ public actor Worker: Service {
         observer.entered(job, from: nil)
         let outranked = isOutranked(job)
         if waiting.isEmpty, !outranked, let slot = slots.take() {
+            noteStart(of: job)
             let running = Self.started(job, at: Date())
             let task = start(running, holding: slot)
             Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
@@ -246,7 +252,7 @@ public actor Worker: Service {
         while let top = waiting.map(\.job.priority).max() {
             if !evenIfOutranked, let durable = highestDurablePriority, durable > top { return nil }
             let now = Date()
-            guard let decision = await lane.choose(among: waiting.map(\.candidate), now: now) else { return nil }
+            guard let decision = await lane.choose(among: waiting.map(\.candidate), now: now, lastStarted: callsLastStarted) else { return nil }
             // The choice was made across a suspension: a call cancelled meanwhile is gone, so choose again.
             guard let index = waiting.firstIndex(where: { $0.order == decision.chosen }) else { continue }
             for order in decision.passedOver {
@@ -256,9 +262,16 @@ public actor Worker: Service {
             }
             let call = waiting.remove(at: index)
             waitingCount.store(waiting.count, ordering: .relaxed)
+            noteStart(of: call.job)
             return Self.started(call.job, at: now)
         }
         return nil
+    }
+
+    /// Records that a call of `job`'s key started: its turn among waiting calls (ADR 0022).
+    private func noteStart(of job: Job) {
+        callStarts += 1
+        callsLastStarted[job.owner ?? ""] = callStarts
     }
 
     /// `job` as it stands once it starts: running, on its first attempt.

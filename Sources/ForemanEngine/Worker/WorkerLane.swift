@@ -16,7 +16,8 @@ public protocol WorkerLane: Sendable {
     /// Marks this lane's next job running and returns it; `nil` when none waits.
     func claim(from store: any JobStore) async throws -> Job?
     /// Which of the native calls waiting in memory runs next (ADR 0016), by the rule the store's claim follows.
-    func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision?
+    /// `lastStarted`: when each key last had a call started, for the keys' turns (ADR 0022).
+    func choose(among waiting: [Scheduler.Candidate], now: Date, lastStarted: [String: Int64]) async -> Scheduler.Decision?
     /// Sends `job`'s request to the box, after whatever the lane prepares first. Throws ``TargetError`` as a target does.
     func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse
     /// The event loop a run should prefer, given the caller's (see ``OllamaTarget/eventLoop(near:)``).
@@ -58,8 +59,8 @@ public struct GenerationLane: WorkerLane {
         try await store.claimNext(chatSlot: await residency.slots.chat, policy: policy, scope: await scope?.scope())
     }
 
-    public func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision? {
-        Scheduler.decide(queue: waiting, chatSlot: await residency.slots.chat, now: now, policy: policy)
+    public func choose(among waiting: [Scheduler.Candidate], now: Date, lastStarted: [String: Int64]) async -> Scheduler.Decision? {
+        Scheduler.decide(queue: waiting, chatSlot: await residency.slots.chat, now: now, policy: policy, lastStarted: lastStarted)
     }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
@@ -115,7 +116,7 @@ public struct EmbeddingJobsLane: WorkerLane {
     }
 
     /// Native embeddings calls never wait here: they take the ``EmbeddingLane`` directly.
-    public func choose(among waiting: [Scheduler.Candidate], now: Date) async -> Scheduler.Decision? { nil }
+    public func choose(among waiting: [Scheduler.Candidate], now: Date, lastStarted: [String: Int64]) async -> Scheduler.Decision? { nil }
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
         let answer = try await embeddings.send(path: request.path, model: job.model, body: request.body ?? ByteBuffer(), maxResponseBytes: maxResponseBytes)
