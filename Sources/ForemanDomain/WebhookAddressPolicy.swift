@@ -20,6 +20,23 @@ public struct WebhookAddressPolicy: Sendable, Equatable {
         self.allowLinkLocal = allowLinkLocal
     }
 
+    /// What is wrong with a webhook URL a caller gave.
+    public enum URLProblem: Sendable, Equatable {
+        /// Not an `http://` or `https://` URL with a host.
+        case notHTTP
+        /// Its host is one this policy refuses, and why.
+        case refused(String)
+    }
+
+    /// What is wrong with `text` as a webhook URL (a job's `state_webhook_url`, a batch's `webhook_url`), or `nil`
+    /// when webhooks may go there.
+    public func problem(url text: String) -> URLProblem? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { return .notHTTP }
+        return refusal(host: host).map(URLProblem.refused)
+    }
+
     /// Why a webhook to `host` is refused, or `nil` when it is allowed. `host` is a URL's host: a name, an IPv4
     /// address in any form `inet_aton` reads (`2852039166` is `169.254.169.254`), or an IPv6 address, bracketed or not.
     public func refusal(host: String) -> String? {

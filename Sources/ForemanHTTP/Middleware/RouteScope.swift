@@ -13,7 +13,7 @@ enum RouteScope {
     }
 
     /// Whether the request asks for work (a generation, an embedding, a job, an upload or a batch): what a key's
-    /// requests per minute count.
+    /// requests per minute count, and what a draining service refuses.
     static func createsWork(_ method: HTTPRequest.Method, _ path: String) -> Bool {
         method == .post && (inference.contains(path) || path == "/jobs" || path == "/v1/files" || path == "/v1/batches")
     }

@@ -51,15 +51,17 @@ extension JobSubmission {
         }
         var url: String?
         if let value = fields["state_webhook_url"], value.kind != .null {
-            guard value.kind == .string, let text = value.text, let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(),
-                scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
-            else {
+            guard value.kind == .string, let text = value.text else {
                 throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' must be an http:// or https:// URL")
             }
-            if let host = parsed.host, let refusal = webhooks.refusal(host: host) {
+            switch webhooks.problem(url: text) {
+            case .notHTTP:
+                throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' must be an http:// or https:// URL")
+            case .refused(let refusal):
                 throw RequestError(status: 400, message: "invalid request body: field 'state_webhook_url' is refused: \(refusal) (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1 allows it)")
+            case nil:
+                url = text
             }
-            url = text
         }
         var priority = 0
         if let value = fields["priority"], value.kind != .null {

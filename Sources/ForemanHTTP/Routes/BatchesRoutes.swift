@@ -46,7 +46,7 @@ struct BatchesRoutes<Context: KeyedContext>: Sendable {
         var batch = Batch(endpoint: endpoint, inputFileID: fileID, metadata: metadata, webhookURL: webhookURL)
         batch.owner = caller.ownerID
         try await batches.submit(batch)
-        return Self.json(BatchDocument.render(batch))
+        return JSONLine.response(BatchDocument.render(batch), status: .ok)
     }
 
     private func list(_ request: Request, _ caller: APIKey) async throws -> Response {
@@ -54,12 +54,12 @@ struct BatchesRoutes<Context: KeyedContext>: Sendable {
         let limit = try OpenAIList.limit(query.get("limit"), default: 20, maximum: Self.maxPageSize)
         let found = try await batches.batches(after: query.get("after"), limit: limit + 1, owner: caller.listedOwner)
         let page = found.prefix(limit)
-        return Self.json(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: found.count > limit))
+        return JSONLine.response(OpenAIList.render(page.map(BatchDocument.render), ids: page.map(\.id), hasMore: found.count > limit), status: .ok)
     }
 
     private func show(_ id: String, _ caller: APIKey) async throws -> Response {
         guard let batch = try await batches.batch(id: id), caller.reaches(batch.owner) else { throw Self.notFound(id) }
-        return Self.json(BatchDocument.render(batch))
+        return JSONLine.response(BatchDocument.render(batch), status: .ok)
     }
 
     private func cancel(_ id: String, _ caller: APIKey) async throws -> Response {
@@ -70,7 +70,7 @@ struct BatchesRoutes<Context: KeyedContext>: Sendable {
         case .ended(let batch):
             throw APIError(.conflict, "Cannot cancel a batch with status '\(batch.status.rawValue)'.")
         case .cancelling(let batch):
-            return Self.json(BatchDocument.render(batch))
+            return JSONLine.response(BatchDocument.render(batch), status: .ok)
         }
     }
 
@@ -90,13 +90,14 @@ struct BatchesRoutes<Context: KeyedContext>: Sendable {
     /// foreman's `webhook_url` extension (ADR 0020), held to the same rules as a job's `state_webhook_url`.
     private func webhookURL(_ value: Any?) throws -> String? {
         guard let value, !(value is NSNull) else { return nil }
-        guard let text = value as? String, text.utf8.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let host = url.host, !host.isEmpty
-        else { throw APIError(.badRequest, "Invalid 'webhook_url': expected an http:// or https:// URL.") }
-        if let refusal = webhooks.refusal(host: host) {
-            throw APIError(.badRequest, "Invalid 'webhook_url': \(refusal) (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1 allows it)")
+        guard let text = value as? String, text.utf8.count <= 2048 else {
+            throw APIError(.badRequest, "Invalid 'webhook_url': expected an http:// or https:// URL.")
         }
-        return text
+        switch webhooks.problem(url: text) {
+        case .notHTTP: throw APIError(.badRequest, "Invalid 'webhook_url': expected an http:// or https:// URL.")
+        case .refused(let refusal): throw APIError(.badRequest, "Invalid 'webhook_url': \(refusal) (FOREMAN_WEBHOOK_ALLOW_LINK_LOCAL=1 allows it)")
+        case nil: return text
+        }
     }
 
     private static func missing(_ field: String) -> APIError {
@@ -105,9 +106,5 @@ struct BatchesRoutes<Context: KeyedContext>: Sendable {
 
     private static func notFound(_ id: String) -> APIError {
         APIError(.notFound, "No such Batch object: \(id)")
-    }
-
-    private static func json(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

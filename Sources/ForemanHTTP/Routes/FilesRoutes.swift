@@ -64,7 +64,7 @@ struct FilesRoutes<Context: KeyedContext>: Sendable {
             }
             guard received > 0 else { throw APIError(.badRequest, "the file is empty") }
             guard let stored = try await batches.finishFile(&written) else { throw APIError(.internalServerError, "the file vanished while it was written") }
-            return Self.json(FileDocument.render(stored))
+            return JSONLine.response(FileDocument.render(stored), status: .ok)
         } catch {
             // Nothing half-uploaded stays behind.
             if let file { _ = try? await batches.deleteFile(id: file.id) }
@@ -83,12 +83,12 @@ struct FilesRoutes<Context: KeyedContext>: Sendable {
             purpose = known
         }
         let files = try await batches.files(purpose: purpose, after: query.get("after"), limit: limit + 1, ascending: order == "asc", owner: caller.listedOwner)
-        return Self.json(OpenAIList.render(files.prefix(limit).map(FileDocument.render), ids: files.prefix(limit).map(\.id), hasMore: files.count > limit))
+        return JSONLine.response(OpenAIList.render(files.prefix(limit).map(FileDocument.render), ids: files.prefix(limit).map(\.id), hasMore: files.count > limit), status: .ok)
     }
 
     private func show(_ id: String, _ caller: APIKey) async throws -> Response {
         let file = try await reachable(id, caller)
-        return Self.json(FileDocument.render(file))
+        return JSONLine.response(FileDocument.render(file), status: .ok)
     }
 
     private func delete(_ id: String, _ caller: APIKey) async throws -> Response {
@@ -98,7 +98,7 @@ struct FilesRoutes<Context: KeyedContext>: Sendable {
         writer.string("id", id)
         writer.string("object", "file")
         writer.bool("deleted", true)
-        return Self.json(writer.finished())
+        return JSONLine.response(writer.finished(), status: .ok)
     }
 
     /// The file's bytes, read a chunk at a time as the caller takes them.
@@ -131,10 +131,6 @@ struct FilesRoutes<Context: KeyedContext>: Sendable {
 
     static func notFound(_ id: String) -> APIError {
         APIError(.notFound, "No such File object: \(id)")
-    }
-
-    private static func json(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The boundary of a `multipart/form-data` content type.
