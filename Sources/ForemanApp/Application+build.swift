@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ForemanDomain
 import ForemanEngine
 import ForemanHTTP
 import ForemanStore
@@ -67,7 +68,8 @@ private func assemble(
     let outboxWakeup = Wakeup()
     let rowsWakeup = Wakeup()
     let batchesWakeup = Wakeup()
-    let transitions = TransitionLog(metrics: metrics, logger: logger)
+    let ledger = KeyLedger(metrics: metrics)
+    let transitions = KeyLedgerObserver(TransitionLog(metrics: metrics, logger: logger), ledger: ledger)
     let store = try SQLiteJobStore(
         pool: pool, maxQueue: config.maxQueue, observer: BatchWakingObserver(transitions, wakeup: batchesWakeup), logger: logger,
         outboxChanged: { outboxWakeup.signal() }, behindHanded: { rowsWakeup.signal() }
@@ -81,7 +83,7 @@ private func assemble(
         metrics: metrics,
         logger: logger
     )
-    let keys = KeyRing(store: store)
+    let keys = KeyRing(store: store, ledger: ledger)
     try await keys.load()
     let recovery = try await store.recoverAfterRestart(maxAttempts: config.maxAttempts)
     if recovery != StoreRecovery() {
@@ -90,6 +92,9 @@ private func assemble(
             metadata: ["failed_native": "\(recovery.failedNative)", "requeued": "\(recovery.requeued)", "exhausted": "\(recovery.exhausted)"]
         )
     }
+    // After the recovery, which settles what the last run left: the keys' accounts start from what is left queued.
+    let today = UTCDay(Date())
+    ledger.load(active: try await store.activeGenerations(), tokens: try await store.tokensUsed(on: today), on: today)
 
     let broker = JobBroker()
     let settings = config.providerSettings(embeddingMaxResponseBytes: HTTPSurfaces.embeddingsMaxResponseBytes)
@@ -113,7 +118,7 @@ private func assemble(
         )
     }
     let fleet = Fleet(providers: providers, namesProviders: config.providers != nil)
-    let service = JobService(store: store, broker: broker, fleet: fleet, logger: logger)
+    let service = JobService(store: store, broker: broker, fleet: fleet, ledger: ledger, usage: store, logger: logger)
     let batches = BatchRunner(store: store, service: service, wakeup: batchesWakeup, logger: logger)
     let gate = ShutdownGate()
 

@@ -50,6 +50,9 @@ public struct Job: Sendable, Equatable {
     /// How often the scheduler has passed this job over for one behind it, and when it first did (ADR 0007).
     public var skips: Int = 0
     public var firstSkippedAt: Date?
+    /// What the run used at the box, once it ended (ADR 0022). Never stored in the job's row: usage is kept by key,
+    /// model and day.
+    public var usage: JobUsage?
 
     /// The model id as the caller wrote it: `provider/model` for a job bound to a provider, else the bare name.
     public var modelID: String {

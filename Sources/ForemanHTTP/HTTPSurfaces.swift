@@ -64,7 +64,7 @@ public enum HTTPSurfaces {
         let verifier = settings.token.map(BearerTokenVerifier.init(token:))
         let limiter = RequestLimiter()
         if let verifier {
-            router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, limiter: limiter, metricsPublic: settings.metricsPublic))
+            router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, limiter: limiter, ledger: service.ledger, metricsPublic: settings.metricsPublic))
         }
         router.add(middleware: DrainMiddleware(gate: gate))
         HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service).register(on: router)

@@ -228,6 +228,17 @@ public enum ForemanDatabase {
                 CREATE INDEX job_queue_owner ON job(priority, owner, seq) WHERE state = 'queued' AND kind != 'embed';
                 """)
         }
+        migrator.registerMigration("v12: usage") { db in
+            // ADR 0022: what each key used, by model and UTC day, added to as each call ends. Keys, models and days are
+            // few: one row per triple, found by its primary key.
+            try db.execute(sql: """
+                CREATE TABLE usage (
+                    key_id TEXT NOT NULL, model TEXT NOT NULL, day TEXT NOT NULL,
+                    requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, generated_tokens INTEGER NOT NULL,
+                    generation_seconds REAL NOT NULL,
+                    PRIMARY KEY (key_id, model, day)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

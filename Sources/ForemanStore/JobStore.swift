@@ -17,9 +17,14 @@ public protocol JobStore: Sendable {
     /// Persists a queued job; with `idempotencyKey`, returns the original job instead when the key was used with the
     /// same `fingerprint`. Throws ``JobStoreError``.
     func enqueue(_ job: Job, idempotencyKey: String?, fingerprint: String?) async throws -> EnqueueResult
+    /// The job a submission with `idempotencyKey` made before, as ``enqueue(_:idempotencyKey:fingerprint:)`` would
+    /// replay it; `nil` when the key is new. Throws ``JobStoreError/idempotencyKeyReused(_:)`` for another body.
+    func replay(idempotencyKey: String, fingerprint: String?) async throws -> EnqueueResult?
     /// Takes a native job as it stands now, to be written behind its call (ADR 0016); returns without waiting for a
     /// commit. Reads made afterwards see it.
     func writeBehind(_ job: Job) async
+    /// Takes an embeddings call's usage, to be committed with the next rows written behind (ADR 0022).
+    func writeUsageBehind(_ row: UsageRow) async
     /// Commits the native jobs handed to ``writeBehind(_:)`` so far. Throws when the store cannot write; they stay.
     func flushWritesBehind() async throws
     /// Marks the chat or generate job the ``Scheduler`` picks running; `nil` when none waits. With a `scope`, only
@@ -30,7 +35,7 @@ public protocol JobStore: Sendable {
     func claimNextEmbed(scope: ClaimScope?, now: Date) async throws -> Job?
     /// Records how a running job ended, with its artifacts; `false` when it was no longer running.
     func finish(
-        id: String, state: JobState, error: String?, response: Data?, artifacts: [Artifact], durability: Durability, now: Date
+        id: String, state: JobState, error: String?, response: Data?, artifacts: [Artifact], usage: JobUsage?, durability: Durability, now: Date
     ) async throws -> Bool
     /// Puts a running job back at its place in the queue.
     func requeue(id: String, now: Date) async throws
@@ -78,9 +83,10 @@ extension JobStore {
 
     @discardableResult
     public func finish(
-        id: String, state: JobState, error: String? = nil, response: Data? = nil, artifacts: [Artifact] = [], durability: Durability = .full
+        id: String, state: JobState, error: String? = nil, response: Data? = nil, artifacts: [Artifact] = [], usage: JobUsage? = nil,
+        durability: Durability = .full
     ) async throws -> Bool {
-        try await finish(id: id, state: state, error: error, response: response, artifacts: artifacts, durability: durability, now: Date())
+        try await finish(id: id, state: state, error: error, response: response, artifacts: artifacts, usage: usage, durability: durability, now: Date())
     }
 
     public func requeue(id: String) async throws {

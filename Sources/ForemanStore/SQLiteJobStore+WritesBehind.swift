@@ -21,10 +21,12 @@ extension SQLiteJobStore {
                 await withCheckedContinuation { behindFlushWaiters.append($0) }
                 continue
             }
-            guard !behind.isEmpty else { return }
+            guard !behind.isEmpty || !usageBehind.isEmpty else { return }
             flushingBehind = true
             let batch = behind
+            let usage = usageBehind
             behind.removeAll()
+            usageBehind.removeAll()
             defer {
                 flushingBehind = false
                 let waiters = behindFlushWaiters
@@ -38,12 +40,17 @@ extension SQLiteJobStore {
                 _ = try await writer.around {
                     try await pool.writeWithoutTransaction { db in
                         try Self.commit(db, .deferred, view) { db, _ in
-                            for job in batch { try job.upsertRow(db) }
+                            for job in batch {
+                                try job.upsertRow(db)
+                                if let row = UsageRow(of: job) { try Self.add(db, row) }
+                            }
+                            for row in usage { try Self.add(db, row) }
                         }
                     }
                 }
             } catch {
                 behind = batch + behind
+                usageBehind = usage + usageBehind
                 noteWriteFailed(error)
                 throw error
             }
@@ -59,7 +66,7 @@ extension SQLiteJobStore {
     /// Commits what was handed over before a read, so that a caller who reads its own call after the response
     /// finds it. A failed commit is logged by the flush; the read then answers without those rows.
     func settleWritesBehind() async {
-        guard !behind.isEmpty || flushingBehind else { return }
+        guard !behind.isEmpty || !usageBehind.isEmpty || flushingBehind else { return }
         try? await flushWritesBehind()
     }
 

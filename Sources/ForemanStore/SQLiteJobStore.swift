@@ -27,6 +27,8 @@ public actor SQLiteJobStore: JobStore {
     public nonisolated let health = StoreHealth()
     /// Native jobs handed over to be written behind, each as it stood when handed (ADR 0016), oldest first.
     var behind: [Job] = []
+    /// Embeddings calls' usage, handed over to be committed with the rows written behind (ADR 0022).
+    var usageBehind: [UsageRow] = []
     /// Whether a commit of rows written behind is under way, and who waits for it to end.
     var flushingBehind = false
     var behindFlushWaiters: [CheckedContinuation<Void, Never>] = []
@@ -180,6 +182,11 @@ public actor SQLiteJobStore: JobStore {
     private static func replay(_ original: Job, fingerprint: String?) throws -> EnqueueResult {
         guard original.requestFingerprint == fingerprint else { throw JobStoreError.idempotencyKeyReused(original) }
         return .existing(original)
+    }
+
+    public func replay(idempotencyKey: String, fingerprint: String?) async throws -> EnqueueResult? {
+        guard let original = try await jobByKey(idempotencyKey) else { return nil }
+        return try Self.replay(original, fingerprint: fingerprint)
     }
 
     private func jobByKey(_ key: String) async throws -> Job? {
@@ -346,6 +353,7 @@ public actor SQLiteJobStore: JobStore {
         error: String? = nil,
         response: Data? = nil,
         artifacts: [Artifact] = [],
+        usage: JobUsage? = nil,
         durability: Durability = .full,
         now: Date = Date()
     ) async throws -> Bool {
@@ -356,15 +364,18 @@ public actor SQLiteJobStore: JobStore {
             try db.cachedStatement(sql: "UPDATE job SET state = ?, error = ?, response = ?, finished_at = ? WHERE id = ? AND state = 'running'")
                 .execute(arguments: [state.rawValue, error, response, DatabaseDate.storage(now), id])
             guard db.changesCount == 1 else { return nil }  // no longer running: cancelled or requeued as this run ended
-            let job: Job
+            var job: Job
             if var known {
                 (known.state, known.error, known.response, known.finishedAt) = (state, error, response, now)
                 job = known
             } else {
-                guard let row = try Self.job(db, id: id) else { return nil }
+                guard var row = try Self.job(db, id: id) else { return nil }
+                row.finishedAt = now
                 job = row
             }
+            job.usage = usage
             for artifact in artifacts { try artifact.insertRow(db) }
+            if let row = UsageRow(of: job) { try Self.add(db, row) }
             try changes.record(db, job, from: .running, at: now)
             return job
         }

@@ -8,9 +8,11 @@ import NIOCore
 struct BenchClient: Sendable {
     let foremanPort: Int
     let fakePort: Int
+    /// The key calls to foreman are made with: `FOREMAN_TOKEN` unless another is given.
+    var token = "bench"
 
     private func request(_ path: String, _ body: String, direct: Bool) -> HTTPClientRequest {
-        ForemanRequest.make(port: direct ? fakePort : foremanPort, path, token: "bench", json: body)
+        ForemanRequest.make(port: direct ? fakePort : foremanPort, path, token: token, json: body)
     }
 
     /// `queue_depth` from foreman's `/healthz`.

@@ -24,7 +24,7 @@ struct Foreman: AsyncParsableCommand {
             also reads an environment variable, named in its help; a flag overrides its variable.
             """,
         version: ForemanVersion.current,
-        subcommands: [Serve.self, JobsCommand.self, KeysCommand.self],
+        subcommands: [Serve.self, JobsCommand.self, KeysCommand.self, UsageCommand.self],
         defaultSubcommand: Serve.self
     )
 }

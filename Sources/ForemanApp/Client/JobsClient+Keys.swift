@@ -51,4 +51,11 @@ extension JobsClient {
     public func revokeKey(_ id: String) async throws -> Answer {
         try await send(.DELETE, "/admin/keys/\(Self.escape(id))")
     }
+
+    /// Usage by key, model and UTC day (`GET /admin/usage`), from day `from` to day `to` (`yyyy-MM-dd`), of key `key`
+    /// (a name or an id) or of every key.
+    public func usage(from: String?, to: String?, key: String?) async throws -> Answer {
+        let query = [("from", from), ("to", to), ("key", key)].compactMap { name, value in value.map { name + "=" + Self.escape($0) } }
+        return try await send(.GET, "/admin/usage" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    }
 }

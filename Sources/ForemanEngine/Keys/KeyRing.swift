@@ -7,13 +7,16 @@ import Foundation
 /// each written to the store before memory changes. Keys are few; all of them are loaded at startup.
 public actor KeyRing {
     let store: any KeyStore
+    /// Told each key's name, the label of its usage series.
+    let ledger: KeyLedger?
     /// Live keys by the SHA-256 of their secret.
     private var live: [Data: APIKey] = [:]
     /// Every key, revoked ones included, by id, with its hash.
     private var all: [String: (key: APIKey, hash: Data)] = [:]
 
-    public init(store: any KeyStore) {
+    public init(store: any KeyStore, ledger: KeyLedger? = nil) {
         self.store = store
+        self.ledger = ledger
     }
 
     /// Reads every key from the store.
@@ -66,6 +69,7 @@ public actor KeyRing {
     private func remember(_ key: APIKey, hash: Data) {
         all[key.id] = (key, hash)
         live[hash] = key.revokedAt == nil ? key : nil
+        ledger?.name(key.id, key.revokedAt == nil ? key.name : nil)
     }
 
     /// `fk_` and 32 characters of Crockford's base 32 in lowercase: 160 random bits.

@@ -121,6 +121,16 @@ public struct ForemanMetrics: Sendable {
             .increment()
     }
 
+    /// The usage series of key `name` (ADR 0022).
+    func keyCounters(name: String) -> KeyCounters {
+        KeyCounters(name: name, factory: factory)
+    }
+
+    /// A key's request was refused for one of its limits: `rate`, `tokens` or `concurrency` (ADR 0022).
+    public func keyRefusal(name: String, limit: String) {
+        Counter(label: "foreman_key_refusals_total", dimensions: [("key", name), ("limit", limit)], factory: factory).increment()
+    }
+
     /// Labelled with the job's model and the provider it ran on: these are recorded for every provider's jobs alike.
     private func timer(_ label: String, _ seconds: TimeInterval, _ job: Job) {
         let provider = job.ranOn.map { [("provider", $0)] } ?? self.provider

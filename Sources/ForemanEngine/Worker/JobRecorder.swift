@@ -33,6 +33,7 @@ struct JobRecorder: Sendable {
         }
         let state = ended.state
         let message = ended.error
+        let usage = ended.usage
         let finish = { @Sendable in
             try await store.finish(
                 id: job.id,
@@ -40,6 +41,7 @@ struct JobRecorder: Sendable {
                 error: message,
                 response: state == .succeeded ? result.response : nil,
                 artifacts: Self.artifacts(of: job, result),
+                usage: usage,
                 durability: .full
             )
         }
@@ -90,7 +92,11 @@ struct JobRecorder: Sendable {
             outcome = .cancelled(cancelReason)
         }
         ended.response = ended.state == .succeeded ? result.response : nil
-        ended.finishedAt = Date()
+        let finishedAt = Date()
+        ended.finishedAt = finishedAt
+        // What the box was asked to do counts, however the run ended; its tokens, as far as it reported them.
+        let runSeconds = job.startedAt.map { max(0, finishedAt.timeIntervalSince($0)) } ?? 0
+        ended.usage = ReportedUsage.of(lines: result.transcript, runSeconds: runSeconds)
         return (ended, outcome)
     }
 

@@ -13,12 +13,18 @@ public struct JobService: Sendable {
     let broker: JobBroker
     /// The boxes the jobs run on.
     public let fleet: Fleet
+    /// Each key's generations in flight and tokens today (ADR 0022).
+    public let ledger: KeyLedger
+    /// Each key's usage by model and day.
+    let usageStore: (any UsageStore)?
     private let logger: Logger
 
-    public init(store: any JobStore, broker: JobBroker, fleet: Fleet, logger: Logger) {
+    public init(store: any JobStore, broker: JobBroker, fleet: Fleet, ledger: KeyLedger = KeyLedger(), usage: (any UsageStore)? = nil, logger: Logger) {
         self.store = store
         self.broker = broker
         self.fleet = fleet
+        self.ledger = ledger
+        self.usageStore = usage
         self.logger = logger
     }
 
@@ -96,7 +102,45 @@ public struct JobService: Sendable {
         if let ceiling = caller.priorityCeiling { job.priority = min(job.priority, ceiling) }
         let fingerprint = idempotencyKey.map { _ in RequestFingerprint.of(body) }
         let scopedKey = idempotencyKey.map { key in caller.ownerID.map { $0 + ":" + key } ?? key }
-        return try await submit(job, idempotencyKey: scopedKey, fingerprint: fingerprint)
+        let reservation: Reservation?
+        do {
+            reservation = try reserve(job, for: caller)
+        } catch {
+            // A repeat of a submission already made takes no place: it is answered with the original job.
+            if let scopedKey, let replay = try await store.replay(idempotencyKey: scopedKey, fingerprint: fingerprint) { return replay }
+            throw error
+        }
+        do {
+            let result = try await submit(job, idempotencyKey: scopedKey, fingerprint: fingerprint)
+            // A replay made no job: the original holds its own place.
+            if case .existing = result { reservation?.cancel() }
+            return result
+        } catch {
+            reservation?.cancel()
+            throw error
+        }
+    }
+
+    /// Counts `job` against its key's concurrency cap (ADR 0022), before anything is written: what to cancel if it
+    /// is not admitted after all. Its end, reported to the ``KeyLedgerObserver``, releases it.
+    ///
+    /// - Throws: ``JobServiceError/overConcurrencyCap(key:cap:)``.
+    private func reserve(_ job: Job, for caller: APIKey) throws -> Reservation? {
+        guard KeyLedger.counts(job), let owner = job.owner else { return nil }
+        guard ledger.reserve(owner: owner, cap: caller.maxConcurrent) else {
+            ledger.refused(caller, limit: "concurrency")
+            throw JobServiceError.overConcurrencyCap(key: caller.name, cap: caller.maxConcurrent ?? 0)
+        }
+        return Reservation(ledger: ledger, owner: owner)
+    }
+
+    /// A generation counted against its key's cap before it was admitted.
+    private struct Reservation {
+        let ledger: KeyLedger
+        let owner: String
+
+        /// The generation was not admitted after all.
+        func cancel() { ledger.release(owner: owner) }
     }
 
     /// Whether a native call whose wait bound has passed, before any output, should end now. A call the target is
@@ -114,15 +158,30 @@ public struct JobService: Sendable {
     /// on the way (ADR 0016): the call starts at once when the lane is free, else it waits in its provider's worker.
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is kept).
-    public func submitAndWatch(_ job: Job) async throws -> (watch: JobWatch, placement: JobPlacement) {
+    public func submitAndWatch(_ job: Job, caller: APIKey = .bootstrap) async throws -> (watch: JobWatch, placement: JobPlacement) {
+        let reservation = try reserve(job, for: caller)
         let watch = await broker.subscribe(job.id)
         do {
             guard let provider = job.ranOn.flatMap(fleet.provider(named:)) ?? fleet.providers.first else { throw JobStoreError.queueFull }
             return (watch, try await provider.worker(for: job.kind).admit(job))
         } catch {
+            reservation?.cancel()
             await broker.unsubscribe(job.id)
             throw error
         }
+    }
+
+    /// The usage rows from day `from` to day `to`, of key `keyID` or of all (ADR 0022).
+    public func usage(from: UTCDay?, to: UTCDay?, keyID: String?) async throws -> [UsageRow] {
+        try await usageStore?.usage(from: from, to: to, keyID: keyID) ?? []
+    }
+
+    /// Adds an embeddings call's usage (ADR 0022): the call bypasses the queue and has no row, so its usage is
+    /// counted here and written behind with the native calls' rows.
+    public func recordEmbeddingUsage(_ usage: JobUsage, model: String, caller: APIKey) async {
+        let day = UTCDay(Date())
+        ledger.add(usage, owner: caller.ownerID, on: day)
+        await store.writeUsageBehind(UsageRow(keyID: caller.id, model: model, day: day, usage: usage))
     }
 
     /// Cancels the queued jobs of key `owner`, which was revoked (ADR 0022); how many. Its running jobs finish.

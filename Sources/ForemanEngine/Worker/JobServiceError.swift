@@ -2,4 +2,6 @@
 public enum JobServiceError: Error, Equatable {
     /// Neither the inventory nor a fresh poll lists the model.
     case modelNotFound(String)
+    /// The key has `cap` generations queued or running already (ADR 0022).
+    case overConcurrencyCap(key: String, cap: Int)
 }

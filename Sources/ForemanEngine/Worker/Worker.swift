@@ -395,8 +395,13 @@ public actor Worker: Service {
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
-        if job.origin.isInteractive { runs[job.id]?.ended = JobRecorder.end(of: job, result, cancelReason: reason).ended }
-        await recorder.record(job, result, cancelReason: reason)
+        if job.origin.isInteractive {
+            let (ended, outcome) = JobRecorder.end(of: job, result, cancelReason: reason)
+            runs[job.id]?.ended = ended
+            await recorder.recordNative(ended, from: .running, outcome: outcome)
+        } else {
+            await recorder.record(job, result, cancelReason: reason)
+        }
         runs[job.id] = nil
         runningCount.store(runs.count, ordering: .relaxed)
         if runs.isEmpty { resumeIdleWaiters() }

@@ -75,6 +75,12 @@ extension APIError {
             return APIError(.notFound, "model '\(model)' not found")
         case JobStoreError.queueFull, is EmbeddingLane.Busy:
             return .queueFull
+        case JobServiceError.overConcurrencyCap(let key, let cap):
+            // When one of the key's generations ends is not known: the hint is queue-full's.
+            return APIError(
+                .tooManyRequests, "concurrency limit: the key '\(key)' may have \(cap) generations queued or running at once",
+                headers: [.retryAfter: "5"]
+            )
         case KeyStoreError.nameTaken(let name):
             return APIError(.conflict, "a key named '\(name)' exists")
         case JobStoreError.idempotencyKeyReused:

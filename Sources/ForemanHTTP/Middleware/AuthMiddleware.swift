@@ -1,4 +1,5 @@
 import ForemanDomain
+import Foundation
 import ForemanEngine
 import HTTPTypes
 import Hummingbird
@@ -16,6 +17,8 @@ struct AuthMiddleware: RouterMiddleware {
     let verifier: BearerTokenVerifier
     let keys: KeyRing
     let limiter: RequestLimiter
+    /// Each key's tokens today.
+    let ledger: KeyLedger
     /// `FOREMAN_METRICS_PUBLIC=1`: Prometheus may scrape `/metrics` without a key.
     var metricsPublic = false
 
@@ -37,15 +40,33 @@ struct AuthMiddleware: RouterMiddleware {
         if let scope = RouteScope.required(request.method, path), !context.caller.scopes.contains(scope) {
             throw APIError(.forbidden, "the key '\(context.caller.name)' may not use \(path): it lacks the '\(scope.rawValue)' scope")
         }
-        if let perMinute = context.caller.requestsPerMinute, RouteScope.createsWork(request.method, path),
-            let wait = await limiter.admit(context.caller)
-        {
+        if RouteScope.createsWork(request.method, path) { try await checkQuotas(of: context.caller, path: path) }
+        return try await next(request, context)
+    }
+
+    /// Refuses a request for work over the key's requests per minute or tokens per day (ADR 0022), before anything
+    /// is written.
+    private func checkQuotas(of key: APIKey, path: String) async throws {
+        if let perMinute = key.requestsPerMinute, let wait = await limiter.admit(key) {
+            ledger.refused(key, limit: "rate")
             throw APIError(
-                .tooManyRequests, "rate limit: the key '\(context.caller.name)' may make \(perMinute) requests a minute",
+                .tooManyRequests, "rate limit: the key '\(key.name)' may make \(perMinute) requests a minute",
                 headers: [.retryAfter: String(Int(wait.seconds.rounded(.up)))]
             )
         }
-        return try await next(request, context)
+        // An upload uses no tokens; the generations and batches it may feed are checked as they are asked for.
+        if let perDay = key.tokensPerDay, path != "/v1/files" {
+            let now = Date()
+            let today = UTCDay(now)
+            let used = ledger.tokens(owner: key.id, on: today)
+            if used >= perDay {
+                ledger.refused(key, limit: "tokens")
+                throw APIError(
+                    .tooManyRequests, "token quota: the key '\(key.name)' may use \(perDay) tokens a day and has used \(used) today (UTC)",
+                    headers: [.retryAfter: String(max(1, Int(today.end.timeIntervalSince(now).rounded(.up))))]
+                )
+            }
+        }
     }
 
     /// The presented secret: the bearer token, or on Anthropic's route its `x-api-key`.

@@ -22,10 +22,11 @@ struct AdminRoutes: Sendable {
         router.get("/admin/keys/:id") { _, context in try await self.show(context.parameters.require("id")) }
         router.patch("/admin/keys/:id") { request, context in try await self.update(request, context.parameters.require("id")) }
         router.delete("/admin/keys/:id") { _, context in try await self.revoke(context.parameters.require("id")) }
+        router.get("/admin/usage") { request, _ in try await self.usage(request) }
     }
 
     static var routes: [String: [HTTPRequest.Method]] {
-        ["/admin/keys": [.get, .post], "/admin/keys/:id": [.get, .patch, .delete]]
+        ["/admin/keys": [.get, .post], "/admin/keys/:id": [.get, .patch, .delete], "/admin/usage": [.get]]
     }
 
     private func create(_ request: Request) async throws -> Response {
@@ -39,13 +40,17 @@ struct AdminRoutes: Sendable {
     }
 
     private func list() async throws -> Response {
-        let rendered = await keys.keys().map { KeyDocument.render($0) }
+        let rendered = await keys.keys().map { KeyDocument.render($0, account: account(of: $0)) }
         return JSONLine.response(#"{"keys":"# + JSONObjectWriter.array(rendered) + "}", status: .ok)
     }
 
     private func show(_ id: String) async throws -> Response {
         guard let key = await keys.key(id: id) else { throw Self.notFound(id) }
-        return JSONLine.response(KeyDocument.render(key), status: .ok)
+        return JSONLine.response(KeyDocument.render(key, account: account(of: key)), status: .ok)
+    }
+
+    private func account(of key: APIKey) -> (active: Int, tokensToday: Int) {
+        (service.ledger.active(owner: key.id), service.ledger.tokens(owner: key.id, on: UTCDay(Date())))
     }
 
     private func update(_ request: Request, _ id: String) async throws -> Response {
@@ -64,6 +69,30 @@ struct AdminRoutes: Sendable {
         _ = try await batches.cancelBatches(of: id)
         _ = try await service.cancelQueuedWork(of: id)
         return JSONLine.response(KeyDocument.render(revoked), status: .ok)
+    }
+
+    /// `GET /admin/usage?from=&to=&key=`: usage by key, model and UTC day, from day `from` to day `to` (both
+    /// `yyyy-MM-dd`, both included, either left open), of the key named (or with the id) `key`, or of all.
+    private func usage(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        func day(_ name: String) throws -> UTCDay? {
+            guard let text = query[name[...]] else { return nil }
+            guard let day = UTCDay(text: text) else { throw APIError(.badRequest, "invalid '\(name)': expected a day as yyyy-MM-dd") }
+            return day
+        }
+        let from = try day("from"), to = try day("to")
+        let all = await keys.keys()
+        var keyID: String?
+        if let wanted = query["key"] {
+            guard let key = all.first(where: { $0.name == wanted || $0.id == wanted }) ?? (wanted == APIKey.bootstrap.name ? .bootstrap : nil) else {
+                throw Self.notFound(String(wanted))
+            }
+            keyID = key.id
+        }
+        let rows = try await service.usage(from: from, to: to, keyID: keyID)
+        var names = Dictionary(all.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        names[APIKey.bootstrap.id] = APIKey.bootstrap.name
+        return JSONLine.response(UsageDocument.render(rows, names: names), status: .ok)
     }
 
     /// Sets the fields present in `fields` on `key`; a limit set to `null` is lifted.

@@ -2,7 +2,8 @@ import ForemanDomain
 
 /// A key as the keys API shows it; its secret only in the answer that created it.
 enum KeyDocument {
-    static func render(_ key: APIKey, secret: String? = nil) -> String {
+    /// - Parameter account: the key's generations queued or running, and its tokens today (UTC), where shown.
+    static func render(_ key: APIKey, secret: String? = nil, account: (active: Int, tokensToday: Int)? = nil) -> String {
         var writer = JSONObjectWriter()
         writer.string("id", key.id)
         writer.string("name", key.name)
@@ -13,6 +14,10 @@ enum KeyDocument {
         writer.int("tokens_per_day", key.tokensPerDay)
         writer.date("created_at", key.createdAt)
         writer.date("revoked_at", key.revokedAt)
+        if let account {
+            writer.int("active_generations", account.active)
+            writer.int("tokens_today", account.tokensToday)
+        }
         if let secret { writer.string("secret", secret) }
         return writer.finished()
     }

@@ -26,8 +26,8 @@ struct OllamaRoutes: Sendable {
         router.get("/api/version") { _, _ in try await self.version() }
         router.head("/api/version") { _, _ in try await self.version() }
         router.post("/api/show") { request, _ in try await self.show(request) }
-        router.post("/api/embed") { request, _ in try await self.embed(request, .embed) }
-        router.post("/api/embeddings") { request, _ in try await self.embed(request, .embeddings) }
+        router.post("/api/embed") { request, context in try await self.embed(request, context, .embed) }
+        router.post("/api/embeddings") { request, context in try await self.embed(request, context, .embeddings) }
     }
 
     /// Every route and the methods it answers, so other methods get 405 rather than 404.
@@ -64,12 +64,15 @@ struct OllamaRoutes: Sendable {
         return try await TargetProxy(target: route.provider.target).forward(.POST, NativeRequest.Endpoint.show.rawValue, body: route.body(body))
     }
 
-    private func embed(_ request: Request, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
+    private func embed(_ request: Request, _ context: Context, _ endpoint: NativeRequest.Endpoint) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let parsed = try NativeRequest.parse(endpoint, body: body)
         let route = try await fleet.route(parsed.model, requireKnown: false)
-        return try await EmbeddingsRoute.send(endpoint.rawValue, model: route.model, body: route.body(body), lane: route.provider.embeddings)
+        return try await EmbeddingsRoute.send(
+            endpoint.rawValue, model: route.model, body: route.body(body), lane: route.provider.embeddings, service: generation.service,
+            caller: context.caller
+        )
     }
 
     private func tags() async throws -> Response {

@@ -20,7 +20,7 @@ struct OpenAIRoutes: Sendable {
     func register(on router: Router<Context>) {
         router.post("/v1/chat/completions") { request, context in try await self.generate(request, context, .chat) }
         router.post("/v1/completions") { request, context in try await self.generate(request, context, .generate) }
-        router.post("/v1/embeddings") { request, _ in try await self.embed(request) }
+        router.post("/v1/embeddings") { request, context in try await self.embed(request, context) }
         router.post("/v1/messages") { request, context in try await self.relay(request, context, .messages) }
         router.post("/v1/responses") { request, context in try await self.relay(request, context, .responses) }
         router.get("/v1/models") { _, _ in try await self.models() }
@@ -70,7 +70,7 @@ struct OpenAIRoutes: Sendable {
 
     /// `/v1/embeddings` through the provider's embeddings lane: as `/api/embed` on an Ollama box, its answer made into
     /// OpenAI's list; as it is on an engine.
-    private func embed(_ request: Request) async throws -> Response {
+    private func embed(_ request: Request, _ context: Context) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let object = try Self.object(body)
@@ -79,12 +79,14 @@ struct OpenAIRoutes: Sendable {
         let route = try await fleet.route(model, requireKnown: false)
         let lane = route.provider.embeddings
         if route.provider.kind == .openai {
-            return try await EmbeddingsRoute.send("/v1/embeddings", model: route.model, body: route.body(body), lane: lane)
+            return try await EmbeddingsRoute.send(
+                "/v1/embeddings", model: route.model, body: route.body(body), lane: lane, service: generation.service, caller: context.caller
+            )
         }
         let boxBody = route.bound ? ByteBuffer(bytes: ModelField.replacing(in: nativeBody, with: route.model)) : ByteBuffer(bytes: nativeBody)
         // The input is held to what `/api/embed` takes, with the native route's 400 for anything else.
         _ = try NativeRequest.parse(.embed, body: boxBody)
-        let answer = try await lane.send(path: "/api/embed", model: route.model, body: boxBody, maxResponseBytes: EmbeddingsRoute.maxResponseBytes)
+        let answer = try await EmbeddingsRoute.call("/api/embed", model: route.model, body: boxBody, lane: lane, service: generation.service, caller: context.caller)
         guard (200..<300).contains(answer.status) else {
             throw APIError(.init(code: answer.status), ResponseAssembler.errorMessage(in: answer.body) ?? "the box answered HTTP \(answer.status)")
         }

@@ -26,7 +26,7 @@ struct QueuedGeneration: Sendable {
 
     /// - Parameter answer: how the box's answer is written for the caller; the box's lines as they are by default.
     func respond(to job: Job, context: ConnectionContext, answer: some GenerationAnswer = RelayedAnswer(surface: .ollama)) async throws -> Response {
-        let (watch, placement) = try await service.submitAndWatch(job)
+        let (watch, placement) = try await service.submitAndWatch(job, caller: context.caller)
         // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields = [.foremanJobID: job.id]
         visibility[.foremanQueuePosition] = String(placement.position)
