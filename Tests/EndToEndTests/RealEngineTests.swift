@@ -70,6 +70,21 @@ extension ServerTests {
                 #expect(finished.status == 0 && finished.output.hasSuffix("checks passed"), "\(finished.output)")
                 let endpoints = try await RepositoryScript.run("scripts/openai-batch-check.py", ["endpoints"], environment: batch)
                 #expect(endpoints.status == 0 && endpoints.output.hasSuffix("checks passed"), "\(endpoints.output)")
+
+                // A key's usage is what the real engines reported, in each surface's answer (ADR 0022).
+                let key = try await KeysTests.create(harness, "real", ["inference"])
+                var reported = KeyUsageTests.Reported()
+                for (path, body) in [
+                    ("/api/chat", #"{"model":""# + chatModel + #"","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":5}}"#),
+                    ("/v1/chat/completions", #"{"model":""# + chatModel + #"","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#),
+                    ("/api/embed", #"{"model":""# + embedModel + #"","input":["one","two"]}"#),
+                ] {
+                    let answer = try await harness.request(.POST, path, json: body, token: .some(key.secret))
+                    try #require(answer.status == 200, "\(path): \(answer.body)")
+                    reported = reported + KeyUsageTests.reported(try answer.jsonObject())
+                }
+                let (used, usage) = try await KeyUsageTests.used(harness, "real")
+                #expect(used == reported && used.prompt > 0 && used.generated > 0, "\(usage)")
             }
         }
 

@@ -94,9 +94,12 @@ struct JobRecorder: Sendable {
         ended.response = ended.state == .succeeded ? result.response : nil
         let finishedAt = Date()
         ended.finishedAt = finishedAt
-        // What the box was asked to do counts, however the run ended; its tokens, as far as it reported them.
-        let runSeconds = job.startedAt.map { max(0, finishedAt.timeIntervalSince($0)) } ?? 0
-        ended.usage = ReportedUsage.of(lines: result.transcript, runSeconds: runSeconds)
+        // A call the box answered counts, however it ended, with the tokens the box reported; one it never answered
+        // (unreachable, or cancelled before the box said anything) does not.
+        if !result.transcript.isEmpty {
+            let runSeconds = job.startedAt.map { max(0, finishedAt.timeIntervalSince($0)) } ?? 0
+            ended.usage = ReportedUsage.of(lines: result.transcript, runSeconds: runSeconds)
+        }
         return (ended, outcome)
     }
 
