@@ -32,7 +32,9 @@ struct RecordingMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var request = request
-        let body = try await request.collectBody(upTo: 64 << 20)
+        // A blob upload is left to stream to its route; its size is what the route records.
+        let isBlob = request.uri.path.hasPrefix("/api/blobs/")
+        let body = isBlob ? ByteBuffer() : try await request.collectBody(upTo: 64 << 20)
         await state.record(
             RecordedRequest(
                 method: request.method.rawValue,
@@ -62,6 +64,7 @@ struct FakeRoutes: Sendable {
         router.post("/api/embeddings") { request, context in try await self.guarded("/api/embeddings", context) { try await self.embed(request, legacy: true) } }
         // OpenAI's API, as Ollama's own compatibility layer and llama.cpp's server serve it: the `openai` provider kind
         // talks to these.
+        FakeModelManagement(state: state).register(on: router)
         router.get("/v1/models") { _, context in try await self.guarded("/v1/models", context) { await self.openAIModels() } }
         router.post("/v1/chat/completions") { request, context in
             try await self.guarded("/v1/chat/completions", context) { try await self.openAIGenerate(request, chat: true) }

@@ -81,6 +81,31 @@ public actor FakeOllamaState {
 
     func record(_ request: RecordedRequest) { requests.append(request) }
 
+    // MARK: Model management
+
+    /// Blobs uploaded, by digest (`sha256:<hex>`), with their size.
+    public private(set) var blobs: [String: Int] = [:]
+    /// The greatest number of bytes of one blob upload held in memory at once.
+    public private(set) var largestBlobChunk = 0
+
+    func storeBlob(_ digest: String, size: Int, largestChunk: Int) {
+        blobs[digest] = size
+        largestBlobChunk = max(largestBlobChunk, largestChunk)
+    }
+
+    /// Adds `model` (a pull, a create or a copy made it), or replaces the one of that name.
+    func install(_ model: FakeModel) {
+        models.removeAll { Self.normalized($0.name) == Self.normalized(model.name) }
+        models.append(model)
+    }
+
+    /// Removes the model named `name`; whether there was one.
+    func remove(_ name: String) -> Bool {
+        let before = models.count
+        models.removeAll { Self.normalized($0.name) == Self.normalized(name) }
+        return models.count < before
+    }
+
     func model(named name: String) -> FakeModel? {
         let wanted = Self.normalized(name)
         return models.first { Self.normalized($0.name) == wanted }

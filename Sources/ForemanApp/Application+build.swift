@@ -105,15 +105,21 @@ private func assemble(
     for declaration in declarations.sorted(by: { $0.isPlainHTTP && !$1.isPlainHTTP }) {
         targets[declaration.name] = try makeTarget(declaration, config: config, metrics: metrics.forProvider(declaration.name), logger: logger)
     }
+    // Model management has its own client (ADR 0023), made after the targets' for the same reason as theirs.
+    let managementClient = ModelManagementTarget.makeHTTPClient(connectTimeout: config.targetConnectTimeout, readTimeout: config.upstreamReadTimeout)
     var providers: [Provider] = []
-    var targetServices: [any Service] = []
+    var targetServices: [any Service] = [ClosingService { try await managementClient.shutdown() }]
     for declaration in declarations {
         guard let (target, targetService) = targets[declaration.name] else { continue }
         targetServices.append(targetService)
+        let management = ModelManagementTarget(
+            client: managementClient, baseURL: declaration.address, token: declaration.token, headTimeout: config.upstreamTimeout
+        )
         providers.append(
             Provider(
                 name: declaration.name, kind: declaration.kind, concurrency: declaration.concurrency, inFleet: config.providers != nil,
-                target: target, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics, logger: logger
+                target: target, management: management, settings: settings, store: store, broker: broker, observer: transitions, metrics: metrics,
+                logger: logger
             )
         )
     }

@@ -57,7 +57,7 @@ public enum HTTPSurfaces {
         router.add(middleware: RequestLogMiddleware(logger: logger, logBodies: settings.logBodies, maxBodyBytes: settings.maxBodyBytes))
         var routes = OllamaRoutes.routes.merging(JobsRoutes<ConnectionContext>.routes) { a, _ in a }.merging(OpenAIRoutes.routes) { a, _ in a }
             .merging(FilesRoutes<ConnectionContext>.routes) { a, _ in a }.merging(BatchesRoutes<ConnectionContext>.routes) { a, _ in a }
-            .merging(AdminRoutes.routes) { a, _ in a }
+            .merging(AdminRoutes.routes) { a, _ in a }.merging(ModelManagementRoutes.routes) { a, _ in a }
         routes["/healthz"] = [.get]
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
@@ -78,6 +78,7 @@ public enum HTTPSurfaces {
             generation: QueuedGeneration(service: service, maxWait: settings.maxWait), fleet: service.fleet, maxBodyBytes: settings.maxBodyBytes
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
+        ModelManagementRoutes(manager: service.models, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
         AdminRoutes(keys: keys, limiter: limiter, service: service, batches: batches, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)

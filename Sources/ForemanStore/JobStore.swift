@@ -41,6 +41,9 @@ public protocol JobStore: Sendable {
     func requeue(id: String, now: Date) async throws
     /// Cancels `id` if it is still queued; `false` when it had been claimed or had ended.
     func cancelIfQueued(id: String, reason: String, now: Date) async throws -> Bool
+    /// Generations queued or running in the store for `model` (normalized) that provider `provider` runs or may run:
+    /// the ones bound to it, and the unbound ones not running elsewhere (ADR 0023: a delete's guard).
+    func generationsInFlight(model: String, provider: String) async throws -> Int
     /// Cancels every queued job of key `owner`, with `error`; how many (ADR 0022).
     func cancelQueuedJobs(owner: String, error: String, now: Date) async throws -> Int
     /// Settles what a previous process left unfinished.

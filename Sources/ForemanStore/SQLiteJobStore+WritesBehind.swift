@@ -40,11 +40,9 @@ extension SQLiteJobStore {
                 _ = try await writer.around {
                     try await pool.writeWithoutTransaction { db in
                         try Self.commit(db, .deferred, view) { db, _ in
-                            for job in batch {
-                                try job.upsertRow(db)
-                                if let row = UsageRow(of: job) { try Self.add(db, row) }
-                            }
-                            for row in usage { try Self.add(db, row) }
+                            for job in batch { try job.upsertRow(db) }
+                            // One statement per key, model and day, however many calls the batch holds.
+                            for row in UsageRow.summed(batch.compactMap(UsageRow.init(of:)) + usage) { try Self.add(db, row) }
                         }
                     }
                 }

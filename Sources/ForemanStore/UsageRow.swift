@@ -35,4 +35,24 @@ public struct UsageRow: Sendable, Equatable {
         guard let usage = job.usage else { return nil }
         self.init(keyID: job.owner ?? APIKey.bootstrap.id, model: job.model, day: UTCDay(job.finishedAt ?? job.createdAt), usage: usage)
     }
+
+    /// `rows` added up by key, model and day, in the order each first appears.
+    public static func summed(_ rows: [UsageRow]) -> [UsageRow] {
+        guard rows.count > 1 else { return rows }
+        var sums: [UsageRow] = []
+        var index: [String: Int] = [:]
+        for row in rows {
+            let key = row.keyID + "\u{0}" + row.model + "\u{0}" + String(row.day.ordinal)
+            guard let at = index[key] else {
+                index[key] = sums.count
+                sums.append(row)
+                continue
+            }
+            sums[at].requests += row.requests
+            sums[at].promptTokens += row.promptTokens
+            sums[at].generatedTokens += row.generatedTokens
+            sums[at].generationSeconds += row.generationSeconds
+        }
+        return sums
+    }
 }

@@ -102,6 +102,28 @@ package struct Harness: Sendable {
         return TestResponse(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
     }
 
+    /// Uploads `bytes` to `path` in 64 KiB pieces, as a client streams a file, and returns the status.
+    package func upload(_ path: String, _ bytes: [UInt8], headers: [(String, String)] = []) async throws -> Int {
+        var request = ForemanRequest.make(.POST, port: port, path, token: token, headers: headers)
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        let pieces = stride(from: 0, to: bytes.count, by: 64 << 10).map { ByteBuffer(bytes: bytes[$0..<min(bytes.count, $0 + (64 << 10))]) }
+        let chunks = AsyncStream<ByteBuffer> { continuation in
+            for piece in pieces { continuation.yield(piece) }
+            continuation.finish()
+        }
+        request.body = .stream(chunks, length: .known(Int64(bytes.count)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+
+    /// The status of `HEAD path`.
+    package func head(_ path: String, headers: [(String, String)] = []) async throws -> Int {
+        let response = try await HTTPClient.shared.execute(ForemanRequest.make(.HEAD, port: port, path, token: token, headers: headers), timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+
     /// Starts a request and returns its live response, so a test can read the body line by line.
     package func stream(_ path: String, json: String) async throws -> HTTPClientResponse {
         let request = ForemanRequest.make(port: port, path, token: token, json: json)

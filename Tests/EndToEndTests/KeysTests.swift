@@ -36,6 +36,7 @@ extension ServerTests {
                 for (method, path, body) in [
                     (HTTPMethod.POST, "/jobs", #"{"kind":"chat","request":{"model":"llama3.2","messages":[]}}"#), (.GET, "/jobs", nil),
                     (.GET, "/admin/keys", nil), (.GET, "/admin/usage", nil), (.GET, "/v1/batches", nil), (.GET, "/metrics", nil),
+                    (.POST, "/api/pull", #"{"model":"tinyllama"}"#), (.DELETE, "/api/delete", #"{"model":"llama3.2"}"#),
                 ] as [(HTTPMethod, String, String?)] {
                     let response = try await harness.request(method, path, json: body, token: .some(alice.secret))
                     #expect(response.status == 403, "alice \(method.rawValue) \(path): \(response.status) \(response.body)")

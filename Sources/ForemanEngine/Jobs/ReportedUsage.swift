@@ -56,9 +56,12 @@ public enum ReportedUsage {
             func value(_ key: String) -> Any? {
                 fields[key].flatMap { try? JSONSerialization.jsonObject(with: Data(bytes[$0]), options: .fragmentsAllowed) }
             }
-            note(&prompt, value("prompt_eval_count"))
-            note(&generated, value("eval_count"))
-            if let total = int(value("total_duration")) { nanoseconds = max(nanoseconds ?? 0, total) }
+            // Ollama's counts are plain integers, read as digits.
+            func integer(_ key: String) -> Int? { fields[key].flatMap { ReportedUsage.digits(bytes[$0]) } }
+            if let count = integer("prompt_eval_count") { prompt = max(prompt, count) }
+            if let count = integer("eval_count") { generated = max(generated, count) }
+            if let total = integer("total_duration") { nanoseconds = max(nanoseconds ?? 0, total) }
+            guard fields["usage"] != nil || fields["timings"] != nil || fields["type"] != nil else { return }
             var holders = [value("usage") as? [String: Any]]
             // Anthropic's `message_start` and the Responses API's last event hold theirs one level down.
             for holder in ["message", "response"] where fields[holder] != nil && fields["type"] != nil {
@@ -92,6 +95,17 @@ public enum ReportedUsage {
             let count = number.int64Value
             return count >= 0 ? Int(count) : nil
         }
+    }
+
+    /// A non-negative integer written as plain digits; `nil` for anything else.
+    static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     private static let promptEvalCount = Array(#""prompt_eval_count":"#.utf8)

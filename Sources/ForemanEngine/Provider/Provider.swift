@@ -49,6 +49,8 @@ public struct Provider: Sendable {
     /// Generations at once at this box.
     public let concurrency: Int
     public let target: any OllamaTarget
+    /// Its model-management client (ADR 0023); `nil` for an OpenAI-compatible engine, which cannot manage models.
+    public let management: ModelManagementTarget?
     public let inventory: Inventory
     public let poller: InventoryPoller
     public let residency: Residency
@@ -63,13 +65,14 @@ public struct Provider: Sendable {
     ///   - observer: told of the state changes of the native calls its worker runs (ADR 0016).
     public init(
         name: String = "default", kind: ProviderKind = .ollama, concurrency: Int = 1, inFleet: Bool = false,
-        target: any OllamaTarget, settings: Settings, store: any JobStore, broker: JobBroker, observer: any JobTransitionObserver,
-        metrics: ForemanMetrics, logger: Logger
+        target: any OllamaTarget, management: ModelManagementTarget? = nil, settings: Settings, store: any JobStore, broker: JobBroker,
+        observer: any JobTransitionObserver, metrics: ForemanMetrics, logger: Logger
     ) {
         self.name = name
         self.kind = kind
         self.concurrency = concurrency
         self.target = target
+        self.management = kind == .ollama ? management : nil
         let metrics = metrics.forProvider(name)
         var logger = logger
         if inFleet { logger[metadataKey: "provider"] = "\(name)" }

@@ -28,6 +28,9 @@ public struct JobService: Sendable {
         self.logger = logger
     }
 
+    /// Ollama's model management on the boxes (ADR 0023).
+    public var models: ModelManager { ModelManager(fleet: fleet, store: store) }
+
     /// Every worker of every provider, generation workers first.
     private var workers: [Worker] { fleet.providers.map(\.generationWorker) + fleet.providers.map(\.embeddingsWorker) }
 

@@ -297,6 +297,12 @@ public actor Worker: Service {
         return calls
     }
 
+    /// Native calls for `model` (normalized) waiting here or running: they have no row in the store until they end.
+    public func nativeCalls(model: String) -> Int {
+        let waitingCalls = waiting.count { ModelName.normalized($0.job.model) == model }
+        return waitingCalls + runs.values.count { $0.job.origin.isInteractive && ModelName.normalized($0.job.model) == model }
+    }
+
     /// The native call `id` if it is running: it has no row until it ends.
     public func runningCall(_ id: String) -> Job? {
         guard let run = runs[id], run.job.origin.isInteractive else { return nil }

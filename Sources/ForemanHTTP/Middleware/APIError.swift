@@ -75,6 +75,8 @@ extension APIError {
             return APIError(.notFound, "model '\(model)' not found")
         case JobStoreError.queueFull, is EmbeddingLane.Busy:
             return .queueFull
+        case let error as ModelManagementError:
+            return from(error)
         case JobServiceError.overConcurrencyCap(let key, let cap):
             // When one of the key's generations ends is not known: the hint is queue-full's.
             return APIError(
@@ -106,6 +108,30 @@ extension APIError {
                 return APIError(.serviceUnavailable, "foreman cannot save work right now: \(failure.description)", headers: [.retryAfter: "10"])
             }
             return APIError(.internalServerError, "internal error: \(error)")
+        }
+    }
+}
+
+extension APIError {
+    /// A model-management call refused before it reached a box (ADR 0023).
+    static func from(_ error: ModelManagementError) -> APIError {
+        switch error {
+        case .cannotManage(let provider, let verb):
+            APIError(.notImplemented, "provider '\(provider)' is an OpenAI-compatible engine: it cannot \(verb) models")
+        case .noProviderManages(let verb):
+            APIError(.notImplemented, "no provider here can \(verb) models: they are OpenAI-compatible engines")
+        case .chooseProvider(let model, let among):
+            APIError(.badRequest, "'\(model)' does not say which provider: name one of \(among.joined(separator: ", ")) as provider/model")
+        case .blobNeedsProvider(let among):
+            APIError(.badRequest, "a blob goes to one provider: name one of \(among.joined(separator: ", ")) in the X-Foreman-Provider header")
+        case .notFound(let model):
+            APIError(.notFound, "model '\(model)' not found")
+        case .copyAcrossProviders(let source, let destination):
+            APIError(.badRequest, "'\(source)' and '\(destination)' are on different providers: a model is copied within one provider")
+        case .busy(let model, let provider, let generations):
+            APIError(
+                .conflict, "model '\(model)' has \(generations) generation\(generations == 1 ? "" : "s") queued or running on provider '\(provider)'; cancel them or wait"
+            )
         }
     }
 }

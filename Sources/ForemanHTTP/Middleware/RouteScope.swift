@@ -7,7 +7,7 @@ enum RouteScope {
     static func required(_ method: HTTPRequest.Method, _ path: String) -> APIKey.Scope? {
         if path == "/metrics" || path.hasPrefix("/admin/") || path == "/admin" { return .admin }
         if path == "/jobs" || path.hasPrefix("/jobs/") || path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") { return .jobs }
-        if modelManagement.contains(path) { return .models }
+        if modelManagement.contains(path) || path.hasPrefix("/api/blobs/") { return .models }
         if method == .post, inference.contains(path) { return .inference }
         return nil
     }
@@ -23,6 +23,6 @@ enum RouteScope {
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/responses",
     ]
 
-    /// Ollama's model management (issue #18).
-    private static let modelManagement: Set<String> = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"]
+    /// Ollama's model management (ADR 0023), blobs (`/api/blobs/{digest}`) aside.
+    private static let modelManagement: Set<String> = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete"]
 }
