@@ -59,6 +59,9 @@ public enum HTTPSurfaces {
             .merging(FilesRoutes<ConnectionContext>.routes) { a, _ in a }.merging(BatchesRoutes<ConnectionContext>.routes) { a, _ in a }
             .merging(AdminRoutes.routes) { a, _ in a }.merging(ModelManagementRoutes.routes) { a, _ in a }
         routes["/healthz"] = [.get]
+        routes["/livez"] = [.get]
+        routes["/queue"] = [.get]
+        routes["/readyz"] = [.get]
         routes["/metrics"] = [.get]
         router.add(middleware: ErrorMiddleware(routes: routes))
         let verifier = settings.token.map(BearerTokenVerifier.init(token:))
@@ -67,7 +70,7 @@ public enum HTTPSurfaces {
             router.add(middleware: AuthMiddleware(verifier: verifier, keys: keys, limiter: limiter, ledger: service.ledger, metricsPublic: settings.metricsPublic))
         }
         router.add(middleware: DrainMiddleware(gate: gate))
-        HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service).register(on: router)
+        HealthRoutes(verifier: verifier, providerURLs: settings.providerURLs, service: service, gate: gate).register(on: router)
         MetricsRoutes(registry: registry).register(on: router)
         OllamaRoutes(
             generation: QueuedGeneration(service: service, maxWait: settings.maxWait),
@@ -79,6 +82,7 @@ public enum HTTPSurfaces {
         ).register(on: router)
         JobsRoutes(service: service, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)
         ModelManagementRoutes(manager: service.models, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        QueueRoutes(service: service).register(on: router)
         FilesRoutes(batches: batches, maxFileBytes: settings.maxFileBytes).register(on: router)
         AdminRoutes(keys: keys, limiter: limiter, service: service, batches: batches, maxBodyBytes: settings.maxBodyBytes).register(on: router)
         BatchesRoutes(batches: batches, maxBodyBytes: settings.maxBodyBytes, webhooks: settings.webhookAddresses).register(on: router)

@@ -44,6 +44,8 @@ public protocol JobStore: Sendable {
     /// Generations queued or running in the store for `model` (normalized) that provider `provider` runs or may run:
     /// the ones bound to it, and the unbound ones not running elsewhere (ADR 0023: a delete's guard).
     func generationsInFlight(model: String, provider: String) async throws -> Int
+    /// The first `limit` queued jobs of `lane` in the order they are to run, with their places and estimated starts.
+    func queuedInOrder(lane: JobLane, limit: Int) async throws -> [JobSnapshot]
     /// Cancels every queued job of key `owner`, with `error`; how many (ADR 0022).
     func cancelQueuedJobs(owner: String, error: String, now: Date) async throws -> Int
     /// Settles what a previous process left unfinished.

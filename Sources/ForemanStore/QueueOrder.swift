@@ -40,6 +40,16 @@ struct QueueOrder: Sendable {
         return above + older + 1
     }
 
+    /// The first `limit` queued jobs of `lane` in their order (higher priorities first, then age), as `seq`s.
+    func first(_ limit: Int, lane: JobLane) -> [Int64] {
+        var seqs: [Int64] = []
+        for (_, buffer) in (self.seqs[lane] ?? [:]).sorted(by: { $0.key > $1.key }) {
+            guard seqs.count < limit else { break }
+            seqs.append(contentsOf: buffer.prefix(limit - seqs.count))
+        }
+        return seqs
+    }
+
     private mutating func insert(_ seq: Int64, lane: JobLane, priority: Int) {
         var buffer = seqs[lane, default: [:]].removeValue(forKey: priority) ?? CircularBuffer()
         if let last = buffer.last, last > seq {

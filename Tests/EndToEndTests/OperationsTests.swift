@@ -77,6 +77,10 @@ extension ServerTests {
                     #expect(openAI.status == 503 && message == "foreman is shutting down", "\(path): \(openAI.body)")
                 }
                 #expect(try await harness.job(running)["state"] as? String == "running")  // reads still work
+                // The probes: alive, not ready for new work.
+                let ready = try await harness.request(.GET, "/readyz", token: .some(nil))
+                #expect(ready.status == 503 && ready.body.contains("shutting down"), "\(ready.body)")
+                #expect(try await harness.request(.GET, "/livez", token: .some(nil)).status == 200)
                 await fake.resume()
                 let status = process.waitForExit()
                 #expect(status == 0)

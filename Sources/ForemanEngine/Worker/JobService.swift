@@ -187,6 +187,43 @@ public struct JobService: Sendable {
         await store.writeUsageBehind(UsageRow(keyID: caller.id, model: model, day: day, usage: usage))
     }
 
+    /// The work in line at each provider, running and queued, in the order it is to run: at most `limit` queued
+    /// per lane and provider, of key `owner` alone when it is given (ADR 0023).
+    public func queue(limit: Int, owner: String?) async throws -> [QueueLine] {
+        func visible(_ job: Job) -> Bool { owner == nil || job.owner == owner }
+        var lines: [QueueLine] = []
+        var byName: [String: Int] = [:]
+        for provider in fleet.providers {
+            var running: [JobSnapshot] = []
+            var queued: [JobSnapshot] = []
+            for worker in [provider.generationWorker, provider.embeddingsWorker] {
+                running += await worker.running.filter(visible).map { JobSnapshot(job: $0) }
+                queued += await worker.waitingCallsNewestFirst().reversed().filter { visible($0.job) }
+                    .map { JobSnapshot(job: $0.job, queuePosition: $0.position) }
+            }
+            byName[provider.name] = lines.count
+            lines.append(QueueLine(provider: provider.name, running: running, queued: queued))
+        }
+        var unassigned: [JobSnapshot] = []
+        for lane in [JobLane.generation, .embeddings] {
+            // Read past `limit` when another key's jobs are left out, so a key still sees its own.
+            for snapshot in try await store.queuedInOrder(lane: lane, limit: owner == nil ? limit * lines.count : 10_000) where visible(snapshot.job) {
+                let name = snapshot.job.provider ?? (fleet.namesProviders ? nil : fleet.providers.first?.name)
+                if let name, let index = byName[name] { lines[index].queued.append(snapshot) } else { unassigned.append(snapshot) }
+            }
+        }
+        for index in lines.indices {
+            // Generations, then embeddings; higher priorities first, then age: the order the scheduler starts from.
+            lines[index].queued.sort { a, b in
+                let (laneA, laneB) = (a.job.kind.lane == .generation ? 0 : 1, b.job.kind.lane == .generation ? 0 : 1)
+                return (laneA, -a.job.priority, a.job.createdAt) < (laneB, -b.job.priority, b.job.createdAt)
+            }
+            lines[index].queued = Array(lines[index].queued.prefix(limit))
+        }
+        if fleet.namesProviders { lines.append(QueueLine(provider: nil, running: [], queued: Array(unassigned.prefix(limit)))) }
+        return lines
+    }
+
     /// Cancels the queued jobs of key `owner`, which was revoked (ADR 0022); how many. Its running jobs finish.
     public func cancelQueuedWork(of owner: String) async throws -> Int {
         try await store.cancelQueuedJobs(owner: owner, error: "key revoked", now: Date())

@@ -7,8 +7,8 @@ import Hummingbird
 /// Finds the key a request is made with and checks it may use the route (ADR 0022), on everything but the monitor and
 /// heartbeat paths.
 ///
-/// `/healthz`, `GET /` and `HEAD /` stay open: monitors and Ollama clients' heartbeats must work without a key, and
-/// they reveal nothing a caller could use. The key is the bearer token: `FOREMAN_TOKEN`, the bootstrap admin key, or
+/// `/healthz`, `/livez`, `/readyz`, `GET /` and `HEAD /` stay open: monitors, probes and Ollama clients' heartbeats
+/// must work without a key, and they reveal nothing a caller could use. The key is the bearer token: `FOREMAN_TOKEN`, the bootstrap admin key, or
 /// a key from the ``KeyRing``. Anthropic's API takes it as `x-api-key`, which is how Anthropic's clients send it
 /// unless told otherwise, so `/v1/messages` accepts either (ADR 0019).
 struct AuthMiddleware: RouterMiddleware {
@@ -24,7 +24,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        let open = path == "/healthz" || (path == "/" && (request.method == .get || request.method == .head))
+        let open = path == "/healthz" || path == "/livez" || path == "/readyz" || (path == "/" && (request.method == .get || request.method == .head))
             || (metricsPublic && path == "/metrics")
         if open { return try await next(request, context) }
         guard let secret = Self.secret(request) else { throw APIError.unauthorized }

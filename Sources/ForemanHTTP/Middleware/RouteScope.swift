@@ -6,7 +6,7 @@ import HTTPTypes
 enum RouteScope {
     static func required(_ method: HTTPRequest.Method, _ path: String) -> APIKey.Scope? {
         if path == "/metrics" || path.hasPrefix("/admin/") || path == "/admin" { return .admin }
-        if path == "/jobs" || path.hasPrefix("/jobs/") || path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") { return .jobs }
+        if path == "/jobs" || path.hasPrefix("/jobs/") || path == "/queue" || path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") { return .jobs }
         if modelManagement.contains(path) || path.hasPrefix("/api/blobs/") { return .models }
         if method == .post, inference.contains(path) { return .inference }
         return nil

@@ -14,11 +14,26 @@ struct HealthRoutes<Context: RequestContext>: Sendable {
     /// Each provider's address, by name.
     let providerURLs: [String: String]
     let service: JobService
+    /// Closed once a graceful shutdown has begun: foreman is then not ready for new work.
+    let gate: ShutdownGate
 
     func register(on router: Router<Context>) {
         router.get("/healthz") { request, _ in
             try await self.health(details: self.verifier?.verify(authorization: request.headers[.authorization]) ?? true)
         }
+        // Kubernetes' probes (ADR 0023): alive while it answers; ready while it can take work. Readiness does not
+        // follow the boxes: foreman keeps accepting durable work while a box is away, and `/healthz` says so.
+        router.get("/livez") { _, _ in JSONLine.response(#"{"status":"ok"}"#, status: .ok) }
+        router.get("/readyz") { _, _ in await self.readiness() }
+    }
+
+    private func readiness() async -> Response {
+        var report = JSONObjectWriter()
+        let reason: String? =
+            if await !gate.isOpen { "foreman is shutting down" } else { service.health.failure.map { "the store cannot write: \($0.description)" } }
+        report.string("status", reason == nil ? "ready" : "not ready")
+        if let reason { report.string("reason", reason) }
+        return JSONLine.response(report.finished(), status: reason == nil ? .ok : .serviceUnavailable)
     }
 
     private func health(details: Bool) async throws -> Response {
