@@ -8,9 +8,12 @@ package struct CommandResult {
 
 /// Runs the `foreman` binary with `arguments` to its end. Its standard output goes to `output` (a pipe whose reader
 /// may already be closed), or is discarded.
+/// The `foreman` binary beside the test runner.
+package var foremanBinary: URL { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman") }
+
 package func runForemanCommand(_ arguments: [String], environment: [String: String] = [:], output: FileHandle? = nil) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foreman")
+    process.executableURL = foremanBinary
     process.arguments = arguments
     process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
     let errors = Pipe()

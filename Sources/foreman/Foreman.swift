@@ -24,7 +24,10 @@ struct Foreman: AsyncParsableCommand {
             also reads an environment variable, named in its help; a flag overrides its variable.
             """,
         version: ForemanVersion.current,
-        subcommands: [Serve.self, JobsCommand.self, KeysCommand.self, UsageCommand.self],
+        subcommands: [
+            Serve.self, RunCommand.self, PullCommand.self, ListCommand.self, PsCommand.self, ShowCommand.self, RemoveCommand.self, CopyCommand.self,
+            StatusCommand.self, JobsCommand.self, KeysCommand.self, UsageCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

@@ -16,16 +16,16 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "foreman's base URL (FOREMAN_URL, default http://127.0.0.1:8080).")
         var url: String?
 
+        @Option(help: "foreman's address as host:port or a URL, as OLLAMA_HOST is read (FOREMAN_HOST).")
+        var host: String?
+
         @Option(help: "Bearer token (FOREMAN_TOKEN).")
         var token: String?
 
         var client: JobsClient {
             let environment = ProcessInfo.processInfo.environment
-            return JobsClient(
-                baseURL: url ?? environment["FOREMAN_URL"] ?? "http://127.0.0.1:8080",
-                token: token ?? environment["FOREMAN_TOKEN"],
-                client: JobsClient.commandLineHTTPClient
-            )
+            let base = url ?? host.map(ForemanHost.url) ?? environment["FOREMAN_URL"] ?? ForemanHost.url(environment["FOREMAN_HOST"] ?? "")
+            return JobsClient(baseURL: base, token: token ?? environment["FOREMAN_TOKEN"], client: JobsClient.commandLineHTTPClient)
         }
     }
 

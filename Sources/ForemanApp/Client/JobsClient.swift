@@ -10,7 +10,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A small client for a running foreman's `/jobs` API and its keys API, used by `foreman jobs …` and `foreman keys …`.
+/// A small client for a running foreman, used by the client commands: `/jobs`, the keys API, and Ollama's API for the
+/// Ollama verbs.
 public struct JobsClient: Sendable {
     /// An answer from foreman: its status and raw body.
     public struct Answer: Sendable {
@@ -33,7 +34,7 @@ public struct JobsClient: Sendable {
 
     public let baseURL: String
     public let token: String?
-    private let client: HTTPClient
+    let httpClient: HTTPClient
 
     /// The client a short-lived command uses: a refused connection fails at once instead of being retried until the
     /// connect timeout, so `foreman jobs …` against a stopped foreman says so without a wait. A process-wide
@@ -50,7 +51,7 @@ public struct JobsClient: Sendable {
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.token = token
-        self.client = client
+        self.httpClient = client
     }
 
     /// The native request body a simple prompt becomes for each kind of job.
@@ -110,7 +111,7 @@ public struct JobsClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await client.execute(request, timeout: .seconds(60))
+            let response = try await httpClient.execute(request, timeout: .seconds(60))
             let bytes = try await response.body.collect(upTo: 256 << 20)
             return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
         } catch {
@@ -126,7 +127,7 @@ public struct JobsClient: Sendable {
     }
 
     /// The transport error in a few words, without NIO's type names and nested descriptions.
-    private static func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
         if let error = error as? HTTPClientError {
             switch error {
