@@ -98,6 +98,11 @@ screen, code = on_terminal(["run", "llama3.2"], [(">>> ", "first question\n"), (
 check("run on a terminal: a conversation of two turns, ended by /bye",
       code == 0 and screen.count("The sky is blue") == 2 and screen.count(">>> ") == 3, repr(screen))
 
+fresh = run("run", "phi3", "hi")
+check("run of a model the box lacks: pulled first, then the answer", fresh.returncode == 0 and "success" in fresh.stderr
+      and fresh.stdout.startswith("The sky is blue"), fresh)
+check("run --format json --think: accepted", run("run", "--format", "json", "--think", "llama3.2", "in json").returncode == 0)
+
 shown = run("show", "llama3.2")
 check("show: the model's section", shown.returncode == 0 and "  Model\n" in shown.stdout and "architecture" in shown.stdout, shown.stdout)
 ps = run("ps")

@@ -22,6 +22,10 @@ extension ServerTests {
                 }
                 let turns = chats.compactMap { ($0["messages"] as? [[String: Any]])?.compactMap { $0["content"] as? String } }
                 #expect(turns.contains(["first question", "The sky is blue because of Rayleigh scattering.", "second question"]), "\(turns)")
+                // `--format json --think` reach the box.
+                #expect(chats.contains { $0["format"] as? String == "json" && $0["think"] as? Bool == true }, "\(chats)")
+                // `run` of a model the box lacked pulled it first, as `ollama run` does.
+                #expect(await harness.fake.requests(to: "/api/pull").contains { $0.body.contains("phi3") })
             }
         }
 

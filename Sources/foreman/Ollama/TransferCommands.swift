@@ -16,9 +16,14 @@ struct PullCommand: AsyncParsableCommand {
     @Argument(help: "The model; in a fleet, provider/model.") var model: String
 
     func run() async throws {
+        try await Self.pull(model, insecure: insecure, client: connection.client)
+    }
+
+    /// Pulls `model`, drawing its progress on standard error; a failure ends the command.
+    static func pull(_ model: String, insecure: Bool, client: JobsClient) async throws {
         var progress = PullProgress()
         let failed = try await CommandOutput.reaching {
-            try await connection.client.streamLines("/api/pull", body: ["model": model, "insecure": insecure, "stream": true]) { line in
+            try await client.streamLines("/api/pull", body: ["model": model, "insecure": insecure, "stream": true]) { line in
                 if let error = line["error"] as? String {
                     progress.finish()
                     CommandOutput.fail(error, exitCode: CommandOutput.serverErrorCode)
@@ -43,6 +48,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = connection.client
+        // As `ollama run`: a model the box does not have is pulled first, with its progress.
+        let shown = try await CommandOutput.reaching { try await client.show(model) }
+        if shown.status == 404 { try await PullCommand.pull(model, insecure: false, client: client) }
         if !prompt.isEmpty {
             _ = try await answer(client, [["role": "user", "content": prompt.joined(separator: " ")]])
             return
