@@ -146,7 +146,8 @@ private func assemble(
             responder: responder,
             server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
             configuration: .init(
-                address: .hostname(config.address.host, port: config.address.port), serverName: "foreman", availableConnectionsDelegate: connections.delegate
+                address: .hostname(config.address.host, port: config.address.port), serverName: "foreman", backlog: config.listenBacklog,
+                availableConnectionsDelegate: connections.delegate
             ),
             onServerRunning: { channel in await ready.listening(port: channel.localAddress?.port ?? config.address.port) },
             logger: logger
@@ -157,7 +158,8 @@ private func assemble(
             Application(
                 responder: responder,
                 server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
-                configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", availableConnectionsDelegate: connections.delegate),
+                configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", backlog: config.listenBacklog,
+                availableConnectionsDelegate: connections.delegate),
                 onServerRunning: { _ in
                     // Only the owner may talk to foreman through the socket: it bypasses no auth, but it is local.
                     chmod(socketPath, 0o600)

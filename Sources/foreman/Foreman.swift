@@ -76,6 +76,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Client connections open at once (FOREMAN_MAX_CONNECTIONS, default: the open-file limit less a reserve).")
     var maxConnections: String?
 
+    @Option(name: .customLong("listen-backlog"), help: "Connections the kernel holds for foreman to accept, for bursts (FOREMAN_LISTEN_BACKLOG, default 4096).")
+    var listenBacklog: String?
+
     @Option(name: .customLong("idle-timeout"), help: "How long a keep-alive connection may wait for its next request (FOREMAN_IDLE_TIMEOUT, default 120s).")
     var idleTimeout: String?
 
@@ -148,6 +151,7 @@ struct Serve: AsyncParsableCommand {
         overrides[.retention] = retention
         overrides[.headerTimeout] = headerTimeout
         overrides[.maxConnections] = maxConnections
+        overrides[.listenBacklog] = listenBacklog
         overrides[.idleTimeout] = idleTimeout
         overrides[.webhookSecret] = webhookSecret
         overrides[.webhookRetryFor] = webhookRetryFor

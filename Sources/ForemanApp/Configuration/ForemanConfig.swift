@@ -43,6 +43,9 @@ public struct ForemanConfig: Sendable, Equatable {
     public var idleTimeout: Duration = .seconds(120)
     /// `FOREMAN_MAX_CONNECTIONS`: client connections open at once; `nil`: the open-file limit less a reserve.
     public var maxConnections: Int?
+    /// `FOREMAN_LISTEN_BACKLOG`: connections the kernel completes and holds for foreman to accept (ADR 0024). Sized
+    /// for a burst of a thousand clients at once; the kernel caps it at `net.core.somaxconn`.
+    public var listenBacklog = 4096
     /// How long finished jobs and their artifacts are kept.
     public var retention: Duration = .seconds(7 * 86_400)
     /// The Standard Webhooks secret (`whsec_` + base64); webhooks are unsigned without it.
@@ -119,6 +122,7 @@ extension ForemanConfig {
         case retention = "FOREMAN_RETENTION"
         case headerTimeout = "FOREMAN_HEADER_TIMEOUT"
         case maxConnections = "FOREMAN_MAX_CONNECTIONS"
+        case listenBacklog = "FOREMAN_LISTEN_BACKLOG"
         case idleTimeout = "FOREMAN_IDLE_TIMEOUT"
         case webhookSecret = "FOREMAN_WEBHOOK_SECRET"
         case maxAttempts = "FOREMAN_MAX_ATTEMPTS"
@@ -177,6 +181,7 @@ extension ForemanConfig {
         case .retention: retention = try DurationParser.parse(raw, variable: name)
         case .headerTimeout: headerTimeout = try DurationParser.parse(raw, variable: name)
         case .maxConnections: maxConnections = try Self.parsePositiveInt(raw, variable: name)
+        case .listenBacklog: listenBacklog = try Self.parsePositiveInt(raw, variable: name)
         case .idleTimeout: idleTimeout = try DurationParser.parse(raw, variable: name)
         case .webhookSecret:
             do {
