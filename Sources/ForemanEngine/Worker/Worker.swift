@@ -480,7 +480,8 @@ struct JobResult: Sendable {
     var outcome: Outcome
     /// The final response in Ollama's non-streaming shape, when the run produced one.
     var response: Data?
-    /// Every upstream line, byte for byte.
+    /// The upstream lines kept, byte for byte: a `/jobs` job's every line, a native call's first and last few
+    /// (``AnswerRecord``).
     var transcript: [ByteBuffer] = []
     /// Set when another attempt may succeed where this one failed: after the delay the target asked for, if any.
     var retry: Retry?
@@ -546,7 +547,8 @@ struct JobAttempt: Sendable {
     }
 
     private func runOnce(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
-        var lines: [ByteBuffer] = []
+        // Only a `/jobs` job keeps its whole transcript: it is the job's artifact.
+        var record = AnswerRecord(kind: job.kind, keepsTranscript: job.origin == .jobs)
         do {
             let (response, sentAt) = try await sendRetryingWhileUnreachable()
             events?.yield(.started(status: response.status, contentType: response.contentType))
@@ -574,40 +576,40 @@ struct JobAttempt: Sendable {
                         firstChunk = false
                     }
                     for line in splitter.append(chunk) {
-                        lines.append(line)
+                        record.append(line)
                         events?.yield(.chunk(line))
                     }
                 }
             } catch {
-                if Task.isCancelled { return .cancelled(transcript: lines) }
+                if Task.isCancelled { return .cancelled(transcript: record.kept) }
                 metrics.targetError("interrupted")
                 let message = (error as? TargetError)?.description ?? TargetError.interrupted(String(describing: error)).description
-                var result = JobResult.interrupted(message, transcript: lines)
+                var result = JobResult.interrupted(message, transcript: record.kept)
                 // A durable job starts again from the beginning; a native caller has already seen part of the answer.
                 if !job.origin.isInteractive { result.retry = .init() }
                 return result
             }
             if let rest = splitter.finish() {
-                lines.append(rest)
+                record.append(rest)
                 events?.yield(.chunk(rest))
             }
-            if Task.isCancelled { return .cancelled(transcript: lines) }
-            if let last = lines.last, let message = ResponseAssembler.errorMessage(in: last) {
+            if Task.isCancelled { return .cancelled(transcript: record.kept) }
+            if let last = record.last, let message = ResponseAssembler.errorMessage(in: last) {
                 metrics.targetError("upstream_error")
                 // A stream that began and then failed is the runner's trouble, not the request's: a durable job
                 // starts again.
-                return JobResult(outcome: .upstreamError(message), transcript: lines, retry: job.origin.isInteractive ? nil : .init())
+                return JobResult(outcome: .upstreamError(message), transcript: record.kept, retry: job.origin.isInteractive ? nil : .init())
             }
-            return JobResult(outcome: .succeeded, response: ResponseAssembler.assemble(kind: job.kind, lines: lines), transcript: lines)
+            return JobResult(outcome: .succeeded, response: record.assembler.finished(), transcript: record.kept)
         } catch let error as TargetError {
             // Only a dropped request escapes the wait for an unreachable target; nothing reached the caller yet.
-            var result = JobResult.interrupted(error.description, transcript: lines)
+            var result = JobResult.interrupted(error.description, transcript: record.kept)
             result.retry = .init()
             return result
         } catch {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
-            if Task.isCancelled || error is CancellationError { return .cancelled(transcript: lines) }
-            return .interrupted(String(describing: error), transcript: lines)
+            if Task.isCancelled || error is CancellationError { return .cancelled(transcript: record.kept) }
+            return .interrupted(String(describing: error), transcript: record.kept)
         }
     }
 

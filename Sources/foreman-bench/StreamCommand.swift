@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Issue #19's second figure: long streams. foreman's CPU per 1,000 relayed tokens, its resident memory before, right
+/// after and a while after the streams, and the first line's time through foreman against straight to the target.
+struct StreamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Long native streams: CPU per 1,000 tokens, RSS before and after, time to the first line through foreman against direct."
+    )
+
+    @Option(help: "Tokens per stream (the fake makes at most 10,000).") var tokens = 10_000
+    @Option(help: "Streams, one after another.") var streams = 20
+    @Option(help: "Seconds to wait before the last RSS reading.") var settle = 5
+    @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+
+    func run() async throws {
+        try await withForemanChild(foreman, maxQueue: 100) { _, child, client, binary in
+            let short = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<50 { _ = try await client.time(short, direct: false) }
+            let idle = child.residentKilobytes()
+            let long = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(tokens) + "}}"
+            var direct: [Double] = [], through: [Double] = []
+            let before = Self.cpuSeconds(child.pid)
+            for _ in 0..<streams { through.append(try await client.timeToFirstLine(long, direct: false)) }
+            let cpu = Self.cpuSeconds(child.pid) - before
+            let after = child.residentKilobytes()
+            for _ in 0..<streams { direct.append(try await client.timeToFirstLine(long, direct: true)) }
+            try await Task.sleep(for: .seconds(settle))
+            let settled = child.residentKilobytes()
+            let p = Percentiles.self
+            print("foreman \(binary); \(streams) streams of \(tokens) tokens, one after another, fake target in-process, loopback.\n")
+            printTable(["figure", "value"], [
+                ["foreman CPU per 1,000 relayed tokens", String(format: "%.1f ms", cpu * 1000 / Double(streams * tokens) * 1000)],
+                ["RSS idle", "\(idle / 1024) MB"],
+                ["RSS right after the streams", "\(after / 1024) MB"],
+                ["RSS \(settle) s later", "\(settled / 1024) MB"],
+                ["first line, p50: direct / through foreman", "\(p.ms(p.at(0.5, direct))) / \(p.ms(p.at(0.5, through))) (\(p.ratio(p.at(0.5, through), p.at(0.5, direct))))"],
+            ])
+        }
+    }
+
+    /// The process's user and system CPU time, from `/proc/PID/stat`.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3; utime and stime are fields 14 and 15.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
