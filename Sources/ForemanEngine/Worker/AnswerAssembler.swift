@@ -23,10 +23,26 @@ public struct AnswerAssembler: Sendable {
         self.kind = kind
     }
 
+    /// The first line, read only once a second arrives: a whole answer in one line (a non-streamed call) is kept as
+    /// it came, and costs no reading.
+    private var unread: ByteBuffer?
+
     /// Takes the next line of the answer.
     public mutating func append(_ line: ByteBuffer) {
         lines += 1
         last = line
+        if lines == 1 {
+            unread = line
+            return
+        }
+        if let first = unread {
+            unread = nil
+            read(first)
+        }
+        read(line)
+    }
+
+    private mutating func read(_ line: ByteBuffer) {
         guard let first = line.readableBytesView.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") else { return }
         lastObject = line
         guard kind == .chat || kind == .generate else { return }
