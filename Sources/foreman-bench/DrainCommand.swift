@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+
+/// Issue #19's third figure: the fixed cost of a job, as a drain rate with no generation time. N `/jobs` jobs of one
+/// token are queued behind a held one, then timed from the release until the queue is empty; N native calls of one
+/// token are timed through `clients` connections at once. One box runs one generation at a time, so each rate is one
+/// over the pipeline's fixed cost per job.
+struct DrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Drain rate of zero-length /jobs jobs against native calls: each one's fixed cost per job."
+    )
+
+    @Option(help: "Jobs of each kind.") var jobs = 2000
+    @Option(help: "Native calls sent at once.") var clients = 8
+    @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+
+    func run() async throws {
+        try await withForemanChild(foreman, maxQueue: jobs + 100) { fake, child, client, binary in
+            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+
+            // Native calls: `clients` callers at once, each waiting for its answer before the next.
+            let clock = ContinuousClock()
+            var start = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<clients {
+                    let share = jobs / clients + (index < jobs % clients ? 1 : 0)
+                    group.addTask { for _ in 0..<share { _ = try await client.time(tiny, direct: false) } }
+                }
+                try await group.waitForAll()
+            }
+            let native = (clock.now - start).seconds
+
+            // `/jobs` jobs: queued behind one the paused fake holds, then drained.
+            await fake.pause()
+            let held = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":2}}}"#
+            _ = try await client.post("/jobs", held)
+            await fake.waitForGenerations(100 + jobs + 1)
+            let job = #"{"kind":"chat","request":{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":1}}}"#
+            let request = "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(job.utf8.count)\r\n\r\n" + job
+            try await SubmissionLoad.run(port: child.port, request: request, count: jobs, connections: 8, expectedStatus: 202)
+            guard try await client.queueDepth() == jobs else { throw ValidationError("the jobs were not all queued behind the held one") }
+            start = clock.now
+            await fake.resume()
+            // Every generation of the run: the warm-up, the native calls, the held job and the queued ones.
+            while await fake.completedGenerations < 100 + jobs + 1 + jobs {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let durable = (clock.now - start).seconds
+
+            print("foreman \(binary); \(jobs) jobs of one token each way, fake target with no token delay, loopback.\n")
+            printTable(["figure", "jobs per second", "fixed cost per job", "ratio to native"], [
+                ["native calls (\(clients) callers at once)", String(format: "%.0f", Double(jobs) / native), String(format: "%.2f ms", native / Double(jobs) * 1000), "1.00"],
+                ["/jobs jobs, queued then drained", String(format: "%.0f", Double(jobs) / durable), String(format: "%.2f ms", durable / Double(jobs) * 1000), String(format: "%.2f (goal ≤ 1.2)", durable / native)],
+            ])
+        }
+    }
+}
