@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Issue #19's fourth figure: what a native caller waiting in the queue costs foreman, and whether the memory comes
+/// back. N callers each open a connection and send a chat while the box is held on another; foreman's RSS is read
+/// with all of them waiting, and again `settle` seconds after they have all been answered.
+struct WaitingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "waiting",
+        abstract: "KB of foreman's memory per native caller waiting in the queue, and its RSS after they have been answered."
+    )
+
+    @Option(help: "Callers waiting at once.") var callers = 1000
+    @Option(help: "Seconds after the burst before the last RSS reading.") var settle = 60
+    @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+
+    func run() async throws {
+        BurstCommand.raiseDescriptorLimit()
+        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
+        try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { fake, child, client, binary in
+            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            let idle = child.residentKilobytes()
+
+            await fake.pause()
+            let held = #"{"model":"llama3.2","messages":[{"role":"user","content":"hold"}],"stream":false,"options":{"num_predict":2}}"#
+            let holder = Task { try await client.time(held, direct: false) }
+            await fake.waitForGenerations(101)
+            let request = "POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(tiny.utf8.count)\r\n\r\n" + tiny
+            let sockets = try Self.send(request, port: child.port, count: callers)
+            defer { for socket in sockets { close(socket) } }
+            while try await client.queueDepth() < callers { try await Task.sleep(for: .milliseconds(20)) }
+            let waiting = child.residentKilobytes()
+
+            await fake.resume()
+            _ = try await holder.value
+            while await fake.completedGenerations < 101 + callers { try await Task.sleep(for: .milliseconds(20)) }
+            for socket in sockets { close(socket) }
+            let answered = child.residentKilobytes()
+            try await Task.sleep(for: .seconds(settle))
+            let settled = child.residentKilobytes()
+
+            print("foreman \(binary); \(callers) native callers waiting at once, fake target in-process, loopback.\n")
+            printTable(["figure", "value", "target"], [
+                ["per waiting caller", String(format: "%.1f KB", Double(waiting - idle) / Double(callers)), "16 KB"],
+                ["RSS idle / with them waiting", "\(idle / 1024) MB / \(waiting / 1024) MB", ""],
+                ["RSS once answered / \(settle) s later", "\(answered / 1024) MB / \(settled / 1024) MB", "within 10% of idle"],
+            ])
+        }
+    }
+
+    /// Opens `count` connections and writes `request` on each; the answers are left unread until the sockets close.
+    static func send(_ request: String, port: Int, count: Int) throws -> [Int32] {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var sockets: [Int32] = []
+        for _ in 0..<count {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard descriptor >= 0 else { throw ValidationError("socket: \(String(cString: strerror(errno)))") }
+            sockets.append(descriptor)
+            let connected = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw ValidationError("connect: \(String(cString: strerror(errno)))") }
+            let written = request.withCString { write(descriptor, $0, strlen($0)) }
+            guard written == request.utf8.count else { throw ValidationError("write: \(String(cString: strerror(errno)))") }
+        }
+        return sockets
+    }
+}
