@@ -42,22 +42,10 @@ struct BurstCommand: AsyncParsableCommand {
 
     /// Seconds from the first connect of `count` to the last one's completion.
     static func burst(port: Int, count: Int) throws -> Double {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var descriptors: [Int32] = []
         defer { for descriptor in descriptors { close(descriptor) } }
         let start = ContinuousClock.now
-        for _ in 0..<count {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard descriptor >= 0 else { throw ValidationError("socket: \(String(cString: strerror(errno)))") }
-            descriptors.append(descriptor)
-            let result = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard result == 0 || errno == EINPROGRESS else { throw ValidationError("connect: \(String(cString: strerror(errno)))") }
-        }
+        for _ in 0..<count { descriptors.append(try LoopbackSocket.connect(port: port, nonBlocking: true)) }
         var waiting = descriptors.map { pollfd(fd: $0, events: Int16(POLLOUT), revents: 0) }
         while !waiting.isEmpty {
             guard poll(&waiting, nfds_t(waiting.count), 10_000) > 0 else { throw ValidationError("connects still pending after 10 s") }

@@ -35,7 +35,6 @@ struct WaitingCommand: AsyncParsableCommand {
             let request = "POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(tiny.utf8.count)\r\n\r\n" + tiny
             let sockets = try Self.send(request, port: child.port, count: callers)
-            defer { for socket in sockets { close(socket) } }
             while try await client.queueDepth() < callers { try await Task.sleep(for: .milliseconds(20)) }
             let waiting = child.residentKilobytes()
 
@@ -58,19 +57,10 @@ struct WaitingCommand: AsyncParsableCommand {
 
     /// Opens `count` connections and writes `request` on each; the answers are left unread until the sockets close.
     static func send(_ request: String, port: Int, count: Int) throws -> [Int32] {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var sockets: [Int32] = []
         for _ in 0..<count {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard descriptor >= 0 else { throw ValidationError("socket: \(String(cString: strerror(errno)))") }
+            let descriptor = try LoopbackSocket.connect(port: port, nonBlocking: false)
             sockets.append(descriptor)
-            let connected = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw ValidationError("connect: \(String(cString: strerror(errno)))") }
             let written = request.withCString { write(descriptor, $0, strlen($0)) }
             guard written == request.utf8.count else { throw ValidationError("write: \(String(cString: strerror(errno)))") }
         }

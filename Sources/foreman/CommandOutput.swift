@@ -18,6 +18,11 @@ enum CommandOutput {
     /// foreman could not be reached (`EX_UNAVAILABLE`).
     static let unreachableCode: Int32 = 69
 
+    /// The exit code of a failed answer: 4 for a 404, else 1.
+    static func exitCode(forStatus status: Int) -> Int32 {
+        status == 404 ? notFoundCode : serverErrorCode
+    }
+
     /// Writes `data` to standard output. A reader that went away (`foreman jobs list | head -c 100`) ends the command
     /// quietly with success, as it does for other Unix tools: it read all it wanted.
     ///
@@ -58,7 +63,7 @@ enum CommandOutput {
 /// Prints a successful answer's body; turns a failed one into an error message and a non-zero exit.
 func printAnswer(_ answer: JobsClient.Answer) throws {
     guard answer.isSuccess else {
-        CommandOutput.fail("\(answer.errorMessage) (HTTP \(answer.status))", exitCode: answer.status == 404 ? CommandOutput.notFoundCode : CommandOutput.serverErrorCode)
+        CommandOutput.fail("\(answer.errorMessage) (HTTP \(answer.status))", exitCode: CommandOutput.exitCode(forStatus: answer.status))
     }
     CommandOutput.emit(answer.body)
     if answer.body.last != UInt8(ascii: "\n") { CommandOutput.emit(Data("\n".utf8)) }

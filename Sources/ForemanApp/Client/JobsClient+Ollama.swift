@@ -29,11 +29,7 @@ extension JobsClient {
     /// POSTs `body` to `path` and hands each NDJSON line of a successful answer to `each`, as it arrives (a pull's
     /// progress, a chat's tokens). A failed answer is returned whole instead; `nil` once the stream has ended.
     public func streamLines(_ path: String, body: [String: Any], each: ([String: Any]) async throws -> Void) async throws -> Answer? {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let request = self.request(.POST, path, body: try JSONSerialization.data(withJSONObject: body))
         let response: HTTPClientResponse
         do {
             // A pull or a long answer takes as long as it takes, while lines keep coming.

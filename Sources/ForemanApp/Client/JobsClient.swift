@@ -102,6 +102,18 @@ public struct JobsClient: Sendable {
     }
 
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
+        let request = self.request(method, path, body: body, headers: headers)
+        do {
+            let response = try await httpClient.execute(request, timeout: .seconds(60))
+            let bytes = try await response.body.collect(upTo: 256 << 20)
+            return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
+        } catch {
+            throw Unreachable(baseURL: baseURL, reason: Self.reason(error))
+        }
+    }
+
+    /// A request to foreman with the token, and a JSON `body` when there is one.
+    func request(_ method: HTTPMethod, _ path: String, body: Data?, headers: [String: String] = [:]) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -110,13 +122,7 @@ public struct JobsClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        do {
-            let response = try await httpClient.execute(request, timeout: .seconds(60))
-            let bytes = try await response.body.collect(upTo: 256 << 20)
-            return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
-        } catch {
-            throw Unreachable(baseURL: baseURL, reason: Self.reason(error))
-        }
+        return request
     }
 
     /// foreman could not be asked: nothing listens there, the connection broke, or the answer took too long.

@@ -115,21 +115,9 @@ public enum ReportedUsage {
     /// The non-negative integer after the last `key` in `bytes` (spaces allowed before it).
     private static func integer(after key: [UInt8], in bytes: [UInt8]) -> Int? {
         guard bytes.count >= key.count else { return nil }
-        var start = bytes.count - key.count
-        while start >= 0 {
-            if bytes[start..<(start + key.count)].elementsEqual(key) {
-                var index = start + key.count
-                while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
-                var value = 0
-                var digits = 0
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]), digits < 18 {
-                    value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
-                    index += 1
-                    digits += 1
-                }
-                return digits > 0 ? value : nil
-            }
-            start -= 1
+        for start in stride(from: bytes.count - key.count, through: 0, by: -1) where bytes[start..<(start + key.count)].elementsEqual(key) {
+            let value = bytes[(start + key.count)...].drop { $0 == UInt8(ascii: " ") }
+            return digits(value.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
         }
         return nil
     }

@@ -88,7 +88,7 @@ struct ShowCommand: AsyncParsableCommand {
 enum OllamaAnswer {
     static func object(_ answer: JobsClient.Answer, emptyIsFine: Bool = false) throws -> [String: Any] {
         guard answer.isSuccess else {
-            CommandOutput.fail(answer.errorMessage, exitCode: answer.status == 404 ? CommandOutput.notFoundCode : CommandOutput.serverErrorCode)
+            CommandOutput.fail(answer.errorMessage, exitCode: CommandOutput.exitCode(forStatus: answer.status))
         }
         if emptyIsFine, answer.body.isEmpty { return [:] }
         guard let object = answer.object else { CommandOutput.fail("foreman's answer is not JSON", exitCode: CommandOutput.serverErrorCode) }

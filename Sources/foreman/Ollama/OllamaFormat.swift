@@ -53,6 +53,12 @@ enum OllamaFormat {
         (text as? String).flatMap(DatabaseDate.unixSeconds(rfc3339:)).map { Date(timeIntervalSince1970: Double($0)) }
     }
 
+    /// Running jobs as `ps` and `status` show them: `model (id)`, comma-separated, or `-` for none.
+    static func running(_ jobs: Any?) -> String {
+        let shown = (jobs as? [[String: Any]] ?? []).map { "\($0["model"] as? String ?? "") (\($0["id"] as? String ?? ""))" }
+        return shown.isEmpty ? "-" : shown.joined(separator: ", ")
+    }
+
     /// The first twelve characters of a digest, as the `ID` column shows it.
     static func shortID(_ digest: Any?) -> String {
         String(((digest as? String) ?? "").replacingOccurrences(of: "sha256:", with: "").prefix(12))

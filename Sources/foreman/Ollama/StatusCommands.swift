@@ -35,11 +35,10 @@ struct PsCommand: AsyncParsableCommand {
         let queue = try await CommandOutput.reaching { try await client.queue() }
         if queue.isSuccess, let lines = queue.object?["providers"] as? [[String: Any]] {
             let rows = lines.map { line -> [String] in
-                let running = (line["running"] as? [[String: Any]] ?? []).map { "\($0["model"] as? String ?? "") (\($0["id"] as? String ?? ""))" }
                 var counts: [String: Int] = [:]
                 for job in line["queued"] as? [[String: Any]] ?? [] { counts[job["model"] as? String ?? "", default: 0] += 1 }
                 let queued = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                return [line["provider"] as? String ?? "(any)", running.isEmpty ? "-" : running.joined(separator: ", "), queued.isEmpty ? "-" : queued.joined(separator: ", ")]
+                return [line["provider"] as? String ?? "(any)", OllamaFormat.running(line["running"]), queued.isEmpty ? "-" : queued.joined(separator: ", ")]
             }
             text += "\n" + OllamaFormat.table(["PROVIDER", "RUNNING", "QUEUED"], rows)
         }
@@ -61,10 +60,9 @@ struct StatusCommand: AsyncParsableCommand {
         if let depth = health["queue_depth"] as? Int { text += "queue: \(depth) waiting\n" }
         if let error = health["store_error"] as? String { text += "store: \(error)\n" }
         let rows = (health["providers"] as? [[String: Any]] ?? []).map { provider -> [String] in
-            let running = (provider["running_jobs"] as? [[String: Any]] ?? []).map { "\($0["model"] as? String ?? "") (\($0["id"] as? String ?? ""))" }
             return [
                 provider["name"] as? String ?? "", provider["kind"] as? String ?? "", (provider["reachable"] as? Bool ?? false) ? "yes" : "no",
-                "\(provider["models"] as? Int ?? 0)", running.isEmpty ? "-" : running.joined(separator: ", "),
+                "\(provider["models"] as? Int ?? 0)", OllamaFormat.running(provider["running_jobs"]),
             ]
         }
         if !rows.isEmpty { text += "\n" + OllamaFormat.table(["PROVIDER", "KIND", "REACHABLE", "MODELS", "RUNNING"], rows) }
