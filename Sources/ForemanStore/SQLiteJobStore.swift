@@ -49,6 +49,8 @@ public actor SQLiteJobStore: JobStore {
     let outboxChanged: @Sendable () -> Void
     /// Every write to the database, the job rows' and the outbox's (see ``WriterActivity``): the store makes them all.
     nonisolated let writer = WriterActivity()
+    /// Where a full write waits for the disk, off the writer (ADR 0024); nil: SQLite fsyncs in the commit.
+    let walSync: WALSync?
     private let observer: any JobTransitionObserver
     let logger: Logger
 
@@ -60,13 +62,15 @@ public actor SQLiteJobStore: JobStore {
     ///     ``flushWritesBehind()``).
     ///   - observer: told of every committed state change, once, in commit order (logs and metrics).
     ///   - logger: the store's own troubles (a write that failed, and its recovery).
+    ///   - walFlush: how a full write's WAL is synced off the writer (tests hold it); nil: by SQLite, in the commit.
     public init(
         pool: DatabasePool,
         maxQueue: Int,
         observer: any JobTransitionObserver = IgnoringTransitions(),
         logger: Logger = Logger(label: "foreman"),
         outboxChanged: @escaping @Sendable () -> Void = {},
-        behindHanded: @escaping @Sendable () -> Void = {}
+        behindHanded: @escaping @Sendable () -> Void = {},
+        walFlush: (@Sendable (Int32) -> Int32)? = { fsync($0) }
     ) throws {
         self.pool = pool
         self.behindHanded = behindHanded
@@ -74,6 +78,7 @@ public actor SQLiteJobStore: JobStore {
         self.outboxChanged = outboxChanged
         self.observer = observer
         self.logger = logger
+        self.walSync = walFlush.flatMap { WALSync(databasePath: pool.path, flush: $0) }
         self.tally = try pool.read(QueueTally.read)
         self.order = try pool.read(QueueOrder.read)
         publish(tally)
@@ -546,15 +551,19 @@ public actor SQLiteJobStore: JobStore {
         if !placingQueued { current.order = QueueOrder() }
         let view = current
         let pool = self.pool
+        // A full write commits as a deferred one, then waits for an fsync of the WAL made off the writer, which is
+        // free for the next write meanwhile (ADR 0024).
+        let walSync = durability == .full ? self.walSync : nil
+        let commitDurability = walSync == nil ? durability : .deferred
         // On the writer's own thread: a wait there (for fsync, or another process's lock) holds no other thread.
         let onWriterQueue = {
             try await self.writer.around {
-                try await pool.writeWithoutTransaction { db in try Self.commit(db, durability, view, body) }
+                try await pool.writeWithoutTransaction { db in try Self.commit(db, commitDurability, view, body) }
             }
         }
         let (value, changes): (T, StateChanges)
         do {
-            if durability == .deferred, !writer.isBusy {
+            if commitDurability == .deferred, !writer.isBusy {
                 // Only CPU work: done on this thread. Hopping to the writer's queue and back cost more than the commit
                 // itself (ADR 0010), and no other write holds the writer now. If another process holds the lock,
                 // `commitHere` fails at once and the commit waits on the writer's queue instead (ADR 0013).
@@ -572,8 +581,6 @@ public actor SQLiteJobStore: JobStore {
             noteWriteFailed(error)
             throw error
         }
-        noteWriteSucceeded()
-        if changes.addedEvents { outboxChanged() }
         var tally = self.tally
         for transition in changes.transitions {
             tally.move(transition.job, from: transition.from)
@@ -582,6 +589,18 @@ public actor SQLiteJobStore: JobStore {
             observer.entered(transition.job, from: transition.from)
         }
         self.tally = tally
+        if let walSync {
+            // The change is committed, and moved the tally with it, in commit order. Nobody is told of it (the
+            // caller, the webhook outbox) until it is on disk.
+            do {
+                try await walSync.sync()
+            } catch {
+                noteWriteFailed(error)
+                throw error
+            }
+        }
+        noteWriteSucceeded()
+        if changes.addedEvents { outboxChanged() }
         return value
     }
 

@@ -20,6 +20,10 @@ public enum StoreFailure: Sendable, Equatable, CaseIterable, CustomStringConvert
     /// The failure `error` stands for, or `nil` when it is not a database failure of the environment (a bug, a
     /// constraint foreman's own logic should have prevented).
     public init?(_ error: any Error) {
+        if let sync = error as? WALSyncError {
+            self = sync.errno == ENOSPC || sync.errno == EDQUOT ? .diskFull : .ioError
+            return
+        }
         guard let error = error as? DatabaseError else { return nil }
         switch error.resultCode {
         case .SQLITE_FULL: self = .diskFull

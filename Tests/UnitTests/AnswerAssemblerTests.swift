@@ -41,6 +41,38 @@ struct AnswerAssemblerTests {
         #expect(object["response"] as? String == "The sky" && object["thinking"] as? String == "t1" && object["total_duration"] as? Int == 5)
     }
 
+    @Test("the answer keeps the last line's field order and the box's escapes, byte for byte")
+    func splicedAsText() throws {
+        var assembler = AnswerAssembler(kind: .chat)
+        for line in [
+            #"{"model":"m","message":{"role":"assistant","content":"caf\u00e9 "},"done":false}"#,
+            #"{"model":"m","message":{"role":"assistant","content":"\"ok\"","thinking":"t"},"done":false}"#,
+            #"{"model":"m","created_at":"x","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"eval_count":2}"#,
+        ] { assembler.append(ByteBuffer(string: line + "\n")) }
+        let text = String(decoding: try #require(assembler.finished()), as: UTF8.self)
+        #expect(text == #"{"model":"m","created_at":"x","message":{"role":"assistant","content":"caf\u00e9 \"ok\"","thinking":"t"},"done_reason":"stop","done":true,"eval_count":2}"#)
+
+        var generate = AnswerAssembler(kind: .generate)
+        for line in [#"{"response":"a","done":false}"#, #"{"done":true,"context":[1,2]}"#] { generate.append(ByteBuffer(string: line)) }
+        #expect(String(decoding: try #require(generate.finished()), as: UTF8.self) == #"{"done":true,"context":[1,2],"response":"a"}"#)
+    }
+
+    @Test("broken lines from the box: no crash, and an answer that would not be JSON is the last line as it came")
+    func brokenLines() throws {
+        for broken in [#"{""#, #"{"message"#, #"{"message":"#, #"{"message":{"content":"a\"#, "{\"a\":\"\\", #"{"message":{"content":"x"},"done":tr"#] {
+            var assembler = AnswerAssembler(kind: .chat)
+            assembler.append(ByteBuffer(string: #"{"message":{"content":"a"},"done":false}"#))
+            assembler.append(ByteBuffer(string: broken))
+            let answer = try #require(assembler.finished())
+            let isJSON = (try? JSONSerialization.jsonObject(with: answer)) != nil
+            #expect(isJSON || answer == Data(broken.utf8), "\(broken)")
+        }
+        var control = AnswerAssembler(kind: .generate)
+        control.append(ByteBuffer(string: "{\"response\":\"a\u{01}\",\"done\":false}"))
+        control.append(ByteBuffer(string: #"{"done":true}"#))
+        #expect(control.finished() == Data(#"{"done":true}"#.utf8))
+    }
+
     @Test("a single line is the answer as it came; no line is no answer")
     func singleLine() throws {
         var one = AnswerAssembler(kind: .chat)

@@ -8,24 +8,41 @@ import NIOCore
 public enum RawJSONFields {
     /// Where the value of each wanted top-level field lies in `bytes`.
     public static func ranges(_ keys: Set<String>, in bytes: [UInt8]) -> [String: Range<Int>] {
-        var index = 0
         var found: [String: Range<Int>] = [:]
+        for member in members(of: bytes) where keys.contains(member.key) { found[member.key] = member.value }
+        return found
+    }
+
+    /// One top-level field of an object: its name, and where its quoted name and its value lie.
+    public struct Member: Sendable {
+        public let key: String
+        public let quotedKey: Range<Int>
+        public let value: Range<Int>
+    }
+
+    /// Every top-level field of the object `bytes`, in order; none when `bytes` is not an object.
+    public static func members(of bytes: [UInt8]) -> [Member] {
+        var index = 0
+        var found: [Member] = []
         skipWhitespace(bytes, &index)
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return [:] }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return [] }
         index += 1
         while index < bytes.count {
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { break }
-            let keyStart = index + 1
+            let quoteStart = index
             skipString(bytes, &index)
-            let key = String(decoding: bytes[keyStart..<(index - 1)], as: UTF8.self)
+            // A name left open at the end of the text: no more fields.
+            guard index - 1 > quoteStart, bytes[index - 1] == UInt8(ascii: "\"") else { break }
+            let key = String(decoding: bytes[(quoteStart + 1)..<(index - 1)], as: UTF8.self)
+            let quotedKey = quoteStart..<index
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { break }
             index += 1
             skipWhitespace(bytes, &index)
             let valueStart = index
             skipValue(bytes, &index)
-            if keys.contains(key) { found[key] = valueStart..<index }
+            found.append(Member(key: key, quotedKey: quotedKey, value: valueStart..<index))
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
             index += 1
@@ -72,6 +89,8 @@ public enum RawJSONFields {
             default: index += 1
             }
         }
+        // An escape at the very end steps past it.
+        index = min(index, bytes.count)
     }
 
     private static func skipValue(_ bytes: [UInt8], _ index: inout Int) {

@@ -60,28 +60,71 @@ public struct AnswerAssembler: Sendable {
     }
 
     /// The answer in Ollama's non-streaming shape; a single line (a non-streamed body) as it is.
+    ///
+    /// It is the last object line with its text fields and tool calls set to what the whole stream said, spliced in
+    /// as text: the box's own field order and escapes are kept, and nothing is parsed or re-encoded but a check that
+    /// the result is JSON. Re-encoding through `JSONSerialization` with sorted keys cost a `/jobs` job more CPU than
+    /// its two commits (ADR 0024).
     public func finished() -> Data? {
         guard let last else { return nil }
         if lines == 1 { return Data(last.readableBytesView) }
-        guard let lastObject, var result = (try? JSONSerialization.jsonObject(with: Data(lastObject.readableBytesView))) as? [String: Any] else {
-            return Data(last.readableBytesView)
-        }
+        guard let lastObject else { return Data(last.readableBytesView) }
+        let object = Array(lastObject.readableBytesView)
+        let answer: [UInt8]
         switch kind {
         case .chat:
-            var message = (result["message"] as? [String: Any]) ?? ["role": "assistant"]
-            message["content"] = text("content") ?? ""
-            if let thinking = text("thinking"), !thinking.isEmpty { message["thinking"] = thinking }
-            if !toolCalls.isEmpty, let calls = try? JSONSerialization.jsonObject(with: Data("[".utf8 + Array(toolCalls.joined(separator: [UInt8(ascii: ",")])) + "]".utf8)) {
-                message["tool_calls"] = calls
+            let members = RawJSONFields.members(of: object)
+            var message: [UInt8] = Array(#"{"role":"assistant"}"#.utf8)
+            if let range = members.last(where: { $0.key == "message" })?.value, object[range].first == UInt8(ascii: "{") {
+                message = Array(object[range])
             }
-            result["message"] = message
+            var calls: [UInt8]?
+            if !toolCalls.isEmpty { calls = Array("[".utf8) + Array(toolCalls.joined(separator: [UInt8(ascii: ",")])) + Array("]".utf8) }
+            let fields: [(String, [UInt8]?)] = [("content", quoted("content") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking")), ("tool_calls", calls)]
+            answer = Self.object(object, setting: [("message", Self.object(message, setting: fields))])
         case .generate:
-            result["response"] = text("response") ?? ""
-            if let thinking = text("thinking"), !thinking.isEmpty { result["thinking"] = thinking }
+            answer = Self.object(object, setting: [("response", quoted("response") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking"))])
         case .embed, .messages, .responses:
-            break
+            answer = object
         }
-        return try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard (try? JSONSerialization.jsonObject(with: Data(answer))) != nil else { return Data(last.readableBytesView) }
+        return Data(answer)
+    }
+
+    /// Field `name`'s text as one JSON string, its escaped pieces joined; nil when the stream gave it no text.
+    private func quoted(_ name: String) -> [UInt8]? {
+        guard let escaped = texts[name], !escaped.isEmpty else { return nil }
+        return [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
+    }
+
+    /// The object `bytes` with each field of `fields` that has a value set to it: in its place if the object has
+    /// the field, else added at the end. A field without a value is left as the object has it.
+    static func object(_ bytes: [UInt8], setting fields: [(name: String, value: [UInt8]?)]) -> [UInt8] {
+        let members = RawJSONFields.members(of: bytes)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(bytes.count + fields.reduce(0) { $0 + ($1.value?.count ?? 0) })
+        var written = Set<String>()
+        for member in members {
+            let value = fields.first(where: { $0.name == member.key })?.value
+            // A field given twice is written once, with its value.
+            if value != nil, written.contains(member.key) { continue }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            out += bytes[member.quotedKey]
+            out.append(UInt8(ascii: ":"))
+            if let value {
+                out += value
+                written.insert(member.key)
+            } else {
+                out += bytes[member.value]
+            }
+        }
+        for field in fields where !written.contains(field.name) && !members.contains(where: { $0.key == field.name }) {
+            guard let value = field.value else { continue }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            out += Array("\"\(field.name)\":".utf8) + value
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Appends the escaped contents of the string fields `names` of the object `bytes`.
@@ -93,12 +136,6 @@ public struct AnswerAssembler: Sendable {
             guard value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { continue }
             texts[name, default: []] += value.dropFirst().dropLast()
         }
-    }
-
-    /// Field `name`'s text: its escaped pieces read as one JSON string, once.
-    private func text(_ name: String) -> String? {
-        guard let escaped = texts[name] else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data([UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]), options: .fragmentsAllowed)) as? String
     }
 
     /// The elements of a JSON array's text, each as its own text; an empty list for anything but a non-empty array.
