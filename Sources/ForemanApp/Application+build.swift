@@ -181,6 +181,7 @@ private func assemble(
         ClosingService { try await webhookClient.shutdown() },
     ] + fleet.providers.map(\.poller) + [
         RetentionPruner(store: store, retention: config.retention, logger: logger),
+        HeapTrimmer(releaseCaches: { pool.releaseMemoryEventually() }, logger: logger),
         NativeRowWriter(store: store, wakeup: rowsWakeup, logger: logger),
         outbox,
         batches,

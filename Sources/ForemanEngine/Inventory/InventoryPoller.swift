@@ -121,7 +121,7 @@ public actor InventoryPoller: Service {
 }
 
 /// Sleeps for `duration`, returning early (by throwing) on cancellation or graceful shutdown.
-func gracefulShutdownAwareSleep(for duration: Duration) async throws {
+package func gracefulShutdownAwareSleep(for duration: Duration) async throws {
     try await cancelWhenGracefulShutdown {
         try await Task.sleep(for: duration)
     }
