@@ -5,7 +5,7 @@ extension ModelRoute {
         public var provider: String
         /// Its kind can manage models (an Ollama box; an OpenAI-compatible engine cannot).
         public var manages: Bool
-        /// Its last inventory lists the model.
+        /// Its last inventory lists the model, or none has been read yet.
         public var hasModel: Bool
 
         public init(provider: String, manages: Bool, hasModel: Bool) {

@@ -4,7 +4,8 @@ import GRDB
 /// A stored result of a finished job: `response.json` or `transcript.ndjson`.
 ///
 /// `response.json` is the succeeded job's `response` column (written once, with the row's final state, ADR 0012);
-/// the `artifact` table holds the others.
+/// the `artifact` table holds the others. A long one was written as it streamed (ADR 0024): its parts wait in
+/// `artifact_part`, and its row holds what came after them.
 public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "artifact"
     public static let response = "response.json"
@@ -14,12 +15,16 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
     public var name: String
     public var contentType: String
     public var data: Data
+    /// Whether parts written before the row precede `data` (see ``ArtifactPart``). When not, any parts left by an
+    /// earlier attempt are deleted as the row is written.
+    public var followsParts = false
 
-    public init(jobID: String, name: String, contentType: String, data: Data) {
+    public init(jobID: String, name: String, contentType: String, data: Data, followsParts: Bool = false) {
         self.jobID = jobID
         self.name = name
         self.contentType = contentType
         self.data = data
+        self.followsParts = followsParts
     }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -29,6 +34,7 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
     /// Inserts the row through one kept statement, not through `Codable` (ADR 0011).
     func insertRow(_ db: Database) throws {
         precondition(name != Self.response, "a response is stored in its job's row")
+        if !followsParts { try ArtifactPart.deleteAll(db, jobID: jobID, name: name) }
         try db.cachedStatement(sql: "INSERT INTO artifact (job_id, name, content_type, data) VALUES (?, ?, ?, ?)")
             .execute(arguments: [jobID, name, contentType, data])
     }
@@ -43,6 +49,12 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
             )
             return data.map { Artifact(jobID: jobID, name: response, contentType: "application/json", data: $0) }
         }
-        return try Artifact.filter(CodingKeys.jobID == jobID && CodingKeys.name == name).fetchOne(db)
+        guard var artifact = try Artifact.filter(CodingKeys.jobID == jobID && CodingKeys.name == name).fetchOne(db) else { return nil }
+        let parts = try ArtifactPart.data(db, jobID: jobID, name: name)
+        if !parts.isEmpty {
+            artifact.data = parts + artifact.data
+            artifact.followsParts = true
+        }
+        return artifact
     }
 }

@@ -21,7 +21,9 @@ public struct ArtifactInfo: Sendable, Equatable {
                 SELECT 'response.json' AS name, 'application/json' AS content_type, length(response) AS size FROM job
                 WHERE id = ? AND state = 'succeeded' AND response IS NOT NULL
                 UNION ALL
-                SELECT name, content_type, length(data) FROM artifact WHERE job_id = ?
+                SELECT name, content_type, length(data) + (
+                    SELECT COALESCE(SUM(length(part.data)), 0) FROM artifact_part part WHERE part.job_id = artifact.job_id AND part.name = artifact.name
+                ) FROM artifact WHERE job_id = ?
                 ORDER BY name
                 """,
             arguments: [jobID, jobID]

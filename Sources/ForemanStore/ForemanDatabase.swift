@@ -239,6 +239,16 @@ public enum ForemanDatabase {
                     PRIMARY KEY (key_id, model, day)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v13: artifact parts") { db in
+            // ADR 0024: a long transcript is written as it streams, in parts; its `artifact` row, written at the
+            // finish, holds the last part, and the parts before it are read back in order.
+            try db.execute(sql: """
+                CREATE TABLE artifact_part (
+                    job_id TEXT NOT NULL REFERENCES job(id) ON DELETE CASCADE, name TEXT NOT NULL, part INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (job_id, name, part)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

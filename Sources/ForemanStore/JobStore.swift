@@ -37,6 +37,9 @@ public protocol JobStore: Sendable {
     func finish(
         id: String, state: JobState, error: String?, response: Data?, artifacts: [Artifact], usage: JobUsage?, durability: Durability, now: Date
     ) async throws -> Bool
+    /// Writes part `part` of running job `jobID`'s artifact `name` as it streams (ADR 0024); part 0 replaces an
+    /// earlier attempt's parts. Deferred: the job's finish, a full write, puts it on disk.
+    func appendArtifactPart(jobID: String, name: String, part: Int, data: Data) async throws
     /// Puts a running job back at its place in the queue.
     func requeue(id: String, now: Date) async throws
     /// Cancels `id` if it is still queued; `false` when it had been claimed or had ended.

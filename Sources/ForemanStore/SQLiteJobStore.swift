@@ -390,6 +390,12 @@ public actor SQLiteJobStore: JobStore {
         return finished != nil
     }
 
+    public func appendArtifactPart(jobID: String, name: String, part: Int, data: Data) async throws {
+        try await write(.deferred) { db, _ in
+            try ArtifactPart.insert(db, jobID: jobID, name: name, part: part, data: data)
+        }
+    }
+
     /// Puts a running job back at its place in the queue (foreman is stopping under it).
     public func requeue(id: String, now: Date = Date()) async throws {
         try await write(.full, placingQueued: true) { db, changes in

@@ -87,6 +87,34 @@ extension ServerTests {
             }
         }
 
+        @Test("a long transcript is written in parts as it streams and read back whole, byte for byte (ADR 0024)")
+        func longTranscriptInParts() async throws {
+            try await Harness.run { harness in
+                let submitted = try await harness.submit(request: Harness.chatBody(tokens: 1500, content: "long"))
+                let id = try #require(try submitted.jsonObject()["id"] as? String)
+                let finished = try await harness.waitForJob(id, state: "succeeded")
+                let sent = try #require(await harness.fake.sentBodies.last)
+                #expect(sent.utf8.count > 2 * (64 << 10), "the stream is long enough for parts")
+                // The parts were written to their table as the stream went; the artifact's row holds the rest.
+                let database = try DatabaseQueue(path: harness.databasePath)
+                let (parts, rest) = try await database.read { db in
+                    (
+                        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM artifact_part WHERE job_id = ?", arguments: [id]) ?? 0,
+                        try Int.fetchOne(db, sql: "SELECT length(data) FROM artifact WHERE job_id = ?", arguments: [id]) ?? 0
+                    )
+                }
+                try database.close()
+                #expect(parts >= 2)
+                #expect(rest < 64 << 10)
+                let transcript = try await harness.request(.GET, "/jobs/\(id)/artifacts/transcript.ndjson")
+                #expect(transcript.body == sent)
+                let artifacts = try #require(finished["artifacts"] as? [[String: Any]])
+                #expect(artifacts.last?["size"] as? Int == sent.utf8.count)
+                let message = try await harness.request(.GET, "/jobs/\(id)/artifacts/response.json").jsonObject()["message"] as? [String: Any]
+                #expect((message?["content"] as? String)?.isEmpty == false)
+            }
+        }
+
         @Test("the worker runs native calls first, then prefers the resident model, as ADR 0007 says")
         func schedulingOrder() async throws {
             try await Harness.run { harness in

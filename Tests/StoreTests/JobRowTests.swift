@@ -179,3 +179,44 @@ struct RetentionTests {
         #expect(leftovers == (0, 0))
     }
 }
+
+@Suite("Artifact parts")
+struct ArtifactPartTests {
+    private func running(_ store: SQLiteJobStore) async throws -> Job {
+        _ = try await store.enqueue(Job(kind: .chat, origin: .jobs, model: "m", request: Data("{}".utf8), stream: true))
+        return try #require(try await store.claimNext(chatSlot: nil, policy: .init()))
+    }
+
+    @Test("parts written as a run streams precede the row written at the finish; a new attempt's part 0 replaces the last attempt's")
+    func partsThenRow() async throws {
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let job = try await running(store)
+        // A first attempt wrote three parts, then failed; the second writes two and finishes with the rest.
+        for part in 0..<3 { try await store.appendArtifactPart(jobID: job.id, name: Artifact.transcript, part: part, data: Data("old\(part)\n".utf8)) }
+        for part in 0..<2 { try await store.appendArtifactPart(jobID: job.id, name: Artifact.transcript, part: part, data: Data("new\(part)\n".utf8)) }
+        let rest = Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: Data("end\n".utf8), followsParts: true)
+        try await store.finish(id: job.id, state: .succeeded, response: Data("{}".utf8), artifacts: [rest])
+        let read = try await store.artifact(jobID: job.id, name: Artifact.transcript)
+        #expect(read.map { String(decoding: $0.data, as: UTF8.self) } == "new0\nnew1\nend\n")
+        let listed = try await store.artifacts(jobID: job.id)
+        #expect(listed?.first { $0.name == Artifact.transcript }?.size == "new0\nnew1\nend\n".utf8.count)
+    }
+
+    @Test("a finish whose attempt wrote no part drops the parts of an earlier one; pruning the job drops them too")
+    func staleParts() async throws {
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let job = try await running(store)
+        try await store.appendArtifactPart(jobID: job.id, name: Artifact.transcript, part: 0, data: Data("old\n".utf8))
+        let whole = Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: Data("whole\n".utf8))
+        try await store.finish(id: job.id, state: .succeeded, response: Data("{}".utf8), artifacts: [whole], now: Date(timeIntervalSinceNow: -8 * 86_400))
+        let read = try await store.artifact(jobID: job.id, name: Artifact.transcript)
+        #expect(read?.data == Data("whole\n".utf8))
+
+        let other = try await running(store)
+        try await store.appendArtifactPart(jobID: other.id, name: Artifact.transcript, part: 0, data: Data("x\n".utf8))
+        try await store.finish(id: other.id, state: .failed, error: "x", now: Date(timeIntervalSinceNow: -8 * 86_400))
+        #expect(try await store.prune(finishedBefore: Date(timeIntervalSinceNow: -7 * 86_400), batchSize: 10) == 2)
+        let parts = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM artifact_part") }
+        #expect(parts == 0)
+    }
+}

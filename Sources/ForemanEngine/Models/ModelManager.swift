@@ -42,8 +42,11 @@ public struct ModelManager: Sendable {
         var candidates: [ModelRoute.ManagingCandidate] = []
         let normalized = ModelName.normalized(name.model)
         for provider in fleet.providers {
-            let models = await provider.inventory.snapshot.models
-            candidates.append(.init(provider: provider.name, manages: provider.management != nil, hasModel: models.contains(normalized)))
+            let snapshot = await provider.inventory.snapshot
+            // A box whose inventory has not been read yet (foreman just started) may have the model: it stays a
+            // candidate, so a bare name is not sent to the one box that happened to answer first.
+            let mayHave = snapshot.models.contains(normalized) || snapshot.lastSuccessAt == nil
+            candidates.append(.init(provider: provider.name, manages: provider.management != nil, hasModel: mayHave))
         }
         switch ModelRoute.manage(name, existing: existing, among: candidates) {
         case .provider(let chosen):

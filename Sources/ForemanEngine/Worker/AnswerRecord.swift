@@ -2,24 +2,24 @@ import ForemanDomain
 import NIOCore
 
 /// What a run keeps of the box's answer as it streams (ADR 0024): the answer assembled as it goes, the first and last
-/// few lines (where the box writes its usage), and, for a `/jobs` job, the whole transcript, its artifact. A native
-/// call's memory stays the same however long its answer.
+/// few lines (where the box writes its usage), and, for a `/jobs` job, its transcript, spooled to the store in parts.
+/// A run's memory stays the same however long its answer.
 struct AnswerRecord: Sendable {
     private(set) var assembler: AnswerAssembler
-    private let keepsTranscript: Bool
-    private var transcript: [ByteBuffer] = []
+    /// A `/jobs` job's transcript, its artifact.
+    var spool: TranscriptSpool?
     private var head: [ByteBuffer] = []
     private var tail = CircularBuffer<ByteBuffer>(initialCapacity: 8)
     private(set) var last: ByteBuffer?
 
     init(kind: JobKind, keepsTranscript: Bool) {
         assembler = AnswerAssembler(kind: kind)
-        self.keepsTranscript = keepsTranscript
+        if keepsTranscript { spool = TranscriptSpool() }
     }
 
     mutating func append(_ line: ByteBuffer) {
         assembler.append(line)
-        if keepsTranscript { transcript.append(line) }
+        spool?.append(line)
         if head.count < 4 {
             head.append(line)
         } else {
@@ -29,6 +29,6 @@ struct AnswerRecord: Sendable {
         last = line
     }
 
-    /// The lines kept: the whole transcript of a `/jobs` job, else the first four and the last eight.
-    var kept: [ByteBuffer] { keepsTranscript ? transcript : head + Array(tail) }
+    /// The lines kept: the first four and the last eight.
+    var kept: [ByteBuffer] { head + Array(tail) }
 }

@@ -112,9 +112,13 @@ struct JobRecorder: Sendable {
     }
 
     /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and
-    /// generate jobs the transcript (native callers already had the stream).
+    /// generate jobs the transcript (native callers already had the stream), the end of it when its earlier parts
+    /// were spooled as it streamed.
     static func artifacts(of job: Job, _ result: JobResult) -> [Artifact] {
-        guard job.origin == .jobs, job.kind != .embed, !result.transcript.isEmpty else { return [] }
+        guard job.origin == .jobs, job.kind != .embed else { return [] }
+        if let spool = result.spool, let artifact = spool.artifact(jobID: job.id) { return [artifact] }
+        // No line streamed: the lines kept are an error's body, if anything.
+        guard !result.transcript.isEmpty else { return [] }
         var transcript = Data()
         for line in result.transcript { transcript.append(contentsOf: line.readableBytesView) }
         return [Artifact(jobID: job.id, name: Artifact.transcript, contentType: "application/x-ndjson", data: transcript)]

@@ -195,7 +195,7 @@ public actor Worker: Service {
     private func returnClaimedAhead() async {
         guard let job = claimedAhead else { return }
         claimedAhead = nil
-        await recorder.record(job, .cancelled(transcript: []), cancelReason: .shutdown)
+        await recorder.record(job, .cancelled, cancelReason: .shutdown)
     }
 
     // MARK: Native calls (ADR 0016)
@@ -352,7 +352,7 @@ public actor Worker: Service {
         if cancelCurrent(id, reason: reason) { return true }
         if let ahead = claimedAhead, ahead.id == id {
             claimedAhead = nil
-            await recorder.record(ahead, .cancelled(transcript: []), cancelReason: reason)
+            await recorder.record(ahead, .cancelled, cancelReason: reason)
             return true
         }
         // The claim may have committed while the worker has not yet started the run: leave a note
@@ -378,7 +378,7 @@ public actor Worker: Service {
 
     private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
         if job.origin.isInteractive { observer.entered(job, from: .queued) }
-        let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, retry: retry, metrics: metrics, logger: logger)
+        let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, store: store, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
         // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
@@ -480,9 +480,10 @@ struct JobResult: Sendable {
     var outcome: Outcome
     /// The final response in Ollama's non-streaming shape, when the run produced one.
     var response: Data?
-    /// The upstream lines kept, byte for byte: a `/jobs` job's every line, a native call's first and last few
-    /// (``AnswerRecord``).
+    /// The upstream lines kept, byte for byte: the first and last few (``AnswerRecord``), or an error's body.
     var transcript: [ByteBuffer] = []
+    /// A `/jobs` job's whole transcript, spooled to the store as it streamed.
+    var spool: TranscriptSpool?
     /// Set when another attempt may succeed where this one failed: after the delay the target asked for, if any.
     var retry: Retry?
 
@@ -490,12 +491,23 @@ struct JobResult: Sendable {
         var after: Duration?
     }
 
-    static func cancelled(transcript: [ByteBuffer]) -> JobResult {
-        JobResult(outcome: .cancelled, transcript: transcript)
+    /// A result with what `record` kept of the answer.
+    init(_ outcome: Outcome, response: Data? = nil, record: AnswerRecord, retry: Retry? = nil) {
+        self.init(outcome: outcome, response: response, transcript: record.kept, spool: record.spool, retry: retry)
     }
 
-    static func interrupted(_ message: String, transcript: [ByteBuffer] = []) -> JobResult {
-        JobResult(outcome: .interrupted(message), transcript: transcript)
+    init(outcome: Outcome, response: Data? = nil, transcript: [ByteBuffer] = [], spool: TranscriptSpool? = nil, retry: Retry? = nil) {
+        self.outcome = outcome
+        self.response = response
+        self.transcript = transcript
+        self.spool = spool
+        self.retry = retry
+    }
+
+    static let cancelled = JobResult(outcome: .cancelled)
+
+    static func interrupted(_ message: String) -> JobResult {
+        JobResult(outcome: .interrupted(message))
     }
 }
 
@@ -508,6 +520,8 @@ struct JobAttempt: Sendable {
     /// How the job reaches the box (and what is prepared before each send).
     let lane: any WorkerLane
     let inventory: Inventory
+    /// Where a `/jobs` job's transcript is spooled as it streams.
+    let store: any JobStore
     let retry: Worker.RetryPolicy
     let metrics: ForemanMetrics
     let logger: Logger
@@ -533,7 +547,7 @@ struct JobAttempt: Sendable {
             do {
                 try await gracefulShutdownAwareSleep(for: pause)
             } catch {
-                return .cancelled(transcript: [])
+                return .cancelled
             }
             attempt += 1
             delay = min(delay * 2, retry.maximum)
@@ -579,37 +593,47 @@ struct JobAttempt: Sendable {
                         record.append(line)
                         events?.yield(.chunk(line))
                     }
+                    await spoolIfFull(&record)
                 }
             } catch {
-                if Task.isCancelled { return .cancelled(transcript: record.kept) }
+                if Task.isCancelled { return JobResult(.cancelled, record: record) }
                 metrics.targetError("interrupted")
                 let message = (error as? TargetError)?.description ?? TargetError.interrupted(String(describing: error)).description
-                var result = JobResult.interrupted(message, transcript: record.kept)
                 // A durable job starts again from the beginning; a native caller has already seen part of the answer.
-                if !job.origin.isInteractive { result.retry = .init() }
-                return result
+                return JobResult(.interrupted(message), record: record, retry: job.origin.isInteractive ? nil : .init())
             }
             if let rest = splitter.finish() {
                 record.append(rest)
                 events?.yield(.chunk(rest))
             }
-            if Task.isCancelled { return .cancelled(transcript: record.kept) }
+            if Task.isCancelled { return JobResult(.cancelled, record: record) }
             if let last = record.last, let message = ResponseAssembler.errorMessage(in: last) {
                 metrics.targetError("upstream_error")
                 // A stream that began and then failed is the runner's trouble, not the request's: a durable job
                 // starts again.
-                return JobResult(outcome: .upstreamError(message), transcript: record.kept, retry: job.origin.isInteractive ? nil : .init())
+                return JobResult(.upstreamError(message), record: record, retry: job.origin.isInteractive ? nil : .init())
             }
-            return JobResult(outcome: .succeeded, response: record.assembler.finished(), transcript: record.kept)
+            return JobResult(.succeeded, response: record.assembler.finished(), record: record)
         } catch let error as TargetError {
             // Only a dropped request escapes the wait for an unreachable target; nothing reached the caller yet.
-            var result = JobResult.interrupted(error.description, transcript: record.kept)
-            result.retry = .init()
-            return result
+            return JobResult(.interrupted(error.description), record: record, retry: .init())
         } catch {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
-            if Task.isCancelled || error is CancellationError { return .cancelled(transcript: record.kept) }
-            return .interrupted(String(describing: error), transcript: record.kept)
+            if Task.isCancelled || error is CancellationError { return JobResult(.cancelled, record: record) }
+            return JobResult(.interrupted(String(describing: error)), record: record)
+        }
+    }
+
+    /// Writes the transcript's part to the store once it has filled (ADR 0024). If the write fails, the rest of the
+    /// transcript stays in memory and goes with the finish: the run goes on either way.
+    private func spoolIfFull(_ record: inout AnswerRecord) async {
+        guard let (index, data) = record.spool?.full else { return }
+        do {
+            try await store.appendArtifactPart(jobID: job.id, name: Artifact.transcript, part: index, data: data)
+            record.spool?.wrote()
+        } catch {
+            logger.warning("could not write a part of the transcript; keeping the rest in memory", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            record.spool?.writeFailed()
         }
     }
 
