@@ -15,16 +15,19 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
     public var name: String
     public var contentType: String
     public var data: Data
-    /// Whether parts written before the row precede `data` (see ``ArtifactPart``). When not, any parts left by an
-    /// earlier attempt are deleted as the row is written.
+    /// Whether parts written before the row precede `data` (see ``ArtifactPart``).
     public var followsParts = false
+    /// Whether an earlier attempt may have left parts, which the row then deletes unless it follows parts of its own.
+    /// Only a job's first run, with no part written, is sure it left none.
+    public var mayFindStaleParts = true
 
-    public init(jobID: String, name: String, contentType: String, data: Data, followsParts: Bool = false) {
+    public init(jobID: String, name: String, contentType: String, data: Data, followsParts: Bool = false, mayFindStaleParts: Bool = true) {
         self.jobID = jobID
         self.name = name
         self.contentType = contentType
         self.data = data
         self.followsParts = followsParts
+        self.mayFindStaleParts = mayFindStaleParts
     }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -34,7 +37,7 @@ public struct Artifact: Sendable, Equatable, Codable, FetchableRecord, Persistab
     /// Inserts the row through one kept statement, not through `Codable` (ADR 0011).
     func insertRow(_ db: Database) throws {
         precondition(name != Self.response, "a response is stored in its job's row")
-        if !followsParts { try ArtifactPart.deleteAll(db, jobID: jobID, name: name) }
+        if !followsParts, mayFindStaleParts { try ArtifactPart.deleteAll(db, jobID: jobID, name: name) }
         try db.cachedStatement(sql: "INSERT INTO artifact (job_id, name, content_type, data) VALUES (?, ?, ?, ?)")
             .execute(arguments: [jobID, name, contentType, data])
     }

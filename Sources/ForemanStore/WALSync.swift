@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Makes commits durable off the writer connection: a full write commits without its own fsync, then waits here for
 /// the next fsync of the WAL file, which one thread makes for every commit that asked meanwhile (ADR 0024).
@@ -7,19 +8,23 @@ import Foundation
 /// next claim among them, waited for the disk too. Here the writer is free again as soon as the frames are written.
 /// An fsync flushes every page of the file whichever descriptor asks for it, so one on a descriptor of this type's
 /// own covers every frame written before it began.
-actor WALSync {
+///
+/// The fsync runs on a dispatch queue of its own, a thread that may block, and the waiters are resumed from there.
+/// Their tickets sit behind a mutex: the one piece of state that thread and the writers share.
+final class WALSync: Sendable {
     /// The WAL file's descriptor. Closing it drops no lock of SQLite's: SQLite locks the database file and the
     /// `-shm` index, never the WAL.
     private let descriptor: Int32
     private let flush: @Sendable (Int32) -> Int32
     private let queue = DispatchQueue(label: "foreman.wal-sync")
-    /// Syncs asked for, and how many of them the last finished fsync covered.
-    private var asked: UInt64 = 0
-    private var covered: UInt64 = 0
-    private var flushing = false
-    private var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    /// How many fsyncs were made (tests and metrics read it).
-    private(set) var flushes = 0
+    private let state = Mutex(State())
+
+    private struct State {
+        /// Syncs asked for; each waiter holds the count as it asked.
+        var asked: UInt64 = 0
+        var flushing = false
+        var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    }
 
     /// Nil when the WAL cannot be opened: full writes then commit with SQLite's own fsync.
     ///
@@ -42,36 +47,41 @@ actor WALSync {
     ///
     /// - Throws: ``WALSyncError`` when that fsync failed.
     func sync() async throws {
-        asked += 1
-        let ticket = asked
         try await withCheckedThrowingContinuation { continuation in
-            waiters.append((ticket, continuation))
-            startIfIdle()
+            let start: UInt64? = state.withLock { state in
+                state.asked += 1
+                state.waiters.append((state.asked, continuation))
+                guard !state.flushing else { return nil }
+                state.flushing = true
+                return state.asked
+            }
+            if let through = start { flush(through: through) }
         }
     }
 
-    private func startIfIdle() {
-        guard !flushing, covered < asked else { return }
-        let descriptor = self.descriptor
-        flushing = true
-        let through = asked
-        let flush = self.flush
-        queue.async {
-            let failure = flush(descriptor) == 0 ? nil : WALSyncError(errno: errno)
-            Task { await self.finished(through: through, failure: failure) }
+    /// Makes one fsync on the sync thread, resumes the waiters it covers, and starts the next if more asked
+    /// meanwhile.
+    private func flush(through: UInt64) {
+        queue.async { [self] in
+            var through = through
+            while true {
+                let failure = flush(descriptor) == 0 ? nil : WALSyncError(errno: errno)
+                let (covered, next) = state.withLock { state in
+                    let covered = state.waiters.filter { $0.ticket <= through }.map(\.continuation)
+                    state.waiters.removeAll { $0.ticket <= through }
+                    guard state.asked > through else {
+                        state.flushing = false
+                        return (covered, UInt64?.none)
+                    }
+                    return (covered, state.asked)
+                }
+                for waiter in covered {
+                    if let failure { waiter.resume(throwing: failure) } else { waiter.resume() }
+                }
+                guard let next else { return }
+                through = next
+            }
         }
-    }
-
-    private func finished(through: UInt64, failure: WALSyncError?) {
-        flushing = false
-        flushes += 1
-        covered = through
-        let done = waiters.filter { $0.ticket <= through }
-        waiters.removeAll { $0.ticket <= through }
-        for waiter in done {
-            if let failure { waiter.continuation.resume(throwing: failure) } else { waiter.continuation.resume() }
-        }
-        startIfIdle()
     }
 }
 

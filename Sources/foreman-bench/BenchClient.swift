@@ -42,6 +42,26 @@ struct BenchClient: Sendable {
         return Int(response.status.code)
     }
 
+    /// Submits a `/jobs` job and returns its id.
+    func submit(_ body: String) async throws -> String {
+        let response = try await HTTPClient.shared.execute(request("/jobs", body, direct: false), timeout: .seconds(60))
+        let data = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .accepted, let id = (try JSONSerialization.jsonObject(with: Data(data.readableBytesView)) as? [String: Any])?["id"] as? String else {
+            throw ValidationError("POST /jobs answered \(response.status)")
+        }
+        return id
+    }
+
+    /// Waits until job `id` has ended, and returns its state.
+    func waitForJob(_ id: String) async throws -> String {
+        while true {
+            let (_, body) = try await timeGet("/jobs/\(id)")
+            let state = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["state"] as? String
+            if let state, ["succeeded", "failed", "cancelled"].contains(state) { return state }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Seconds until the whole answer of a call (`/api/chat` unless `path` says otherwise) has arrived.
     func time(_ body: String, path: String = "/api/chat", direct: Bool) async throws -> Double {
         let clock = ContinuousClock()

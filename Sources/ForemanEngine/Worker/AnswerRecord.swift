@@ -12,9 +12,10 @@ struct AnswerRecord: Sendable {
     private var tail = CircularBuffer<ByteBuffer>(initialCapacity: 8)
     private(set) var last: ByteBuffer?
 
-    init(kind: JobKind, keepsTranscript: Bool) {
+    /// - Parameter spool: a `/jobs` job's transcript spool; nil for a run that keeps no transcript.
+    init(kind: JobKind, spool: TranscriptSpool?) {
         assembler = AnswerAssembler(kind: kind)
-        if keepsTranscript { spool = TranscriptSpool() }
+        self.spool = spool
     }
 
     mutating func append(_ line: ByteBuffer) {

@@ -15,6 +15,12 @@ struct TranscriptSpool: Sendable {
     private(set) var written = 0
     /// Whether parts are still written: after a failed write the rest stays here, to be written with the finish.
     private var writing = true
+    /// Whether an earlier run or attempt of the job may have written parts.
+    let mayFindStaleParts: Bool
+
+    init(mayFindStaleParts: Bool) {
+        self.mayFindStaleParts = mayFindStaleParts
+    }
 
     /// Takes the next line.
     mutating func append(_ line: ByteBuffer) {
@@ -40,6 +46,9 @@ struct TranscriptSpool: Sendable {
     /// The transcript's artifact at the finish: its last part, after the ones written; nil when there was no line.
     func artifact(jobID: String) -> Artifact? {
         guard written > 0 || !pending.isEmpty else { return nil }
-        return Artifact(jobID: jobID, name: Artifact.transcript, contentType: "application/x-ndjson", data: pending, followsParts: written > 0)
+        return Artifact(
+            jobID: jobID, name: Artifact.transcript, contentType: "application/x-ndjson", data: pending, followsParts: written > 0,
+            mayFindStaleParts: mayFindStaleParts
+        )
     }
 }

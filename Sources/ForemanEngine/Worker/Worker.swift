@@ -531,8 +531,11 @@ struct JobAttempt: Sendable {
     func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
         var attempt = 1
         var delay = retry.initial
+        // A job claimed before (foreman stopped or crashed under it) may have left parts of its transcript.
+        var mayFindStaleParts = job.attempts > 1
         while true {
-            var result = await runOnce(events: events)
+            var result = await runOnce(events: events, mayFindStaleParts: mayFindStaleParts)
+            if let spool = result.spool, spool.written > 0 { mayFindStaleParts = true }
             guard let again = result.retry else { return result }
             guard attempt < retry.maxAttempts else {
                 if case .interrupted(let message) = result.outcome { result.outcome = .interrupted("\(message) (\(attempt) attempts)") }
@@ -560,9 +563,12 @@ struct JobAttempt: Sendable {
         !job.origin.isInteractive && [429, 500, 502, 503, 504].contains(status)
     }
 
-    private func runOnce(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
+    /// - Parameter mayFindStaleParts: whether an earlier run of the job, or an earlier attempt of this one, may have
+    ///   written parts of its transcript.
+    private func runOnce(events: AsyncStream<JobEvent>.Continuation?, mayFindStaleParts: Bool) async -> JobResult {
         // Only a `/jobs` job keeps its whole transcript: it is the job's artifact.
-        var record = AnswerRecord(kind: job.kind, keepsTranscript: job.origin == .jobs)
+        let spool = job.origin == .jobs ? TranscriptSpool(mayFindStaleParts: mayFindStaleParts) : nil
+        var record = AnswerRecord(kind: job.kind, spool: spool)
         do {
             let (response, sentAt) = try await sendRetryingWhileUnreachable()
             events?.yield(.started(status: response.status, contentType: response.contentType))
