@@ -92,9 +92,19 @@ package final class ForemanProcess {
     }
 
     /// Resident set size in kilobytes, from `/proc` (0 where there is none).
-    package func residentKilobytes() -> Int {
+    package func residentKilobytes() -> Int { statusKilobytes("VmRSS:") }
+
+    /// The peak resident set size (`VmHWM`) in kilobytes, since the start or the last ``resetPeakResident()``.
+    package func peakResidentKilobytes() -> Int { statusKilobytes("VmHWM:") }
+
+    /// Resets the peak resident set size to the size now (Linux 4.0 and later).
+    package func resetPeakResident() {
+        try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .ascii)
+    }
+
+    private func statusKilobytes(_ field: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) })
         else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }

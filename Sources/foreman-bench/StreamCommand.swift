@@ -41,12 +41,12 @@ struct StreamCommand: AsyncParsableCommand {
             for length in [tokens / 10, tokens] {
                 let request = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(length) + "}}"
                 let base = child.residentKilobytes()
-                Self.resetPeakRSS(child.pid)
+                child.resetPeakResident()
                 for _ in 0..<3 {
                     let id = try await client.submit(#"{"kind":"chat","request":"# + request + "}")
                     guard try await client.waitForJob(id) == "succeeded" else { throw ValidationError("a /jobs stream did not succeed") }
                 }
-                jobPeaks.append((length, Self.peakKilobytes(child.pid) - base))
+                jobPeaks.append((length, child.peakResidentKilobytes() - base))
             }
             let p = Percentiles.self
             print("foreman \(binary); \(streams) streams of \(tokens) tokens, one after another, fake target in-process, loopback.\n")
@@ -60,19 +60,6 @@ struct StreamCommand: AsyncParsableCommand {
                 ["first line, p50: direct / through foreman", "\(p.ms(p.at(0.5, direct))) / \(p.ms(p.at(0.5, through))) (\(p.ratio(p.at(0.5, through), p.at(0.5, direct))))"],
             ])
         }
-    }
-
-    /// Resets the process's peak RSS (`VmHWM`) to its RSS now (Linux 4.0 and later).
-    static func resetPeakRSS(_ pid: Int32) {
-        try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .ascii)
-    }
-
-    /// The process's peak RSS (`VmHWM`) in kilobytes, from `/proc/PID/status`.
-    static func peakKilobytes(_ pid: Int32) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return 0 }
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     /// The process's user and system CPU time, from `/proc/PID/stat`.
