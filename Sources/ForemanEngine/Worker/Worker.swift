@@ -566,8 +566,8 @@ struct JobAttempt: Sendable {
     /// - Parameter mayFindStaleParts: whether an earlier run of the job, or an earlier attempt of this one, may have
     ///   written parts of its transcript.
     private func runOnce(events: AsyncStream<JobEvent>.Continuation?, mayFindStaleParts: Bool) async -> JobResult {
-        // Only a `/jobs` job keeps its whole transcript: it is the job's artifact.
-        let spool = job.origin == .jobs ? TranscriptSpool(mayFindStaleParts: mayFindStaleParts) : nil
+        // Only a `/jobs` chat or generate job keeps its whole transcript: it is the job's artifact.
+        let spool = job.origin == .jobs && job.kind != .embed ? TranscriptSpool(mayFindStaleParts: mayFindStaleParts) : nil
         var record = AnswerRecord(kind: job.kind, spool: spool)
         do {
             let (response, sentAt) = try await sendRetryingWhileUnreachable()
