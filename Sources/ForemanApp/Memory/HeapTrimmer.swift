@@ -36,10 +36,11 @@ public struct HeapTrimmer: Service {
             releaseCaches()
             let start = ContinuousClock.now
             _ = trim(0)
+            let took = (ContinuousClock.now - start).components
             let after = Self.residentBytes() ?? resident
             logger.debug("heap trimmed", metadata: [
                 "rss_before_mb": "\(resident >> 20)", "rss_after_mb": "\(after >> 20)", "idle_mb": "\(idle >> 20)",
-                "duration_ms": "\((ContinuousClock.now - start).components.attoseconds / 1_000_000_000_000_000)",
+                "duration_ms": "\(took.seconds * 1000 + took.attoseconds / 1_000_000_000_000_000)",
             ])
         }
     }
