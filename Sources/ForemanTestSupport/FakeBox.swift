@@ -1,10 +1,5 @@
 import FakeOllama
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import ServiceLifecycle
 
@@ -48,36 +43,11 @@ package actor FakeBox {
         _ = try? await running?.value
         group = nil
         running = nil
-        if port != 0 { reservation = Self.reserve(port) }
+        if port != 0 { reservation = LoopbackSocket.reserve(port: port) }
     }
 
     deinit {
         if let reservation { close(reservation) }
-    }
-
-    /// A socket bound to 127.0.0.1:`port` and not listening: connections to it are refused, and the port is not
-    /// handed to anyone else.
-    private static func reserve(_ port: Int) -> Int32? {
-        #if canImport(Glibc)
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard descriptor >= 0 else { return nil }
-        var on: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else {
-            close(descriptor)
-            return nil
-        }
-        return descriptor
     }
 
     package var url: String { "http://127.0.0.1:\(port)" }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ForemanTestSupport
 import Foundation
 
 #if canImport(Glibc)

@@ -81,9 +81,11 @@ public struct AnswerAssembler: Sendable {
             var calls: [UInt8]?
             if !toolCalls.isEmpty { calls = Array("[".utf8) + Array(toolCalls.joined(separator: [UInt8(ascii: ",")])) + Array("]".utf8) }
             let fields: [(String, [UInt8]?)] = [("content", quoted("content") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking")), ("tool_calls", calls)]
-            answer = Self.object(object, setting: [("message", Self.object(message, setting: fields))])
+            let spliced = Self.object(message, RawJSONFields.members(of: message), setting: fields)
+            answer = Self.object(object, members, setting: [("message", spliced)])
         case .generate:
-            answer = Self.object(object, setting: [("response", quoted("response") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking"))])
+            let fields: [(String, [UInt8]?)] = [("response", quoted("response") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking"))]
+            answer = Self.object(object, RawJSONFields.members(of: object), setting: fields)
         case .embed, .messages, .responses:
             answer = object
         }
@@ -97,10 +99,9 @@ public struct AnswerAssembler: Sendable {
         return [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
     }
 
-    /// The object `bytes` with each field of `fields` that has a value set to it: in its place if the object has
-    /// the field, else added at the end. A field without a value is left as the object has it.
-    static func object(_ bytes: [UInt8], setting fields: [(name: String, value: [UInt8]?)]) -> [UInt8] {
-        let members = RawJSONFields.members(of: bytes)
+    /// The object `bytes`, whose fields are `members`, with each field of `fields` that has a value set to it: in its
+    /// place if the object has the field, else added at the end. A field without a value is left as the object has it.
+    static func object(_ bytes: [UInt8], _ members: [RawJSONFields.Member], setting fields: [(name: String, value: [UInt8]?)]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(bytes.count + fields.reduce(0) { $0 + ($1.value?.count ?? 0) })
         var written = Set<String>()

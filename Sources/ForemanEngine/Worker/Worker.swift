@@ -505,10 +505,6 @@ struct JobResult: Sendable {
     }
 
     static let cancelled = JobResult(outcome: .cancelled)
-
-    static func interrupted(_ message: String) -> JobResult {
-        JobResult(outcome: .interrupted(message))
-    }
 }
 
 /// One run of one job against the target: send (retrying while unreachable), relay, assemble.
