@@ -142,7 +142,7 @@ private func assemble(
     let ready = ListenersReady(count: config.socketPath == nil ? 1 : 2, then: onServerRunning)
 
     var servers: [any Service] = [
-        Application(
+        ForemanServer(
             responder: responder,
             server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
             configuration: .init(
@@ -155,7 +155,7 @@ private func assemble(
     ]
     if let socketPath = config.socketPath {
         servers.append(
-            Application(
+            ForemanServer(
                 responder: responder,
                 server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", backlog: config.listenBacklog,

@@ -47,12 +47,40 @@ struct WaitingCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(settle))
             let settled = child.residentKilobytes()
 
+            let kept = try await Self.keptAlive(foreman, callers: callers, request: request)
             print("foreman \(binary); \(callers) native callers waiting at once, fake target in-process, loopback.\n")
             printTable(["figure", "value", "target"], [
                 ["per waiting caller", String(format: "%.1f KB", Double(waiting - idle) / Double(callers)), "16 KB"],
                 ["RSS idle / with them waiting", "\(idle / 1024) MB / \(waiting / 1024) MB", ""],
                 ["RSS once answered / \(settle) s later", "\(answered / 1024) MB / \(settled / 1024) MB", "within 10% of idle"],
+                ["per kept-alive connection, idle after one chat", String(format: "%.1f KB", kept), ""],
             ])
+        }
+    }
+
+    /// KB per connection kept open after it was answered one chat, in a foreman of its own: what a connection holds
+    /// between requests. Each answer is read before the next connection opens, so no two chats are handled at once.
+    static func keptAlive(_ foreman: String?, callers: Int, request: String) async throws -> Double {
+        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
+        return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { _, child, client, _ in
+            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            let idle = child.residentKilobytes()
+            var sockets: [Int32] = []
+            defer { for socket in sockets { close(socket) } }
+            var answer = [UInt8](repeating: 0, count: 65_536)
+            for _ in 0..<callers {
+                sockets += try send(request, port: child.port, count: 1)
+                // The fake's answer is small and sent whole: one read that ends with its closing brace has it all.
+                var read = 0
+                repeat {
+                    let socket = sockets[sockets.count - 1]
+                    let count = answer.withUnsafeMutableBytes { recv(socket, $0.baseAddress! + read, $0.count - read, 0) }
+                    guard count > 0 else { throw ValidationError("read: connection closed") }
+                    read += count
+                } while answer[read - 1] != UInt8(ascii: "}")
+            }
+            return Double(child.residentKilobytes() - idle) / Double(callers)
         }
     }
 

@@ -9,13 +9,15 @@ import NIOHTTPTypes
 
 /// foreman's request context: Hummingbird's basic one, plus the connection the request came on, so a handler can
 /// learn that its caller hung up without giving up keep-alive (ADR 0010), and the key that made the request.
-public struct ConnectionContext: RequestContext {
+public struct ConnectionContext: ParkingRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The key that made the request (ADR 0022), set by ``AuthMiddleware``; the bootstrap key when foreman runs
     /// without a token.
     public var caller: APIKey = .bootstrap
     /// The connection the request arrived on.
     public let channel: any Channel
+    /// Set by ``ForemanServer``, which finishes a parked response after the router has returned.
+    public var parking: ResponseParking?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -32,7 +34,12 @@ public struct ConnectionContext: RequestContext {
     /// anywhere else it is handed to the loop without waiting for it to be installed: a hang-up before that is still
     /// seen, since the watcher remembers it.
     func interruptOnHangUp(_ watch: JobWatch, orAfter bound: Duration) {
-        let channel = self.channel
+        Self.interruptOnHangUp(watch, on: channel, orAfter: bound)
+    }
+
+    /// ``interruptOnHangUp(_:orAfter:)`` for a request on `channel`, for a waiting call that keeps the connection
+    /// and not its whole context.
+    static func interruptOnHangUp(_ watch: JobWatch, on channel: any Channel, orAfter bound: Duration) {
         let bound = bound.timeAmount
         let install = {
             // Every server foreman starts has the watcher in its pipeline (`buildApplication`).

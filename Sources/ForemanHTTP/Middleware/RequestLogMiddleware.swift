@@ -7,7 +7,9 @@ import Logging
 ///
 /// Never the `Authorization` header; the body (prompts) only with `FOREMAN_LOG_BODIES=1`, and even then without the
 /// credentials of any URL in it.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+///
+/// A parked response (``ResponseParking``) is logged when it is finished, with its real status.
+struct RequestLogMiddleware<Context: ParkingRequestContext>: RouterMiddleware {
     let logger: Logger
     let logBodies: Bool
     let maxBodyBytes: Int
@@ -19,19 +21,33 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         if logBodies, request.method == .post, let body = try? await request.collectBody(upTo: maxBodyBytes) {
             metadata["body"] = "\(URLRedaction.redactingUserinfo(in: String(buffer: body)))"
         }
+        let response: Response
         do {
-            let response = try await next(request, context)
-            metadata["status"] = "\(response.status.code)"
-            if let job = response.headers[.foremanJobID] { metadata["job"] = "\(job)" }
-            metadata["duration_ms"] = "\(Self.milliseconds(since: start))"
-            logger.info("request", metadata: metadata)
-            return response
+            response = try await next(request, context)
         } catch {
-            metadata["status"] = "\(APIError.from(error).status.code)"
-            metadata["duration_ms"] = "\(Self.milliseconds(since: start))"
-            logger.info("request", metadata: metadata)
+            log(metadata, status: APIError.from(error).status.code, job: nil, since: start)
             throw error
         }
+        if let parking = context.parking, parking.isParked {
+            let job = response.headers[.foremanJobID]
+            parking.decorate { [self, metadata] finish in
+                let finished = await finish()
+                // None: the caller hung up, or the server is going away (`APIError` of a `CancellationError`).
+                log(metadata, status: finished?.status.code ?? 499, job: finished?.headers[.foremanJobID] ?? job, since: start)
+                return finished
+            }
+        } else {
+            log(metadata, status: response.status.code, job: response.headers[.foremanJobID], since: start)
+        }
+        return response
+    }
+
+    private func log(_ metadata: Logger.Metadata, status: Int, job: String?, since start: ContinuousClock.Instant) {
+        var metadata = metadata
+        metadata["status"] = "\(status)"
+        if let job { metadata["job"] = "\(job)" }
+        metadata["duration_ms"] = "\(Self.milliseconds(since: start))"
+        logger.info("request", metadata: metadata)
     }
 
     /// For a streamed answer this is the time to its head: the stream itself is logged as the job's transitions.

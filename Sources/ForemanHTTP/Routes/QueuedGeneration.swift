@@ -24,34 +24,74 @@ struct QueuedGeneration: Sendable {
         case streaming(status: Int, contentType: String?, first: ByteBuffer)
     }
 
+    /// What a parked wait keeps of its call: it is held for the whole wait, so it holds little.
+    private struct Waiting: Sendable {
+        let jobID: String
+        let stream: Bool
+        let ranOn: String?
+        let position: Int
+        let watch: JobWatch
+        let channel: any Channel
+
+        /// Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
+        var visibility: HTTPFields {
+            var fields: HTTPFields = [.foremanJobID: jobID]
+            fields[.foremanQueuePosition] = String(position)
+            return fields
+        }
+    }
+
     /// - Parameter answer: how the box's answer is written for the caller; the box's lines as they are by default.
+    ///
+    /// The wait for the job to start is parked (``ResponseParking``) where the server offers it: the returned response
+    /// is then a placeholder, and the server writes the parked answer.
     func respond(to job: Job, context: ConnectionContext, answer: some GenerationAnswer = RelayedAnswer(surface: .ollama)) async throws -> Response {
         let (watch, placement) = try await service.submitAndWatch(job, caller: context.caller)
-        // Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
-        var visibility: HTTPFields = [.foremanJobID: job.id]
-        visibility[.foremanQueuePosition] = String(placement.position)
         context.interruptOnHangUp(watch, orAfter: maxWait)
-        let start = try await waitForStart(watch.events, job: job, answer: answer) { context.interruptOnHangUp(watch, orAfter: maxWait) }
+        let waiting = Waiting(
+            jobID: job.id, stream: job.stream, ranOn: job.ranOn, position: placement.position, watch: watch, channel: context.channel
+        )
+        let finish: ResponseParking.Finish = { [self] in await self.answer(waiting, answer: answer) }
+        guard let parking = context.parking else {
+            guard let response = await finish() else { throw CancellationError() }
+            return response
+        }
+        parking.park(finish)
+        // A placeholder, never written; the request log reads the job from it when the caller leaves unanswered.
+        return Response(status: .accepted, headers: [.foremanJobID: job.id])
+    }
+
+    /// The answer once the job has started or ended; `nil` when the caller or the server has gone.
+    private func answer(_ job: Waiting, answer: some GenerationAnswer) async -> Response? {
+        let rearm = { ConnectionContext.interruptOnHangUp(job.watch, on: job.channel, orAfter: maxWait) }
+        guard let start = await waitForStart(job.watch.events, job: job, answer: answer, rearm: rearm) else { return nil }
+        return response(start, job: job, answer: answer)
+    }
+
+    /// Not async, so that none of its locals take room in the task's frames during the wait above.
+    @inline(never)
+    private func response(_ start: Start, job: Waiting, answer: some GenerationAnswer) -> Response {
         switch start {
         case .complete(var response):
-            response.headers.append(contentsOf: visibility)
+            response.headers.append(contentsOf: job.visibility)
             return response
         case .streaming(let status, let contentType, let first):
             var headers: HTTPFields = [.contentType: answer.streamContentType(contentType)]
-            headers.append(contentsOf: visibility)
+            headers.append(contentsOf: job.visibility)
             return Response(
                 status: .init(code: status),
                 headers: headers,
                 body: ResponseBody { writer in
                     var answer = answer
-                    try await relay(watch.events, first: first, job: job, answer: &answer, writer: &writer)
+                    try await relay(job.watch.events, first: first, jobID: job.jobID, answer: &answer, writer: &writer)
                 }
             )
         }
     }
 
-    /// Waits for the job's first output (or its end). `rearm` restarts the wait bound.
-    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Job, answer: some GenerationAnswer, rearm: () -> Void) async throws -> Start {
+    /// Waits for the job's first output (or its end); `nil` when the caller or the server has gone, and the job with
+    /// them. `rearm` restarts the wait bound.
+    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Waiting, answer: some GenerationAnswer, rearm: () -> Void) async -> Start? {
         var started = false
         var status = 200
         var contentType: String?
@@ -70,31 +110,31 @@ struct QueuedGeneration: Sendable {
                 return .complete(await completeResponse(outcome, job: job, answer: answer, status: status, contentType: contentType, body: body))
             case .interrupted(.callerGone):
                 // The caller hung up: a job still waiting must never reach the target, a running one stops.
-                await service.cancel(job.id, reason: .callerGone)
-                throw CancellationError()
+                await service.cancel(job.jobID, reason: .callerGone)
+                return nil
             case .interrupted(let reason):
                 // The wait bound passed. It covers the wait for the job to start: in the queue, or for an unreachable
                 // target. A job the target is working on (loading its model, or generating an answer it does not
                 // stream, whose head comes last) is left alone, and the bound checks again later in case the target
                 // goes away meanwhile.
                 if started { continue }
-                if await !service.waitBoundEnds(job.id) {
+                if await !service.waitBoundEnds(job.jobID) {
                     rearm()
                     continue
                 }
-                await service.cancel(job.id, reason: reason)  // its cancellation arrives as the `finished` event
+                await service.cancel(job.jobID, reason: reason)  // its cancellation arrives as the `finished` event
             }
         }
         if Task.isCancelled {
             // The handler itself was cancelled (the server is going away): nobody will read the answer.
-            await service.cancel(job.id, reason: .callerGone)
-            throw CancellationError()
+            await service.cancel(job.jobID, reason: .callerGone)
+            return nil
         }
         return .complete(APIError(.internalServerError, "job ended without an outcome").response(for: answer.surface))
     }
 
     private func completeResponse(
-        _ outcome: JobOutcome, job: Job, answer: some GenerationAnswer, status: Int, contentType: String?, body: ByteBuffer
+        _ outcome: JobOutcome, job: Waiting, answer: some GenerationAnswer, status: Int, contentType: String?, body: ByteBuffer
     ) async -> Response {
         switch outcome {
         case .succeeded where (200..<300).contains(status):
@@ -133,7 +173,7 @@ struct QueuedGeneration: Sendable {
     private func relay<Answer: GenerationAnswer>(
         _ events: AsyncStream<JobEvent>,
         first: ByteBuffer,
-        job: Job,
+        jobID: String,
         answer: inout Answer,
         writer: inout any ResponseBodyWriter
     ) async throws {
@@ -155,7 +195,7 @@ struct QueuedGeneration: Sendable {
             }
         } catch {
             // Writing failed: the caller is gone, so stop spending the GPU on it.
-            await service.cancel(job.id, reason: .callerGone)
+            await service.cancel(jobID, reason: .callerGone)
             throw error
         }
         try await writer.finish(nil)
