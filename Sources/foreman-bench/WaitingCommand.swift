@@ -48,13 +48,35 @@ struct WaitingCommand: AsyncParsableCommand {
             let settled = child.residentKilobytes()
 
             let kept = try await Self.keptAlive(foreman, callers: callers, request: request)
+            let opened = try await Self.openedIdle(foreman, callers: callers)
             print("foreman \(binary); \(callers) native callers waiting at once, fake target in-process, loopback.\n")
             printTable(["figure", "value", "target"], [
                 ["per waiting caller", String(format: "%.1f KB", Double(waiting - idle) / Double(callers)), "16 KB"],
                 ["RSS idle / with them waiting", "\(idle / 1024) MB / \(waiting / 1024) MB", ""],
                 ["RSS once answered / \(settle) s later", "\(answered / 1024) MB / \(settled / 1024) MB", "within 10% of idle"],
                 ["per kept-alive connection, idle after one chat", String(format: "%.1f KB", kept), ""],
+                ["per connection opened and left idle (the floor)", String(format: "%.1f KB", opened), ""],
             ])
+        }
+    }
+
+    /// KB per connection opened and never written to, in a foreman of its own: what a connection costs before any
+    /// request, the floor under the other figures. The connections count once foreman holds a descriptor for each.
+    static func openedIdle(_ foreman: String?, callers: Int) async throws -> Double {
+        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
+        return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { _, child, client, _ in
+            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            let idle = child.residentKilobytes()
+            let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd").count) ?? 0 }
+            let before = descriptors()
+            var sockets: [Int32] = []
+            defer { for socket in sockets { close(socket) } }
+            for _ in 0..<callers { sockets.append(try LoopbackSocket.connect(port: child.port, nonBlocking: false)) }
+            while descriptors() < before + callers { try await Task.sleep(for: .milliseconds(20)) }
+            // Accepted; each connection's pipeline and task are set up on its loop right after.
+            try await Task.sleep(for: .milliseconds(500))
+            return Double(child.residentKilobytes() - idle) / Double(callers)
         }
     }
 

@@ -4,6 +4,7 @@ import ForemanEngine
 import ForemanDomain
 import ForemanTestSupport
 import Foundation
+import Logging
 import NIOCore
 import Testing
 
@@ -252,9 +253,12 @@ extension ServerTests {
             }
         }
 
-        @Test("a caller that disconnects while queued never reaches the target")
+        @Test("a caller that disconnects while queued never reaches the target; the log has its 499 and the answered call's 200")
         func disconnectWhileQueued() async throws {
-            try await Harness.run { harness in
+            let lines = LogLines()
+            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
+            logger.logLevel = .info
+            try await Harness.run(logger: logger) { harness in
                 await harness.fake.pause()
                 async let first = harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "first"))
                 await harness.fake.waitForGenerations(1)
@@ -263,10 +267,23 @@ extension ServerTests {
                 second.cancel()  // AsyncHTTPClient closes the connection
                 try await harness.waitForQueueDepth(0)
                 await harness.fake.resume()
-                #expect(try await first.status == 200)
+                let answered = try await first
+                #expect(answered.status == 200)
                 let chats = await harness.fake.requests(to: "/api/chat")
                 #expect(chats.count == 1)
                 #expect(chats.first?.body.contains("first") == true)
+                #expect(answered.headers.first(name: "Server") == "foreman")
+                #expect(answered.headers.first(name: "Date")?.hasSuffix(" GMT") == true)
+
+                // Both waited in the queue: each is logged when its wait ends, with its real status and its job.
+                let job = try #require(answered.headers.first(name: "X-Foreman-Job-Id"))
+                let fields = lines.all.map(LogfmtReader.fields)
+                let requests = fields.filter { $0["msg"] == "request" && $0["path"] == "/api/chat" }
+                #expect(requests.first { $0["job"] == job }?["status"] == "200")
+                let left = try #require(requests.first { $0["job"] != job }, "\(requests)")
+                #expect(left["status"] == "499")
+                let cancelled = fields.first { $0["msg"]?.hasPrefix("job ") == true && $0["state"] == "cancelled" }
+                #expect(cancelled?["job"] != nil && cancelled?["job"] == left["job"])
             }
         }
 

@@ -170,34 +170,6 @@ extension ServerTests {
             }
         }
 
-        @Test("a native call answered after waiting is logged with its real status and job; one whose caller left, with 499")
-        func waitingCallsLogged() async throws {
-            let lines = LogLines()
-            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
-            logger.logLevel = .info
-            try await Harness.run(logger: logger) { harness in
-                await harness.fake.pause()
-                async let first = harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "first"))
-                await harness.fake.waitForGenerations(1)
-                let gone = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(content: "gone")) }
-                try await harness.waitForQueueDepth(1)
-                gone.cancel()  // AsyncHTTPClient closes the connection
-                try await harness.waitForQueueDepth(0)
-                await harness.fake.resume()
-                let answered = try await first
-                #expect(answered.status == 200)
-                #expect(answered.headers.first(name: "Server") == "foreman")
-                #expect(answered.headers.first(name: "Date")?.hasSuffix(" GMT") == true)
-                let job = try #require(answered.headers.first(name: "X-Foreman-Job-Id"))
-                let requests = lines.all.map(LogfmtReader.fields).filter { $0["msg"] == "request" && $0["path"] == "/api/chat" }
-                #expect(requests.first { $0["job"] == job }?["status"] == "200")
-                let left = try #require(requests.first { $0["job"] != job }, "\(requests)")
-                #expect(left["status"] == "499")
-                let cancelled = lines.all.map(LogfmtReader.fields).first { $0["msg"]?.hasPrefix("job ") == true && $0["state"] == "cancelled" }
-                #expect(cancelled?["job"] != nil && cancelled?["job"] == left["job"])
-            }
-        }
-
         @Test("FOREMAN_SOCKET serves the same API on a unix socket created with mode 0600")
         func unixSocket() async throws {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-\(UUID().uuidString.prefix(8)).sock").path

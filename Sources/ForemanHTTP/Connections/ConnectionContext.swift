@@ -41,7 +41,7 @@ public struct ConnectionContext: ParkingRequestContext {
     /// and not its whole context.
     static func interruptOnHangUp(_ watch: JobWatch, on channel: any Channel, orAfter bound: Duration) {
         let bound = bound.timeAmount
-        let install = {
+        let install: @Sendable () -> Void = {
             // Every server foreman starts has the watcher in its pipeline (`buildApplication`).
             let watcher = try? channel.pipeline.syncOperations.handler(type: HangUpWatcher.self)
             watcher?.watch(
