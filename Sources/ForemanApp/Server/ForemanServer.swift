@@ -59,8 +59,8 @@ public struct ForemanServer: Service {
 
 /// Routes `request` in a child task: the router's response, and the finish of a response the route parked.
 ///
-/// The child, and every slab its frames took, is freed when this returns (an `async let` lives until the end of its
-/// scope), before a parked response is waited for.
+/// The child, and every slab its frames took, is freed when the group returns, before a parked response is waited
+/// for. A group, not an `async let`: that child is allocated in the parent's slabs and lives to the end of its scope.
 @inline(never)
 private func route(
     _ request: Request, channel: any Channel, responder: RouterResponder<ConnectionContext>, logger: Logger
@@ -74,7 +74,9 @@ private func route(
     do {
         let routed = try await withThrowingTaskGroup(of: Response.self) { group in
             group.addTask { try await responder.respond(to: request, context: context) }
-            return try await group.next()!
+            // One child was added: `next()` gives its answer or throws its error, and is never empty.
+            guard let routed = try await group.next() else { throw CancellationError() }
+            return routed
         }
         return (routed, parking.take())
     } catch let error as HTTPParserError {
