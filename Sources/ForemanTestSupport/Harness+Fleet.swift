@@ -20,8 +20,8 @@ extension Harness {
         }
     }
 
-    /// Starts a fake box per member and a foreman whose providers file declares them all, runs `body`, and stops
-    /// everything. `harness.fake` is the first member's.
+    /// Starts a fake box per member and a foreman whose providers file declares them all, runs `body` once each box has
+    /// been polled, and stops everything. `harness.fake` is the first member's.
     package static func runFleet<T: Sendable>(
         _ members: [FleetMember],
         token: String? = "secret",
@@ -36,7 +36,14 @@ extension Harness {
             )
         }
         do {
-            let result = try await runProviders(declarations, fake: members[0].box.state, token: token, configure: configure, body)
+            let result = try await runProviders(declarations, fake: members[0].box.state, token: token, configure: configure) { harness in
+                // Until a box has been polled foreman cannot tell which models it has: a bare name could go anywhere.
+                try await eventually("every provider polled") {
+                    let providers = try await harness.health()["providers"] as? [[String: Any]] ?? []
+                    return providers.count == members.count && providers.allSatisfy { $0["last_poll_at"] is String }
+                }
+                return try await body(harness)
+            }
             for member in members { await member.box.stop() }
             return result
         } catch {
