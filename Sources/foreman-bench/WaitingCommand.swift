@@ -1,4 +1,5 @@
 import ArgumentParser
+import FakeOllama
 import ForemanTestSupport
 import Foundation
 
@@ -23,18 +24,13 @@ struct WaitingCommand: AsyncParsableCommand {
 
     func run() async throws {
         BurstCommand.raiseDescriptorLimit()
-        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
-        try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { fake, child, client, binary in
-            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
-            let idle = child.residentKilobytes()
-
+        try await Self.withWarmForeman(foreman, callers: callers) { fake, child, client, binary, idle in
             await fake.pause()
             let held = #"{"model":"llama3.2","messages":[{"role":"user","content":"hold"}],"stream":false,"options":{"num_predict":2}}"#
             let holder = Task { try await client.time(held, direct: false) }
             await fake.waitForGenerations(101)
             let request = "POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(tiny.utf8.count)\r\n\r\n" + tiny
+                + "Content-Length: \(Self.tiny.utf8.count)\r\n\r\n" + Self.tiny
             let sockets = try Self.send(request, port: child.port, count: callers)
             while try await client.queueDepth() < callers { try await Task.sleep(for: .milliseconds(20)) }
             let waiting = child.residentKilobytes()
@@ -60,14 +56,25 @@ struct WaitingCommand: AsyncParsableCommand {
         }
     }
 
+    /// The chat every figure's foreman is warmed up with, and the waiting callers send.
+    static let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+
+    /// A foreman child with room for `callers` connections and queued calls, warmed up with 100 chats; `body` is also
+    /// given its RSS then, in KB.
+    static func withWarmForeman<T: Sendable>(
+        _ foreman: String?, callers: Int, _ body: (FakeOllamaState, ForemanProcess, BenchClient, String, Int) async throws -> T
+    ) async throws -> T {
+        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
+        return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { fake, child, client, binary in
+            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            return try await body(fake, child, client, binary, child.residentKilobytes())
+        }
+    }
+
     /// KB per connection opened and never written to, in a foreman of its own: what a connection costs before any
     /// request, the floor under the other figures. The connections count once foreman holds a descriptor for each.
     static func openedIdle(_ foreman: String?, callers: Int) async throws -> Double {
-        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
-        return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { _, child, client, _ in
-            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
-            let idle = child.residentKilobytes()
+        try await withWarmForeman(foreman, callers: callers) { _, child, _, _, idle in
             let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd").count) ?? 0 }
             let before = descriptors()
             var sockets: [Int32] = []
@@ -83,11 +90,7 @@ struct WaitingCommand: AsyncParsableCommand {
     /// KB per connection kept open after it was answered one chat, in a foreman of its own: what a connection holds
     /// between requests. Each answer is read before the next connection opens, so no two chats are handled at once.
     static func keptAlive(_ foreman: String?, callers: Int, request: String) async throws -> Double {
-        let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
-        return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { _, child, client, _ in
-            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
-            let idle = child.residentKilobytes()
+        try await withWarmForeman(foreman, callers: callers) { _, child, _, _, idle in
             var sockets: [Int32] = []
             defer { for socket in sockets { close(socket) } }
             var answer = [UInt8](repeating: 0, count: 65_536)
