@@ -19,13 +19,16 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(help: "Streams, one after another.") var streams = 20
     @Option(help: "Seconds to wait before the last RSS reading.") var settle = 5
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
+    @Option(help: "An nginx binary: the same streams are relayed through it too, a bare hop, for its CPU per 1,000 tokens.") var nginx: String?
 
     func run() async throws {
         try await withForemanChild(foreman, maxQueue: 100) { _, child, client, binary in
+            var hop: (cpu: Double, firstLines: [Double])?
+            if let nginx { hop = try await Self.nginxCPU(nginx, fakePort: client.fakePort, long: Self.long(tokens), streams: streams) }
             let short = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
             for _ in 0..<50 { _ = try await client.time(short, direct: false) }
             let idle = child.residentKilobytes()
-            let long = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(tokens) + "}}"
+            let long = Self.long(tokens)
             var direct: [Double] = [], through: [Double] = []
             let before = Self.cpuSeconds(child.pid)
             for _ in 0..<streams { through.append(try await client.timeToFirstLine(long, direct: false)) }
@@ -49,9 +52,15 @@ struct StreamCommand: AsyncParsableCommand {
                 jobPeaks.append((length, child.peakResidentKilobytes() - base))
             }
             let p = Percentiles.self
+            let perThousand = { (seconds: Double) in seconds * 1000 / Double(streams * tokens) * 1000 }
             print("foreman \(binary); \(streams) streams of \(tokens) tokens, one after another, fake target in-process, loopback.\n")
             printTable(["figure", "value"], [
-                ["foreman CPU per 1,000 relayed tokens", String(format: "%.1f ms", cpu * 1000 / Double(streams * tokens) * 1000)],
+                ["foreman CPU per 1,000 relayed tokens", String(format: "%.1f ms", perThousand(cpu))],
+            ] + (hop.map { hop in [
+                ["nginx CPU per 1,000 relayed tokens (a bare hop)", String(format: "%.1f ms", perThousand(hop.cpu))],
+                ["foreman / nginx CPU", String(format: "%.2f×", cpu / hop.cpu)],
+                ["first line through nginx, p50", "\(p.ms(p.at(0.5, hop.firstLines))) (\(p.ratio(p.at(0.5, hop.firstLines), p.at(0.5, direct))))"],
+            ] } ?? []) + [
                 ["RSS idle", "\(idle / 1024) MB"],
                 ["RSS right after the streams", "\(after / 1024) MB"],
                 ["RSS \(settle) s later", "\(settled / 1024) MB"],
@@ -60,6 +69,25 @@ struct StreamCommand: AsyncParsableCommand {
                 ["first line, p50: direct / through foreman", "\(p.ms(p.at(0.5, direct))) / \(p.ms(p.at(0.5, through))) (\(p.ratio(p.at(0.5, through), p.at(0.5, direct))))"],
             ])
         }
+    }
+
+    /// A streamed chat of `tokens` tokens.
+    static func long(_ tokens: Int) -> String {
+        #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(tokens) + "}}"
+    }
+
+    /// The CPU seconds nginx spends relaying `streams` of `long`, one after another, to the fake at `fakePort`, and
+    /// each stream's time to its first line.
+    static func nginxCPU(_ binary: String, fakePort: Int, long: String, streams: Int) async throws -> (cpu: Double, firstLines: [Double]) {
+        let hop = try NginxHop(binary: binary, upstreamPort: fakePort)
+        defer { hop.terminate() }
+        try await hop.waitUntilServing()
+        let client = BenchClient(foremanPort: hop.port, fakePort: fakePort)
+        _ = try await client.timeToFirstLine(long, direct: false)  // the upstream connection, opened once
+        let before = cpuSeconds(hop.pid)
+        var firstLines: [Double] = []
+        for _ in 0..<streams { firstLines.append(try await client.timeToFirstLine(long, direct: false)) }
+        return (cpuSeconds(hop.pid) - before, firstLines)
     }
 
     /// The process's user and system CPU time, from `/proc/PID/stat`.

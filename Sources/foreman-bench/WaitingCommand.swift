@@ -49,7 +49,11 @@ struct WaitingCommand: AsyncParsableCommand {
             printTable(["figure", "value", "target"], [
                 ["per waiting caller", String(format: "%.1f KB", Double(waiting - idle) / Double(callers)), "16 KB"],
                 ["RSS idle / with them waiting", "\(idle / 1024) MB / \(waiting / 1024) MB", ""],
-                ["RSS once answered / \(settle) s later", "\(answered / 1024) MB / \(settled / 1024) MB", "within 10% of idle"],
+                [
+                    "RSS once answered / \(settle) s later",
+                    "\(answered / 1024) MB / \(settled / 1024) MB (" + String(format: "%+.1f%%", Double(settled - idle) * 100 / Double(idle)) + " of idle)",
+                    "within 10% of idle",
+                ],
                 ["per kept-alive connection, idle after one chat", String(format: "%.1f KB", kept), ""],
                 ["per connection opened and left idle (the floor)", String(format: "%.1f KB", opened), ""],
             ])

@@ -253,6 +253,41 @@ extension ServerTests {
             }
         }
 
+        @Test("the outbox reads its table only while an event is pending: an idle foreman sets no clock (ADR 0024)")
+        func idleOutboxReadsNothing() async throws {
+            let receiver = WebhookReceiver()
+            await receiver.failNext(2)
+            try await withRunningService({ await receiver.app(onServerRunning: $0) }) { hookPort in
+                try await Harness.run(configure: Self.fastWebhooks) { harness in
+                    func reads() async throws -> Int {
+                        let metrics = try await harness.request(.GET, "/metrics").body
+                        let line = metrics.split(separator: "\n").first { $0.hasPrefix("foreman_webhook_outbox_reads_total ") }
+                        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+                    }
+                    // Absence has no signal: each quiet stretch is 25 of the outbox's 20 ms ticks.
+                    let quiet = Duration.milliseconds(500)
+                    var atStart = 0
+                    while atStart == 0 { atStart = try await reads() }  // the read at startup
+                    try await Task.sleep(for: quiet)
+                    let afterQuiet = try await reads()
+                    #expect(afterQuiet == atStart, "nothing is pending, yet the outbox kept reading")
+                    // A refused event is retried on the clock, so the outbox reads while it is pending.
+                    let url = "http://127.0.0.1:\(hookPort)/hook"
+                    _ = try await harness.submit(extra: #","state_webhook_url":""# + url + #"""#)
+                    await receiver.waitForAccepted(3)
+                    #expect(await receiver.attempts.count == 5)
+                    let whilePending = try await reads()
+                    #expect(whilePending > afterQuiet + 2)
+                    // Every event delivered: once a read has seen the endpoint drained, the clock stops.
+                    try await Task.sleep(for: quiet)
+                    let drained = try await reads()
+                    try await Task.sleep(for: quiet)
+                    let later = try await reads()
+                    #expect(later == drained, "every event was delivered, yet the outbox kept reading")
+                }
+            }
+        }
+
         @Test("cancel: queued never reaches the target, running is aborted, twice is harmless, finished is 409")
         func cancel() async throws {
             try await Harness.run { harness in

@@ -5,9 +5,9 @@
 /// is something to give back: the resident size stands well above its idle figure.
 public struct TrimPolicy: Sendable, Equatable {
     /// How far above the idle size the resident size must stand, at least, before a trim is worth its walk.
-    public var margin: Int = 8 << 20
+    public var margin: Int = 2 << 20
     /// The same, as a fraction of the idle size, when that is larger.
-    public var fraction = 0.10
+    public var fraction = 0.05
 
     public init() {}
 

@@ -100,6 +100,12 @@ public struct ForemanMetrics: Sendable {
         Gauge(label: "foreman_degraded", dimensions: provider, factory: factory).record(isDegraded ? 1 : 0)
     }
 
+    /// The webhook outbox read its table: on a commit with new events, an attempt's end, or its clock while events
+    /// are pending. Flat while nothing is pending.
+    func webhookOutboxRead() {
+        Counter(label: "foreman_webhook_outbox_reads_total", dimensions: [], factory: factory).increment()
+    }
+
     /// One webhook delivery attempt ended: `delivered`, `retrying` or `given_up`.
     func webhookDelivery(_ outcome: String) {
         Counter(label: "foreman_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment()

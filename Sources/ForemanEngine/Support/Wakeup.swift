@@ -25,4 +25,15 @@ public struct Wakeup: Sendable {
             signal()
         }
     }
+
+    /// Signals once, `delay` after each signal of `alarm`, until the task is cancelled or the service group shuts
+    /// down: a clock the loop winds only while it has work that comes due with time, so that an idle loop sets no
+    /// timer at all.
+    public func signal(after delay: Duration, eachTime alarm: Wakeup) async {
+        for await _ in alarm.signals.cancelOnGracefulShutdown() {
+            try? await gracefulShutdownAwareSleep(for: delay)
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
+            signal()
+        }
+    }
 }

@@ -32,7 +32,7 @@ public actor WebhookOutbox: Service {
         public var giveUpAfter: Duration = .seconds(86_400)
         /// Each attempt's time limit.
         public var timeout: Duration = .seconds(15)
-        /// How often due retries are looked for.
+        /// How often due retries are looked for while any event is pending; with none, the outbox waits for a commit.
         public var tick: Duration = .seconds(1)
 
         public init() {}
@@ -62,6 +62,8 @@ public actor WebhookOutbox: Service {
     private var endpoints: [String: EndpointHealth] = [:]
     /// The largest delivery `seq` read so far: events after it may name endpoints not yet known.
     private var seenThrough: Int64 = 0
+    /// Whether the last read of the outbox failed: it is tried again on the clock, since no commit may come to wake it.
+    private var lastReadFailed = false
 
     public init(
         store: any JobStore,
@@ -97,8 +99,12 @@ public actor WebhookOutbox: Service {
     public func run() async throws {
         let tick = policy.tick
         let wakeup = self.wakeup
+        // Wound after a read that leaves events pending: a retry or a resting endpoint comes due with time, and
+        // nothing else would wake the loop for it. With nothing pending no timer runs, and an idle foreman leaves
+        // its threads asleep (ADR 0024).
+        let alarm = Wakeup()
         await withDiscardingTaskGroup { group in
-            group.addTask { await wakeup.signal(every: tick) }
+            group.addTask { await wakeup.signal(after: tick, eachTime: alarm) }
             wakeup.signal()
             for await _ in wakeup.signals.cancelOnGracefulShutdown() {
                 for delivery in await due() {
@@ -107,6 +113,7 @@ public actor WebhookOutbox: Service {
                         await self.ended(delivery)
                     }
                 }
+                if !endpoints.isEmpty || lastReadFailed { alarm.signal() }
             }
             // Stopping: attempts under way are cut short; their events are still pending and go out after the restart.
             group.cancelAll()
@@ -134,8 +141,11 @@ public actor WebhookOutbox: Service {
             )
         } catch {
             logger.error("could not read the webhook outbox", metadata: ["error": "\(error)"])
+            lastReadFailed = true
             return []
         }
+        lastReadFailed = false
+        metrics.webhookOutboxRead()
         seenThrough = max(seenThrough, read.seenThrough)
         for endpoint in read.newEndpoints where endpoints[endpoint] == nil { endpoints[endpoint] = EndpointHealth() }
         for endpoint in read.drained where perEndpoint[endpoint] == nil { endpoints[endpoint] = nil }
