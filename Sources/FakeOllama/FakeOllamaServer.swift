@@ -174,6 +174,7 @@ struct FakeRoutes: Sendable {
         let tokens = tool == nil ? (0..<max(1, min(count, 10_000))).map { words[$0 % words.count] } : [""]
         let state = self.state
         let delay = await state.tokenDelay
+        let linesPerWrite = await state.linesPerWrite
         await state.generationStarted()
         let loadTime = await state.ensureLoaded(model, numCtx: numCtx)
         let reply = ReplyLines(model: name, chat: chat, tokenCount: tokens.count, loadTime: loadTime, started: Date(), tool: tool)
@@ -191,6 +192,8 @@ struct FakeRoutes: Sendable {
             headers: [.contentType: "application/x-ndjson"],
             body: ResponseBody { writer in
                 var sent = ByteBuffer()
+                // Each line is a chunk of its own; `linesPerWrite` of them go out in one flush.
+                var unsent: [ByteBuffer] = []
                 do {
                     for (index, token) in tokens.enumerated() {
                         if index > 0 {
@@ -198,11 +201,16 @@ struct FakeRoutes: Sendable {
                             try await Task.sleep(for: delay)
                         }
                         var line = ndjson(reply.chunk(token))
-                        try await writer.write(line)
+                        unsent.append(line)
+                        if unsent.count == linesPerWrite {
+                            try await writer.write(contentsOf: unsent)
+                            unsent.removeAll(keepingCapacity: true)
+                        }
                         sent.writeBuffer(&line)
                     }
                     var line = ndjson(reply.final(""))
-                    try await writer.write(line)
+                    unsent.append(line)
+                    try await writer.write(contentsOf: unsent)
                     sent.writeBuffer(&line)
                     await state.recordSentBody(String(buffer: sent))
                 } catch {

@@ -5,6 +5,8 @@ public actor FakeOllamaState {
     public var models: [FakeModel]
     /// Pause between two streamed tokens.
     public var tokenDelay: Duration
+    /// How many of a streamed answer's lines (a chunk each) go out in one flush: a box that sends faster than it is read.
+    public var linesPerWrite = 1
     /// How many models fit at once; loading one more makes the fake evict on its own, as Ollama does.
     public var maxLoaded: Int
     /// The words a reply is made of.
@@ -50,6 +52,7 @@ public actor FakeOllamaState {
     // MARK: Test controls
 
     public func setTokenDelay(_ delay: Duration) { tokenDelay = delay }
+    public func setLinesPerWrite(_ count: Int) { linesPerWrite = max(1, count) }
     public func setModels(_ models: [FakeModel]) { self.models = models }
     public func setReplyWords(_ words: [String]) { replyWords = words }
     public func inject(_ failure: FakeFailure) { failures.append(failure) }

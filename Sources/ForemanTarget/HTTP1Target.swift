@@ -262,6 +262,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
     private var state = State.idle
     private var context: ChannelHandlerContext?
     private var readTimer: Scheduled<Void>?
+    /// The body bytes of the read under way: handed on whole when it completes, so a box that sends faster than it
+    /// is read is relayed a read at a time, as a bare proxy relays it, not one chunk of its encoding at a time.
+    private var unread = ByteBuffer()
     private let readTimeout: TimeAmount
     /// Called on the loop when an exchange ends (reusable: the connection may serve the next one) and on close.
     private let ended: (any Channel, _ reusable: Bool) -> Void
@@ -324,17 +327,31 @@ private final class ExchangeHandler: ChannelInboundHandler {
                 retryAfter: TargetResponse.retryAfter(head.headers.first(name: "Retry-After")),
                 body: TargetBody(body)
             ))
-        case (.body(let chunk), .streaming(let chunks, _)):
-            armReadTimer(context)
-            chunks.yield(chunk)
+        case (.body(var chunk), .streaming):
+            if unread.readableBytes == 0 { unread = chunk } else { unread.writeBuffer(&chunk) }
         case (.end, .streaming(let chunks, let keepAlive)):
             readTimer?.cancel()
             state = keepAlive ? .idle : .closed
+            handOnUnread(chunks)
             chunks.finish()
             ended(context.channel, keepAlive)
         default:
             break  // parts of an exchange that was given up (timed out or cancelled): the connection is closing
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .streaming(let chunks, _) = state, unread.readableBytes > 0 {
+            armReadTimer(context)
+            handOnUnread(chunks)
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func handOnUnread(_ chunks: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) {
+        guard unread.readableBytes > 0 else { return }
+        chunks.yield(unread)
+        unread = ByteBuffer()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -347,6 +364,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
             // On a fresh connection the request was written whole: the target took it and went away.
             answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.dropped("connection closed after the request was sent"))
         case .streaming(let chunks, _):
+            handOnUnread(chunks)
             chunks.finish(throwing: TargetError.interrupted("connection closed"))
         case .idle, .closed:
             break

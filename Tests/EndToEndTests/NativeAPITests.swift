@@ -58,6 +58,40 @@ extension ServerTests {
             }
         }
 
+        @Test("the lines of one read from the box go out in one chunk, as a bare proxy would relay them (ADR 0024)")
+        func linesOfOneReadAreOneChunk() async throws {
+            try await Harness.run { harness in
+                await harness.fake.setLinesPerWrite(4)  // 20 ms between tokens: each write waits for its four
+                let body = Harness.chatBody(tokens: 9)
+                let connection = try RawConnection(port: harness.port)
+                connection.send(
+                    "POST /api/chat HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nConnection: close\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                )
+                let answer = try #require(connection.readUntilClosed())
+                let (head, chunks) = try #require(Self.chunkedBody(answer))
+                #expect(head.hasPrefix("HTTP/1.1 200"))
+                // Nine tokens and the final line, written four, four and two at a time, 20 ms apart.
+                #expect(chunks.map { $0.split(separator: "\n").count } == [4, 4, 2])
+                #expect(chunks.joined().split(separator: "\n").count == 10)
+            }
+        }
+
+        /// The head and the data of each chunk of a chunked HTTP/1.1 answer; nil if it is not one.
+        static func chunkedBody(_ answer: String) -> (head: String, chunks: [String])? {
+            guard let end = answer.range(of: "\r\n\r\n"), answer[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") else { return nil }
+            // Bytes, not characters: Swift counts "\r\n" as one character.
+            var rest = Array(answer[end.upperBound...].utf8)[...]
+            var chunks: [String] = []
+            while let cr = rest.firstIndex(of: UInt8(ascii: "\r")), let size = Int(String(decoding: rest[..<cr], as: UTF8.self), radix: 16) {
+                if size == 0 { return (String(answer[..<end.lowerBound]), chunks) }
+                let data = rest[(cr + 2)...].prefix(size)
+                chunks.append(String(decoding: data, as: UTF8.self))
+                rest = rest[(cr + 2)...].dropFirst(size + 2)
+            }
+            return nil
+        }
+
         @Test("stream:false answers one JSON object in Ollama's non-streaming shape")
         func nonStreamShape() async throws {
             try await Harness.run { harness in

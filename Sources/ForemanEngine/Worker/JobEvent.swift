@@ -4,8 +4,9 @@ import NIOCore
 public enum JobEvent: Sendable {
     /// The target answered with this status and content type.
     case started(status: Int, contentType: String?)
-    /// One upstream NDJSON line (or the whole non-streamed body), byte for byte.
-    case chunk(ByteBuffer)
+    /// The whole upstream NDJSON lines of one read from the box (or the whole non-streamed body), byte for byte, in
+    /// order. A box that sends faster than one line per read is relayed a read at a time, as a bare proxy would.
+    case lines([ByteBuffer])
     /// The job ended; no more events follow.
     case finished(JobOutcome)
     /// Never sent by the worker: the caller's own side puts it in the stream (its connection closed, or its wait

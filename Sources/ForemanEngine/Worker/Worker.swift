@@ -580,7 +580,7 @@ struct JobAttempt: Sendable {
                 if isTransient(status: response.status) {
                     return JobResult(outcome: .upstreamError(message), transcript: [body], retry: .init(after: response.retryAfter))
                 }
-                events?.yield(.chunk(body))
+                events?.yield(.lines([body]))
                 return JobResult(outcome: .upstreamError(message), response: Data(body.readableBytesView), transcript: [body])
             }
             var splitter = NDJSONLineSplitter()
@@ -591,10 +591,10 @@ struct JobAttempt: Sendable {
                         metrics.timeToFirstToken(ContinuousClock.now - sentAt, model: job.model)
                         firstChunk = false
                     }
-                    for line in splitter.append(chunk) {
-                        record.append(line)
-                        events?.yield(.chunk(line))
-                    }
+                    let lines = splitter.append(chunk)
+                    guard !lines.isEmpty else { continue }
+                    for line in lines { record.append(line) }
+                    events?.yield(.lines(lines))
                     await spoolIfFull(&record)
                 }
             } catch {
@@ -606,7 +606,7 @@ struct JobAttempt: Sendable {
             }
             if let rest = splitter.finish() {
                 record.append(rest)
-                events?.yield(.chunk(rest))
+                events?.yield(.lines([rest]))
             }
             if Task.isCancelled { return JobResult(.cancelled, record: record) }
             if let last = record.last, let message = ResponseAssembler.errorMessage(in: last) {

@@ -20,8 +20,8 @@ struct QueuedGeneration: Sendable {
     private enum Start {
         /// Respond with this, complete.
         case complete(Response)
-        /// Stream: the head is known and `first` is the first line; the rest follows on the same events.
-        case streaming(status: Int, contentType: String?, first: ByteBuffer)
+        /// Stream: the head is known and `first` are the first lines; the rest follows on the same events.
+        case streaming(status: Int, contentType: String?, first: [ByteBuffer])
     }
 
     /// What a parked wait keeps of its call: it is held for the whole wait, so it holds little.
@@ -102,10 +102,10 @@ struct QueuedGeneration: Sendable {
                 started = true  // the wait bound covers the queue, not the generation
                 status = upstreamStatus
                 contentType = upstreamType
-            case .chunk(var chunk):
+            case .lines(let lines):
                 // A refusal is answered whole, with its status, even to a caller that asked for a stream.
-                if job.stream, (200..<300).contains(status) { return .streaming(status: status, contentType: contentType, first: chunk) }
-                body.writeBuffer(&chunk)
+                if job.stream, (200..<300).contains(status) { return .streaming(status: status, contentType: contentType, first: lines) }
+                for line in lines { body.writeImmutableBuffer(line) }
             case .finished(let outcome):
                 return .complete(await completeResponse(outcome, job: job, answer: answer, status: status, contentType: contentType, body: body))
             case .interrupted(.callerGone):
@@ -172,17 +172,17 @@ struct QueuedGeneration: Sendable {
 
     private func relay<Answer: GenerationAnswer>(
         _ events: AsyncStream<JobEvent>,
-        first: ByteBuffer,
+        first: [ByteBuffer],
         jobID: String,
         answer: inout Answer,
         writer: inout any ResponseBodyWriter
     ) async throws {
         do {
-            for piece in answer.streamed(first) { try await writer.write(piece) }
+            try await Self.write(first, answer: &answer, to: &writer)
             for await event in events {
                 switch event {
-                case .chunk(let line):
-                    for piece in answer.streamed(line) { try await writer.write(piece) }
+                case .lines(let lines):
+                    try await Self.write(lines, answer: &answer, to: &writer)
                 case .finished(.interrupted(let message)):
                     try await writer.write(answer.streamError(message))
                 case .finished(.cancelled(let reason)):
@@ -199,6 +199,23 @@ struct QueuedGeneration: Sendable {
             throw error
         }
         try await writer.finish(nil)
+    }
+}
+
+extension QueuedGeneration {
+    /// Writes `lines` as the caller's surface streams them, in one buffer: one write, and one flush, per read from
+    /// the box. Nothing is written when they make nothing: an empty chunk would end the chunked body.
+    static func write<Answer: GenerationAnswer>(_ lines: [ByteBuffer], answer: inout Answer, to writer: inout any ResponseBodyWriter) async throws {
+        var pieces: [ByteBuffer] = []
+        for line in lines { pieces += answer.streamed(line).filter { $0.readableBytes > 0 } }
+        guard pieces.count > 1 else {
+            if let piece = pieces.first { try await writer.write(piece) }
+            return
+        }
+        var joined = ByteBuffer()
+        joined.reserveCapacity(pieces.reduce(0) { $0 + $1.readableBytes })
+        for piece in pieces { joined.writeImmutableBuffer(piece) }
+        try await writer.write(joined)
     }
 }
 
