@@ -12,6 +12,8 @@ struct QueueTally: Sendable, Equatable {
     private var queued: [JobLane: [Int: Int]] = [:]
     /// Running jobs per lane.
     private var running: [JobLane: Int] = [:]
+    /// Queued jobs per lane and owner (`nil`: the bootstrap token's); an owner with none is removed.
+    private var queuedByOwner: [JobLane: [String?: Int]] = [:]
 
     /// Every queued job, both lanes.
     private(set) var totalQueued = 0
@@ -25,11 +27,14 @@ struct QueueTally: Sendable, Equatable {
     static func read(_ db: Database) throws -> QueueTally {
         var tally = QueueTally()
         let rows = try Row.fetchAll(
-            db, sql: "SELECT kind, state, priority, origin = 'batch' AS batch, COUNT(*) AS n FROM job WHERE state IN ('queued', 'running') GROUP BY kind, state, priority, origin = 'batch'"
+            db, sql: """
+                SELECT kind, state, priority, origin = 'batch' AS batch, owner, COUNT(*) AS n FROM job WHERE state IN ('queued', 'running')
+                GROUP BY kind, state, priority, origin = 'batch', owner
+                """
         )
         for row in rows {
             guard let kind = JobKind(rawValue: row["kind"]), let state = JobState(rawValue: row["state"]) else { continue }
-            tally.add(state, lane: kind.lane, priority: row["priority"], batch: row["batch"], count: row["n"])
+            tally.add(state, lane: kind.lane, priority: row["priority"], batch: row["batch"], owner: row["owner"], count: row["n"])
         }
         return tally
     }
@@ -37,16 +42,18 @@ struct QueueTally: Sendable, Equatable {
     /// Moves one job from `old` (nil: it is new) to its current state.
     mutating func move(_ job: Job, from old: JobState?) {
         let batch = job.origin == .batch
-        if let old { add(old, lane: job.kind.lane, priority: job.priority, batch: batch, count: -1) }
-        add(job.state, lane: job.kind.lane, priority: job.priority, batch: batch, count: 1)
+        if let old { add(old, lane: job.kind.lane, priority: job.priority, batch: batch, owner: job.owner, count: -1) }
+        add(job.state, lane: job.kind.lane, priority: job.priority, batch: batch, owner: job.owner, count: 1)
     }
 
-    private mutating func add(_ state: JobState, lane: JobLane, priority: Int, batch: Bool, count: Int) {
+    private mutating func add(_ state: JobState, lane: JobLane, priority: Int, batch: Bool, owner: String?, count: Int) {
         switch state {
         case .queued:
             queued[lane, default: [:]][priority, default: 0] += count
             totalQueued += count
             if batch { batchQueued += count }
+            let owned = queuedByOwner[lane, default: [:]][owner, default: 0] + count
+            queuedByOwner[lane, default: [:]][owner] = owned == 0 ? nil : owned
         case .running:
             running[lane, default: 0] += count
         case .succeeded, .failed, .cancelled:
@@ -73,6 +80,11 @@ struct QueueTally: Sendable, Equatable {
     /// The highest priority of a job queued in `lane`, or `nil` when none is.
     func highestQueuedPriority(in lane: JobLane) -> Int? {
         queued[lane, default: [:]].filter { $0.value > 0 }.keys.max()
+    }
+
+    /// How many owners have jobs queued in `lane`: with fewer than two, no key has another to take turns with.
+    func queuedOwners(in lane: JobLane) -> Int {
+        queuedByOwner[lane]?.count ?? 0
     }
 
     /// Jobs running in `lane`.

@@ -224,6 +224,9 @@ public actor SQLiteJobStore: JobStore {
         // A claim need not reach the disk before the run starts: lost in a power cut, the job is simply still
         // queued and runs again (ADR 0010).
         let lastStarted = keysLastStarted
+        // Keys take turns only when two or more have work queued; the tally says so without the three reads that
+        // would find it out (ADR 0024).
+        let mayTakeTurns = tally.queuedOwners(in: .generation) > 1
         let claimed = try await write(.deferred) { db, changes -> Job? in
             let (filter, scopeArguments) = Self.scopeFilter(scope)
             let tier = try db.cachedStatement(sql: """
@@ -240,7 +243,7 @@ public actor SQLiteJobStore: JobStore {
             }
             // With jobs of more than one key at the top priority, the keys take turns (ADR 0022): each key's oldest
             // jobs are read, one seek per key, and the scheduler puts them in fair order.
-            let keyed = try Self.keyedCandidates(db, filter: filter, arguments: scopeArguments, window: window)
+            let keyed = mayTakeTurns ? try Self.keyedCandidates(db, filter: filter, arguments: scopeArguments, window: window) : nil
             // Most claims find the slot's model at the head of the queue: the window is read only when it is not.
             var queue = try keyed ?? candidates(1)
             if keyed == nil, let head = queue.first, !Scheduler.headDecides(head, chatSlot: chatSlot) { queue = try candidates(window) }

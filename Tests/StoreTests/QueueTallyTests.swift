@@ -20,7 +20,8 @@ struct QueueTallyTests {
             case 0..<5:
                 let kind: JobKind = [.chat, .generate, .embed][Int(random.next() % 3)]
                 let origin: JobOrigin = random.next() % 2 == 0 ? .api : .jobs
-                let job = Job(kind: kind, origin: origin, model: "m", priority: Int(random.next() % 3) - 1, request: Data("{}".utf8), stream: false)
+                var job = Job(kind: kind, origin: origin, model: "m", priority: Int(random.next() % 3) - 1, request: Data("{}".utf8), stream: false)
+                job.owner = [nil, "key_a", "key_b"][Int(random.next() % 3)]
                 guard case .created(let created, let placement) = try await store.enqueue(job) else {
                     Issue.record("step \(step): a new job was not created")
                     return
@@ -45,6 +46,10 @@ struct QueueTallyTests {
             }
             let expected = try expectedPositions(store)
             #expect(await store.queueDepth == expected.count, "step \(step): depth")
+            let owners = try await store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT IFNULL(owner, '')) FROM job WHERE state = 'queued' AND kind != 'embed'") ?? 0
+            }
+            #expect(await store.tally.queuedOwners(in: .generation) == owners, "step \(step): owners")
             for (id, position) in expected.sorted(by: { $0.key < $1.key }) {
                 let snapshot = try #require(try await store.snapshot(id: id))
                 #expect(snapshot.queuePosition == position, "step \(step): \(id)")
@@ -54,6 +59,7 @@ struct QueueTallyTests {
         let reopened = try SQLiteJobStore(pool: try ForemanDatabase.open(path: path), maxQueue: 1000)
         let expected = try expectedPositions(store)
         #expect(await reopened.queueDepth == expected.count)
+        #expect(await reopened.tally.queuedOwners(in: .generation) == store.tally.queuedOwners(in: .generation))
         for (id, position) in expected {
             #expect(try await reopened.snapshot(id: id)?.queuePosition == position, "reopened: \(id)")
         }
