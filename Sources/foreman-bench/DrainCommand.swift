@@ -23,7 +23,7 @@ struct DrainCommand: AsyncParsableCommand {
             // Native calls: `clients` callers at once, each waiting for its answer before the next.
             let clock = ContinuousClock()
             var start = clock.now
-            var cpu = StreamCommand.cpuSeconds(child.pid)
+            var cpu = cpuSeconds(child.pid)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<clients {
                     let share = jobs / clients + (index < jobs % clients ? 1 : 0)
@@ -32,7 +32,7 @@ struct DrainCommand: AsyncParsableCommand {
                 try await group.waitForAll()
             }
             let native = (clock.now - start).seconds
-            let nativeCPU = StreamCommand.cpuSeconds(child.pid) - cpu
+            let nativeCPU = cpuSeconds(child.pid) - cpu
 
             // `/jobs` jobs: queued behind one the paused fake holds, then drained.
             await fake.pause()
@@ -45,14 +45,14 @@ struct DrainCommand: AsyncParsableCommand {
             try await SubmissionLoad.run(port: child.port, request: request, count: jobs, connections: 8, expectedStatus: 202)
             guard try await client.queueDepth() == jobs else { throw ValidationError("the jobs were not all queued behind the held one") }
             start = clock.now
-            cpu = StreamCommand.cpuSeconds(child.pid)
+            cpu = cpuSeconds(child.pid)
             await fake.resume()
             // Every generation of the run: the warm-up, the native calls, the held job and the queued ones.
             while await fake.completedGenerations < 100 + jobs + 1 + jobs {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let durable = (clock.now - start).seconds
-            let durableCPU = StreamCommand.cpuSeconds(child.pid) - cpu
+            let durableCPU = cpuSeconds(child.pid) - cpu
             // foreman's own CPU per job: steadier than the rates on a shared box, where the bench's callers and the
             // fake take the same cores.
             let perJob = { (seconds: Double) in String(format: "%.2f ms", seconds / Double(jobs) * 1000) }

@@ -30,9 +30,9 @@ struct StreamCommand: AsyncParsableCommand {
             let idle = child.residentKilobytes()
             let long = Self.long(tokens)
             var direct: [Double] = [], through: [Double] = []
-            let before = Self.cpuSeconds(child.pid)
+            let before = cpuSeconds(child.pid)
             for _ in 0..<streams { through.append(try await client.timeToFirstLine(long, direct: false)) }
-            let cpu = Self.cpuSeconds(child.pid) - before
+            let cpu = cpuSeconds(child.pid) - before
             let after = child.residentKilobytes()
             for _ in 0..<streams { direct.append(try await client.timeToFirstLine(long, direct: true)) }
             try await Task.sleep(for: .seconds(settle))
@@ -88,14 +88,5 @@ struct StreamCommand: AsyncParsableCommand {
         var firstLines: [Double] = []
         for _ in 0..<streams { firstLines.append(try await client.timeToFirstLine(long, direct: false)) }
         return (cpuSeconds(hop.pid) - before, firstLines)
-    }
-
-    /// The process's user and system CPU time, from `/proc/PID/stat`.
-    static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3; utime and stime are fields 14 and 15.
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
