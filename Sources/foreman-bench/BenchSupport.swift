@@ -2,6 +2,9 @@ import FakeOllama
 import ForemanTestSupport
 import Foundation
 
+/// A chat of one token, not streamed: the warm-up of every figure, and the call whose fixed cost several measure.
+let oneTokenChat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+
 /// Runs `body` with the fake target (no load time, no token delay) in this process and the `foreman` binary (default:
 /// the one next to this one) as a child in front of it, on a fresh database. `body` gets the binary's path too.
 func withForemanChild<T: Sendable>(

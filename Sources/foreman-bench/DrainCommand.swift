@@ -17,8 +17,7 @@ struct DrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withForemanChild(foreman, maxQueue: jobs + 100) { fake, child, client, binary in
-            let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            for _ in 0..<100 { _ = try await client.time(oneTokenChat, direct: false) }
 
             // Native calls: `clients` callers at once, each waiting for its answer before the next.
             let clock = ContinuousClock()
@@ -27,7 +26,7 @@ struct DrainCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<clients {
                     let share = jobs / clients + (index < jobs % clients ? 1 : 0)
-                    group.addTask { for _ in 0..<share { _ = try await client.time(tiny, direct: false) } }
+                    group.addTask { for _ in 0..<share { _ = try await client.time(oneTokenChat, direct: false) } }
                 }
                 try await group.waitForAll()
             }

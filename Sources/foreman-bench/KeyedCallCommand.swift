@@ -28,7 +28,7 @@ struct KeyedCallCommand: AsyncParsableCommand {
             var keyed = bootstrap
             keyed.token = secret
 
-            let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            let chat = oneTokenChat
             for _ in 0..<200 {  // warm both up
                 _ = try await bootstrap.time(chat, direct: false)
                 _ = try await keyed.time(chat, direct: false)

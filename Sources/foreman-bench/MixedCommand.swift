@@ -27,7 +27,7 @@ struct MixedCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+        let chat = oneTokenChat
         let probes = [
             Probe(name: "native non-streaming chat") { try await $0.time(chat, direct: false) },
             Probe(name: "floor: GET /api/version (relayed to the target, no queue)") { try await $0.timeGet("/api/version").seconds },

@@ -29,7 +29,7 @@ struct ServiceCommand: AsyncParsableCommand {
         try await withForemanChild(foreman, maxQueue: queued + submissions + 10) { fake, child, client, binary in
             let idleRSS = child.residentKilobytes()
 
-            let chat = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
+            let chat = oneTokenChat
             let streamed = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":4}}"#
             let show = #"{"model":"llama3.2"}"#
             for _ in 0..<100 {  // warm both paths up

@@ -25,8 +25,7 @@ struct StreamCommand: AsyncParsableCommand {
         try await withForemanChild(foreman, maxQueue: 100) { _, child, client, binary in
             var hop: (cpu: Double, firstLines: [Double])?
             if let nginx { hop = try await Self.nginxCPU(nginx, fakePort: client.fakePort, long: Self.long(tokens), streams: streams) }
-            let short = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-            for _ in 0..<50 { _ = try await client.time(short, direct: false) }
+            for _ in 0..<50 { _ = try await client.time(oneTokenChat, direct: false) }
             let idle = child.residentKilobytes()
             let long = Self.long(tokens)
             var direct: [Double] = [], through: [Double] = []
@@ -42,7 +41,7 @@ struct StreamCommand: AsyncParsableCommand {
             // whether a run's memory grows with its answer.
             var jobPeaks: [(tokens: Int, kilobytes: Int)] = []
             for length in [tokens / 10, tokens] {
-                let request = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(length) + "}}"
+                let request = Self.long(length)
                 let base = child.residentKilobytes()
                 child.resetPeakResident()
                 for _ in 0..<3 {

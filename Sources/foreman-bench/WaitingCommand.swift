@@ -30,7 +30,7 @@ struct WaitingCommand: AsyncParsableCommand {
             let holder = Task { try await client.time(held, direct: false) }
             await fake.waitForGenerations(101)
             let request = "POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(Self.tiny.utf8.count)\r\n\r\n" + Self.tiny
+                + "Content-Length: \(oneTokenChat.utf8.count)\r\n\r\n" + oneTokenChat
             let sockets = try Self.send(request, port: child.port, count: callers)
             while try await client.queueDepth() < callers { try await Task.sleep(for: .milliseconds(20)) }
             let waiting = child.residentKilobytes()
@@ -60,9 +60,6 @@ struct WaitingCommand: AsyncParsableCommand {
         }
     }
 
-    /// The chat every figure's foreman is warmed up with, and the waiting callers send.
-    static let tiny = #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1}}"#
-
     /// A foreman child with room for `callers` connections and queued calls, warmed up with 100 chats; `body` is also
     /// given its RSS then, in KB.
     static func withWarmForeman<T: Sendable>(
@@ -70,7 +67,7 @@ struct WaitingCommand: AsyncParsableCommand {
     ) async throws -> T {
         let environment = ["FOREMAN_MAX_CONNECTIONS": "\(callers + 64)"]
         return try await withForemanChild(foreman, maxQueue: callers + 100, environment: environment) { fake, child, client, binary in
-            for _ in 0..<100 { _ = try await client.time(tiny, direct: false) }
+            for _ in 0..<100 { _ = try await client.time(oneTokenChat, direct: false) }
             return try await body(fake, child, client, binary, child.residentKilobytes())
         }
     }
