@@ -144,7 +144,8 @@ private func assemble(
     var servers: [any Service] = [
         ForemanServer(
             responder: responder,
-            server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
+            headerTimeout: config.headerTimeout,
+            idleTimeout: config.idleTimeout,
             configuration: .init(
                 address: .hostname(config.address.host, port: config.address.port), serverName: "foreman", backlog: config.listenBacklog,
                 availableConnectionsDelegate: connections.delegate
@@ -157,7 +158,8 @@ private func assemble(
         servers.append(
             ForemanServer(
                 responder: responder,
-                server: .foremanHTTP1(headerTimeout: config.headerTimeout, idleTimeout: config.idleTimeout),
+                headerTimeout: config.headerTimeout,
+            idleTimeout: config.idleTimeout,
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", backlog: config.listenBacklog,
                 availableConnectionsDelegate: connections.delegate),
                 onServerRunning: { _ in

@@ -7,8 +7,9 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// foreman's HTTP server: Hummingbird's HTTP/1 server answering with the surfaces' router, each request routed in a
-/// child task, and a parked response (``ResponseParking``) finished afterwards on the connection's own task.
+/// foreman's HTTP server: foreman's HTTP/1 connections (``ForemanHTTP1Channel``) answered with the surfaces' router,
+/// each request routed in a child task, and a parked response (``ResponseParking``) finished afterwards on the
+/// connection's own task.
 ///
 /// It stands where Hummingbird's `Application` would, and adds its `Date` and `Server` headers as that does. The child
 /// task is what makes parking pay: a task keeps every slab its async frames ever took until it ends, so routing on
@@ -16,20 +17,23 @@ import ServiceLifecycle
 /// frames (ADR 0024). The child's memory goes back when routing returns; the connection keeps only its own few frames.
 public struct ForemanServer: Service {
     let responder: RouterResponder<ConnectionContext>
-    let server: HTTPServerBuilder
+    let headerTimeout: Duration
+    let idleTimeout: Duration
     let configuration: ServerConfiguration
     let onServerRunning: @Sendable (any Channel) async -> Void
     let logger: Logger
 
     public init(
         responder: RouterResponder<ConnectionContext>,
-        server: HTTPServerBuilder,
+        headerTimeout: Duration,
+        idleTimeout: Duration,
         configuration: ServerConfiguration,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void,
         logger: Logger
     ) {
         self.responder = responder
-        self.server = server
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
         self.configuration = configuration
         self.onServerRunning = onServerRunning
         self.logger = logger
@@ -38,23 +42,45 @@ public struct ForemanServer: Service {
     public func run() async throws {
         let dates = HTTPDate()
         let serverName = configuration.serverName
-        let service = try server.buildServer(
-            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
-        ) { [responder, logger] (request, writer: consuming ResponseWriter, channel) in
-            var (response, parked) = try await route(request, channel: channel, responder: responder, logger: logger)
-            if let parked {
-                // Nobody is left to answer: the connection closes.
-                guard let finished = await parked() else { throw CancellationError() }
-                response = finished
-            }
-            response.headers[.date] = dates.now
-            if let serverName { response.headers[.server] = serverName }
-            try await write(response, to: writer)
-        } onServerRunning: { [onServerRunning] in
-            await onServerRunning($0)
-        }
-        try await service.run()
+        let connections = LoopBoundChannel.foremanHTTP1(
+            responder: { [responder, logger] request, channel in
+                guard let response = try await answer(request, channel: channel, responder: responder, logger: logger) else { return nil }
+                return stamped(response, dates: dates, serverName: serverName)
+            },
+            headerTimeout: headerTimeout,
+            idleTimeout: idleTimeout
+        )
+        let server = Server(
+            childChannelSetup: connections,
+            configuration: configuration,
+            onServerRunning: onServerRunning,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger
+        )
+        try await server.run()
     }
+}
+
+/// The answer to `request`: the router's response, or the parked one once it is finished (`nil` when nobody is left
+/// to read it). Its own function, so that the frame which waits for a parked response holds little besides that
+/// wait (ADR 0024).
+@inline(never)
+private func answer(
+    _ request: Request, channel: any Channel, responder: RouterResponder<ConnectionContext>, logger: Logger
+) async throws -> Response? {
+    let (response, parked) = try await route(request, channel: channel, responder: responder, logger: logger)
+    guard let parked else { return response }
+    // `nil`: nobody is left to answer, and the connection closes.
+    return await parked()
+}
+
+/// `response` with the server's `Date` and `Server` headers. Not async, so its locals take no room in a task's frames.
+@inline(never)
+private func stamped(_ response: Response, dates: HTTPDate, serverName: String?) -> Response {
+    var response = response
+    response.headers[.date] = dates.now
+    if let serverName { response.headers[.server] = serverName }
+    return response
 }
 
 /// Routes `request` in a child task: the router's response, and the finish of a response the route parked.
@@ -66,39 +92,36 @@ private func route(
     _ request: Request, channel: any Channel, responder: RouterResponder<ConnectionContext>, logger: Logger
 ) async throws -> (Response, ResponseParking.Finish?) {
     let parking = ResponseParking()
-    let context = {
-        var context = ConnectionContext(source: .init(channel: channel, logger: logger))
-        context.parking = parking
-        return context
-    }()
+    let routing = routingWork(request, channel: channel, responder: responder, logger: logger, parking: parking)
     do {
         let routed = try await withThrowingTaskGroup(of: Response.self) { group in
-            group.addTask { try await responder.respond(to: request, context: context) }
+            group.addTask(operation: routing)
             // One child was added: `next()` gives its answer or throws its error, and is never empty.
             guard let routed = try await group.next() else { throw CancellationError() }
             return routed
         }
         return (routed, parking.take())
     } catch let error as HTTPParserError {
-        throw error  // Hummingbird answers it with 400 and closes the connection
+        throw error  // the connection answers it with 400 and closes
     } catch {
-        // The surfaces' error middleware answers every error; this is the server's last resort.
-        logger.debug("unanswered error", metadata: ["error": "\(error)"])
-        return (Response(status: .internalServerError), nil)
+        return (unanswered(error, logger: logger), nil)
     }
 }
 
-/// Writes `response`; in a function of its own, so that the writer's inlined locals are not part of the frame that
-/// waits for a parked response.
+/// The child task's work: `request` routed with its context. Not async, and not inlined, so that the request and
+/// its context are held by the child's closure alone, not by the routing frame too.
 @inline(never)
-private func write(_ response: Response, to writer: consuming ResponseWriter) async throws {
-    do {
-        try await writer.write(response: response.head, body: response.body)
-    } catch is HTTPParserError {
-        // Thrown on, a parse error would have the connection answer a second time.
-        throw ParseErrorWhileAnswering()
-    }
+private func routingWork(
+    _ request: Request, channel: any Channel, responder: RouterResponder<ConnectionContext>, logger: Logger, parking: ResponseParking
+) -> @Sendable () async throws -> Response {
+    var context = ConnectionContext(source: .init(channel: channel, logger: logger))
+    context.parking = parking
+    return { [context] in try await responder.respond(to: request, context: context) }
 }
 
-/// Ends a connection whose request turned out malformed while its answer was being written.
-private struct ParseErrorWhileAnswering: Error {}
+/// The server's last resort for an error nothing answered: the surfaces' error middleware answers every error.
+@inline(never)
+private func unanswered(_ error: any Error, logger: Logger) -> Response {
+    logger.debug("unanswered error", metadata: ["error": "\(error)"])
+    return Response(status: .internalServerError)
+}

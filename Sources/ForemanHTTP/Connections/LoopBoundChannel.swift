@@ -17,23 +17,24 @@ import NIOHTTP1
 /// commit, as it did on the pool before.
 ///
 /// It also installs the connection's ``ConnectionDeadlines``.
-struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Inner.Value
+public struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    public typealias Value = Inner.Value
     let inner: Inner
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let (raw, messages) = ConnectionDeadlines.handlers(headerTimeout: headerTimeout, idleTimeout: idleTimeout)
             let pipeline = channel.pipeline.syncOperations
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             try pipeline.addHandler(raw, position: .first)
             try pipeline.addHandler(messages, position: .after(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
             return value
         }
     }
 
-    func handle(value: Value, logger: Logger) async {
+    public func handle(value: Value, logger: Logger) async {
         if #available(macOS 15.0, *) {
             await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
                 await inner.handle(value: value, logger: logger)
@@ -44,15 +45,15 @@ struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-extension HTTPServerBuilder {
-    /// HTTP/1.1 with foreman's connection handlers, each connection served from its own loop.
-    public static func foremanHTTP1(headerTimeout: Duration, idleTimeout: Duration) -> HTTPServerBuilder {
-        .init { responder in
-            LoopBoundChannel(
-                inner: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
-                headerTimeout: TimeAmount(headerTimeout),
-                idleTimeout: TimeAmount(idleTimeout)
-            )
-        }
+extension LoopBoundChannel where Inner == ForemanHTTP1Channel {
+    /// foreman's HTTP/1 connections, with its connection handlers, each served from its own loop.
+    public static func foremanHTTP1(
+        responder: @escaping ForemanHTTP1Channel.Responder, headerTimeout: Duration, idleTimeout: Duration
+    ) -> LoopBoundChannel<ForemanHTTP1Channel> {
+        LoopBoundChannel(
+            inner: ForemanHTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
+            headerTimeout: TimeAmount(headerTimeout),
+            idleTimeout: TimeAmount(idleTimeout)
+        )
     }
 }

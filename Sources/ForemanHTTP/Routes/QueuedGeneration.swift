@@ -16,22 +16,29 @@ struct QueuedGeneration: Sendable {
     let service: JobService
     let maxWait: Duration
 
-    /// How the wait for a job's first output ended.
+    /// How the wait for a job's first output ended. It holds no response: it is returned to the frame that waited.
     private enum Start {
-        /// Respond with this, complete.
-        case complete(Response)
         /// Stream: the head is known and `first` are the first lines; the rest follows on the same events.
         case streaming(status: Int, contentType: String?, first: [ByteBuffer])
+        /// The job ended before any output was streamed: how, the box's status and type, and what it wrote.
+        case ended(JobOutcome, status: Int, contentType: String?, body: ByteBuffer)
+        /// The job's events ended without its outcome.
+        case unended
     }
 
-    /// What a parked wait keeps of its call: it is held for the whole wait, so it holds little.
-    private struct Waiting: Sendable {
+    /// What a parked wait keeps of its call: it is held for the whole wait, so it holds little. A class, so that each
+    /// frame of the wait holds a reference to it, not a copy.
+    private final class Waiting: Sendable {
         let jobID: String
         let stream: Bool
         let ranOn: String?
         let position: Int
         let watch: JobWatch
         let channel: any Channel
+
+        init(jobID: String, stream: Bool, ranOn: String?, position: Int, watch: JobWatch, channel: any Channel) {
+            (self.jobID, self.stream, self.ranOn, self.position, self.watch, self.channel) = (jobID, stream, ranOn, position, watch, channel)
+        }
 
         /// Queue visibility without touching the NDJSON body: the job id, and where it stood once queued.
         var visibility: HTTPFields {
@@ -63,40 +70,47 @@ struct QueuedGeneration: Sendable {
 
     /// The answer once the job has started or ended; `nil` when the caller or the server has gone.
     private func answer(_ job: Waiting, answer: some GenerationAnswer) async -> Response? {
-        let rearm = { ConnectionContext.interruptOnHangUp(job.watch, on: job.channel, orAfter: maxWait) }
-        guard let start = await waitForStart(job.watch.events, job: job, answer: answer, rearm: rearm) else { return nil }
-        return response(start, job: job, answer: answer)
+        guard let start = await waitForStart(job, answer: answer) else { return nil }
+        return await answered(start, job: job, answer: answer)
     }
 
-    /// Not async, so that none of its locals take room in the task's frames during the wait above.
+    /// The response once the wait has ended. Not inlined: its locals would otherwise take room in the frame that
+    /// waits, and a task keeps the deepest its frames ever went (ADR 0024).
     @inline(never)
-    private func response(_ start: Start, job: Waiting, answer: some GenerationAnswer) -> Response {
+    private func answered(_ start: Start, job: Waiting, answer: some GenerationAnswer) async -> Response {
+        var response: Response
         switch start {
-        case .complete(var response):
-            response.headers.append(contentsOf: job.visibility)
-            return response
         case .streaming(let status, let contentType, let first):
-            var headers: HTTPFields = [.contentType: answer.streamContentType(contentType)]
-            headers.append(contentsOf: job.visibility)
-            return Response(
-                status: .init(code: status),
-                headers: headers,
-                body: ResponseBody { writer in
-                    var answer = answer
-                    try await relay(job.watch.events, first: first, jobID: job.jobID, answer: &answer, writer: &writer)
-                }
-            )
+            response = streamed(status: status, contentType: contentType, first: first, job: job, answer: answer)
+        case .ended(let outcome, let status, let contentType, let body):
+            response = await completeResponse(outcome, job: job, answer: answer, status: status, contentType: contentType, body: body)
+        case .unended:
+            response = APIError(.internalServerError, "job ended without an outcome").response(for: answer.surface)
         }
+        response.headers.append(contentsOf: job.visibility)
+        return response
+    }
+
+    /// The response that streams the job's output from its first lines on.
+    private func streamed(status: Int, contentType: String?, first: [ByteBuffer], job: Waiting, answer: some GenerationAnswer) -> Response {
+        Response(
+            status: .init(code: status),
+            headers: [.contentType: answer.streamContentType(contentType)],
+            body: ResponseBody { writer in
+                var answer = answer
+                try await relay(job.watch.events, first: first, jobID: job.jobID, answer: &answer, writer: &writer)
+            }
+        )
     }
 
     /// Waits for the job's first output (or its end); `nil` when the caller or the server has gone, and the job with
-    /// them. `rearm` restarts the wait bound.
-    private func waitForStart(_ events: AsyncStream<JobEvent>, job: Waiting, answer: some GenerationAnswer, rearm: () -> Void) async -> Start? {
+    /// them.
+    private func waitForStart(_ job: Waiting, answer: some GenerationAnswer) async -> Start? {
         var started = false
         var status = 200
         var contentType: String?
         var body = ByteBuffer()
-        for await event in events {
+        for await event in job.watch.events {
             switch event {
             case .started(let upstreamStatus, let upstreamType):
                 started = true  // the wait bound covers the queue, not the generation
@@ -107,7 +121,7 @@ struct QueuedGeneration: Sendable {
                 if job.stream, (200..<300).contains(status) { return .streaming(status: status, contentType: contentType, first: lines) }
                 for line in lines { body.writeImmutableBuffer(line) }
             case .finished(let outcome):
-                return .complete(await completeResponse(outcome, job: job, answer: answer, status: status, contentType: contentType, body: body))
+                return .ended(outcome, status: status, contentType: contentType, body: body)
             case .interrupted(.callerGone):
                 // The caller hung up: a job still waiting must never reach the target, a running one stops.
                 await service.cancel(job.jobID, reason: .callerGone)
@@ -119,7 +133,8 @@ struct QueuedGeneration: Sendable {
                 // goes away meanwhile.
                 if started { continue }
                 if await !service.waitBoundEnds(job.jobID) {
-                    rearm()
+                    // The bound starts again.
+                    ConnectionContext.interruptOnHangUp(job.watch, on: job.channel, orAfter: maxWait)
                     continue
                 }
                 await service.cancel(job.jobID, reason: reason)  // its cancellation arrives as the `finished` event
@@ -130,9 +145,11 @@ struct QueuedGeneration: Sendable {
             await service.cancel(job.jobID, reason: .callerGone)
             return nil
         }
-        return .complete(APIError(.internalServerError, "job ended without an outcome").response(for: answer.surface))
+        return .unended
     }
 
+    /// Not inlined: its locals would otherwise take room in the frame that waits.
+    @inline(never)
     private func completeResponse(
         _ outcome: JobOutcome, job: Waiting, answer: some GenerationAnswer, status: Int, contentType: String?, body: ByteBuffer
     ) async -> Response {

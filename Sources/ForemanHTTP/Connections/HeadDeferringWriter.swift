@@ -1,0 +1,37 @@
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+
+/// Writes a response whose length is not known beforehand, a stream: its head goes out with the first part of its
+/// body, in one write and one flush, or with its end when it has no body.
+///
+/// A generation's first line is ready when its response is made, so the head and that line reach the caller
+/// together: one `writev` and one wake-up of the caller where there were two (ADR 0024).
+struct HeadDeferringWriter: ResponseBodyWriter {
+    private var head: HTTPResponse?
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
+
+    init(head: HTTPResponse, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) {
+        self.head = head
+        self.outbound = outbound
+    }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        guard let head else { return try await outbound.write(.body(buffer)) }
+        self.head = nil
+        try await outbound.write(contentsOf: [.head(head), .body(buffer)])
+    }
+
+    mutating func write(contentsOf buffers: some Sequence<ByteBuffer>) async throws {
+        var parts = head.map { [HTTPResponsePart.head($0)] } ?? []
+        head = nil
+        parts += buffers.map { .body($0) }
+        try await outbound.write(contentsOf: parts)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        guard let head else { return try await outbound.write(.end(trailingHeaders)) }
+        try await outbound.write(contentsOf: [.head(head), .end(trailingHeaders)])
+    }
+}
