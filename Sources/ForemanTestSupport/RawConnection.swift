@@ -48,6 +48,23 @@ package final class RawConnection {
 }
 
 extension RawConnection {
+    /// What one read gives: the bytes that had arrived when it returned, waiting for the first of them (at most the
+    /// read limit); `nil` if none came or the connection closed.
+    package func readOnce() -> String? {
+        read(flags: 0)
+    }
+
+    /// The bytes that have arrived, without waiting for any: `nil` when none have.
+    package func readArrived() -> String? {
+        read(flags: Int32(MSG_DONTWAIT))
+    }
+
+    private func read(flags: Int32) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = recv(descriptor, &buffer, buffer.count, flags)
+        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
+    }
+
     /// Sends one request and reads its answer (head and a `Content-Length` body), leaving the connection open.
     package func exchange(_ request: String) -> String? {
         send(request)

@@ -22,13 +22,20 @@ final class ConnectionDeadlines {
         case idle
     }
 
+    /// A request read and not yet answered: what its answer must do about the connection.
+    private struct Unanswered {
+        /// Whether the connection may stay open after the answer.
+        var keepAlive: Bool
+        var version: HTTPVersion
+    }
+
     private let headerTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private var phase = Phase.readingHead
     private var timer: Scheduled<Void>?
-    /// Whether the request being answered lets the connection stay open after its answer.
-    private var keepAlive = true
-    private var requestVersion = HTTPVersion.http1_1
+    /// The requests read and not yet answered, oldest first: a pipelining client sends the next before the answer
+    /// to the last, and answers go out in the order the requests came.
+    private var unanswered: [Unanswered] = []
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
@@ -104,8 +111,7 @@ final class ConnectionDeadlines {
             if case .head(let head) = unwrapInboundIn(data) {
                 deadlines.phase = .busy
                 deadlines.disarm()
-                deadlines.keepAlive = head.isKeepAlive
-                deadlines.requestVersion = head.version
+                deadlines.unanswered.append(Unanswered(keepAlive: head.isKeepAlive, version: head.version))
             }
             context.fireChannelRead(data)
         }
@@ -113,26 +119,31 @@ final class ConnectionDeadlines {
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             switch unwrapOutboundIn(data) {
             case .head(var head):
+                // An answer with no request read (a malformed one's 400) closes the connection by its own header.
+                var request = deadlines.unanswered.first ?? Unanswered(keepAlive: true, version: .http1_1)
                 if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
-                    deadlines.keepAlive = false
+                    request.keepAlive = false
+                    if !deadlines.unanswered.isEmpty { deadlines.unanswered[0].keepAlive = false }
                 }
-                guard !deadlines.keepAlive else { return context.write(data, promise: promise) }
+                guard !request.keepAlive else { return context.write(data, promise: promise) }
+                if deadlines.unanswered.isEmpty { deadlines.unanswered.append(request) }
                 head.headers.replaceOrAdd(name: "connection", value: "close")
                 // An HTTP/1.0 client reads a body until the connection closes; it does not know chunked encoding.
-                if deadlines.requestVersion.major == 1, deadlines.requestVersion.minor == 0 { head.version = .http1_0 }
+                if request.version.major == 1, request.version.minor == 0 { head.version = .http1_0 }
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
             case .body:
                 context.write(data, promise: promise)
             case .end:
                 let written = promise ?? context.eventLoop.makePromise()
                 context.write(data, promise: written)
-                guard deadlines.phase == .busy else { return }
-                if deadlines.keepAlive {
-                    deadlines.phase = .idle
-                    deadlines.arm(deadlines.idleTimeout, context.channel)
-                } else {
+                guard deadlines.phase == .busy, !deadlines.unanswered.isEmpty else { return }
+                let answered = deadlines.unanswered.removeFirst()
+                if !answered.keepAlive {
                     let channel = context.channel
                     written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                } else if deadlines.unanswered.isEmpty {
+                    deadlines.phase = .idle
+                    deadlines.arm(deadlines.idleTimeout, context.channel)
                 }
             }
         }

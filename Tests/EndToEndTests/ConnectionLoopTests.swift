@@ -1,0 +1,73 @@
+@testable import ForemanApp
+import ForemanHTTP
+import ForemanTestSupport
+import Hummingbird
+import NIOCore
+import Testing
+
+/// foreman's own HTTP/1 loop (`ForemanHTTP1Channel`, ADR 0024), seen from a raw connection.
+@Suite("Connection loop")
+struct ConnectionLoopTests {
+    @Test("a stream's head goes out with its first part, in one write, not before it")
+    func headGoesWithTheFirstPart() async throws {
+        let (entered, enteredSource) = AsyncStream<Void>.makeStream()
+        let (release, releaseSource) = AsyncStream<Void>.makeStream()
+        let router = Router(context: ConnectionContext.self)
+        router.get("/gated") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+                enteredSource.yield()
+                for await _ in release { break }
+                try await writer.write(ByteBuffer(string: "{\"first\":true}\n"))
+                try await writer.write(ByteBuffer(string: "{\"done\":true}\n"))
+                try await writer.finish(nil)
+            })
+        }
+        try await serving(router) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /gated HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // The body has begun: a head written apart from the body would be here already. On loopback a write is
+            // in the reader's queue once the writing call has returned.
+            for await _ in entered { break }
+            let early = connection.readArrived()
+            #expect(early == nil, "the head was sent before any of the body: \(early ?? "")")
+            releaseSource.yield()
+            let first = connection.readOnce() ?? ""
+            #expect(first.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(first.contains("\r\n\r\n") && first.contains("{\"first\":true}\n"), "one read has the head and the first part: \(first)")
+        }
+    }
+
+    @Test("pipelined requests are answered in order, past a body the route never read; Connection: close closes after the answer")
+    func pipeliningAndClose() async throws {
+        let router = Router(context: ConnectionContext.self)
+        router.get("/name/:name") { _, context in context.parameters.get("name") ?? "" }
+        router.post("/ignore") { _, _ in "ignored" }
+        try await serving(router) { port in
+            let connection = try RawConnection(port: port)
+            let body = String(repeating: "x", count: 3_000)
+            connection.send(
+                "GET /name/one HTTP/1.1\r\nHost: a\r\n\r\n"
+                    + "POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    + "GET /name/two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            )
+            let answers = try #require(connection.readUntilClosed(), "the connection stayed open after Connection: close")
+            let bodies = answers.components(separatedBy: "\r\n\r\n").dropFirst().map { $0.prefix { $0 != "H" } }
+            #expect(answers.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "\(answers)")
+            #expect(bodies == ["one", "ignored", "two"], "\(answers)")
+        }
+    }
+
+    /// Runs foreman's server with `router` on a free port for `body`.
+    private func serving(_ router: Router<ConnectionContext>, _ body: (Int) async throws -> Void) async throws {
+        try await withRunningService({ ready in
+            ForemanServer(
+                responder: router.buildResponder(),
+                headerTimeout: .seconds(10),
+                idleTimeout: .seconds(120),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { await ready($0.localAddress?.port ?? 0) },
+                logger: quietLogger("loop")
+            )
+        }, body)
+    }
+}
