@@ -97,6 +97,12 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     @inline(never)
     private func answer(_ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel) async throws {
         guard let response = try await responder(request, channel) else { throw CancellationError() }
+        try await Self.write(response, to: outbound)
+    }
+
+    /// Writes `response`. Its own function, so that the writers' locals take no room in the frame that routes.
+    @inline(never)
+    private static func write(_ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
         do {
             if response.body.contentLength != nil {
                 // Known in full (a buffer, or nothing): head, body and end in one write, as Hummingbird writes it.
