@@ -6,7 +6,8 @@ public enum ModelName {
     public static func normalized(_ name: String) -> String {
         let trimmed = trimmed(name)
         let lastComponent = trimmed.lastIndex(of: "/").map { trimmed[trimmed.index(after: $0)...] } ?? trimmed[...]
-        return lastComponent.contains(":") ? trimmed : trimmed + defaultTagSuffix
+        // A character, not a string: `contains` of a string is Foundation's, through `NSString`, on every claim.
+        return lastComponent.contains(Character(":")) ? trimmed : trimmed + defaultTagSuffix
     }
 
     /// What ``normalized(_:)`` appends to a name without a tag.
