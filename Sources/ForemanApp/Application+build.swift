@@ -159,7 +159,7 @@ private func assemble(
             ForemanServer(
                 responder: responder,
                 headerTimeout: config.headerTimeout,
-            idleTimeout: config.idleTimeout,
+                idleTimeout: config.idleTimeout,
                 configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "foreman", backlog: config.listenBacklog,
                 availableConnectionsDelegate: connections.delegate),
                 onServerRunning: { _ in

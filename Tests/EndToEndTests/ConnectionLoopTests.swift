@@ -56,18 +56,4 @@ struct ConnectionLoopTests {
             #expect(bodies == ["one", "ignored", "two"], "\(answers)")
         }
     }
-
-    /// Runs foreman's server with `router` on a free port for `body`.
-    private func serving(_ router: Router<ConnectionContext>, _ body: (Int) async throws -> Void) async throws {
-        try await withRunningService({ ready in
-            ForemanServer(
-                responder: router.buildResponder(),
-                headerTimeout: .seconds(10),
-                idleTimeout: .seconds(120),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { await ready($0.localAddress?.port ?? 0) },
-                logger: quietLogger("loop")
-            )
-        }, body)
-    }
 }

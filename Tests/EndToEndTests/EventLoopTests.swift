@@ -24,16 +24,7 @@ struct EventLoopTests {
 
     /// Where eight calls made at once to `GET /where` on foreman's own server were handled.
     private func whereForemanHandles() async throws -> [String] {
-        try await withRunningService({ ready in
-            ForemanServer(
-                responder: whereRouter.buildResponder(),
-                headerTimeout: .seconds(10),
-                idleTimeout: .seconds(120),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { await ready($0.localAddress?.port ?? 0) },
-                logger: quietLogger("where")
-            )
-        }, eightCalls)
+        try await serving(whereRouter, eightCalls)
     }
 
     /// The same on Hummingbird's `Application` with its own HTTP/1 server.

@@ -105,7 +105,8 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     private static func write(_ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
         do {
             if response.body.contentLength != nil {
-                // Known in full (a buffer, or nothing): head, body and end in one write, as Hummingbird writes it.
+                // Of known length, as Hummingbird writes it: a buffer, or nothing, whole in one write; a file's stream
+                // after its head.
                 try await ResponseWriter(outbound: outbound).write(response: response.head, body: response.body)
             } else {
                 try await response.body.write(HeadDeferringWriter(head: response.head, outbound: outbound))

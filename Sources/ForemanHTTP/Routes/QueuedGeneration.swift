@@ -148,7 +148,7 @@ struct QueuedGeneration: Sendable {
         return .unended
     }
 
-    /// Not inlined: its locals would otherwise take room in the frame that waits.
+    /// Not inlined: `answered` runs where the wait ran, and its frame would grow by all of this.
     @inline(never)
     private func completeResponse(
         _ outcome: JobOutcome, job: Waiting, answer: some GenerationAnswer, status: Int, contentType: String?, body: ByteBuffer
