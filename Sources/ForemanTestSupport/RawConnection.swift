@@ -10,11 +10,13 @@ import Darwin
 package final class RawConnection {
     fileprivate let descriptor: Int32
 
-    /// Connects to `port` on loopback. Reads wait at most `readLimit` (a bound on a hang, not a timing claim).
+    /// Connects to `port` on loopback. Reads, and sends into a full socket, wait at most `readLimit` (a bound on a
+    /// hang, not a timing claim).
     package init(port: Int, readLimit: Int = 10) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var limit = timeval(tv_sec: readLimit, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -129,5 +129,38 @@ extension ServerTests {
                 #expect(try await harness.request(.POST, "/api/create", json: big).status == 413)
             }
         }
+
+        @Test("a box that answers an upload before its end: foreman answers, closes that connection and stays up")
+        func uploadAnsweredBeforeItsEnd() async throws {
+            let fake = FakeOllamaState()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-early-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await withRunningService({ buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: $0) }) { fakePort in
+                // A child process: what this guards against is a crash.
+                let foreman = try ForemanProcess(environment: [
+                    "FOREMAN_OLLAMA_URL": "http://127.0.0.1:\(fakePort)", "FOREMAN_TOKEN": "secret",
+                    "FOREMAN_DB": folder.appendingPathComponent("foreman.db").path,
+                ])
+                defer { foreman.terminate() }
+                try await foreman.waitUntilServing()
+                let blob = String(repeating: "b", count: 100_000)
+                let digest = "sha256:" + SHA256.hash(data: Array(blob.utf8)).map { String(format: "%02x", $0) }.joined()
+                let head = "POST /api/blobs/\(digest) HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\n"
+                let first = try RawConnection(port: foreman.port).exchange(head + "Content-Length: \(blob.utf8.count)\r\n\r\n" + blob)
+                #expect(first?.hasPrefix("HTTP/1.1 201") == true, "\(first ?? "")")
+
+                // The box holds the blob now, and answers the next upload of it at once, without reading it, as
+                // Ollama does; the caller is still sending.
+                let again = try RawConnection(port: foreman.port)
+                let piece = String(repeating: "y", count: 65_536)
+                again.send(head + "Content-Length: 8000000\r\n\r\n" + piece)
+                let answer = again.readOnce() ?? ""
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+                for _ in 0..<40 { again.send(piece) }
+                let version = try RawConnection(port: foreman.port).exchange("GET /api/version HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\n\r\n")
+                #expect(version?.hasPrefix("HTTP/1.1 200") == true, "foreman stopped answering: \(version ?? "nothing")")
+            }
+        }
     }
 }

@@ -63,8 +63,15 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         do {
             while let head = try await Self.nextHead(&parts) {
                 let closes = Self.asksToClose(head)
-                try await answer(Self.request(head, body: parts), outbound: outbound, channel: channel)
+                let body = InboundRequestBody.Progress()
+                try await answer(Self.request(head, body: parts, progress: body), outbound: outbound, channel: channel)
                 if closes { break }
+                if case .busy = body.takeOver() {
+                    // The route's reader of the body (an upload to a box that has already answered) is still reading:
+                    // a second read would break the stream. Closing the connection ends that read too.
+                    channel.close(promise: nil)
+                    break
+                }
             }
         } catch is HTTPParserError {
             // A malformed request: nothing after it on the connection can be trusted.
@@ -74,11 +81,13 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         try await channel.closeFuture.get()
     }
 
-    /// The request `head` begins, its body read through `parts`. Not async, so that none of this takes room in the
-    /// loop's frame.
+    /// The request `head` begins, its body read through `parts`, how far told by `progress`. Not async, so that none
+    /// of this takes room in the loop's frame.
     @inline(never)
-    private static func request(_ head: HTTPRequest, body parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) -> Request {
-        Request(head: head, body: RequestBody(asyncSequence: InboundRequestBody(parts)))
+    private static func request(
+        _ head: HTTPRequest, body parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator, progress: InboundRequestBody.Progress
+    ) -> Request {
+        Request(head: head, body: RequestBody(asyncSequence: InboundRequestBody(parts, progress: progress)))
     }
 
     /// Whether the request asks for the connection to close after its answer.
