@@ -209,6 +209,8 @@ extension ServerTests.HardeningTests {
                 ("chunk size zz", head + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
                 ("chunk size -1", head + "Transfer-Encoding: chunked\r\n\r\n-1\r\n{}\r\n0\r\n\r\n"),
                 ("xchunked", head + "Transfer-Encoding: xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
+                // A head that cannot be parsed: no route sees it, the connection's loop answers it.
+                ("a header without a colon", "GET /api/tags HTTP/1.1\r\nHost foreman\r\n\r\n"),
             ]
             for (name, request) in cases {
                 let connection = try RawConnection(port: harness.port)

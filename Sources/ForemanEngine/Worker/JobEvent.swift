@@ -16,17 +16,15 @@ public enum JobEvent: Sendable {
 
 /// A caller's view of its job: the events, and a way for the caller's side to interrupt its own wait.
 public struct JobWatch: Sendable {
-    public let events: AsyncStream<JobEvent>
-    private let continuation: AsyncStream<JobEvent>.Continuation
+    public let events: JobEventStream
 
-    init(events: AsyncStream<JobEvent>, continuation: AsyncStream<JobEvent>.Continuation) {
+    init(events: JobEventStream) {
         self.events = events
-        self.continuation = continuation
     }
 
     /// Puts ``JobEvent/interrupted(_:)`` in the stream; nothing happens once the job has finished.
     public func interrupt(_ reason: CancelReason) {
-        continuation.yield(.interrupted(reason))
+        events.yield(.interrupted(reason))
     }
 }
 
@@ -57,7 +55,7 @@ public enum CancelReason: String, Sendable, Equatable {
 /// A caller subscribes before its job is enqueued, so no event can be missed; jobs nobody waits for
 /// (the `/jobs` surface) simply have no subscriber.
 public actor JobBroker {
-    private var channels: [String: AsyncStream<JobEvent>.Continuation] = [:]
+    private var channels: [String: JobEventStream] = [:]
     private var endSignals: [String: [AsyncStream<Void>.Continuation]] = [:]
 
     public init() {}
@@ -76,13 +74,13 @@ public actor JobBroker {
 
     /// The event stream of job `id`; events before the job starts are buffered.
     public func subscribe(_ id: String) -> JobWatch {
-        let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
-        channels[id] = continuation
-        return JobWatch(events: stream, continuation: continuation)
+        let stream = JobEventStream()
+        channels[id] = stream
+        return JobWatch(events: stream)
     }
 
-    /// The continuation the worker yields events into, if anyone waits for `id`.
-    public func channel(for id: String) -> AsyncStream<JobEvent>.Continuation? {
+    /// The stream the worker yields events into, if anyone waits for `id`.
+    public func channel(for id: String) -> JobEventStream? {
         channels[id]
     }
 

@@ -524,7 +524,7 @@ struct JobAttempt: Sendable {
 
     /// Runs the job until an attempt succeeds, fails for good, or `maxAttempts` attempts have failed for reasons
     /// another attempt may not meet (ADR 0013). The result is the last attempt's, with its transcript alone.
-    func run(events: AsyncStream<JobEvent>.Continuation?) async -> JobResult {
+    func run(events: JobEventStream?) async -> JobResult {
         var attempt = 1
         var delay = retry.initial
         // A job claimed before (foreman stopped or crashed under it) may have left parts of its transcript.
@@ -561,7 +561,7 @@ struct JobAttempt: Sendable {
 
     /// - Parameter mayFindStaleParts: whether an earlier run of the job, or an earlier attempt of this one, may have
     ///   written parts of its transcript.
-    private func runOnce(events: AsyncStream<JobEvent>.Continuation?, mayFindStaleParts: Bool) async -> JobResult {
+    private func runOnce(events: JobEventStream?, mayFindStaleParts: Bool) async -> JobResult {
         // Only a `/jobs` chat or generate job keeps its whole transcript: it is the job's artifact.
         let spool = job.origin == .jobs && job.kind != .embed ? TranscriptSpool(mayFindStaleParts: mayFindStaleParts) : nil
         var record = AnswerRecord(kind: job.kind, spool: spool)

@@ -16,7 +16,8 @@ public struct ConnectionContext: ParkingRequestContext {
     public var caller: APIKey = .bootstrap
     /// The connection the request arrived on.
     public let channel: any Channel
-    /// Set by ``ForemanServer``, which finishes a parked response after the router has returned.
+    /// Set by the connection's loop (``ForemanHTTP1Channel``), which finishes a parked response after the router has
+    /// returned.
     public var parking: ResponseParking?
 
     public init(source: ApplicationRequestContextSource) {

@@ -11,19 +11,27 @@ import NIOHTTPTypes
 ///
 /// The loop is Hummingbird's, kept lean for what a connection holds while it waits (ADR 0024). A connection's task
 /// keeps every slab its async frames ever took until it ends, so each frame between the connection and a waiting
-/// call costs every connection that waits, and every kept-alive one. And it writes a response whose length is not
+/// call costs every connection that waits, and every kept-alive one. So each request is routed in a child task,
+/// whose memory goes back when routing returns, and a response the route parked (``ResponseParking``) is waited
+/// for here, a few frames from the top of the connection's task. And it writes a response whose length is not
 /// known with its head held back for the first part of its body (``HeadDeferringWriter``): the head and the first
 /// line of a stream go out in one write.
 public struct ForemanHTTP1Channel: ServerChildChannel {
     public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
-    /// The answer to a request, or `nil` when nobody is left to answer it: the connection then closes unanswered.
-    public typealias Responder = @Sendable (Request, any Channel) async throws -> Response?
+    /// Routes a request, in a child task of the connection's: its answer, or a placeholder for an answer it parked
+    /// in the `ResponseParking` it is given. An error it throws closes the connection unanswered, but for a
+    /// malformed request (`HTTPParserError`), which is answered 400.
+    public typealias Responder = @Sendable (Request, any Channel, ResponseParking) async throws -> Response
+    /// What every answer gets before it is written (the server's `Date` and `Server` headers).
+    public typealias Stamp = @Sendable (Response) -> Response
 
     let responder: Responder
+    let stamp: Stamp
     let configuration: HTTP1Channel.Configuration
 
-    public init(responder: @escaping Responder, configuration: HTTP1Channel.Configuration) {
+    public init(responder: @escaping Responder, stamp: @escaping Stamp, configuration: HTTP1Channel.Configuration) {
         self.responder = responder
+        self.stamp = stamp
         self.configuration = configuration
     }
 
@@ -37,7 +45,8 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         do {
             try await withTaskCancellationHandler {
                 try await asyncChannel.executeThenClose { inbound, outbound in
-                    try await serve(inbound.makeAsyncIterator(), outbound: outbound, channel: asyncChannel.channel)
+                    let malformed = try await serve(RequestParts(inbound.makeAsyncIterator()), outbound: outbound, channel: asyncChannel.channel)
+                    try await Self.end(outbound: outbound, channel: asyncChannel.channel, malformed: malformed)
                 }
             } onCancel: {
                 asyncChannel.channel.close(mode: .input, promise: nil)
@@ -53,18 +62,23 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         logger.trace("connection ended", metadata: ["error": "\(error)"])
     }
 
-    /// Answers the connection's requests one after another until the caller closes, a request asks to close, or an
-    /// answer cannot be written.
+    /// Answers the connection's requests one after another until the caller closes, a request asks to close, a
+    /// request is malformed (then true), or an answer cannot be written.
+    ///
+    /// A parked response is waited for one frame below this one, not below the frames that routed it: what the wait
+    /// adds, the parked finish and its job's event stream, then fits in the slabs that reading a head already took,
+    /// so a waiting call costs its connection no more slabs than an idle one (ADR 0024).
     @inline(never)
     private func serve(
-        _ parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel
-    ) async throws {
-        var parts = parts
+        _ parts: RequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel
+    ) async throws -> Bool {
         do {
-            while let head = try await Self.nextHead(&parts) {
+            while let head = try await Self.nextHead(parts) {
                 let closes = Self.asksToClose(head)
                 let body = InboundRequestBody.Progress()
-                try await answer(Self.request(head, body: parts, progress: body), outbound: outbound, channel: channel)
+                if let parked = try await answer(Self.request(head, body: parts, progress: body), outbound: outbound, channel: channel) {
+                    try await answer(parked, outbound: outbound)
+                }
                 if closes { break }
                 if case .busy = body.takeOver() {
                     // The route's reader of the body (an upload to a box that has already answered) is still reading:
@@ -74,9 +88,17 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
                 }
             }
         } catch is HTTPParserError {
-            // A malformed request: nothing after it on the connection can be trusted.
-            try await outbound.write(contentsOf: Self.badRequest)
+            return true
         }
+        return false
+    }
+
+    /// Ends the connection once its loop is done: a malformed request answered 400 (nothing after it on the
+    /// connection can be trusted), and the close awaited. Not part of the loop: what it needs would take room in the
+    /// loop's frames for their whole life.
+    @inline(never)
+    private static func end(outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, malformed: Bool) async throws {
+        if malformed { try await outbound.write(contentsOf: badRequest) }
         outbound.finish()
         try await channel.closeFuture.get()
     }
@@ -85,7 +107,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     /// of this takes room in the loop's frame.
     @inline(never)
     private static func request(
-        _ head: HTTPRequest, body parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator, progress: InboundRequestBody.Progress
+        _ head: HTTPRequest, body parts: RequestParts, progress: InboundRequestBody.Progress
     ) -> Request {
         Request(head: head, body: RequestBody(asyncSequence: InboundRequestBody(parts, progress: progress)))
     }
@@ -101,12 +123,49 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         [.head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])), .end(nil)]
     }
 
-    /// Routes `request` and writes its answer. Throws when there is none to write, or it could not be written: the
-    /// connection then closes.
+    /// Routes `request` and writes its answer in a child task, or gives back the answer the route parked, for the
+    /// loop to wait for. The child, and every slab its frames took, is freed before a parked answer is waited for. A
+    /// group, not an `async let`: that child is allocated in the parent's slabs and lives to the end of its scope.
     @inline(never)
-    private func answer(_ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel) async throws {
-        guard let response = try await responder(request, channel) else { throw CancellationError() }
-        try await Self.write(response, to: outbound)
+    private func answer(
+        _ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel
+    ) async throws -> ResponseParking.Parked? {
+        let parking = ResponseParking()
+        let work = answering(request, outbound: outbound, channel: channel, parking: parking)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask(operation: work)
+            try await group.next()
+        }
+        return parking.take()
+    }
+
+    /// Waits for a parked answer and writes it. Throws when nobody is left to read it (the caller hung up, or the
+    /// server is going away).
+    @inline(never)
+    private func answer(_ parked: ResponseParking.Parked, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
+        let finished = await parked.finish()
+        parked.report(finished)
+        guard let finished else { throw CancellationError() }
+        try await write(finished, to: outbound)
+    }
+
+    /// Writes `response` with the server's stamp.
+    @inline(never)
+    private func write(_ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
+        try await Self.write(stamp(response), to: outbound)
+    }
+
+    /// The child task's work: `request` routed, and its answer written unless the route parked it. Not async, so
+    /// that the request is held by the child's closure alone, not by the frame that waits for it.
+    @inline(never)
+    private func answering(
+        _ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, parking: ResponseParking
+    ) -> @Sendable () async throws -> Void {
+        { [self] in
+            let response = try await responder(request, channel, parking)
+            if parking.isParked { return }
+            try await write(response, to: outbound)
+        }
     }
 
     /// Writes `response`. Its own function, so that the writers' locals take no room in the frame that routes.
@@ -127,7 +186,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     }
 
     /// The next request's head, past what the last request left of its body; `nil` once the caller has closed.
-    private static func nextHead(_ parts: inout NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) async throws -> HTTPRequest? {
+    private static func nextHead(_ parts: RequestParts) async throws -> HTTPRequest? {
         while let part = try await parts.next() {
             if case .head(let head) = part { return head }
         }

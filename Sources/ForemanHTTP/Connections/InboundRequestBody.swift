@@ -5,16 +5,15 @@ import Synchronization
 
 /// A request's body as its connection reads it: the body parts up to the request's end.
 ///
-/// It reads through a copy of the connection loop's iterator, which shares the loop's place in the stream, as
-/// Hummingbird's own loop does: the route reads the body, then the loop reads whatever the route left. Two reads of
-/// the stream at once would break it, and ``Progress`` keeps them apart; that is what makes the unchecked
-/// sendability sound.
-struct InboundRequestBody: AsyncSequence, @unchecked Sendable {
+/// It reads through the connection loop's place in the stream (``RequestParts``), as Hummingbird's own loop shares
+/// its iterator: the route reads the body, then the loop reads whatever the route left. Two reads of the stream at
+/// once would break it, and ``Progress`` keeps them apart.
+struct InboundRequestBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
-    private let parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
+    private let parts: RequestParts
     private let progress: Progress
 
-    init(_ parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator, progress: Progress) {
+    init(_ parts: RequestParts, progress: Progress) {
         self.parts = parts
         self.progress = progress
     }
@@ -24,7 +23,7 @@ struct InboundRequestBody: AsyncSequence, @unchecked Sendable {
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        var parts: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
+        let parts: RequestParts
         let progress: Progress
         var ended = false
 

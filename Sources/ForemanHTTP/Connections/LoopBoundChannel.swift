@@ -48,10 +48,15 @@ public struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
 extension LoopBoundChannel where Inner == ForemanHTTP1Channel {
     /// foreman's HTTP/1 connections, with its connection handlers, each served from its own loop.
     public static func foremanHTTP1(
-        responder: @escaping ForemanHTTP1Channel.Responder, headerTimeout: Duration, idleTimeout: Duration
+        responder: @escaping ForemanHTTP1Channel.Responder,
+        stamp: @escaping ForemanHTTP1Channel.Stamp,
+        headerTimeout: Duration,
+        idleTimeout: Duration
     ) -> LoopBoundChannel<ForemanHTTP1Channel> {
         LoopBoundChannel(
-            inner: ForemanHTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])),
+            inner: ForemanHTTP1Channel(
+                responder: responder, stamp: stamp, configuration: .init(additionalChannelHandlers: [HangUpWatcher()])
+            ),
             headerTimeout: TimeAmount(headerTimeout),
             idleTimeout: TimeAmount(idleTimeout)
         )

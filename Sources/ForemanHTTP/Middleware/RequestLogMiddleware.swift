@@ -17,33 +17,41 @@ struct RequestLogMiddleware<Context: ParkingRequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var request = request
-        var metadata: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)"]
+        var line = Line(method: request.method.rawValue, path: request.uri.path)
         if logBodies, request.method == .post, let body = try? await request.collectBody(upTo: maxBodyBytes) {
-            metadata["body"] = "\(URLRedaction.redactingUserinfo(in: String(buffer: body)))"
+            line.body = URLRedaction.redactingUserinfo(in: String(buffer: body))
         }
         let response: Response
         do {
             response = try await next(request, context)
         } catch {
-            log(metadata, status: APIError.from(error).status.code, job: nil, since: start)
+            log(line, status: APIError.from(error).status.code, job: nil, since: start)
             throw error
         }
         if let parking = context.parking, parking.isParked {
             let job = response.headers[.foremanJobID]
-            parking.decorate { [self, metadata] finish in
-                let finished = await finish()
+            parking.onFinished { [self, line] finished in
                 // None: the caller hung up, or the server is going away (`APIError` of a `CancellationError`).
-                log(metadata, status: finished?.status.code ?? 499, job: finished?.headers[.foremanJobID] ?? job, since: start)
-                return finished
+                log(line, status: finished?.status.code ?? 499, job: finished?.headers[.foremanJobID] ?? job, since: start)
             }
         } else {
-            log(metadata, status: response.status.code, job: response.headers[.foremanJobID], since: start)
+            log(line, status: response.status.code, job: response.headers[.foremanJobID], since: start)
         }
         return response
     }
 
-    private func log(_ metadata: Logger.Metadata, status: Int, job: String?, since start: ContinuousClock.Instant) {
-        var metadata = metadata
+    /// What a request's line says of the request itself. Its fields, not their `Logger.Metadata`: a parked
+    /// response's line is written when it is finished, and a dictionary kept for the wait would cost every waiting
+    /// call a third of a kilobyte (ADR 0024).
+    private struct Line: Sendable {
+        let method: String
+        let path: String
+        var body: String?
+    }
+
+    private func log(_ line: Line, status: Int, job: String?, since start: ContinuousClock.Instant) {
+        var metadata: Logger.Metadata = ["method": "\(line.method)", "path": "\(line.path)"]
+        if let body = line.body { metadata["body"] = "\(body)" }
         metadata["status"] = "\(status)"
         if let job { metadata["job"] = "\(job)" }
         metadata["duration_ms"] = "\(Self.milliseconds(since: start))"

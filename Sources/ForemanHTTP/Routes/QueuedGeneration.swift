@@ -188,7 +188,7 @@ struct QueuedGeneration: Sendable {
     }
 
     private func relay<Answer: GenerationAnswer>(
-        _ events: AsyncStream<JobEvent>,
+        _ events: JobEventStream,
         first: [ByteBuffer],
         jobID: String,
         answer: inout Answer,
