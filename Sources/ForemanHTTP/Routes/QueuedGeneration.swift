@@ -50,8 +50,8 @@ struct QueuedGeneration: Sendable {
 
     /// - Parameter answer: how the box's answer is written for the caller; the box's lines as they are by default.
     ///
-    /// The wait for the job to start is parked (``ResponseParking``) where the server offers it: the returned response
-    /// is then a placeholder, and the server writes the parked answer.
+    /// The wait for the job to start is parked (``ResponseParking``) where the connection offers it: the returned
+    /// response is then a placeholder, and the connection's loop waits for the parked answer and writes it.
     func respond(to job: Job, context: ConnectionContext, answer: some GenerationAnswer = RelayedAnswer(surface: .ollama)) async throws -> Response {
         let (watch, placement) = try await service.submitAndWatch(job, caller: context.caller)
         context.interruptOnHangUp(watch, orAfter: maxWait)
