@@ -1,6 +1,8 @@
 @testable import ForemanApp
-import ForemanHTTP
+import ForemanEngine
+@testable import ForemanHTTP
 import ForemanTestSupport
+import Foundation
 import Hummingbird
 import NIOCore
 import Testing
@@ -55,5 +57,45 @@ struct ConnectionLoopTests {
             #expect(answers.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "\(answers)")
             #expect(bodies == ["one", "ignored", "two"], "\(answers)")
         }
+    }
+
+    @Test(
+        "a parked wait on a job's events ends when the server, past its grace, cancels the connection's task",
+        .timeLimit(.minutes(1))
+    )
+    func cancelledWhileParked() async throws {
+        // `JobEventStream` does not wake a read on its task's cancellation: the connection's cancellation closes its
+        // input, and its hang-up watch interrupts the stream (ADR 0024). Without that the server never stops.
+        let broker = JobBroker()
+        let (parked, parkedSource) = AsyncStream<Void>.makeStream()
+        let (ended, endedSource) = AsyncStream<CancelReason>.makeStream()
+        let router = Router(context: ConnectionContext.self)
+        router.post("/wait") { _, context in
+            let watch = await broker.subscribe("job")
+            context.interruptOnHangUp(watch, orAfter: .seconds(3600))
+            context.parking?.park {
+                defer { endedSource.finish() }
+                for await event in watch.events {
+                    if case .interrupted(let reason) = event { endedSource.yield(reason) }
+                    return nil
+                }
+                return nil
+            }
+            parkedSource.yield()
+            return Response(status: .accepted)
+        }
+        // The caller stays connected until the server has stopped: only the server's cancellation can end the wait.
+        let socket = try await serving(router, grace: .seconds(1)) { port in
+            let socket = try LoopbackSocket.connect(port: port, nonBlocking: false)
+            let request = "POST /wait HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+            _ = request.withCString { write(socket, $0, strlen($0)) }
+            for await _ in parked { break }
+            return socket
+        }
+        close(socket)
+        // The server has stopped: the waiting connection's task ended.
+        var reasons = ended.makeAsyncIterator()
+        let reason = await reasons.next()
+        #expect(reason == .callerGone)
     }
 }
