@@ -123,20 +123,27 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         [.head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])), .end(nil)]
     }
 
-    /// Routes `request` and writes its answer in a child task, or gives back the answer the route parked, for the
+    /// Routes `request` in a child task and writes its answer, or gives back the answer the route parked, for the
     /// loop to wait for. The child, and every slab its frames took, is freed before a parked answer is waited for. A
     /// group, not an `async let`: that child is allocated in the parent's slabs and lives to the end of its scope.
+    ///
+    /// The answer is written here, not by the child: written by the child, durable `POST /jobs` from 32 clients ran
+    /// about 10% slower, for a kilobyte less per waiting caller (ADR 0024).
     @inline(never)
     private func answer(
         _ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel
     ) async throws -> ResponseParking.Parked? {
         let parking = ResponseParking()
-        let work = answering(request, outbound: outbound, channel: channel, parking: parking)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let work = routing(request, channel: channel, parking: parking)
+        let response = try await withThrowingTaskGroup(of: Response.self) { group in
             group.addTask(operation: work)
-            try await group.next()
+            // One child was added: `next()` gives its answer or throws its error, and is never empty.
+            guard let response = try await group.next() else { throw CancellationError() }
+            return response
         }
-        return parking.take()
+        if let parked = parking.take() { return parked }
+        try await write(response, to: outbound)
+        return nil
     }
 
     /// Waits for a parked answer and writes it. Throws when nobody is left to read it (the caller hung up, or the
@@ -155,17 +162,11 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         try await Self.write(stamp(response), to: outbound)
     }
 
-    /// The child task's work: `request` routed, and its answer written unless the route parked it. Not async, so
-    /// that the request is held by the child's closure alone, not by the frame that waits for it.
+    /// The child task's work: `request` routed. Not async, so that the request is held by the child's closure alone,
+    /// not by the frame that waits for it.
     @inline(never)
-    private func answering(
-        _ request: Request, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, parking: ResponseParking
-    ) -> @Sendable () async throws -> Void {
-        { [self] in
-            let response = try await responder(request, channel, parking)
-            if parking.isParked { return }
-            try await write(response, to: outbound)
-        }
+    private func routing(_ request: Request, channel: any Channel, parking: ResponseParking) -> @Sendable () async throws -> Response {
+        { [responder] in try await responder(request, channel, parking) }
     }
 
     /// Writes `response`. Its own function, so that the writers' locals take no room in the frame that routes.
