@@ -31,8 +31,8 @@ public final class JobEventStream: AsyncSequence, Sendable {
         let waiter = state.withLock { state -> UnsafeContinuation<JobEvent?, Never>? in
             guard !state.finished else { return nil }
             guard let waiter = state.waiter else {
-                state.buffered = state.buffered ?? CircularBuffer(initialCapacity: 4)
-                state.buffered!.append(event)
+                if state.buffered == nil { state.buffered = CircularBuffer(initialCapacity: 4) }
+                state.buffered?.append(event)
                 return nil
             }
             state.waiter = nil
