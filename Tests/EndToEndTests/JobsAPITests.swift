@@ -6,6 +6,7 @@ import ForemanTestSupport
 import ForemanApp
 import Foundation
 import GRDB
+import Logging
 import Testing
 
 extension Harness {
@@ -175,6 +176,31 @@ extension ServerTests {
                 #expect(order == ["J1", "HIGH", "N", "LOW"])
                 let id = try #require(answered.headers.first(name: "X-Foreman-Job-Id"))
                 #expect(try await harness.job(id)["state"] as? String == "succeeded")
+            }
+        }
+
+        @Test("each run's end has the next /jobs job claimed before its own record is committed: the box waits for no record (ADR 0024)")
+        func nextClaimedBeforeRecord() async throws {
+            let lines = LogLines()
+            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
+            logger.logLevel = .info
+            try await Harness.run(logger: logger) { harness in
+                await harness.fake.pause()
+                var ids: [String] = []
+                for index in 0..<12 {
+                    ids.append(try #require(try await harness.submit(request: Harness.chatBody(tokens: 1)).jsonObject()["id"] as? String))
+                    if index == 0 { await harness.fake.waitForGenerations(1) }  // the first holds the slot
+                }
+                try await harness.waitForQueueDepth(11)
+                await harness.fake.resume()
+                _ = try await harness.waitForJob(try #require(ids.last), state: "succeeded")
+                // The store logs each transition as it commits, in commit order.
+                let transitions = lines.all.map(LogfmtReader.fields).filter { $0["msg"]?.hasPrefix("job ") == true }.map { "\($0["job"] ?? "") \($0["state"] ?? "")" }
+                for (ended, next) in zip(ids, ids.dropFirst()) {
+                    let running = try #require(transitions.firstIndex(of: "\(next) running"), "\(transitions)")
+                    let succeeded = try #require(transitions.firstIndex(of: "\(ended) succeeded"), "\(transitions)")
+                    #expect(running < succeeded, "\(next) started after \(ended)'s record")
+                }
             }
         }
 

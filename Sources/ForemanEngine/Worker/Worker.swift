@@ -77,6 +77,8 @@ public actor Worker: Service {
     private var arrivals: Int64 = 0
     /// A job claimed from the store that waits for the slot: a native call took it during the claim.
     private var claimedAhead: Job?
+    /// A claim is under way: the run loop and a finished run (``claimBeforeRecording()``) make one at a time.
+    private var claiming = false
     /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
     private let waitingCount = Atomic<Int>(0)
     /// How many runs are under way, for the same readers (a fleet's routing).
@@ -136,7 +138,7 @@ public actor Worker: Service {
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     // The claim is made holding no slot: a native call that arrives while it commits (behind other
                     // commits, perhaps) starts at once, and the claimed job waits for the slot instead (ADR 0016).
-                    if claimedAhead == nil, !hasRunnableWaitingCall {
+                    if claimedAhead == nil, !claiming, !hasRunnableWaitingCall {
                         guard !slots.isClosed else { break }
                         // Every slot is held: the next one back wakes this loop.
                         guard slots.inUse < slots.capacity else {
@@ -344,7 +346,20 @@ public actor Worker: Service {
     // MARK: Runs
 
     private func claim() async throws -> Job? {
-        try await lane.claim(from: store)
+        claiming = true
+        defer { claiming = false }
+        return try await lane.claim(from: store)
+    }
+
+    /// Claims the lane's next `/jobs` job as a run of one ends, before its outcome is recorded: the box waits for
+    /// the claim, nobody for the record, and the two commits take turns on one writer (ADR 0024). The run loop, woken
+    /// after, starts the job; a claim that fails is left to it, which tries again and says why.
+    private func claimBeforeRecording() async {
+        defer { wake() }
+        guard claimedAhead == nil, !claiming, !hasRunnableWaitingCall, !slots.isClosed, slots.inUse < slots.capacity else { return }
+        claimedAhead = try? await claim()
+        // The lane closed during the claim: the run loop may have given back what it held already.
+        if slots.isClosed { await returnClaimedAhead() }
     }
 
     /// Cancels job `id` if it is running. Returns whether it was.
@@ -406,6 +421,7 @@ public actor Worker: Service {
             runs[job.id]?.ended = ended
             await recorder.recordNative(ended, from: .running, outcome: outcome)
         } else {
+            await claimBeforeRecording()
             await recorder.record(job, result, cancelReason: reason)
         }
         runs[job.id] = nil
