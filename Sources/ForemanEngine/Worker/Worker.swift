@@ -157,6 +157,9 @@ public actor Worker: Service {
                             }
                         }
                     }
+                    // A claim under way (a run's end makes it) brings what runs next, unless a waiting call may run
+                    // before any `/jobs` job: its end wakes this loop.
+                    if claiming, !hasRunnableWaitingCall { break }
                     guard claimedAhead != nil || !waiting.isEmpty, let slot = slots.take() else { break }
                     var job = await nextWaitingCall(evenIfOutranked: false)
                     if job == nil, let ahead = claimedAhead {
