@@ -181,6 +181,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("FOREMAN_LOG_LEVEL: expected trace, debug, info, notice, warning, error or critical, got '\(levelName)'")
         }
         LoggingSystem.bootstrap { LogfmtLogHandler(label: $0) }
+        // Lines still waiting for the log's writer thread go out before the process ends.
+        defer { LogLineWriter.standardError.flush() }
         var logger = Logger(label: "foreman")
         logger.logLevel = level
         logger.info(

@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 
 @Suite("Log lines")
@@ -40,4 +41,55 @@ struct LogLineTests {
             #expect(RequestLogMiddleware<ConnectionContext>.milliseconds(duration) == text)
         }
     }
+
+    /// Bytes a ``LogLineWriter`` wrote, as text.
+    final class Written: Sendable {
+        private let text = Mutex("")
+        var all: String { text.withLock { $0 } }
+        @Sendable func append(_ bytes: UnsafeRawBufferPointer) { text.withLock { $0 += String(decoding: bytes, as: UTF8.self) } }
+    }
+
+    @Test("log lines go out from the writer's thread; a warning goes out before its call returns, with every line before it")
+    func writerThread() async throws {
+        let written = Written()
+        // A window no test waits out: what is written here was written by a flush.
+        let held = LogLineWriter(descriptor: -1, window: .seconds(3600), sink: written.append)
+        var logger = Logger(label: "t") { LogfmtLogHandler(label: $0, write: held.append, flush: held.flush) }
+        logger.logLevel = .info
+        logger.info("first")
+        logger.notice("second")
+        #expect(written.all.isEmpty)
+        logger.warning("third")
+        #expect(written.all.split(separator: "\n").map { LogfmtReader.fields(String($0))["msg"] } == ["first", "second", "third"])
+
+        let prompt = LogLineWriter(descriptor: -1, window: .milliseconds(1), sink: written.append)
+        prompt.append("fourth\n")
+        try await eventually("the writer's thread wrote the line") { written.all.hasSuffix("fourth\n") }
+    }
+
+    @Test("lines logged at once from many threads are written whole; past the bound they are dropped and counted")
+    func writerBoundAndWholeLines() {
+        let written = Written()
+        let writer = LogLineWriter(descriptor: -1, window: .seconds(3600), limit: 64 * 1024, sink: written.append)
+        DispatchQueue.concurrentPerform(iterations: 1000) { index in writer.append("msg=line index=\(index) pad=\(String(repeating: "x", count: 40))\n") }
+        writer.flush()
+        let lines = written.all.split(separator: "\n").map { LogfmtReader.fields(String($0)) }
+        #expect(lines.count == 1000)
+        #expect(Set(lines.compactMap { $0["index"] }).count == 1000)
+        #expect(lines.allSatisfy { $0["msg"] == "line" && $0["pad"]?.count == 40 })
+
+        let small = Written()
+        let bounded = LogLineWriter(descriptor: -1, window: .seconds(3600), limit: 100, sink: small.append)
+        let line = "msg=" + String(repeating: "y", count: 35) + "\n"  // 40 bytes
+        for _ in 0..<4 { bounded.append(line) }  // the third and fourth do not fit
+        bounded.flush()
+        #expect(small.all == line + line)
+        bounded.append("msg=after\n")
+        bounded.flush()
+        let after = small.all.split(separator: "\n").dropFirst(2).map { LogfmtReader.fields(String($0)) }
+        #expect(after.count == 2)
+        #expect(after.first?["level"] == "warning" && after.first?["lines"] == "2", "\(after)")
+        #expect(after.last?["msg"] == "after")
+    }
 }
+

@@ -12,17 +12,27 @@ import Darwin
 /// when it needs to be.
 ///
 /// swift-log's `StreamLogHandler` writes metadata values as they are, so an error text with a space or an `=` in it
-/// could not be told apart from the next key by a log shipper (ADR 0011). Each line goes out in one `write(2)`: lines
-/// written at once from several threads do not interleave (up to the pipe's atomic size, 4 KB on Linux).
+/// could not be told apart from the next key by a log shipper (ADR 0011). Each line is appended whole to its writer's
+/// buffer, so lines logged at once from several threads never interleave.
 public struct LogfmtLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
+    private let flush: @Sendable () -> Void
 
-    /// - Parameter write: where each finished line (with its newline) goes; standard error unless a test says otherwise.
-    public init(label: String, write: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError) {
+    /// - Parameters:
+    ///   - write: where each finished line (with its newline) goes; standard error, a batch at a time from a thread of
+    ///     its own (``LogLineWriter``), unless a test says otherwise.
+    ///   - flush: called after a line of level warning or worse: it is written before the call returns, with every
+    ///     line before it.
+    public init(
+        label: String,
+        write: @escaping @Sendable (String) -> Void = LogLineWriter.standardError.append,
+        flush: @escaping @Sendable () -> Void = LogLineWriter.standardError.flush
+    ) {
         self.write = write
+        self.flush = flush
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -43,6 +53,7 @@ public struct LogfmtLogHandler: LogHandler {
         }
         line += "\n"
         write(line)
+        if event.level >= .warning { flush() }
     }
 
     /// `text` as a logfmt value: bare when it holds no space, quote, `=`, backslash or control character, else a
@@ -50,21 +61,5 @@ public struct LogfmtLogHandler: LogHandler {
     static func value(_ text: String) -> String {
         let bare = !text.isEmpty && !text.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }
         return bare ? text : JSONObjectWriter.quoted(text)
-    }
-
-    /// Writes a line to standard error with `write(2)`, retrying a partial or interrupted write.
-    public static let standardError: @Sendable (String) -> Void = { line in
-        var line = line
-        line.withUTF8 { bytes in
-            guard var next = bytes.baseAddress else { return }
-            var left = bytes.count
-            while left > 0 {
-                let written = Foundation.write(STDERR_FILENO, next, left)
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { return }  // nowhere to log to: dropping the line is all that is left
-                next += written
-                left -= written
-            }
-        }
     }
 }

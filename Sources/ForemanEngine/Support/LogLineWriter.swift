@@ -1,0 +1,116 @@
+import ForemanDomain
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes finished log lines to a file descriptor from a thread of its own, a batch at a time: whoever logs, an event
+/// loop in the middle of a call among them, only appends to a buffer (ADR 0024).
+///
+/// Written where they were made, a native call's four lines cost four `write(2)`s on its event loop, two of them before
+/// the request reaches the box, and a standard error that a slow reader (a full pipe, a stalled terminal) stops would
+/// stop the loop with them. Here a line waits at most `window` before it is written; a line that must not wait (a
+/// warning or worse, or the process ending) is written with everything before it by ``flush()``, in order.
+///
+/// The buffer is bounded: lines that arrive while it is full are dropped and counted, and the count is written as a
+/// line of its own once there is room, so that nobody takes a gap in the log for silence.
+public final class LogLineWriter: Sendable {
+    /// The process's standard error, as `foreman serve` logs to it.
+    public static let standardError = LogLineWriter(descriptor: STDERR_FILENO)
+
+    private let state = Mutex(State())
+    /// Held while bytes are taken from the buffer and written, so that batches go out in the order they were taken.
+    private let writing = Mutex(())
+    private let pending = DispatchSemaphore(value: 0)
+    private let window: Duration
+    private let limit: Int
+    private let sink: @Sendable (UnsafeRawBufferPointer) -> Void
+
+    private struct State {
+        var buffer: [UInt8] = []
+        /// The writer thread has been told of the buffer's contents and has not taken them yet.
+        var signalled = false
+        var dropped = 0
+    }
+
+    /// - Parameters:
+    ///   - window: how long a line may wait for others to join its write.
+    ///   - limit: the most bytes waiting at once.
+    ///   - sink: writes the bytes; by default to `descriptor`, retrying partial and interrupted writes.
+    public init(
+        descriptor: Int32,
+        window: Duration = .milliseconds(5),
+        limit: Int = 1 << 20,
+        sink: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil
+    ) {
+        self.window = window
+        self.limit = limit
+        self.sink = sink ?? { bytes in Self.writeAll(bytes, to: descriptor) }
+        let thread = Thread { [self] in run() }
+        thread.name = "foreman-log"
+        thread.start()
+    }
+
+    /// Appends `line` (with its newline) to what waits to be written.
+    public func append(_ line: String) {
+        let wake = state.withLock { state -> Bool in
+            guard state.buffer.count + line.utf8.count <= limit else {
+                state.dropped += 1
+                return false
+            }
+            if state.dropped > 0 {
+                let notice = "ts=" + Timestamp.string(Date()) + " level=warning msg=\"log lines dropped: the log's reader fell behind\" lines=\(state.dropped)\n"
+                state.buffer.append(contentsOf: notice.utf8)
+                state.dropped = 0
+            }
+            state.buffer.append(contentsOf: line.utf8)
+            guard !state.signalled else { return false }
+            state.signalled = true
+            return true
+        }
+        if wake { pending.signal() }
+    }
+
+    /// Writes everything appended so far, on the calling thread, before returning.
+    public func flush() {
+        writing.withLock { _ in
+            let bytes = state.withLock { state in
+                defer { state.buffer.removeAll(keepingCapacity: true) }
+                return state.buffer
+            }
+            guard !bytes.isEmpty else { return }
+            bytes.withUnsafeBytes(sink)
+        }
+    }
+
+    /// The writer thread: waits to be told of a line, lets others join it for `window`, and writes them.
+    private func run() {
+        while true {
+            pending.wait()
+            let (seconds, attoseconds) = window.components
+            var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            var left = timespec()
+            while nanosleep(&pause, &left) != 0, errno == EINTR { pause = left }
+            state.withLock { $0.signalled = false }
+            flush()
+        }
+    }
+
+    /// Writes `bytes` to `descriptor` with `write(2)`, retrying a partial or interrupted write. With nowhere left to
+    /// write, the bytes are dropped: there is no one to tell.
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
+        guard var next = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let written = write(descriptor, next, left)
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }
+            next += written
+            left -= written
+        }
+    }
+}
