@@ -354,15 +354,25 @@ public actor Worker: Service {
         return try await lane.claim(from: store)
     }
 
-    /// Claims the lane's next `/jobs` job as a run of one ends, before its outcome is recorded: the box waits for
-    /// the claim, nobody for the record, and the two commits take turns on one writer (ADR 0024). The run loop, woken
-    /// after, starts the job; a claim that fails is left to it, which tries again and says why.
-    private func claimBeforeRecording() async {
-        defer { wake() }
-        guard claimedAhead == nil, !claiming, !hasRunnableWaitingCall, !slots.isClosed, slots.inUse < slots.capacity else { return }
-        claimedAhead = try? await claim()
+    /// Claims the lane's next `/jobs` job as a run of one ends, before its outcome is recorded, and starts it if the
+    /// slot is still free: the box waits for the claim, nobody for the record, and the two commits take turns on one
+    /// writer (ADR 0024). Returns the run it started, for the caller to complete. Otherwise the run loop is woken to
+    /// start what comes next: a waiting call that took the slot meanwhile, then the job claimed. A claim that fails is
+    /// left to the loop, which tries again and says why.
+    private func claimBeforeRecording() async -> (job: Job, task: Task<JobResult, Never>)? {
+        guard claimedAhead == nil, !claiming, !hasRunnableWaitingCall, !slots.isClosed, slots.inUse < slots.capacity else {
+            wake()
+            return nil
+        }
+        let claimed = try? await claim()
+        if let claimed, !hasRunnableWaitingCall, let slot = slots.take() {
+            return (claimed, start(claimed, holding: slot))
+        }
+        claimedAhead = claimed
         // The lane closed during the claim: the run loop may have given back what it held already.
         if slots.isClosed { await returnClaimedAhead() }
+        wake()
+        return nil
     }
 
     /// Cancels job `id` if it is running. Returns whether it was.
@@ -409,7 +419,17 @@ public actor Worker: Service {
         return task
     }
 
+    /// Completes the run of `job`, then each run that a run's end started (``claimBeforeRecording()``), one after
+    /// another: a drain of `/jobs` jobs goes on here without a turn of the run loop between two jobs.
     private func complete(_ job: Job, _ task: Task<JobResult, Never>) async {
+        var run: (job: Job, task: Task<JobResult, Never>)? = (job, task)
+        while let (job, task) = run {
+            run = await completeOne(job, task)
+        }
+    }
+
+    /// Waits for `task`, the run of `job`, and records how it ended. Returns the next run if this one's end started it.
+    private func completeOne(_ job: Job, _ task: Task<JobResult, Never>) async -> (job: Job, task: Task<JobResult, Never>)? {
         let result = await withTaskCancellationHandler {
             await task.value
         } onCancel: {
@@ -419,17 +439,19 @@ public actor Worker: Service {
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
+        var next: (job: Job, task: Task<JobResult, Never>)?
         if job.origin.isInteractive {
             let (ended, outcome) = JobRecorder.end(of: job, result, cancelReason: reason)
             runs[job.id]?.ended = ended
             await recorder.recordNative(ended, from: .running, outcome: outcome)
         } else {
-            await claimBeforeRecording()
+            next = await claimBeforeRecording()
             await recorder.record(job, result, cancelReason: reason)
         }
         runs[job.id] = nil
         runningCount.store(runs.count, ordering: .relaxed)
         if runs.isEmpty { resumeIdleWaiters() }
+        return next
     }
 
     /// Cancels every run (the worker's own task was cancelled: nothing waits for a graceful end).
