@@ -8,7 +8,8 @@ import Darwin
 #endif
 
 /// Issue #19's second figure: long streams. foreman's CPU per 1,000 relayed tokens, its resident memory before, right
-/// after and a while after the streams, and the first line's time through foreman against straight to the target.
+/// after and a while after the streams, and the first line's time through foreman against straight to the target, the
+/// two measured in turn.
 struct StreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
@@ -30,10 +31,14 @@ struct StreamCommand: AsyncParsableCommand {
             let long = Self.long(tokens)
             var direct: [Double] = [], through: [Double] = []
             let before = cpuSeconds(child.pid)
-            for _ in 0..<streams { through.append(try await client.timeToFirstLine(long, direct: false)) }
+            // Each stream through foreman has its direct twin right after it: the box's load, which moves both, moves
+            // them together.
+            for _ in 0..<streams {
+                through.append(try await client.timeToFirstLine(long, direct: false))
+                direct.append(try await client.timeToFirstLine(long, direct: true))
+            }
             let cpu = cpuSeconds(child.pid) - before
             let after = child.residentKilobytes()
-            for _ in 0..<streams { direct.append(try await client.timeToFirstLine(long, direct: true)) }
             try await Task.sleep(for: .seconds(settle))
             let settled = child.residentKilobytes()
 
