@@ -8,8 +8,8 @@ import Darwin
 #endif
 
 /// Issue #19's second figure: long streams. foreman's CPU per 1,000 relayed tokens, its resident memory before, right
-/// after and a while after the streams, and the first line's time through foreman against straight to the target, the
-/// two measured in turn.
+/// after and a while after the streams, and the first line's time through foreman against straight to the target: in
+/// alternating blocks of streams, and each right after a direct one.
 struct StreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
@@ -31,16 +31,24 @@ struct StreamCommand: AsyncParsableCommand {
             let long = Self.long(tokens)
             var direct: [Double] = [], through: [Double] = []
             let before = cpuSeconds(child.pid)
-            // Each stream through foreman has its direct twin right after it: the box's load, which moves both, moves
-            // them together.
-            for _ in 0..<streams {
-                through.append(try await client.timeToFirstLine(long, direct: false))
-                direct.append(try await client.timeToFirstLine(long, direct: true))
+            // Blocks of five streams through foreman, back to back, then five straight to the fake: the box's load,
+            // which moves both, moves them alike.
+            for block in stride(from: 0, to: streams, by: 5) {
+                let count = min(5, streams - block)
+                for _ in 0..<count { through.append(try await client.timeToFirstLine(long, direct: false)) }
+                for _ in 0..<count { direct.append(try await client.timeToFirstLine(long, direct: true)) }
             }
             let cpu = cpuSeconds(child.pid) - before
             let after = child.residentKilobytes()
             try await Task.sleep(for: .seconds(settle))
             let settled = child.residentKilobytes()
+            // A stream through foreman right after each direct one: foreman's caches then hold the fake's and the
+            // client's work, as after an idle spell.
+            var coldDirect: [Double] = [], cold: [Double] = []
+            for _ in 0..<10 {
+                coldDirect.append(try await client.timeToFirstLine(long, direct: true))
+                cold.append(try await client.timeToFirstLine(long, direct: false))
+            }
 
             // `/jobs` streams keep their transcript, its artifact: the peak RSS they raise, at two lengths, shows
             // whether a run's memory grows with its answer.
@@ -71,6 +79,8 @@ struct StreamCommand: AsyncParsableCommand {
                 ["/jobs streams: peak RSS above the RSS before them, \(jobPeaks[0].tokens) / \(jobPeaks[1].tokens) tokens",
                  "\(jobPeaks[0].kilobytes / 1024) MB / \(jobPeaks[1].kilobytes / 1024) MB"],
                 ["first line, p50: direct / through foreman", "\(p.ms(p.at(0.5, direct))) / \(p.ms(p.at(0.5, through))) (\(p.ratio(p.at(0.5, through), p.at(0.5, direct))))"],
+                ["first line, each right after a direct stream, p50: direct / through foreman",
+                 "\(p.ms(p.at(0.5, coldDirect))) / \(p.ms(p.at(0.5, cold))) (\(p.ratio(p.at(0.5, cold), p.at(0.5, coldDirect))))"],
             ])
         }
     }
