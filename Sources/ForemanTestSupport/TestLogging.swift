@@ -1,3 +1,4 @@
+import ForemanEngine
 import Foundation
 import Logging
 import Synchronization
@@ -23,5 +24,14 @@ package final class LogLines: Sendable {
 
     @Sendable package func append(_ line: String) {
         lines.withLock { $0.append(line) }
+    }
+}
+
+extension LogLines {
+    /// A logger at `level` whose lines, formatted by ``LogfmtLogHandler``, are collected here.
+    package func logger(_ label: String = "foreman", level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: label) { LogfmtLogHandler(label: $0, write: self.append, flush: {}) }
+        logger.logLevel = level
+        return logger
     }
 }

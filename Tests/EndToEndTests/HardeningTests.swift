@@ -119,8 +119,7 @@ extension ServerTests {
         @Test("healthz without the token is the status alone; userinfo never shows; webhooks to metadata addresses are refused")
         func exposure() async throws {
             let lines = LogLines()
-            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
-            logger.logLevel = .info
+            let logger = lines.logger()
             try await Harness.run(logger: logger, configure: { $0.logBodies = true }) { harness in
                 let anonymous = try await harness.request(.GET, "/healthz", token: .some(nil))
                 #expect(anonymous.status == 200)

@@ -6,7 +6,6 @@ import ForemanTestSupport
 import ForemanApp
 import Foundation
 import GRDB
-import Logging
 import Testing
 
 extension Harness {
@@ -182,8 +181,7 @@ extension ServerTests {
         @Test("each run's end has the next /jobs job claimed before its own record is committed: the box waits for no record (ADR 0024)")
         func nextClaimedBeforeRecord() async throws {
             let lines = LogLines()
-            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
-            logger.logLevel = .info
+            let logger = lines.logger()
             try await Harness.run(logger: logger) { harness in
                 await harness.fake.pause()
                 var ids: [String] = []

@@ -290,8 +290,7 @@ extension ServerTests {
         @Test("a caller that disconnects while queued never reaches the target; the log has its 499 and the answered call's 200")
         func disconnectWhileQueued() async throws {
             let lines = LogLines()
-            var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
-            logger.logLevel = .info
+            let logger = lines.logger()
             try await Harness.run(logger: logger) { harness in
                 await harness.fake.pause()
                 async let first = harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "first"))

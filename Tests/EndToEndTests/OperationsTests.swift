@@ -145,8 +145,7 @@ extension ServerTests {
         func structuredLogs() async throws {
             for logBodies in [false, true] {
                 let lines = LogLines()
-                var logger = Logger(label: "foreman") { LogfmtLogHandler(label: $0, write: lines.append) }
-                logger.logLevel = .info
+                let logger = lines.logger()
                 try await Harness.run(logger: logger, configure: { $0.logBodies = logBodies }) { harness in
                     let response = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, content: "zebra prompt 42"))
                     #expect(response.status == 200)

@@ -14,8 +14,7 @@ struct LogLineTests {
     @Test("logfmt values are bare when plain, quoted and escaped otherwise, and read back as written")
     func logfmtValues() {
         let lines = LogLines()
-        var logger = Logger(label: "t") { LogfmtLogHandler(label: $0, write: lines.append) }
-        logger.logLevel = .info
+        var logger = lines.logger("t")
         logger[metadataKey: "error"] = "overridden by each call"
         logger[metadataKey: "component"] = "test"
         let awkward = ["plain", "", "two words", #"say "hi""#, "a=b", #"back\slash"#, "line\nbreak\ttab", "émoji 🦙"]
