@@ -9,12 +9,12 @@ import Darwin
 #endif
 
 /// Writes finished log lines to a file descriptor from a thread of its own, a batch at a time: whoever logs, an event
-/// loop in the middle of a call among them, only appends to a buffer (ADR 0024).
+/// loop in the middle of a call among them, only appends to a buffer (ADR 0025).
 ///
-/// Written where they were made, a native call's four lines cost four `write(2)`s on its event loop, two of them before
-/// the request reaches the box, and a standard error that a slow reader (a full pipe, a stalled terminal) stops would
-/// stop the loop with them. Here a line waits at most `window` before it is written; a line that must not wait (a
-/// warning or worse, or the process ending) is written with everything before it by ``flush()``, in order.
+/// Written by the thread that logs, each line would be a `write(2)` on a call's event loop (two of a native call's
+/// four before its request reaches the box), and a standard error whose reader stalls (a full pipe, a terminal on
+/// hold) would stall the loop with it. Here a line waits at most `window` before it is written; a line that must not
+/// wait (a warning or worse, or the process ending) is written with everything before it by ``flush()``, in order.
 ///
 /// The buffer is bounded: lines that arrive while it is full are dropped and counted, and the count is written as a
 /// line of its own once there is room, so that nobody takes a gap in the log for silence.

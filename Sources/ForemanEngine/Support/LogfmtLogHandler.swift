@@ -2,12 +2,6 @@ import ForemanDomain
 import Foundation
 import Logging
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Writes each log record as one logfmt line: `ts=… level=… msg=… key=value …`, keys sorted, a value quoted
 /// when it needs to be.
 ///
