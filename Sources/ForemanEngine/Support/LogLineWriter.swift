@@ -79,8 +79,12 @@ public final class LogLineWriter: Sendable {
     public func flush() {
         writing.withLock { _ in
             let bytes = state.withLock { state in
-                defer { state.buffer.removeAll(keepingCapacity: true) }
-                return state.buffer
+                let taken = state.buffer
+                // Room for a batch like this one, but not a burst's: a buffer kept at its largest would be allocated
+                // whole at every write.
+                state.buffer = []
+                state.buffer.reserveCapacity(min(taken.count, 64 * 1024))
+                return taken
             }
             guard !bytes.isEmpty else { return }
             bytes.withUnsafeBytes(sink)
