@@ -157,9 +157,10 @@ public actor Worker: Service {
                             }
                         }
                     }
-                    // A claim under way (a run's end makes it) brings what runs next, unless a waiting call may run
-                    // before any `/jobs` job: its end wakes this loop.
-                    if claiming, !hasRunnableWaitingCall { break }
+                    // A claim under way (a run's end makes it) decides what runs next, and wakes this loop if it does
+                    // not start it: until it returns, the job it took counts nowhere, so a waiting call it outranks
+                    // would look free to run.
+                    if claiming { break }
                     guard claimedAhead != nil || !waiting.isEmpty, let slot = slots.take() else { break }
                     var job = await nextWaitingCall(evenIfOutranked: false)
                     if job == nil, let ahead = claimedAhead {
@@ -364,11 +365,12 @@ public actor Worker: Service {
             wake()
             return nil
         }
-        let claimed = try? await claim()
-        if let claimed, !hasRunnableWaitingCall, let slot = slots.take() {
+        claimedAhead = try? await claim()
+        // Counted as claimed ahead, the job outranks the waiting calls it should.
+        if let claimed = claimedAhead, !hasRunnableWaitingCall, let slot = slots.take() {
+            claimedAhead = nil
             return (claimed, start(claimed, holding: slot))
         }
-        claimedAhead = claimed
         // The lane closed during the claim: the run loop may have given back what it held already.
         if slots.isClosed { await returnClaimedAhead() }
         wake()
