@@ -369,6 +369,8 @@ public actor Worker: Service {
         // Counted as claimed ahead, the job outranks the waiting calls it should.
         if let claimed = claimedAhead, !hasRunnableWaitingCall, let slot = slots.take() {
             claimedAhead = nil
+            // A lane of several slots may have others free, which the loop left alone while this claim was made.
+            if slots.inUse < slots.capacity { wake() }
             return (claimed, start(claimed, holding: slot))
         }
         // The lane closed during the claim: the run loop may have given back what it held already.
