@@ -145,6 +145,32 @@ extension ServerTests {
             }
         }
 
+        @Test("a box of concurrency 2 runs the next two /jobs jobs at once when its two runs end together")
+        func twoAtOnceAfterTwoEnd() async throws {
+            let box = Harness.FleetMember("b", models: [Self.llama], concurrency: 2)
+            try await Harness.runFleet([box]) { harness in
+                await box.box.state.pause()
+                for index in 0..<2 { _ = try await harness.submit(request: Harness.chatBody(model: "llama3.2", tokens: 2, content: "first \(index)")) }
+                await box.box.state.waitForGenerations(2)
+                for index in 0..<2 { _ = try await harness.submit(request: Harness.chatBody(model: "llama3.2", tokens: 2, content: "next \(index)")) }
+                try await harness.waitForQueueDepth(2)
+                // The two runs finish; the two that follow are held after their first token, so both must have started.
+                await box.box.state.resume()
+                await box.box.state.pause()
+                do {
+                    try await eventually("both queued jobs running at once") {
+                        let (active, completed) = (await box.box.state.activeGenerations, await box.box.state.completedGenerations)
+                        return active == 2 && completed == 2
+                    }
+                } catch {
+                    await box.box.state.resume()  // a held stream would keep the servers from stopping
+                    throw error
+                }
+                await box.box.state.resume()
+                try await eventually("all four done") { await box.box.state.completedGenerations == 4 }
+            }
+        }
+
         @Test("a provider that stops answering is hidden, its jobs wait, and everything returns when it answers again")
         func awayAndBack() async throws {
             let a = Harness.FleetMember("a", models: [Self.llama, Self.qwen])
