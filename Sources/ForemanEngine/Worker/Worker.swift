@@ -79,6 +79,8 @@ public actor Worker: Service {
     private var claimedAhead: Job?
     /// A claim is under way: the run loop and a finished run (``claimBeforeRecording()``) make one at a time.
     private var claiming = false
+    /// A run just started, for the task that completes it.
+    private typealias StartedRun = (job: Job, task: Task<JobResult, Never>)
     /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
     private let waitingCount = Atomic<Int>(0)
     /// How many runs are under way, for the same readers (a fleet's routing).
@@ -360,7 +362,7 @@ public actor Worker: Service {
     /// writer (ADR 0024). Returns the run it started, for the caller to complete. Otherwise the run loop is woken to
     /// start what comes next: a waiting call that took the slot meanwhile, then the job claimed. A claim that fails is
     /// left to the loop, which tries again and says why.
-    private func claimBeforeRecording() async -> (job: Job, task: Task<JobResult, Never>)? {
+    private func claimBeforeRecording() async -> StartedRun? {
         guard claimedAhead == nil, !claiming, !hasRunnableWaitingCall, !slots.isClosed, slots.inUse < slots.capacity else {
             wake()
             return nil
@@ -426,14 +428,14 @@ public actor Worker: Service {
     /// Completes the run of `job`, then each run that a run's end started (``claimBeforeRecording()``), one after
     /// another: a drain of `/jobs` jobs goes on here without a turn of the run loop between two jobs.
     private func complete(_ job: Job, _ task: Task<JobResult, Never>) async {
-        var run: (job: Job, task: Task<JobResult, Never>)? = (job, task)
+        var run: StartedRun? = (job, task)
         while let (job, task) = run {
             run = await completeOne(job, task)
         }
     }
 
     /// Waits for `task`, the run of `job`, and records how it ended. Returns the next run if this one's end started it.
-    private func completeOne(_ job: Job, _ task: Task<JobResult, Never>) async -> (job: Job, task: Task<JobResult, Never>)? {
+    private func completeOne(_ job: Job, _ task: Task<JobResult, Never>) async -> StartedRun? {
         let result = await withTaskCancellationHandler {
             await task.value
         } onCancel: {
@@ -443,7 +445,7 @@ public actor Worker: Service {
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
-        var next: (job: Job, task: Task<JobResult, Never>)?
+        var next: StartedRun?
         if job.origin.isInteractive {
             let (ended, outcome) = JobRecorder.end(of: job, result, cancelReason: reason)
             runs[job.id]?.ended = ended
