@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
@@ -76,6 +77,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
             ],
@@ -146,7 +148,10 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "ForemanTestSupport"],
+            dependencies: [
+                "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "ForemanTestSupport",
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -215,7 +215,7 @@ extension ServerTests.HardeningTests {
                 let connection = try RawConnection(port: harness.port)
                 connection.send(request)
                 let answer = try #require(connection.readUntilClosed(), "\(name): the connection stayed open")
-                #expect(answer.hasPrefix("HTTP/1.1 400"), "\(name): \(answer)")
+                #expect(answer.hasPrefix("HTTP/1.1 400") && answer.contains(#""error""#), "\(name): \(answer)")
             }
             // A body shorter than its Content-Length, then the end of the stream: a 400, or a clean close.
             let short = try RawConnection(port: harness.port)
@@ -230,6 +230,26 @@ extension ServerTests.HardeningTests {
             #expect(tags.hasPrefix("HTTP/1.0 200") || tags.hasPrefix("HTTP/1.1 200"), "\(tags)")
             #expect(tags.contains("llama3.2"))
             #expect(await harness.fake.requests(to: "/api/chat").isEmpty)
+        }
+    }
+
+    @Test("a request target in origin or absolute form reaches its route; `*` and a target without a slash get a 4xx")
+    func requestTargets() async throws {
+        try await Harness.run { harness in
+            let cases: [(target: String, found: Bool)] = [
+                ("/api/tags", true), ("/api/tags?verbose=1", true), ("http://foreman/api/tags", true),
+                ("http://127.0.0.1:\(harness.port)/api/tags?verbose=1", true), ("*", false), ("api/tags", false),
+            ]
+            for (target, found) in cases {
+                let connection = try RawConnection(port: harness.port)
+                connection.send("GET \(target) HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nConnection: close\r\n\r\n")
+                let answer = try #require(connection.readUntilClosed(), "\(target): the connection stayed open")
+                if found {
+                    #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains("llama3.2"), "\(target): \(answer)")
+                } else {
+                    #expect(answer.hasPrefix("HTTP/1.1 4") && answer.contains(#""error""#), "\(target): \(answer)")
+                }
+            }
         }
     }
 

@@ -39,7 +39,7 @@ struct ModuleBoundaryTests {
         // The surfaces: no SQL, no lifecycle of their own; the store only for its values (`JobSnapshot`, `JobDocument`).
         "ForemanHTTP": [
             "ForemanDomain", "ForemanEngine", "ForemanStore", "ForemanTarget", "Foundation", "Crypto", "HTTPTypes", "Hummingbird",
-            "HummingbirdCore", "Logging", "NIOCore", "NIOHTTP1", "NIOHTTPTypes", "Prometheus", "Synchronization",
+            "HummingbirdCore", "Logging", "NIOCore", "NIOHTTP1", "NIOHTTPTypes", "NIOHTTPTypesHTTP1", "Prometheus", "Synchronization",
             // `POST /v1/files`' streaming multipart parser (ADR 0021).
             "MultipartKit",
         ],

@@ -36,9 +36,13 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        // Hummingbird's pipeline, decoder limits and connection state as its own HTTP/1 server has them; its
-        // responder is never called, as this loop answers the requests.
-        HTTP1Channel(responder: { _, _, _ in }, configuration: configuration).setup(channel: channel, logger: logger)
+        // Hummingbird's pipeline, decoder limits and connection state as its own HTTP/1 server has them, with a
+        // codec that does not parse every request's target (``OriginFormServerCodec``); its responder is never
+        // called, as this loop answers the requests.
+        HTTP1Channel(responder: { _, _, _ in }, configuration: configuration).setup(channel: channel, logger: logger).flatMapThrowing { value in
+            try OriginFormServerCodec.replaceLibraryCodec(in: channel.pipeline.syncOperations)
+            return value
+        }
     }
 
     public func handle(value asyncChannel: Value, logger: Logger) async {
@@ -120,7 +124,9 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
 
     /// The answer to a malformed request, which closes the connection.
     private static var badRequest: [HTTPResponsePart] {
-        [.head(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])), .end(nil)]
+        let body = ByteBuffer(string: #"{"error":"malformed HTTP request"}"#)
+        let fields: HTTPFields = [.connection: "close", .contentType: "application/json; charset=utf-8", .contentLength: "\(body.readableBytes)"]
+        return [.head(HTTPResponse(status: .badRequest, headerFields: fields)), .body(body), .end(nil)]
     }
 
     /// Routes `request` in a child task and writes its answer, or gives back the answer the route parked, for the
