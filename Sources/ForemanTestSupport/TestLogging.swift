@@ -22,7 +22,9 @@ package final class LogLines: Sendable {
 
     package var all: [String] { lines.withLock { $0 } }
 
-    @Sendable package func append(_ line: String) {
+    /// Keeps `record`'s line, formatted as standard error gets it.
+    @Sendable package func append(_ record: LogRecord) {
+        let line = record.line
         lines.withLock { $0.append(line) }
     }
 }

@@ -62,15 +62,17 @@ struct LogLineTests {
         #expect(written.all.split(separator: "\n").map { LogfmtReader.fields(String($0))["msg"] } == ["first", "second", "third"])
 
         let prompt = LogLineWriter(descriptor: -1, window: .milliseconds(1), sink: written.append)
-        prompt.append("fourth\n")
-        try await eventually("the writer's thread wrote the line") { written.all.hasSuffix("fourth\n") }
+        prompt.append(LogRecord(level: .info, message: "fourth"))
+        try await eventually("the writer's thread wrote the line") { written.all.hasSuffix(" msg=fourth\n") }
     }
 
     @Test("lines logged at once from many threads are written whole; past the bound they are dropped and counted")
     func writerBoundAndWholeLines() {
         let written = Written()
-        let writer = LogLineWriter(descriptor: -1, window: .seconds(3600), limit: 64 * 1024, sink: written.append)
-        DispatchQueue.concurrentPerform(iterations: 1000) { index in writer.append("msg=line index=\(index) pad=\(String(repeating: "x", count: 40))\n") }
+        let writer = LogLineWriter(descriptor: -1, window: .seconds(3600), sink: written.append)
+        DispatchQueue.concurrentPerform(iterations: 1000) { index in
+            writer.append(LogRecord(level: .info, message: "line", fields: ["index": "\(index)", "pad": "\(String(repeating: "x", count: 40))"]))
+        }
         writer.flush()
         let lines = written.all.split(separator: "\n").map { LogfmtReader.fields(String($0)) }
         #expect(lines.count == 1000)
@@ -78,12 +80,12 @@ struct LogLineTests {
         #expect(lines.allSatisfy { $0["msg"] == "line" && $0["pad"]?.count == 40 })
 
         let small = Written()
-        let bounded = LogLineWriter(descriptor: -1, window: .seconds(3600), limit: 100, sink: small.append)
-        let line = "msg=" + String(repeating: "y", count: 35) + "\n"  // 40 bytes
-        for _ in 0..<4 { bounded.append(line) }  // the third and fourth do not fit
+        let bounded = LogLineWriter(descriptor: -1, window: .seconds(3600), limit: 2, sink: small.append)
+        let record = LogRecord(level: .info, message: "kept")
+        for _ in 0..<4 { bounded.append(record) }  // the third and fourth do not fit
         bounded.flush()
-        #expect(small.all == line + line)
-        bounded.append("msg=after\n")
+        #expect(small.all == record.line + record.line)
+        bounded.append(LogRecord(level: .info, message: "after"))
         bounded.flush()
         let after = small.all.split(separator: "\n").dropFirst(2).map { LogfmtReader.fields(String($0)) }
         #expect(after.count == 2)

@@ -8,22 +8,24 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes finished log lines to a file descriptor from a thread of its own, a batch at a time: whoever logs, an event
-/// loop in the middle of a call among them, only appends to a buffer (ADR 0025).
+/// Formats log records and writes their lines to a file descriptor from a thread of its own, a batch at a time:
+/// whoever logs, an event loop in the middle of a call among them, only appends a record to a buffer (ADR 0025).
 ///
-/// Written by the thread that logs, each line would be a `write(2)` on a call's event loop (two of a native call's
-/// four before its request reaches the box), and a standard error whose reader stalls (a full pipe, a terminal on
-/// hold) would stall the loop with it. Here a line waits at most `window` before it is written; a line that must not
-/// wait (a warning or worse, or the process ending) is written with everything before it by ``flush()``, in order.
+/// Formatted and written by the thread that logs, each line would cost a call's event loop its formatting and a
+/// `write(2)` (two of a native call's four lines come before its request reaches the box), and a standard error
+/// whose reader stalls (a full pipe, a terminal on hold) would stall the loop with it. Here a line waits at most
+/// `window` before it is written; a line that must not wait (a warning or worse, or the process ending) is written
+/// with everything before it by ``flush()``, in order.
 ///
-/// The buffer is bounded: lines that arrive while it is full are dropped and counted, and the count is written as a
-/// line of its own once there is room, so that nobody takes a gap in the log for silence.
+/// The buffer is bounded: records that arrive while it is full are dropped and counted, and the count is written as
+/// a line of its own once there is room, so that nobody takes a gap in the log for silence.
 public final class LogLineWriter: Sendable {
     /// The process's standard error, as `foreman serve` logs to it.
     public static let standardError = LogLineWriter(descriptor: STDERR_FILENO)
 
     private let state = Mutex(State())
-    /// Held while bytes are taken from the buffer and written, so that batches go out in the order they were taken.
+    /// Held while records are taken from the buffer, formatted and written, so that batches go out in the order
+    /// they were taken.
     private let writing = Mutex(())
     private let pending = DispatchSemaphore(value: 0)
     private let window: Duration
@@ -31,7 +33,7 @@ public final class LogLineWriter: Sendable {
     private let sink: @Sendable (UnsafeRawBufferPointer) -> Void
 
     private struct State {
-        var buffer: [UInt8] = []
+        var records: [LogRecord] = []
         /// The writer thread has been told of the buffer's contents and has not taken them yet.
         var signalled = false
         var dropped = 0
@@ -39,12 +41,12 @@ public final class LogLineWriter: Sendable {
 
     /// - Parameters:
     ///   - window: how long a line may wait for others to join its write.
-    ///   - limit: the most bytes waiting at once.
-    ///   - sink: writes the bytes; by default to `descriptor`, retrying partial and interrupted writes.
+    ///   - limit: the most records waiting at once.
+    ///   - sink: writes the formatted lines; by default to `descriptor`, retrying partial and interrupted writes.
     public init(
         descriptor: Int32,
         window: Duration = .milliseconds(5),
-        limit: Int = 1 << 20,
+        limit: Int = 4096,
         sink: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil
     ) {
         self.window = window
@@ -55,19 +57,21 @@ public final class LogLineWriter: Sendable {
         thread.start()
     }
 
-    /// Appends `line` (with its newline) to what waits to be written.
-    public func append(_ line: String) {
+    /// Appends `record` to what waits to be written.
+    public func append(_ record: LogRecord) {
         let wake = state.withLock { state -> Bool in
-            guard state.buffer.count + line.utf8.count <= limit else {
+            guard state.records.count < limit else {
                 state.dropped += 1
                 return false
             }
             if state.dropped > 0 {
-                let notice = "ts=" + Timestamp.string(Date()) + " level=warning msg=\"log lines dropped: the log's reader fell behind\" lines=\(state.dropped)\n"
-                state.buffer.append(contentsOf: notice.utf8)
+                state.records.append(LogRecord(
+                    time: record.time, level: .warning, message: "log lines dropped: the log's reader fell behind",
+                    fields: ["lines": "\(state.dropped)"]
+                ))
                 state.dropped = 0
             }
-            state.buffer.append(contentsOf: line.utf8)
+            state.records.append(record)
             guard !state.signalled else { return false }
             state.signalled = true
             return true
@@ -75,19 +79,21 @@ public final class LogLineWriter: Sendable {
         if wake { pending.signal() }
     }
 
-    /// Writes everything appended so far, on the calling thread, before returning.
+    /// Formats and writes everything appended so far, on the calling thread, before returning.
     public func flush() {
         writing.withLock { _ in
-            let bytes = state.withLock { state in
-                let taken = state.buffer
+            let records = state.withLock { state in
+                let taken = state.records
                 // Room for a batch like this one, but not a burst's: a buffer kept at its largest would be allocated
                 // whole at every write.
-                state.buffer = []
-                state.buffer.reserveCapacity(min(taken.count, 64 * 1024))
+                state.records = []
+                state.records.reserveCapacity(min(taken.count, 256))
                 return taken
             }
-            guard !bytes.isEmpty else { return }
-            bytes.withUnsafeBytes(sink)
+            guard !records.isEmpty else { return }
+            var text = ""
+            for record in records { record.append(to: &text) }
+            text.withUTF8 { sink(UnsafeRawBufferPointer($0)) }
         }
     }
 
