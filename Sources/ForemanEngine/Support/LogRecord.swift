@@ -5,9 +5,9 @@ import Logging
 /// One log record as it was logged, turned into its logfmt line (`ts=… level=… msg=… key=value …`, keys sorted, a
 /// value quoted when it needs to be) only when it is written.
 ///
-/// Formatting is most of a line's cost (the time as text, the sorted keys, each value checked for quoting), and a
-/// native call logs twice before its request reaches the box: a record is what the caller's thread keeps, and
-/// ``LogLineWriter`` formats it on its own thread (ADR 0025).
+/// Formatting (the time as text, the keys sorted, each value checked for quoting) is work an event loop need not do,
+/// and a native call logs twice before its request reaches the box: a record is what the caller's thread keeps, and
+/// ``LogLineWriter`` formats it on its own thread (ADR 0025). A metadata value's `description` is read then too.
 public struct LogRecord: Sendable {
     public var time: Date
     public var level: Logger.Level
