@@ -8,10 +8,9 @@ import NIOHTTPTypesHTTP1
 /// (`/api/chat?x=1`, what every client sends) as the path as it is.
 ///
 /// It stands in for swift-nio-extras' `HTTP1ToHTTPServerCodec`, which parses every request's target with
-/// Foundation's `URLComponents` to find an absolute-form one (`http://host/path`): on a native call's path, before
-/// its request reaches the box, that parse was foreman's largest single step after a long stream had taken the
-/// caches (ADR 0024). A target that starts with `/` has no scheme, so the library keeps it unchanged too; any other
-/// target (absolute form, `*`) still goes through the library's conversion.
+/// Foundation's `URLComponents` to find an absolute-form one (`http://host/path`): work on every call's path that a
+/// target in origin form never needs (ADR 0024). A target that starts with `/` has no scheme, so the library keeps
+/// it unchanged too; any other target (absolute form, `*`) still goes through the library's conversion.
 final class OriginFormServerCodec: ChannelDuplexHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPRequestPart
