@@ -1,4 +1,3 @@
-import ForemanDomain
 import Foundation
 import Synchronization
 

@@ -10,7 +10,9 @@ import NIOHTTPTypesHTTP1
 /// It stands in for swift-nio-extras' `HTTP1ToHTTPServerCodec`, which parses every request's target with
 /// Foundation's `URLComponents` to find an absolute-form one (`http://host/path`): work on every call's path that a
 /// target in origin form never needs (ADR 0024). A target that starts with `/` has no scheme, so the library keeps
-/// it unchanged too; any other target (absolute form, `*`) still goes through the library's conversion.
+/// it unchanged too; any other target (absolute form, `*`) still goes through the library's conversion. The other
+/// parts, and the whole outbound half, use the library's conversions as its codec does: that codec is `final` and
+/// handles both directions, so it cannot be kept for the half that needs no change.
 final class OriginFormServerCodec: ChannelDuplexHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPRequestPart
