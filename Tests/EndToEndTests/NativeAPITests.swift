@@ -341,6 +341,44 @@ extension ServerTests {
             }
         }
 
+        @Test("a streamed call is logged once, as its head goes out: when it ends, and when its caller leaves mid-stream")
+        func streamedCallLoggedOnce() async throws {
+            let lines = LogLines()
+            try await Harness.run(logger: lines.logger()) { harness in
+                let ended = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(tokens: 3))
+                #expect(ended.status == 200 && ended.lines.count == 4)
+                let endedJob = try #require(ended.headers.first(name: "X-Foreman-Job-Id"))
+
+                await harness.fake.pause()
+                let (head, gotHead) = AsyncStream<String>.makeStream()
+                let reading = Task {
+                    let response = try await harness.stream("/api/chat", json: Harness.chatBody(tokens: 50))
+                    gotHead.yield(response.headers.first(name: "X-Foreman-Job-Id") ?? "")
+                    var reader = LineReader(response)
+                    while try await reader.next() != nil {}
+                }
+                var leftJob = ""
+                for await job in head {
+                    leftJob = job
+                    break
+                }
+                // The box holds the rest of the stream: the line is there because the head went out.
+                try await eventually("the request line of a stream under way") {
+                    lines.all.map(LogfmtReader.fields).contains { $0["msg"] == "request" && $0["job"] == leftJob }
+                }
+                reading.cancel()
+                await harness.fake.resume()
+                try await eventually("the left call's end") {
+                    lines.all.map(LogfmtReader.fields).contains { $0["job"] == leftJob && $0["state"] == "cancelled" }
+                }
+
+                let requests = lines.all.map(LogfmtReader.fields).filter { $0["msg"] == "request" && $0["path"] == "/api/chat" }
+                #expect(requests.filter { $0["job"] == endedJob }.map { $0["status"] } == ["200"])
+                #expect(requests.filter { $0["job"] == leftJob }.map { $0["status"] } == ["200"])
+                #expect(requests.allSatisfy { $0["duration_ms"].flatMap(Double.init) != nil })
+            }
+        }
+
         @Test("upstream errors keep their status and body; a broken stream ends with one error line")
         func upstreamErrors() async throws {
             try await Harness.run { harness in

@@ -119,6 +119,7 @@ extension ServerTests {
         func metricsParse() async throws {
             try await Harness.run { harness in
                 #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2)).status == 200)
+                #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: true, tokens: 2)).status == 200)
                 #expect(try await harness.embed("nomic-embed-text").status == 200)
                 let closed = try await harness.request(.GET, "/metrics", token: .some(nil))
                 #expect(closed.status == 401)
@@ -134,6 +135,9 @@ extension ServerTests {
                     #expect(families[name] != nil, "\(name) missing from \(families.keys.sorted())")
                 }
                 #expect(families["foreman_jobs"]?.contains { $0.contains(#"state="succeeded""#) && $0.contains(#"origin="api""#) } == true)
+                // Both chats, the streamed one and the whole one, timed their first token.
+                let firstTokens = families["foreman_time_to_first_token_seconds"]?.filter { $0.hasPrefix("foreman_time_to_first_token_seconds_count") }
+                #expect(firstTokens?.count == 1 && firstTokens?.first?.hasSuffix(" 2") == true, "\(firstTokens ?? [])")
             }
             try await Harness.run(configure: { $0.metricsPublic = true }) { harness in
                 let open = try await harness.request(.GET, "/metrics", token: .some(nil))

@@ -224,15 +224,14 @@ public actor Worker: Service {
             return JobPlacement(position: 1)
         }
         guard store.health.queueDepth + waiting.count < maxQueue else { throw JobStoreError.queueFull }
-        observer.entered(job, from: nil)
-        let outranked = isOutranked(job)
-        if waiting.isEmpty, !outranked, let slot = slots.take() {
+        if waiting.isEmpty, !isOutranked(job), let slot = slots.take() {
             noteStart(of: job)
             let running = Self.started(job, at: Date())
-            let task = start(running, holding: slot)
+            let task = start(running, holding: slot, arrived: job)
             Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
             return JobPlacement(position: 1)
         }
+        observer.entered(job, from: nil)
         arrivals += 1
         waiting.append(WaitingCall(job: job, order: arrivals))
         waitingCount.store(waiting.count, ordering: .relaxed)
@@ -410,19 +409,35 @@ public actor Worker: Service {
         return true
     }
 
-    private func start(_ job: Job, holding slot: GenerationSlot) -> Task<JobResult, Never> {
-        if job.origin.isInteractive { observer.entered(job, from: .queued) }
+    /// - Parameter arrived: a native call as it arrived, when it starts as it is admitted: it is announced as queued
+    ///   with its start.
+    private func start(_ job: Job, holding slot: GenerationSlot, arrived: Job? = nil) -> Task<JobResult, Never> {
         let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, store: store, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
         // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
-        let task = Task.preferring(lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)) {
+        let loop = lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)
+        let task = Task.preferring(loop) {
             await attempt.run(events: await broker.channel(for: job.id))
         }
+        if job.origin.isInteractive { announce(job, arrived: arrived, after: loop) }
         runs[job.id] = Run(job: job, task: task, slot: slot)
         runningCount.store(runs.count, ordering: .relaxed)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
+    }
+
+    /// Tells the observer that native call `job` runs, after that it was queued if it `arrived` just now. On `loop`,
+    /// the run's, this waits behind the run's task, which writes the box's request first (ADR 0026); the run ends on
+    /// that loop too, so its end is told after. Without a loop of its own the run has no such order: told at once.
+    private func announce(_ job: Job, arrived: Job?, after loop: (any EventLoop)?) {
+        let observer = self.observer
+        let tell: @Sendable () -> Void = {
+            if let arrived { observer.entered(arrived, from: nil) }
+            observer.entered(job, from: .queued)
+        }
+        guard let loop else { return tell() }
+        loop.execute(tell)
     }
 
     /// Completes the run of `job`, then each run that a run's end started (``claimBeforeRecording()``), one after
@@ -632,18 +647,26 @@ struct JobAttempt: Sendable {
             }
             var splitter = NDJSONLineSplitter()
             do {
-                var firstChunk = true
+                // When the first bytes came; `nil` once the time to them is reported.
+                var firstChunkAt: ContinuousClock.Instant?
+                var firstLinesHandedOn = false
                 for try await chunk in response.body {
-                    if firstChunk, job.kind != .embed {
-                        metrics.timeToFirstToken(ContinuousClock.now - sentAt, model: job.model)
-                        firstChunk = false
-                    }
+                    if !firstLinesHandedOn, firstChunkAt == nil { firstChunkAt = .now }
                     let lines = splitter.append(chunk)
                     guard !lines.isEmpty else { continue }
-                    for line in lines { record.append(line) }
                     events?.yield(.lines(lines))
+                    if !firstLinesHandedOn {
+                        firstLinesHandedOn = true
+                        // The caller's task writes the first lines before they are recorded (ADR 0026): on this loop
+                        // it runs next.
+                        if events != nil { await Task.yield() }
+                        reportFirstToken(firstChunkAt, sentAt: sentAt)
+                        firstChunkAt = nil
+                    }
+                    for line in lines { record.append(line) }
                     await spoolIfFull(&record)
                 }
+                reportFirstToken(firstChunkAt, sentAt: sentAt)
             } catch {
                 if Task.isCancelled { return JobResult(.cancelled, record: record) }
                 metrics.targetError("interrupted")
@@ -671,6 +694,12 @@ struct JobAttempt: Sendable {
             if Task.isCancelled || error is CancellationError { return JobResult(.cancelled, record: record) }
             return JobResult(.interrupted(String(describing: error)), record: record)
         }
+    }
+
+    /// Reports the time from the request sent to the box's first bytes, `at`, when they came.
+    private func reportFirstToken(_ at: ContinuousClock.Instant?, sentAt: ContinuousClock.Instant) {
+        guard job.kind != .embed, let at else { return }
+        metrics.timeToFirstToken(at - sentAt, model: job.model)
     }
 
     /// Writes the transcript's part to the store once it has filled (ADR 0024). If the write fails, the rest of the

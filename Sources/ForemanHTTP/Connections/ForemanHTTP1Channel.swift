@@ -154,18 +154,28 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
 
     /// Waits for a parked answer and writes it. Throws when nobody is left to read it (the caller hung up, or the
     /// server is going away).
+    ///
+    /// The observers of a parked stream (its request log line) are told once its head is written with its first
+    /// line, which does not wait for them (ADR 0026). Those of an answer of known length are told before it is
+    /// written, so its caller finds them told once it has the answer.
     @inline(never)
     private func answer(_ parked: ResponseParking.Parked, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
-        let finished = await parked.finish()
-        parked.report(finished)
-        guard let finished else { throw CancellationError() }
-        try await write(finished, to: outbound)
+        guard let finished = await parked.finish() else {
+            parked.report(nil)
+            throw CancellationError()
+        }
+        let report = ParkedReport(parked, finished)
+        defer { report.send() }
+        if finished.body.contentLength != nil { report.send() }
+        try await write(finished, to: outbound, afterHead: report.send)
     }
 
     /// Writes `response` with the server's stamp.
     @inline(never)
-    private func write(_ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
-        try await Self.write(stamp(response), to: outbound)
+    private func write(
+        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, afterHead: (@Sendable () -> Void)? = nil
+    ) async throws {
+        try await Self.write(stamp(response), to: outbound, afterHead: afterHead)
     }
 
     /// The child task's work: `request` routed. Not async, so that the request is held by the child's closure alone,
@@ -175,16 +185,19 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         { [responder] in try await responder(request, channel, parking) }
     }
 
-    /// Writes `response`. Its own function, so that the writers' locals take no room in the frame that routes.
+    /// Writes `response`, calling `afterHead` once the head of a response of unknown length is written. Its own
+    /// function, so that the writers' locals take no room in the frame that routes.
     @inline(never)
-    private static func write(_ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
+    private static func write(
+        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, afterHead: (@Sendable () -> Void)?
+    ) async throws {
         do {
             if response.body.contentLength != nil {
                 // Of known length, as Hummingbird writes it: a buffer, or nothing, whole in one write; a file's stream
                 // after its head.
                 try await ResponseWriter(outbound: outbound).write(response: response.head, body: response.body)
             } else {
-                try await response.body.write(HeadDeferringWriter(head: response.head, outbound: outbound))
+                try await response.body.write(HeadDeferringWriter(head: response.head, outbound: outbound, afterHead: afterHead))
             }
         } catch is HTTPParserError {
             // The request turned out malformed while its answer was being written: a second answer would corrupt it.

@@ -11,27 +11,34 @@ import NIOHTTPTypes
 struct HeadDeferringWriter: ResponseBodyWriter {
     private var head: HTTPResponse?
     private let outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
+    /// Called once the head is written.
+    private let afterHead: (@Sendable () -> Void)?
 
-    init(head: HTTPResponse, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) {
+    init(head: HTTPResponse, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, afterHead: (@Sendable () -> Void)? = nil) {
         self.head = head
         self.outbound = outbound
+        self.afterHead = afterHead
     }
 
     mutating func write(_ buffer: ByteBuffer) async throws {
         guard let head else { return try await outbound.write(.body(buffer)) }
         self.head = nil
         try await outbound.write(contentsOf: [.head(head), .body(buffer)])
+        afterHead?()
     }
 
     mutating func write(contentsOf buffers: some Sequence<ByteBuffer>) async throws {
+        let withHead = head != nil
         var parts = head.map { [HTTPResponsePart.head($0)] } ?? []
         head = nil
         parts += buffers.map { .body($0) }
         try await outbound.write(contentsOf: parts)
+        if withHead { afterHead?() }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         guard let head else { return try await outbound.write(.end(trailingHeaders)) }
         try await outbound.write(contentsOf: [.head(head), .end(trailingHeaders)])
+        afterHead?()
     }
 }
