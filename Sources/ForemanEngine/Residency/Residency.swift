@@ -3,6 +3,7 @@ import ForemanTarget
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// Owns the two residency slots and makes the target match them (ADR 0008).
 ///
@@ -31,17 +32,29 @@ public actor Residency {
     /// has no unload call (ADR 0017): the slots then only record what ran last, for the scheduler's affinity.
     private let managesTarget: Bool
     /// When `/api/ps` last showed nothing but the two slots' models.
-    private var verifiedAt: ContinuousClock.Instant?
+    private var verifiedAt: ContinuousClock.Instant? {
+        get { chatSlot.withLock { $0.verifiedAt } }
+        set { chatSlot.withLock { $0.verifiedAt = newValue } }
+    }
+    /// What a run reads of the chat slot without visiting this actor (``preparedGeneration(_:numCtx:)``). Only this
+    /// actor writes it.
+    private let chatSlot = Mutex(ChatSlotRecord())
     private let logger: Logger
     private let metrics: ForemanMetrics
     public private(set) var slots = Slots() {
         didSet {
-            if slots.chat != oldValue.chat { metrics.modelSwap(slot: "chat") }
+            if slots.chat != oldValue.chat {
+                chatSlot.withLock { $0.model = slots.chat }
+                metrics.modelSwap(slot: "chat")
+            }
             if slots.embed != oldValue.embed { metrics.modelSwap(slot: "embed") }
         }
     }
     /// The `num_ctx` each chat model was last sent with; `nil` when it was sent with none (the model's own).
-    private var chatNumCtx: [String: Int?] = [:]
+    private var chatNumCtx: [String: Int?] {
+        get { chatSlot.withLock { $0.numCtx } }
+        set { chatSlot.withLock { $0.numCtx = newValue } }
+    }
     /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
     public private(set) var unloadsSent = 0
 
@@ -102,6 +115,15 @@ public actor Residency {
         slots.chat = name
         try await unloadStrays()
         return added
+    }
+
+    /// What ``prepareForGeneration(_:numCtx:)`` would return for `model` when it has nothing to do or to record, read
+    /// without visiting this actor; `nil` when it has. A run that finds the slot ready sends its request in its own
+    /// turn of its loop, not behind everything queued there while it visited (ADR 0026).
+    public nonisolated func preparedGeneration(_ model: String, numCtx: (asked: Int?, inheriting: Bool)? = nil) -> Int?? {
+        let name = ModelName.normalized(model)
+        let now = ContinuousClock.now
+        return chatSlot.withLock { $0.unchanged(name, numCtx: numCtx, now: now, trustFor: trustFor) }
     }
 
     /// Records the `num_ctx` a generation on `model` is sent with, and returns the one to send instead of none.

@@ -166,7 +166,7 @@ public struct JobService: Sendable {
         let watch = await broker.subscribe(job.id)
         do {
             guard let provider = job.ranOn.flatMap(fleet.provider(named:)) ?? fleet.providers.first else { throw JobStoreError.queueFull }
-            return (watch, try await provider.worker(for: job.kind).admit(job))
+            return (watch, try await provider.worker(for: job.kind).admit(job, events: watch.events))
         } catch {
             reservation?.cancel()
             await broker.unsubscribe(job.id)

@@ -216,7 +216,9 @@ public actor Worker: Service {
     /// stays on that loop's thread (ADR 0012). Shutdown waits for it like any other run.
     ///
     /// - Throws: ``JobStoreError/queueFull`` when the store's queue and the calls waiting here reach the bound.
-    public func admit(_ job: Job) async throws -> JobPlacement {
+    /// - Parameter events: the call's event stream, which its caller subscribed to: a run started here uses it as it
+    ///   is, so its first step, up to the box's request, visits no other actor (ADR 0026).
+    public func admit(_ job: Job, events: JobEventStream? = nil) async throws -> JobPlacement {
         precondition(job.origin.isInteractive && job.state == .queued && lane.owns(job), "only a new native call is admitted")
         guard !slots.isClosed else {
             observer.entered(job, from: nil)
@@ -227,7 +229,7 @@ public actor Worker: Service {
         if waiting.isEmpty, !isOutranked(job), let slot = slots.take() {
             noteStart(of: job)
             let running = Self.started(job, at: Date())
-            let task = start(running, holding: slot, arrived: job)
+            let task = start(running, holding: slot, arrived: job, events: events)
             Task.preferring(MultiThreadedEventLoopGroup.currentEventLoop) { await self.complete(running, task) }
             return JobPlacement(position: 1)
         }
@@ -409,16 +411,19 @@ public actor Worker: Service {
         return true
     }
 
-    /// - Parameter arrived: a native call as it arrived, when it starts as it is admitted: it is announced as queued
-    ///   with its start.
-    private func start(_ job: Job, holding slot: GenerationSlot, arrived: Job? = nil) -> Task<JobResult, Never> {
+    /// - Parameters:
+    ///   - arrived: a native call as it arrived, when it starts as it is admitted: it is announced as queued with its
+    ///     start.
+    ///   - events: the job's event stream when its caller handed it over; else the run asks the broker for it.
+    private func start(_ job: Job, holding slot: GenerationSlot, arrived: Job? = nil, events: JobEventStream? = nil) -> Task<JobResult, Never> {
         let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, store: store, retry: retry, metrics: metrics, logger: logger)
         let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
         // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
         let loop = lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)
         let task = Task.preferring(loop) {
-            await attempt.run(events: await broker.channel(for: job.id))
+            if let events { return await attempt.run(events: events) }
+            return await attempt.run(events: await broker.channel(for: job.id))
         }
         if job.origin.isInteractive { announce(job, arrived: arrived, after: loop) }
         runs[job.id] = Run(job: job, task: task, slot: slot)

@@ -65,14 +65,14 @@ public struct GenerationLane: WorkerLane {
 
     public func send(_ request: TargetRequest, for job: Job) async throws -> TargetResponse {
         guard providerKind == .ollama, !job.kind.isRelayed, let body = request.body else {
-            try await residency.prepareForGeneration(job.model)
+            try await prepare(job.model, numCtx: nil)
             return try await target.send(request)
         }
         // A model runs with the context size it was last sent with: an OpenAI call that asks for none gets it, so it
         // does not make Ollama reload the model for another (ADR 0019). A native call keeps Ollama's behaviour. The
         // body is parsed only when it names `num_ctx` at all, and the size is settled in the visit that prepares the slot.
         let asked = RawJSONFields.mentions(Self.numCtxKey, in: body) ? EmbedRequestRewriter.callerNumCtx(in: Array(body.readableBytesView)) : nil
-        guard let added = try await residency.prepareForGeneration(job.model, numCtx: (asked, job.origin == .openai)) else {
+        guard let added = try await prepare(job.model, numCtx: (asked, job.origin == .openai)) else {
             return try await target.send(request)
         }
         let edited = EmbedRequestRewriter.settingNumCtx(added, in: Array(body.readableBytesView))
@@ -81,6 +81,14 @@ public struct GenerationLane: WorkerLane {
 
     public func eventLoop(near current: (any EventLoop)?) -> (any EventLoop)? {
         target.eventLoop(near: current)
+    }
+
+    /// Prepares the chat slot for a generation on `model` and returns the `num_ctx` to add, visiting the residency
+    /// only when it has something to do: a visit puts the run behind all else waiting on its loop (ADR 0026).
+    @discardableResult
+    private func prepare(_ model: String, numCtx: (asked: Int?, inheriting: Bool)?) async throws -> Int? {
+        if let added = residency.preparedGeneration(model, numCtx: numCtx) { return added }
+        return try await residency.prepareForGeneration(model, numCtx: numCtx)
     }
 }
 
