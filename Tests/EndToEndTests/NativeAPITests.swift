@@ -218,6 +218,20 @@ extension ServerTests {
             }
         }
 
+        @Test("a call the target answers clears degraded, while its polls still fail")
+        func callClearsDegraded() async throws {
+            try await Harness.run { harness in
+                await harness.fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire", times: 1_000))
+                // An unknown model polls first, which fails; then it is sent to the target, which refuses it.
+                let ghost = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
+                #expect(ghost.status == 404)
+                let report = try await harness.request(.GET, "/healthz")
+                #expect(report.status == 200)
+                #expect(try report.jsonObject()["status"] as? String == "ok")
+                #expect((try report.jsonObject()["last_error"] as? String)?.contains("500") == true, "the poll failed")
+            }
+        }
+
         @Test("a full queue answers Ollama's 503 with Retry-After")
         func queueFull503() async throws {
             try await Harness.run(configure: { $0.maxQueue = 2 }) { harness in

@@ -1,6 +1,7 @@
 import ForemanDomain
 import Foundation
 import NIOCore
+import Synchronization
 
 /// What foreman knows about the target: its installed models (last known `/api/tags`) and whether it is healthy.
 ///
@@ -29,8 +30,17 @@ public actor Inventory {
     }
 
     private(set) public var snapshot = Snapshot() {
-        didSet { if snapshot.degraded != oldValue.degraded { metrics.degraded(snapshot.degraded) } }
+        didSet {
+            guard snapshot.degraded != oldValue.degraded else { return }
+            degraded.store(snapshot.degraded, ordering: .relaxed)
+            metrics.degraded(snapshot.degraded)
+        }
     }
+    /// ``Snapshot/degraded``, for a run that must not visit this actor to learn that nothing changed.
+    private let degraded = Atomic<Bool>(false)
+
+    /// Whether the last contact with the target failed, read without visiting this actor.
+    public nonisolated var isDegraded: Bool { degraded.load(ordering: .relaxed) }
     private let metrics: ForemanMetrics
 
     public init(metrics: ForemanMetrics = .disabled) {

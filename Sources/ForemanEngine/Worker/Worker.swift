@@ -729,7 +729,8 @@ struct JobAttempt: Sendable {
             do {
                 let sentAt = ContinuousClock.now
                 let response = try await lane.send(request, for: job)
-                await inventory.markReachable()
+                // A visit to the inventory would put the run behind all else waiting on its loop: only when it changes.
+                if inventory.isDegraded { await inventory.markReachable() }
                 return (response, sentAt)
             } catch let error as TargetError {
                 if case .dropped = error { throw error }  // counted by `run`, not waited out
