@@ -48,16 +48,24 @@ public struct AnswerAssembler: Sendable {
         guard kind == .chat || kind == .generate else { return }
         let bytes = Array(line.readableBytesView)
         if kind == .generate {
-            collect(["response", "thinking"], in: bytes[...])
+            collect(Self.generateTexts, from: RawJSONFields.ranges(Self.generateTexts, in: bytes), in: bytes)
             return
         }
-        guard let message = RawJSONFields.ranges(["message"], in: bytes)["message"] else { return }
+        guard let message = RawJSONFields.ranges(Self.message, in: bytes)["message"] else { return }
         let inner = Array(bytes[message])
-        collect(["content", "thinking"], in: inner[...])
-        if let calls = RawJSONFields.ranges(["tool_calls"], in: inner)["tool_calls"] {
+        // One pass over the message finds its text and its tool calls: every line of a stream is read.
+        let fields = RawJSONFields.ranges(Self.messageFields, in: inner)
+        collect(Self.chatTexts, from: fields, in: inner)
+        if let calls = fields["tool_calls"] {
             toolCalls += Self.elements(of: inner[calls])
         }
     }
+
+    /// The names looked for in each line, made once: a set made per line was an allocation per line.
+    private static let message: Set<String> = ["message"]
+    private static let chatTexts: Set<String> = ["content", "thinking"]
+    private static let messageFields = chatTexts.union(["tool_calls"])
+    private static let generateTexts: Set<String> = ["response", "thinking"]
 
     /// The answer in Ollama's non-streaming shape; a single line (a non-streamed body) as it is.
     ///
@@ -128,11 +136,10 @@ public struct AnswerAssembler: Sendable {
         return out
     }
 
-    /// Appends the escaped contents of the string fields `names` of the object `bytes`.
-    private mutating func collect(_ names: Set<String>, in bytes: ArraySlice<UInt8>) {
-        let array = Array(bytes)
-        for (name, range) in RawJSONFields.ranges(names, in: array) {
-            let value = array[range]
+    /// Appends the escaped contents of the string fields `names` of the object `bytes`, whose fields lie at `fields`.
+    private mutating func collect(_ names: Set<String>, from fields: [String: Range<Int>], in bytes: [UInt8]) {
+        for (name, range) in fields where names.contains(name) {
+            let value = bytes[range]
             // A string value: its contents between the quotes, still escaped; anything else is no text.
             guard value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { continue }
             texts[name, default: []] += value.dropFirst().dropLast()
