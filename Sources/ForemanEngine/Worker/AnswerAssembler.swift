@@ -61,7 +61,7 @@ public struct AnswerAssembler: Sendable {
         }
     }
 
-    /// The names looked for in each line, made once: a set made per line was an allocation per line.
+    /// The names looked for in each line. Made once: a set literal in `read` would be an allocation for every line.
     private static let message: Set<String> = ["message"]
     private static let chatTexts: Set<String> = ["content", "thinking"]
     private static let messageFields = chatTexts.union(["tool_calls"])
