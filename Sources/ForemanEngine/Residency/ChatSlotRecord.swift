@@ -14,9 +14,24 @@ struct ChatSlotRecord: Sendable {
     /// record (`inheriting` and none asked) or the one recorded already. `.some(nil)` sends the request as it is,
     /// `.some(n)` adds `num_ctx` n; `nil` means the preparation has something to do or to record.
     func unchanged(_ name: String, numCtx asked: (asked: Int?, inheriting: Bool)?, now: ContinuousClock.Instant, trustFor: Duration) -> Int?? {
-        guard model == name, let verifiedAt, now - verifiedAt < trustFor else { return nil }
+        guard holds(name, now: now, trustFor: trustFor) else { return nil }
         guard let asked else { return .some(nil) }
         if asked.asked == nil, asked.inheriting { return .some(numCtx[name] ?? nil) }
         return numCtx[name] == .some(asked.asked) ? .some(nil) : nil
+    }
+
+    /// Whether the slot holds `name` (normalized), found alone within `trustFor` before `now`: nothing to check.
+    func holds(_ name: String, now: ContinuousClock.Instant, trustFor: Duration) -> Bool {
+        guard model == name, let verifiedAt else { return false }
+        return now - verifiedAt < trustFor
+    }
+
+    /// Records the `num_ctx` a generation on `name` (normalized) is sent with, `asked`, and returns the one to add
+    /// instead of none: a request that sets none and is `inheriting` (an OpenAI call, ADR 0019) takes the one the
+    /// model was last sent with, and records nothing; a native call keeps Ollama's behaviour, the model's own.
+    mutating func sending(_ name: String, asked: Int?, inheriting: Bool) -> Int? {
+        if asked == nil, inheriting { return numCtx[name] ?? nil }
+        numCtx[name] = .some(asked)
+        return nil
     }
 }

@@ -50,11 +50,6 @@ public actor Residency {
             if slots.embed != oldValue.embed { metrics.modelSwap(slot: "embed") }
         }
     }
-    /// The `num_ctx` each chat model was last sent with; `nil` when it was sent with none (the model's own).
-    private var chatNumCtx: [String: Int?] {
-        get { chatSlot.withLock { $0.numCtx } }
-        set { chatSlot.withLock { $0.numCtx = newValue } }
-    }
     /// How many unload requests foreman has sent (for `/healthz` and the benchmark).
     public private(set) var unloadsSent = 0
 
@@ -104,13 +99,17 @@ public actor Residency {
     /// back-to-back jobs on one model then pay no `/api/ps` round trip (ADR 0010) and no look at the inventory,
     /// since the model was found able to generate when it took the slot (ADR 0011).
     ///
-    /// - Parameter numCtx: the request's `num_ctx` (see ``contextSize(for:asked:inheriting:)``), read in the same visit.
+    /// - Parameter numCtx: the request's `num_ctx`, and whether a request that sets none inherits one (see
+    ///   ``ChatSlotRecord/sending(_:asked:inheriting:)``), read in the same visit.
     /// - Returns: the `num_ctx` to add to the request, or `nil` to send it as it is.
     @discardableResult
     public func prepareForGeneration(_ model: String, numCtx: (asked: Int?, inheriting: Bool)? = nil) async throws -> Int? {
-        let added = numCtx.flatMap { contextSize(for: model, asked: $0.asked, inheriting: $0.inheriting) }
         let name = ModelName.normalized(model)
-        if slots.chat == name, let verifiedAt, ContinuousClock.now - verifiedAt < trustFor { return added }
+        let now = ContinuousClock.now
+        let (added, holds) = chatSlot.withLock { record in
+            (numCtx.flatMap { record.sending(name, asked: $0.asked, inheriting: $0.inheriting) }, record.holds(name, now: now, trustFor: trustFor))
+        }
+        if holds { return added }
         guard await role(of: model) != .embeddingOnly else { return added }
         slots.chat = name
         try await unloadStrays()
@@ -124,20 +123,6 @@ public actor Residency {
         let name = ModelName.normalized(model)
         let now = ContinuousClock.now
         return chatSlot.withLock { $0.unchanged(name, numCtx: numCtx, now: now, trustFor: trustFor) }
-    }
-
-    /// Records the `num_ctx` a generation on `model` is sent with, and returns the one to send instead of none.
-    ///
-    /// - Parameters:
-    ///   - asked: the `num_ctx` the request sets, if any.
-    ///   - inheriting: whether a request that sets none takes the one the model was last sent with (an OpenAI call,
-    ///     ADR 0019); a native call keeps Ollama's behaviour, the model's own.
-    /// - Returns: the `num_ctx` to add to the request, or `nil` to send it as it is.
-    private func contextSize(for model: String, asked: Int?, inheriting: Bool) -> Int? {
-        let name = ModelName.normalized(model)
-        if asked == nil, inheriting { return chatNumCtx[name] ?? nil }
-        chatNumCtx[name] = .some(asked)
-        return nil
     }
 
     /// Makes `model` the embeddings slot and unloads every other resident model but the chat slot's; returns the
