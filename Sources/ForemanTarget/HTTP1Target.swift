@@ -261,7 +261,11 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    /// Armed once per exchange, not once per read: when it fires it looks at `lastRead`, and waits on if bytes came
+    /// since. Scheduling a timer for every read of a long stream cost about 3% of foreman's CPU while relaying it.
     private var readTimer: Scheduled<Void>?
+    /// When the body's last bytes came.
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
     /// The body bytes of the read under way: handed on whole when it completes, so a box that sends faster than it
     /// is read is relayed a read at a time, as a bare proxy relays it, not one chunk of its encoding at a time.
     private var unread = ByteBuffer()
@@ -320,7 +324,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
                 if case .cancelled = termination { channel.close(promise: nil) }
             }
             state = .streaming(chunks, keepAlive: head.isKeepAlive)
-            armReadTimer(context)
+            noteRead(context)
             answer.resume(returning: TargetResponse(
                 status: Int(head.status.code),
                 contentType: head.headers.first(name: "Content-Type"),
@@ -331,6 +335,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
             if unread.readableBytes == 0 { unread = chunk } else { unread.writeBuffer(&chunk) }
         case (.end, .streaming(let chunks, let keepAlive)):
             readTimer?.cancel()
+            readTimer = nil
             state = keepAlive ? .idle : .closed
             handOnUnread(chunks)
             chunks.finish()
@@ -342,7 +347,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if case .streaming(let chunks, _) = state, unread.readableBytes > 0 {
-            armReadTimer(context)
+            noteRead(context)
             handOnUnread(chunks)
         }
         context.fireChannelReadComplete()
@@ -356,6 +361,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         readTimer?.cancel()
+        readTimer = nil
         let previous = state
         state = .closed
         switch previous {
@@ -377,12 +383,21 @@ private final class ExchangeHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    private func armReadTimer(_ context: ChannelHandlerContext) {
-        readTimer?.cancel()
-        let channel = context.channel
+    private func noteRead(_ context: ChannelHandlerContext) {
+        lastRead = .now()
+        if readTimer == nil { armReadTimer(context.eventLoop, channel: context.channel, at: lastRead + readTimeout) }
+    }
+
+    private func armReadTimer(_ loop: any EventLoop, channel: any Channel, at deadline: NIODeadline) {
         let readTimeout = self.readTimeout
-        readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: readTimeout) { [weak self] in
+        readTimer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
             guard let self, case .streaming(let chunks, _) = self.state else { return }
+            let due = self.lastRead + readTimeout
+            if due > .now() {
+                self.armReadTimer(loop, channel: channel, at: due)
+                return
+            }
+            self.readTimer = nil
             self.state = .closed
             chunks.finish(throwing: TargetError.interrupted("no data for \(readTimeout.prettyDescription)"))
             channel.close(promise: nil)

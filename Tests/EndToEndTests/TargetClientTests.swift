@@ -139,6 +139,22 @@ extension ServerTests {
             }
         }
 
+        @Test("a stream longer than the read timeout, whose pauses are all shorter, is relayed whole", arguments: Client.allCases)
+        func slowStreamWithinReadTimeout(_ kind: Client) async throws {
+            let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .milliseconds(60))
+            try await withFake(fake) { port in
+                try await withTarget(kind, port, readTimeout: .milliseconds(400)) { client in
+                    let response = try await client.send(Self.chat(tokens: 15, stream: true))
+                    #expect(response.status == 200)
+                    var body = ByteBuffer()
+                    for try await var chunk in response.body { body.writeBuffer(&chunk) }
+                    let lines = String(buffer: body).split(separator: "\n")
+                    #expect(lines.count == 16)
+                    #expect(lines.last?.contains(#""done":true"#) == true)
+                }
+            }
+        }
+
         @Test("a pause inside a streamed body longer than the read timeout interrupts it", arguments: Client.allCases)
         func readTimeout(_ kind: Client) async throws {
             // The model loads at once: AsyncHTTPClient's read timeout also runs while it waits for the head (foreman

@@ -1,5 +1,6 @@
 @testable import ForemanEngine
 import ForemanDomain
+import ForemanTestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -81,10 +82,80 @@ struct AnswerAssemblerTests {
         #expect(AnswerAssembler(kind: .chat).finished() == nil)
     }
 
+    @Test("over random chat streams, the answer's text, thinking and tool calls are what a JSON decoder reads from the lines")
+    func randomChatStreams() throws {
+        var random = SplitMix64(state: 11)
+        let pieces = ["a", " ", "é", "\"", "\\", "\n", "😀", "}", "{", "]", ",", ":", "content", "\u{01}"]
+        func text() -> String { (0..<Int(random.next() % 4)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined() }
+        func space() -> String { ["", " ", "\n ", "\t"][Int(random.next() % 4)] }
+        for round in 0..<300 {
+            var lines: [String] = []
+            var content = ""
+            var thinking = ""
+            var calls: [String] = []
+            for index in 0..<(1 + Int(random.next() % 5)) {
+                var message: [(String, Any)] = [("role", "assistant")]
+                let said = text()
+                switch random.next() % 4 {
+                case 0: break
+                case 1: message.append(("content", NSNull()))
+                default:
+                    message.append(("content", said))
+                    content += said
+                }
+                if random.next() % 3 == 0 {
+                    let thought = text()
+                    message.append(("thinking", thought))
+                    thinking += thought
+                }
+                if random.next() % 4 == 0 {
+                    let names = (0..<Int(random.next() % 3)).map { "f\(round)_\(index)_\($0)" }
+                    message.append(("tool_calls", names.map { ["function": ["name": $0, "arguments": ["s": text()]]] }))
+                    calls += names
+                }
+                message.shuffle(using: &random)
+                // A field outside the message that holds the same names must not count.
+                var fields: [(String, Any)] = [("model", "m"), ("message", message), ("done", false), ("options", ["content": "no", "thinking": "no"])]
+                fields.shuffle(using: &random)
+                lines.append(Self.object(fields, space: space))
+            }
+            lines.append(#"{"model":"m","message":{"role":"assistant","content":""},"done":true,"eval_count":7}"#)
+            let answer = try assembled(.chat, lines)
+            let message = try #require(answer["message"] as? [String: Any])
+            #expect(message["content"] as? String == content, "\(lines)")
+            #expect(message["thinking"] as? String == (thinking.isEmpty ? nil : thinking), "\(lines)")
+            let names = (message["tool_calls"] as? [[String: Any]])?.compactMap { ($0["function"] as? [String: Any])?["name"] as? String }
+            #expect(names == (calls.isEmpty ? nil : calls), "\(lines)")
+            #expect(answer["eval_count"] as? Int == 7 && answer["done"] as? Bool == true)
+        }
+    }
+
+    @Test("a text field given twice in a line counts once, as its last value, as a JSON decoder reads it")
+    func repeatedField() throws {
+        let answer = try assembled(.chat, [
+            #"{"message":{"content":"first","content":"a"},"done":false}"#,
+            #"{"message":{"content":"b"},"message":{"content":"c"},"done":true}"#,
+        ])
+        #expect((answer["message"] as? [String: Any])?["content"] as? String == "ac")
+    }
+
+    /// A JSON object with `fields` in their order, whitespace from `space` between its tokens.
+    private static func object(_ fields: [(String, Any)], space: () -> String) -> String {
+        func value(_ any: Any) -> String {
+            if let fields = any as? [(String, Any)] { return object(fields, space: space) }
+            let data = try! JSONSerialization.data(withJSONObject: any, options: [.fragmentsAllowed, .sortedKeys])
+            return String(decoding: data, as: UTF8.self)
+        }
+        let members = fields.map { space() + value($0.0) + space() + ":" + space() + value($0.1) + space() }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
     @Test("the elements of a JSON array, split outside strings, objects and arrays")
     func elements() {
         func split(_ text: String) -> [String] {
-            AnswerAssembler.elements(of: Array(text.utf8)[...]).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+            Array(text.utf8).withUnsafeBytes { array in
+                AnswerAssembler.elements(of: array).map { String(decoding: array[$0], as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+            }
         }
         #expect(split(#"[{"a":"x,]"},[1,2], "s\"," ]"#) == [#"{"a":"x,]"}"#, "[1,2]", #""s\",""#])
         #expect(split("[]").isEmpty && split(" [ ] ").isEmpty && split("{}").isEmpty && split("null").isEmpty)

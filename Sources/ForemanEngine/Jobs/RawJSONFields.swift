@@ -22,10 +22,22 @@ public enum RawJSONFields {
 
     /// Every top-level field of the object `bytes`, in order; none when `bytes` is not an object.
     public static func members(of bytes: [UInt8]) -> [Member] {
+        bytes.withUnsafeBytes { text in
+            var found: [Member] = []
+            forEachMember(of: text) { quotedKey, value in
+                let key = String(decoding: text[(quotedKey.lowerBound + 1)..<(quotedKey.upperBound - 1)], as: UTF8.self)
+                found.append(Member(key: key, quotedKey: quotedKey, value: value))
+            }
+            return found
+        }
+    }
+
+    /// Calls `body` with each top-level field of the object `bytes`, in order, where it lies: its quoted name and its
+    /// value. Nothing is copied or decoded, so a caller that reads every line of a stream pays only for the scan.
+    public static func forEachMember(of bytes: UnsafeRawBufferPointer, _ body: (_ quotedKey: Range<Int>, _ value: Range<Int>) -> Void) {
         var index = 0
-        var found: [Member] = []
         skipWhitespace(bytes, &index)
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return [] }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return }
         index += 1
         while index < bytes.count {
             skipWhitespace(bytes, &index)
@@ -34,7 +46,6 @@ public enum RawJSONFields {
             skipString(bytes, &index)
             // A name left open at the end of the text: no more fields.
             guard index - 1 > quoteStart, bytes[index - 1] == UInt8(ascii: "\"") else { break }
-            let key = String(decoding: bytes[(quoteStart + 1)..<(index - 1)], as: UTF8.self)
             let quotedKey = quoteStart..<index
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { break }
@@ -42,12 +53,26 @@ public enum RawJSONFields {
             skipWhitespace(bytes, &index)
             let valueStart = index
             skipValue(bytes, &index)
-            found.append(Member(key: key, quotedKey: quotedKey, value: valueStart..<index))
+            body(quotedKey, valueStart..<index)
             skipWhitespace(bytes, &index)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
             index += 1
         }
-        return found
+    }
+
+    /// Whether the text at `range` of `bytes` is `key`, quoted.
+    public static func isKey(_ key: QuotedKey, at range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard range.count == key.bytes.count else { return false }
+        return key.bytes.withUnsafeBytes { needle in
+            memcmp(needle.baseAddress!, bytes.baseAddress! + range.lowerBound, range.count) == 0
+        }
+    }
+
+    /// Whether `bytes`, past any leading whitespace, opens an object.
+    public static func opensObject(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        skipWhitespace(bytes, &index)
+        return index < bytes.count && bytes[index] == UInt8(ascii: "{")
     }
 
     /// A key as it stands quoted in JSON text (`"name"`), made once for the searches of ``mentions(_:in:)``.
@@ -75,12 +100,16 @@ public enum RawJSONFields {
         }
     }
 
-    private static func skipWhitespace(_ bytes: [UInt8], _ index: inout Int) {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) {
+        while index < bytes.count, isWhitespace(bytes[index]) { index += 1 }
     }
 
     /// From an opening quote to just past the closing one.
-    private static func skipString(_ bytes: [UInt8], _ index: inout Int) {
+    private static func skipString(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) {
         index += 1
         while index < bytes.count {
             switch bytes[index] {
@@ -93,7 +122,7 @@ public enum RawJSONFields {
         index = min(index, bytes.count)
     }
 
-    private static func skipValue(_ bytes: [UInt8], _ index: inout Int) {
+    private static func skipValue(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) {
         guard index < bytes.count else { return }
         switch bytes[index] {
         case UInt8(ascii: "\""):
@@ -112,7 +141,9 @@ public enum RawJSONFields {
                 index += 1
             }
         default:
-            while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || isWhitespace(byte) { return }
                 index += 1
             }
         }

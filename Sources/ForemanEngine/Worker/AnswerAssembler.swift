@@ -10,10 +10,12 @@ import NIOCore
 /// comes from the last chunk.
 public struct AnswerAssembler: Sendable {
     private let kind: JobKind
-    /// The text fields' escaped contents so far, by name (`content`, `thinking`; `response` for generate).
-    private var texts: [String: [UInt8]] = [:]
-    /// Each tool call's JSON, in order.
-    private var toolCalls: [ArraySlice<UInt8>] = []
+    /// The main text's escaped contents so far: `content` for chat, `response` for generate.
+    private var text: [UInt8] = []
+    /// `thinking`'s escaped contents so far.
+    private var thinking: [UInt8] = []
+    /// The tool calls' JSON so far, each element after the first after a comma.
+    private var toolCalls: [UInt8] = []
     private var lines = 0
     /// The last line, and the last line that is a JSON object, which gives every other field.
     private var last: ByteBuffer?
@@ -42,30 +44,76 @@ public struct AnswerAssembler: Sendable {
         read(line)
     }
 
+    /// Reads the line where it lies: every line of a stream is read, so nothing of it is copied but its text.
     private mutating func read(_ line: ByteBuffer) {
-        guard let first = line.readableBytesView.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") else { return }
-        lastObject = line
-        guard kind == .chat || kind == .generate else { return }
-        let bytes = Array(line.readableBytesView)
-        if kind == .generate {
-            collect(Self.generateTexts, from: RawJSONFields.ranges(Self.generateTexts, in: bytes), in: bytes)
-            return
-        }
-        guard let message = RawJSONFields.ranges(Self.message, in: bytes)["message"] else { return }
-        let inner = Array(bytes[message])
-        // One pass over the message finds its text and its tool calls: every line of a stream is read.
-        let fields = RawJSONFields.ranges(Self.messageFields, in: inner)
-        collect(Self.chatTexts, from: fields, in: inner)
-        if let calls = fields["tool_calls"] {
-            toolCalls += Self.elements(of: inner[calls])
+        line.withUnsafeReadableBytes { bytes in
+            guard RawJSONFields.opensObject(bytes) else { return }
+            lastObject = line
+            switch kind {
+            case .chat:
+                var message: Range<Int>?
+                RawJSONFields.forEachMember(of: bytes) { key, value in
+                    if RawJSONFields.isKey(Self.messageKey, at: key, in: bytes) { message = value }
+                }
+                guard let message else { return }
+                readMessage(UnsafeRawBufferPointer(rebasing: bytes[message]))
+            case .generate:
+                var response: Range<Int>?
+                var thinking: Range<Int>?
+                RawJSONFields.forEachMember(of: bytes) { key, value in
+                    if RawJSONFields.isKey(Self.responseKey, at: key, in: bytes) {
+                        response = value
+                    } else if RawJSONFields.isKey(Self.thinkingKey, at: key, in: bytes) {
+                        thinking = value
+                    }
+                }
+                Self.appendContents(of: response, in: bytes, to: &text)
+                Self.appendContents(of: thinking, in: bytes, to: &self.thinking)
+            case .embed, .messages, .responses:
+                break
+            }
         }
     }
 
-    /// The names looked for in each line. Made once: a set literal in `read` would be an allocation for every line.
-    private static let message: Set<String> = ["message"]
-    private static let chatTexts: Set<String> = ["content", "thinking"]
-    private static let messageFields = chatTexts.union(["tool_calls"])
-    private static let generateTexts: Set<String> = ["response", "thinking"]
+    /// Reads a chat line's message: its text, its thinking and its tool calls, in one pass. A field given twice counts
+    /// once, as the last of them, as a JSON decoder reads it.
+    private mutating func readMessage(_ message: UnsafeRawBufferPointer) {
+        var content: Range<Int>?
+        var thinking: Range<Int>?
+        var calls: Range<Int>?
+        RawJSONFields.forEachMember(of: message) { key, value in
+            if RawJSONFields.isKey(Self.contentKey, at: key, in: message) {
+                content = value
+            } else if RawJSONFields.isKey(Self.thinkingKey, at: key, in: message) {
+                thinking = value
+            } else if RawJSONFields.isKey(Self.toolCallsKey, at: key, in: message) {
+                calls = value
+            }
+        }
+        Self.appendContents(of: content, in: message, to: &text)
+        Self.appendContents(of: thinking, in: message, to: &self.thinking)
+        if let calls {
+            let array = UnsafeRawBufferPointer(rebasing: message[calls])
+            for element in Self.elements(of: array) {
+                if !toolCalls.isEmpty { toolCalls.append(UInt8(ascii: ",")) }
+                toolCalls += array[element]
+            }
+        }
+    }
+
+    /// The names looked for in each line, quoted as they stand in its text.
+    private static let messageKey = RawJSONFields.QuotedKey("message")
+    private static let contentKey = RawJSONFields.QuotedKey("content")
+    private static let thinkingKey = RawJSONFields.QuotedKey("thinking")
+    private static let toolCallsKey = RawJSONFields.QuotedKey("tool_calls")
+    private static let responseKey = RawJSONFields.QuotedKey("response")
+
+    /// Appends the contents of the string value at `range`, between its quotes and still escaped; anything but a
+    /// string is no text.
+    private static func appendContents(of range: Range<Int>?, in bytes: UnsafeRawBufferPointer, to text: inout [UInt8]) {
+        guard let range, range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\""), bytes[range.upperBound - 1] == UInt8(ascii: "\"") else { return }
+        text += bytes[(range.lowerBound + 1)..<(range.upperBound - 1)]
+    }
 
     /// The answer in Ollama's non-streaming shape; a single line (a non-streamed body) as it is.
     ///
@@ -86,13 +134,12 @@ public struct AnswerAssembler: Sendable {
             if let range = members.last(where: { $0.key == "message" })?.value, object[range].first == UInt8(ascii: "{") {
                 message = Array(object[range])
             }
-            var calls: [UInt8]?
-            if !toolCalls.isEmpty { calls = Array("[".utf8) + Array(toolCalls.joined(separator: [UInt8(ascii: ",")])) + Array("]".utf8) }
-            let fields: [(String, [UInt8]?)] = [("content", quoted("content") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking")), ("tool_calls", calls)]
+            let calls = toolCalls.isEmpty ? nil : [UInt8(ascii: "[")] + toolCalls + [UInt8(ascii: "]")]
+            let fields: [(String, [UInt8]?)] = [("content", quoted(text) ?? Array(#""""#.utf8)), ("thinking", quoted(thinking)), ("tool_calls", calls)]
             let spliced = Self.object(message, RawJSONFields.members(of: message), setting: fields)
             answer = Self.object(object, members, setting: [("message", spliced)])
         case .generate:
-            let fields: [(String, [UInt8]?)] = [("response", quoted("response") ?? Array(#""""#.utf8)), ("thinking", quoted("thinking"))]
+            let fields: [(String, [UInt8]?)] = [("response", quoted(text) ?? Array(#""""#.utf8)), ("thinking", quoted(thinking))]
             answer = Self.object(object, RawJSONFields.members(of: object), setting: fields)
         case .embed, .messages, .responses:
             answer = object
@@ -101,9 +148,9 @@ public struct AnswerAssembler: Sendable {
         return Data(answer)
     }
 
-    /// Field `name`'s text as one JSON string, its escaped pieces joined; nil when the stream gave it no text.
-    private func quoted(_ name: String) -> [UInt8]? {
-        guard let escaped = texts[name], !escaped.isEmpty else { return nil }
+    /// A text field's escaped pieces, joined, as one JSON string; nil when the stream gave it no text.
+    private func quoted(_ escaped: [UInt8]) -> [UInt8]? {
+        guard !escaped.isEmpty else { return nil }
         return [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
     }
 
@@ -136,31 +183,22 @@ public struct AnswerAssembler: Sendable {
         return out
     }
 
-    /// Appends the escaped contents of the string fields `names` of the object `bytes`, whose fields lie at `fields`.
-    private mutating func collect(_ names: Set<String>, from fields: [String: Range<Int>], in bytes: [UInt8]) {
-        for (name, range) in fields where names.contains(name) {
-            let value = bytes[range]
-            // A string value: its contents between the quotes, still escaped; anything else is no text.
-            guard value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") else { continue }
-            texts[name, default: []] += value.dropFirst().dropLast()
-        }
-    }
-
-    /// The elements of a JSON array's text, each as its own text; an empty list for anything but a non-empty array.
-    static func elements(of array: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        var inner = array
-        while let first = inner.first, [0x20, 0x09, 0x0A, 0x0D].contains(first) { inner = inner.dropFirst() }
-        while let last = inner.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { inner = inner.dropLast() }
-        guard inner.first == UInt8(ascii: "["), inner.last == UInt8(ascii: "]") else { return [] }
-        inner = inner.dropFirst().dropLast()
+    /// Where the elements of the JSON array `array` lie, each as its own text; none for anything but a non-empty array.
+    static func elements(of array: UnsafeRawBufferPointer) -> [Range<Int>] {
+        func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        var lower = 0
+        var upper = array.count
+        while lower < upper, isWhitespace(array[lower]) { lower += 1 }
+        while upper > lower, isWhitespace(array[upper - 1]) { upper -= 1 }
+        guard upper - lower >= 2, array[lower] == UInt8(ascii: "["), array[upper - 1] == UInt8(ascii: "]") else { return [] }
         // Each element is one value: split at the commas between them, outside strings, objects and arrays.
-        var elements: [ArraySlice<UInt8>] = []
+        var elements: [Range<Int>] = []
         var depth = 0
         var inString = false
         var escaped = false
-        var start = inner.startIndex
-        for index in inner.indices {
-            let byte = inner[index]
+        var start = lower + 1
+        for index in (lower + 1)..<(upper - 1) {
+            let byte = array[index]
             if inString {
                 if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
                 continue
@@ -170,13 +208,12 @@ public struct AnswerAssembler: Sendable {
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
             case UInt8(ascii: ",") where depth == 0:
-                elements.append(inner[start..<index])
-                start = inner.index(after: index)
+                elements.append(start..<index)
+                start = index + 1
             default: break
             }
         }
-        let rest = inner[start...]
-        if rest.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) { elements.append(rest) }
+        if array[start..<(upper - 1)].contains(where: { !isWhitespace($0) }) { elements.append(start..<(upper - 1)) }
         return elements
     }
 }
