@@ -9,7 +9,7 @@ public struct TargetBody: AsyncSequence, Sendable {
     public init<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks) where Chunks.Element == ByteBuffer {
         self.makeIterator = {
             var iterator = chunks.makeAsyncIterator()
-            return AsyncIterator { try await iterator.next() }
+            return AsyncIterator { try await iterator.next(isolation: #isolation) }
         }
     }
 
@@ -21,8 +21,8 @@ public struct TargetBody: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { makeIterator() }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let nextChunk: () async throws -> ByteBuffer?
-        public mutating func next() async throws -> ByteBuffer? { try await nextChunk() }
+        let nextChunk: nonisolated(nonsending) () async throws -> ByteBuffer?
+        public nonisolated(nonsending) mutating func next() async throws -> ByteBuffer? { try await nextChunk() }
     }
 
     /// Collects the whole body, failing past `limit` bytes.

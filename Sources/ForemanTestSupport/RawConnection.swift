@@ -11,9 +11,11 @@ package final class RawConnection {
     fileprivate let descriptor: Int32
 
     /// Connects to `port` on loopback. Reads, and sends into a full socket, wait at most `readLimit` (a bound on a
-    /// hang, not a timing claim).
-    package init(port: Int, readLimit: Int = 10) throws {
+    /// hang, not a timing claim). `receiveBuffer` sets the socket's receive buffer, and so the window the server may
+    /// fill before the caller reads: a small one makes a caller that does not read a slow one.
+    package init(port: Int, readLimit: Int = 10, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var limit = timeval(tv_sec: readLimit, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))

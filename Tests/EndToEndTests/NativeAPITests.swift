@@ -77,6 +77,35 @@ extension ServerTests {
             }
         }
 
+        @Test("a caller that reads only after the box has finished gets the whole stream, in order")
+        func slowReaderGetsWholeStream() async throws {
+            try await Harness.run { harness in
+                // Eight megabytes: more than the kernel's send buffer for the connection can hold (4 MB at most).
+                let words = (0..<10_000).map { "t\($0) " + String(repeating: "x", count: 800) }
+                await harness.fake.setReplyWords(words)
+                await harness.fake.setTokenDelay(.zero)
+                let body = Harness.chatBody(tokens: words.count)
+                // A small window: the answer waits in foreman while the caller does not read.
+                let connection = try RawConnection(port: harness.port, readLimit: 30, receiveBuffer: 4096)
+                connection.send(
+                    "POST /api/chat HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nConnection: close\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                )
+                try await eventually("the box done with the call", timeout: .seconds(60)) {
+                    guard await harness.fake.completedGenerations == 1 else { return false }
+                    return try await harness.health()["running_job"] is NSNull
+                }
+                let answer = try #require(connection.readUntilClosed())
+                let (head, chunks) = try #require(Self.chunkedBody(answer))
+                #expect(head.hasPrefix("HTTP/1.1 200"))
+                let lines = chunks.joined().split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                #expect(lines.count == words.count + 1)
+                let said = lines.compactMap { ($0?["message"] as? [String: Any])?["content"] as? String }.joined()
+                #expect(said == words.joined())
+                #expect(lines.last??["done"] as? Bool == true)
+            }
+        }
+
         /// The head and the data of each chunk of a chunked HTTP/1.1 answer; nil if it is not one.
         static func chunkedBody(_ answer: String) -> (head: String, chunks: [String])? {
             guard let end = answer.range(of: "\r\n\r\n"), answer[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") else { return nil }

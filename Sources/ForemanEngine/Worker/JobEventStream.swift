@@ -53,7 +53,7 @@ public final class JobEventStream: AsyncSequence, Sendable {
 
     /// The next event, or `nil` once the stream has finished and its events are read. A read by a cancelled task is
     /// `nil`, and finishes the stream, dropping what it held.
-    public func next() async -> JobEvent? {
+    public nonisolated(nonsending) func next() async -> JobEvent? {
         if Task.isCancelled {
             state.withLock { state in
                 state.finished = true
@@ -79,6 +79,6 @@ public final class JobEventStream: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: JobEventStream
 
-        public mutating func next() async -> JobEvent? { await stream.next() }
+        public nonisolated(nonsending) mutating func next() async -> JobEvent? { await stream.next() }
     }
 }

@@ -669,7 +669,7 @@ struct JobAttempt: Sendable {
                         firstChunkAt = nil
                     }
                     for line in lines { record.append(line) }
-                    await spoolIfFull(&record)
+                    if record.spool != nil { await spoolIfFull(&record) }
                 }
                 reportFirstToken(firstChunkAt, sentAt: sentAt)
             } catch {

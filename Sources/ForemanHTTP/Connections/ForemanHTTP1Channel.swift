@@ -81,7 +81,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
                 let closes = Self.asksToClose(head)
                 let body = InboundRequestBody.Progress()
                 if let parked = try await answer(Self.request(head, body: parts, progress: body), outbound: outbound, channel: channel) {
-                    try await answer(parked, outbound: outbound)
+                    try await answer(parked, outbound: outbound, channel: channel)
                 }
                 if closes { break }
                 if case .busy = body.takeOver() {
@@ -148,7 +148,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
             return response
         }
         if let parked = parking.take() { return parked }
-        try await write(response, to: outbound)
+        try await write(response, to: outbound, channel: channel)
         return nil
     }
 
@@ -159,7 +159,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     /// line, which does not wait for them (ADR 0026). Those of an answer of known length are told before it is
     /// written, so its caller finds them told once it has the answer.
     @inline(never)
-    private func answer(_ parked: ResponseParking.Parked, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws {
+    private func answer(_ parked: ResponseParking.Parked, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel) async throws {
         guard let finished = await parked.finish() else {
             parked.report(nil)
             throw CancellationError()
@@ -167,15 +167,15 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         let report = ParkedReport(parked, finished)
         defer { report.send() }
         if finished.body.contentLength != nil { report.send() }
-        try await write(finished, to: outbound, afterHead: report.send)
+        try await write(finished, to: outbound, channel: channel, afterHead: report.send)
     }
 
     /// Writes `response` with the server's stamp.
     @inline(never)
     private func write(
-        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, afterHead: (@Sendable () -> Void)? = nil
+        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, afterHead: (@Sendable () -> Void)? = nil
     ) async throws {
-        try await Self.write(stamp(response), to: outbound, afterHead: afterHead)
+        try await Self.write(stamp(response), to: outbound, channel: channel, afterHead: afterHead)
     }
 
     /// The child task's work: `request` routed. Not async, so that the request is held by the child's closure alone,
@@ -189,7 +189,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     /// function, so that the writers' locals take no room in the frame that routes.
     @inline(never)
     private static func write(
-        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, afterHead: (@Sendable () -> Void)?
+        _ response: Response, to outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, afterHead: (@Sendable () -> Void)?
     ) async throws {
         do {
             if response.body.contentLength != nil {
@@ -197,7 +197,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
                 // after its head.
                 try await ResponseWriter(outbound: outbound).write(response: response.head, body: response.body)
             } else {
-                try await response.body.write(HeadDeferringWriter(head: response.head, outbound: outbound, afterHead: afterHead))
+                try await response.body.write(HeadDeferringWriter(head: response.head, outbound: outbound, channel: channel, afterHead: afterHead))
             }
         } catch is HTTPParserError {
             // The request turned out malformed while its answer was being written: a second answer would corrupt it.
