@@ -14,20 +14,31 @@ import Synchronization
 /// ``JobEvent/interrupted(_:)`` in it (`HangUpWatcher`, ADR 0010).
 public final class JobEventStream: AsyncSequence, Sendable {
     public typealias Element = JobEvent
+    /// Takes a read's lines for the reader, where they are yielded: `true` when it took them, `false` when the reader
+    /// must have them as an event.
+    public typealias LineSink = @Sendable ([ByteBuffer]) -> Bool
 
     private struct State {
         /// Made on the first event kept: most reads find their reader already waiting.
         var buffered: CircularBuffer<JobEvent>?
         var waiter: UnsafeContinuation<JobEvent?, Never>?
         var finished = false
+        var sink: LineSink?
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
+    /// Has `sink` take the lines yielded while the reader waits with nothing left to read, in place of the reader
+    /// (ADR 0027); `nil` stops it. Lines it takes come after every event the reader has had, and before any other.
+    public func sinkLines(_ sink: LineSink?) {
+        state.withLock { $0.sink = sink }
+    }
+
     /// Hands `event` to the reader, or keeps it for its next read; nothing happens once the stream has finished.
     public func yield(_ event: JobEvent) {
+        if case .lines(let lines) = event, let sink = idleSink(), sink(lines) { return }
         let waiter = state.withLock { state -> UnsafeContinuation<JobEvent?, Never>? in
             guard !state.finished else { return nil }
             guard let waiter = state.waiter else {
@@ -39,6 +50,15 @@ public final class JobEventStream: AsyncSequence, Sendable {
             return waiter
         }
         waiter?.resume(returning: event)
+    }
+
+    /// The sink, when the reader is waiting with nothing buffered: lines handed to it then come after everything the
+    /// reader has had. Lines have one producer, the run, so no other lines can come between this look and the sink.
+    private func idleSink() -> LineSink? {
+        state.withLock { state in
+            guard let sink = state.sink, !state.finished, state.waiter != nil, state.buffered?.isEmpty ?? true else { return nil }
+            return sink
+        }
     }
 
     /// Ends the stream: the reader gets what is buffered, then `nil`.

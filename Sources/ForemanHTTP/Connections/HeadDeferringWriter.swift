@@ -9,21 +9,18 @@ import NIOHTTPTypes
 /// A generation's first line is ready when its response is made, so the head and that line reach the caller
 /// together: one `writev` and one wake-up of the caller where there were two (ADR 0024).
 ///
-/// The parts after the head go straight into the connection's pipeline while it takes them, from its own loop: a
-/// long stream writes a part for every read from the box, and the async writer's bookkeeping for each (its lock,
-/// its cancellation handler, its hops) cost more than the write (ADR 0027). Whenever the connection will not take
-/// more, the part goes through the async writer, which waits until it will.
+/// The parts after the head go straight into the connection's pipeline while it takes them (``DirectBodyWriter``).
 struct HeadDeferringWriter: ResponseBodyWriter {
     private var head: HTTPResponse?
     private let outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
-    private let channel: any Channel
+    private let direct: DirectBodyWriter
     /// Called once the head is written.
     private let afterHead: (@Sendable () -> Void)?
 
     init(head: HTTPResponse, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel, afterHead: (@Sendable () -> Void)? = nil) {
         self.head = head
         self.outbound = outbound
-        self.channel = channel
+        self.direct = DirectBodyWriter(channel: channel)
         self.afterHead = afterHead
     }
 
@@ -43,13 +40,14 @@ struct HeadDeferringWriter: ResponseBodyWriter {
         if withHead { afterHead?() }
     }
 
-    /// Writes a part of the body after the head. Straight into the pipeline only when nothing can be waiting in the
-    /// async writer: every earlier write through it has returned, so it has handed its parts on, and the order holds.
+    /// The writer of the parts after the head, once the head is out; `nil` before.
+    var afterHeadWriter: DirectBodyWriter? { head == nil ? direct : nil }
+
+    /// Writes a part of the body after the head. Every earlier write through the async writer has returned, so it has
+    /// handed its parts on: a part written straight after them keeps its place.
     private func writeBody(_ buffer: ByteBuffer) async throws {
-        guard channel.eventLoop.inEventLoop, channel.isWritable else { return try await outbound.write(.body(buffer)) }
-        // The caller has gone: the relay stops, as it does when the async writer throws.
-        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
-        channel.pipeline.syncOperations.writeAndFlush(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        if try direct.writeNow(buffer) { return }
+        try await outbound.write(.body(buffer))
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {

@@ -13,6 +13,9 @@ protocol GenerationAnswer: Sendable {
     func streamContentType(_ upstream: String?) -> String
     /// What one line of the box's stream becomes.
     mutating func streamed(_ line: ByteBuffer) -> [ByteBuffer]
+    /// Whether every line of the box's stream is written as it came (``streamed(_:)`` is `[line]`), so a line can be
+    /// written without this answer.
+    var streamsLinesAsTheyCame: Bool { get }
     /// The last piece of a stream the box broke off with `message`.
     func streamError(_ message: String) -> ByteBuffer
     /// A whole successful answer, as the caller's body and content type.
@@ -31,6 +34,8 @@ struct RelayedAnswer: GenerationAnswer {
     }
 
     func streamed(_ line: ByteBuffer) -> [ByteBuffer] { [line] }
+
+    var streamsLinesAsTheyCame: Bool { true }
 
     func streamError(_ message: String) -> ByteBuffer {
         switch surface {
@@ -58,6 +63,8 @@ struct OpenAIAnswerFromNative: GenerationAnswer {
     mutating func streamed(_ line: ByteBuffer) -> [ByteBuffer] {
         converter.events(forLine: Data(line.readableBytesView)).map { ByteBuffer(string: $0) }
     }
+
+    var streamsLinesAsTheyCame: Bool { false }
 
     func streamError(_ message: String) -> ByteBuffer {
         ByteBuffer(string: NativeAnswerAsOpenAI.errorEvent(message))

@@ -196,6 +196,14 @@ struct QueuedGeneration: Sendable {
     ) async throws {
         do {
             try await Self.write(first, answer: &answer, to: &writer)
+            // While the relay waits, the run writes the box's next lines itself, straight to the connection (ADR 0027).
+            if answer.streamsLinesAsTheyCame, let direct = (writer as? HeadDeferringWriter)?.afterHeadWriter {
+                events.sinkLines { lines in
+                    guard let part = Self.joined(lines) else { return true }
+                    return (try? direct.writeNow(part)) ?? false
+                }
+            }
+            defer { events.sinkLines(nil) }
             for await event in events {
                 switch event {
                 case .lines(let lines):
@@ -224,15 +232,19 @@ extension QueuedGeneration {
     /// the box. Nothing is written when they make nothing: an empty chunk would end the chunked body.
     static func write<Answer: GenerationAnswer>(_ lines: [ByteBuffer], answer: inout Answer, to writer: inout any ResponseBodyWriter) async throws {
         var pieces: [ByteBuffer] = []
-        for line in lines { pieces += answer.streamed(line).filter { $0.readableBytes > 0 } }
-        guard pieces.count > 1 else {
-            if let piece = pieces.first { try await writer.write(piece) }
-            return
-        }
+        for line in lines { pieces += answer.streamed(line) }
+        if let part = joined(pieces) { try await writer.write(part) }
+    }
+
+    /// `pieces` as one buffer; `nil` when they hold nothing.
+    static func joined(_ pieces: [ByteBuffer]) -> ByteBuffer? {
+        if pieces.count == 1 { return pieces[0].readableBytes > 0 ? pieces[0] : nil }
+        let size = pieces.reduce(0) { $0 + $1.readableBytes }
+        guard size > 0 else { return nil }
         var joined = ByteBuffer()
-        joined.reserveCapacity(pieces.reduce(0) { $0 + $1.readableBytes })
+        joined.reserveCapacity(size)
         for piece in pieces { joined.writeImmutableBuffer(piece) }
-        try await writer.write(joined)
+        return joined
     }
 }
 

@@ -1,0 +1,22 @@
+import NIOCore
+import NIOHTTPTypes
+
+/// Writes the parts of a response's body after its head straight into its connection's pipeline, from the
+/// connection's own loop, while the connection takes them (ADR 0027).
+///
+/// A long stream writes a part for every read from the box. Through the connection's async writer each part cost
+/// its lock, a cancellation handler and a hop of the writing task for every async call on the way, more than the
+/// write itself. A part it cannot write now goes through the async writer, which waits until the connection takes
+/// more; it is used only when no write through the async writer is under way, so the parts keep their order.
+struct DirectBodyWriter: Sendable {
+    let channel: any Channel
+
+    /// Writes `part` now and says so; `false` when the caller is not on the connection's loop or the connection will
+    /// not take more. Throws when the connection has closed.
+    func writeNow(_ part: ByteBuffer) throws -> Bool {
+        guard channel.eventLoop.inEventLoop, channel.isWritable else { return false }
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        channel.pipeline.syncOperations.writeAndFlush(NIOAny(HTTPResponsePart.body(part)), promise: nil)
+        return true
+    }
+}
