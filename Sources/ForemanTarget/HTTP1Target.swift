@@ -255,7 +255,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
     private enum State {
         case idle
         case waitingForHead(CheckedContinuation<TargetResponse, any Error>, timer: Scheduled<Void>, reused: Bool, inFlight: NIOLoopBoundBox<InFlight>)
-        case streaming(AsyncThrowingStream<ByteBuffer, any Error>.Continuation, keepAlive: Bool)
+        case streaming(BodyChunks.Feed, keepAlive: Bool)
         case closed
     }
 
@@ -317,12 +317,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
         case (.head(let head), .waitingForHead(let answer, let timer, _, let inFlight)):
             timer.cancel()
             inFlight.value = .answered
-            let (body, chunks) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
             let channel = context.channel
-            chunks.onTermination = { termination in
-                // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
-                if case .cancelled = termination { channel.close(promise: nil) }
-            }
+            // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
+            let (body, chunks) = BodyChunks.make { channel.close(promise: nil) }
             state = .streaming(chunks, keepAlive: head.isKeepAlive)
             noteRead(context)
             answer.resume(returning: TargetResponse(
@@ -353,7 +350,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    private func handOnUnread(_ chunks: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) {
+    private func handOnUnread(_ chunks: BodyChunks.Feed) {
         guard unread.readableBytes > 0 else { return }
         chunks.yield(unread)
         unread = ByteBuffer()

@@ -139,6 +139,38 @@ extension ServerTests {
             }
         }
 
+        @Test("a body its reader leaves before the end, dropped unread or its reading task cancelled while it waits, stops the box's generation")
+        func readerLeaves() async throws {
+            // The fake notices a closed connection at its next write.
+            let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .milliseconds(20))
+            try await withFake(fake) { port in
+                try await withTarget(.http1, port) { client in
+                    do {
+                        let response = try await client.send(Self.chat(tokens: 500, stream: true))
+                        var chunks = response.body.makeAsyncIterator()
+                        #expect(try await chunks.next() != nil)
+                    }
+                    try await eventually("the dropped body's generation stopped") { await fake.abortedGenerations == 1 }
+
+                    let response = try await client.send(Self.chat(tokens: 500, stream: true))
+                    let (firstRead, told) = AsyncStream<Void>.makeStream()
+                    let reading = Task {
+                        var chunks = 0
+                        for try await _ in response.body {
+                            chunks += 1
+                            told.yield()
+                        }
+                        return chunks
+                    }
+                    for await _ in firstRead { break }
+                    reading.cancel()
+                    // The cancelled reader reads the end, as it would from an `AsyncThrowingStream`.
+                    #expect(try await reading.value < 500)
+                    try await eventually("the cancelled reader's generation stopped") { await fake.abortedGenerations == 2 }
+                }
+            }
+        }
+
         @Test("a stream longer than the read timeout, whose pauses are all shorter, is relayed whole", arguments: Client.allCases)
         func slowStreamWithinReadTimeout(_ kind: Client) async throws {
             let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .milliseconds(60))
