@@ -56,44 +56,35 @@ public struct AnswerAssembler: Sendable {
                     if RawJSONFields.isKey(Self.messageKey, at: key, in: bytes) { message = value }
                 }
                 guard let message else { return }
-                readMessage(UnsafeRawBufferPointer(rebasing: bytes[message]))
+                readFields(of: UnsafeRawBufferPointer(rebasing: bytes[message]), text: Self.contentKey, readsToolCalls: true)
             case .generate:
-                var response: Range<Int>?
-                var thinking: Range<Int>?
-                RawJSONFields.forEachMember(of: bytes) { key, value in
-                    if RawJSONFields.isKey(Self.responseKey, at: key, in: bytes) {
-                        response = value
-                    } else if RawJSONFields.isKey(Self.thinkingKey, at: key, in: bytes) {
-                        thinking = value
-                    }
-                }
-                Self.appendContents(of: response, in: bytes, to: &text)
-                Self.appendContents(of: thinking, in: bytes, to: &self.thinking)
+                readFields(of: bytes, text: Self.responseKey, readsToolCalls: false)
             case .embed, .messages, .responses:
                 break
             }
         }
     }
 
-    /// Reads a chat line's message: its text, its thinking and its tool calls, in one pass. A field given twice counts
-    /// once, as the last of them, as a JSON decoder reads it.
-    private mutating func readMessage(_ message: UnsafeRawBufferPointer) {
+    /// Reads the text fields of `object` (a chat line's message, or a generate line): its text, its thinking and, for
+    /// chat, its tool calls, in one pass. A field given twice counts once, as the last of them, as a JSON decoder
+    /// reads it.
+    private mutating func readFields(of object: UnsafeRawBufferPointer, text textKey: RawJSONFields.QuotedKey, readsToolCalls: Bool) {
         var content: Range<Int>?
         var thinking: Range<Int>?
         var calls: Range<Int>?
-        RawJSONFields.forEachMember(of: message) { key, value in
-            if RawJSONFields.isKey(Self.contentKey, at: key, in: message) {
+        RawJSONFields.forEachMember(of: object) { key, value in
+            if RawJSONFields.isKey(textKey, at: key, in: object) {
                 content = value
-            } else if RawJSONFields.isKey(Self.thinkingKey, at: key, in: message) {
+            } else if RawJSONFields.isKey(Self.thinkingKey, at: key, in: object) {
                 thinking = value
-            } else if RawJSONFields.isKey(Self.toolCallsKey, at: key, in: message) {
+            } else if readsToolCalls, RawJSONFields.isKey(Self.toolCallsKey, at: key, in: object) {
                 calls = value
             }
         }
-        Self.appendContents(of: content, in: message, to: &text)
-        Self.appendContents(of: thinking, in: message, to: &self.thinking)
+        Self.appendContents(of: content, in: object, to: &text)
+        Self.appendContents(of: thinking, in: object, to: &self.thinking)
         if let calls {
-            let array = UnsafeRawBufferPointer(rebasing: message[calls])
+            let array = UnsafeRawBufferPointer(rebasing: object[calls])
             for element in Self.elements(of: array) {
                 if !toolCalls.isEmpty { toolCalls.append(UInt8(ascii: ",")) }
                 toolCalls += array[element]
