@@ -11,14 +11,20 @@ import Synchronization
 ///
 /// As with that stream, a reader cancelled while it waits reads the end, and a reader that goes away before the end
 /// (cancelled, or the body dropped unread) is reported through `readerGone`, which closes the exchange.
+///
+/// A reader on the feeding loop may instead have the chunks handed to a sink as they come (``drain(into:)``): no task
+/// then runs between the box's socket and whatever the sink does with them.
 final class BodyChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
+    /// Takes a chunk, on the feeding loop.
+    typealias Sink = @Sendable (ByteBuffer) -> Void
 
     let feed: Feed
 
-    /// A body fed through the returned ``Feed``; `readerGone` is called once if its reader goes before the end.
-    static func make(readerGone: @escaping @Sendable () -> Void) -> (body: BodyChunks, feed: Feed) {
-        let feed = Feed(readerGone: readerGone)
+    /// A body fed through the returned ``Feed`` on `loop`; `readerGone` is called once if its reader goes before the
+    /// end.
+    static func make(on loop: any EventLoop, readerGone: @escaping @Sendable () -> Void) -> (body: BodyChunks, feed: Feed) {
+        let feed = Feed(loop: loop, readerGone: readerGone)
         return (BodyChunks(feed), feed)
     }
 
@@ -47,6 +53,23 @@ final class BodyChunks: AsyncSequence, Sendable {
         }
     }
 
+    /// Hands the chunks kept and every chunk to come to `sink`, in order, until the body ends; then returns, or
+    /// throws the error the body ended with. `false`, at once, when the caller is not on the feeding loop: the sink
+    /// runs inside the feed, and only there is nothing else running at the same time. Cancelled, it returns as a read
+    /// does, at the end, and closes the exchange.
+    nonisolated(nonsending) func drain(into sink: @escaping Sink) async throws -> Bool {
+        guard feed.loop.inEventLoop else { return false }
+        while case .chunk(let chunk) = try feed.take() { sink(chunk) }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (end: UnsafeContinuation<Void, any Error>) in
+                feed.drain(into: sink, until: end)
+            }
+        } onCancel: { [feed] in
+            feed.abandon()
+        }
+        return true
+    }
+
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
     /// Reads the body's chunks in order.
@@ -65,40 +88,73 @@ final class BodyChunks: AsyncSequence, Sendable {
             /// How the body ended, once it has; the reader still gets what is buffered first.
             var ended: Result<Void, any Error>?
             var readerGone = false
+            /// A draining reader's sink, and the wait for the end.
+            var sink: Sink?
+            var drained: UnsafeContinuation<Void, any Error>?
         }
 
         private let state = Mutex(State())
+        fileprivate let loop: any EventLoop
         private let readerGone: @Sendable () -> Void
 
-        fileprivate init(readerGone: @escaping @Sendable () -> Void) {
+        fileprivate init(loop: any EventLoop, readerGone: @escaping @Sendable () -> Void) {
+            self.loop = loop
             self.readerGone = readerGone
         }
 
-        /// Hands `chunk` to the reader, or keeps it for the reader's next read; nothing once the body has ended.
+        /// Hands `chunk` to the reader (or its sink), or keeps it for the reader's next read; nothing once the body has
+        /// ended.
         func yield(_ chunk: ByteBuffer) {
-            let waiter = state.withLock { state -> UnsafeContinuation<ByteBuffer?, any Error>? in
+            let taker = state.withLock { state -> Taker? in
                 guard state.ended == nil else { return nil }
-                guard let waiter = state.waiter else {
-                    if state.buffered == nil { state.buffered = CircularBuffer(initialCapacity: 4) }
-                    state.buffered?.append(chunk)
-                    return nil
+                if let sink = state.sink { return .sink(sink) }
+                if let waiter = state.waiter {
+                    state.waiter = nil
+                    return .reader(waiter)
                 }
-                state.waiter = nil
-                return waiter
+                if state.buffered == nil { state.buffered = CircularBuffer(initialCapacity: 4) }
+                state.buffered?.append(chunk)
+                return nil
             }
-            waiter?.resume(returning: chunk)
+            switch taker {
+            case .sink(let sink): sink(chunk)
+            case .reader(let waiter): waiter.resume(returning: chunk)
+            case nil: break
+            }
+        }
+
+        /// Who takes a chunk that is not kept.
+        private enum Taker {
+            case sink(Sink)
+            case reader(UnsafeContinuation<ByteBuffer?, any Error>)
         }
 
         /// Ends the body, with `error` if it broke off; nothing once it has ended.
         func finish(throwing error: (any Error)? = nil) {
-            let waiter = state.withLock { state -> UnsafeContinuation<ByteBuffer?, any Error>? in
-                guard state.ended == nil else { return nil }
+            let (waiter, drained) = state.withLock { state -> (UnsafeContinuation<ByteBuffer?, any Error>?, UnsafeContinuation<Void, any Error>?) in
+                guard state.ended == nil else { return (nil, nil) }
                 state.ended = error.map { .failure($0) } ?? .success(())
-                defer { state.waiter = nil }
-                return state.waiter
+                defer { (state.waiter, state.drained, state.sink) = (nil, nil, nil) }
+                return (state.waiter, state.drained)
             }
-            guard let waiter else { return }
-            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+            if let error {
+                waiter?.resume(throwing: error)
+                drained?.resume(throwing: error)
+            } else {
+                waiter?.resume(returning: nil)
+                drained?.resume()
+            }
+        }
+
+        /// Has `sink` take every chunk from now on, and resumes `end` when the body ends (at once if it has).
+        fileprivate func drain(into sink: @escaping Sink, until end: UnsafeContinuation<Void, any Error>) {
+            let ended = state.withLock { state -> Result<Void, any Error>? in
+                if let ended = state.ended { return ended }
+                precondition(state.waiter == nil && state.drained == nil, "a body is read by one task at a time")
+                (state.sink, state.drained) = (sink, end)
+                return nil
+            }
+            if let ended { end.resume(with: ended) }
         }
 
         /// What a read finds without waiting.
@@ -133,15 +189,16 @@ final class BodyChunks: AsyncSequence, Sendable {
         /// The reader went before the end: the body ends, the reader (if it waits) reads the end, and the exchange
         /// is told once.
         fileprivate func abandon() {
-            let (waiter, tell) = state.withLock { state -> (UnsafeContinuation<ByteBuffer?, any Error>?, Bool) in
+            let (waiter, drained, tell) = state.withLock { state -> (UnsafeContinuation<ByteBuffer?, any Error>?, UnsafeContinuation<Void, any Error>?, Bool) in
                 let tell = state.ended == nil && !state.readerGone
                 state.readerGone = true
                 if state.ended == nil { state.ended = .success(()) }
                 state.buffered = nil
-                defer { state.waiter = nil }
-                return (state.waiter, tell)
+                defer { (state.waiter, state.drained, state.sink) = (nil, nil, nil) }
+                return (state.waiter, state.drained, tell)
             }
             waiter?.resume(returning: nil)
+            drained?.resume()
             if tell { readerGone() }
         }
     }

@@ -319,7 +319,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
             inFlight.value = .answered
             let channel = context.channel
             // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
-            let (body, chunks) = BodyChunks.make { channel.close(promise: nil) }
+            let (body, chunks) = BodyChunks.make(on: context.eventLoop) { channel.close(promise: nil) }
             state = .streaming(chunks, keepAlive: head.isKeepAlive)
             noteRead(context)
             answer.resume(returning: TargetResponse(

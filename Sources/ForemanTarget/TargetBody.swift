@@ -5,12 +5,32 @@ public struct TargetBody: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
     private let makeIterator: @Sendable () -> AsyncIterator
+    private let drainer: (@Sendable (_ sink: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Bool)?
 
     public init<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks) where Chunks.Element == ByteBuffer {
         self.makeIterator = {
             var iterator = chunks.makeAsyncIterator()
             return AsyncIterator { try await iterator.next(isolation: #isolation) }
         }
+        drainer = nil
+    }
+
+    /// A body of `HTTP1Target`'s, which can hand its chunks to a sink on its connection's loop.
+    init(_ chunks: BodyChunks) {
+        self.makeIterator = {
+            var iterator = chunks.makeAsyncIterator()
+            return AsyncIterator { try await iterator.next() }
+        }
+        drainer = { sink in try await chunks.drain(into: sink) }
+    }
+
+    /// Hands the rest of the body to `sink`, chunk by chunk as it arrives, without a task between the box's socket
+    /// and the sink, until the body ends; then returns `true`, or throws the error it ended with. `false`, at once,
+    /// when this body cannot (it is not read from a connection of the caller's own loop): the caller reads it as a
+    /// sequence. Cancelled, it returns at the end, as a read does.
+    public func drain(into sink: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Bool {
+        guard let drainer else { return false }
+        return try await drainer(sink)
     }
 
     /// A body that is already in memory.

@@ -655,6 +655,7 @@ struct JobAttempt: Sendable {
                 // When the first bytes came; `nil` once the time to them is reported.
                 var firstChunkAt: ContinuousClock.Instant?
                 var firstLinesHandedOn = false
+                var mayRelayRest = events != nil
                 for try await chunk in response.body {
                     if !firstLinesHandedOn, firstChunkAt == nil { firstChunkAt = .now }
                     let lines = splitter.append(chunk)
@@ -670,6 +671,10 @@ struct JobAttempt: Sendable {
                     }
                     for line in lines { record.append(line) }
                     if record.spool != nil { await spoolIfFull(&record) }
+                    if mayRelayRest, let events {
+                        if try await relayRest(of: response.body, to: events, splitter: &splitter, record: &record) { break }
+                        mayRelayRest = false
+                    }
                 }
                 reportFirstToken(firstChunkAt, sentAt: sentAt)
             } catch {
@@ -698,6 +703,24 @@ struct JobAttempt: Sendable {
             // Only cancellation escapes the retry loop; anything else is a bug in the body reader.
             if Task.isCancelled || error is CancellationError { return JobResult(.cancelled, record: record) }
             return JobResult(.interrupted(String(describing: error)), record: record)
+        }
+    }
+
+    /// Relays the rest of a native call's answer from the box's connection's loop: each read's lines handed to the
+    /// caller, then recorded, with no task between the box's socket and the caller's (ADR 0027). `false` when the body
+    /// cannot be read so (it is not read on this loop); it is then read as a sequence. A `/jobs` job's run, which
+    /// spools its transcript between reads, never gets here.
+    private func relayRest(
+        of body: TargetBody, to events: JobEventStream, splitter: inout NDJSONLineSplitter, record: inout AnswerRecord
+    ) async throws -> Bool {
+        guard record.spool == nil, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return false }
+        let state = NIOLoopBoundBox((splitter: splitter, record: record), eventLoop: loop)
+        defer { (splitter, record) = state.value }
+        return try await body.drain { chunk in
+            let lines = state.value.splitter.append(chunk)
+            guard !lines.isEmpty else { return }
+            events.yield(.lines(lines))
+            for line in lines { state.value.record.append(line) }
         }
     }
 
