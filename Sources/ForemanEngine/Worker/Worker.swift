@@ -655,7 +655,8 @@ struct JobAttempt: Sendable {
                 // When the first bytes came; `nil` once the time to them is reported.
                 var firstChunkAt: ContinuousClock.Instant?
                 var firstLinesHandedOn = false
-                var mayRelayRest = events != nil
+                // A `/jobs` run writes its transcript to the store between reads, so it reads the body as a sequence.
+                var mayRelayRest = events != nil && spool == nil
                 for try await chunk in response.body {
                     if !firstLinesHandedOn, firstChunkAt == nil { firstChunkAt = .now }
                     let lines = splitter.append(chunk)
@@ -708,12 +709,11 @@ struct JobAttempt: Sendable {
 
     /// Relays the rest of a native call's answer from the box's connection's loop: each read's lines handed to the
     /// caller, then recorded, with no task between the box's socket and the caller's (ADR 0027). `false` when the body
-    /// cannot be read so (it is not read on this loop); it is then read as a sequence. A `/jobs` job's run, which
-    /// spools its transcript between reads, never gets here.
+    /// cannot be read so (it is not read on this loop); it is then read as a sequence.
     private func relayRest(
         of body: TargetBody, to events: JobEventStream, splitter: inout NDJSONLineSplitter, record: inout AnswerRecord
     ) async throws -> Bool {
-        guard record.spool == nil, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return false }
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return false }
         let state = NIOLoopBoundBox((splitter: splitter, record: record), eventLoop: loop)
         defer { (splitter, record) = state.value }
         return try await body.drain { chunk in

@@ -7,7 +7,7 @@ import NIOHTTPTypes
 /// A long stream writes a part for every read from the box. Through the connection's async writer each part cost
 /// its lock, a cancellation handler and a hop of the writing task for every async call on the way, more than the
 /// write itself. A part it cannot write now goes through the async writer, which waits until the connection takes
-/// more; it is used only when no write through the async writer is under way, so the parts keep their order.
+/// more. This writer is used only when no write through the async writer is under way, so the parts keep their order.
 struct DirectBodyWriter: Sendable {
     let channel: any Channel
 
