@@ -151,6 +151,8 @@ let package = Package(
             dependencies: [
                 "ForemanDomain", "ForemanTarget", "ForemanStore", "ForemanEngine", "ForemanHTTP", "ForemanApp", "ForemanTestSupport",
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -106,6 +106,40 @@ extension ServerTests {
             }
         }
 
+        @Test("a stream to an HTTP/1.0 caller is its lines as they are, up to the close; to HTTP/1.1, in chunks")
+        func streamToEachVersion() async throws {
+            try await Harness.run { harness in
+                let words = (0..<200).map { "w\($0) " }
+                await harness.fake.setReplyWords(words)
+                await harness.fake.setTokenDelay(.zero)
+                let body = Harness.chatBody(tokens: words.count)
+                for version in ["1.0", "1.1"] {
+                    let connection = try RawConnection(port: harness.port)
+                    connection.send(
+                        "POST /api/chat HTTP/\(version)\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nConnection: close\r\n"
+                            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                    )
+                    let answer = try #require(connection.readUntilClosed())
+                    let text: String
+                    if version == "1.0" {
+                        let end = try #require(answer.range(of: "\r\n\r\n"))
+                        #expect(answer.hasPrefix("HTTP/1.0 200"), "\(answer.prefix(200))")
+                        #expect(!answer[..<end.lowerBound].lowercased().contains("transfer-encoding"))
+                        text = String(answer[end.upperBound...])
+                    } else {
+                        let (head, chunks) = try #require(Self.chunkedBody(answer), "\(answer.prefix(200))")
+                        #expect(head.hasPrefix("HTTP/1.1 200"))
+                        text = chunks.joined()
+                    }
+                    let lines = text.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    #expect(lines.count == words.count + 1, "HTTP/\(version)")
+                    let said = lines.compactMap { ($0?["message"] as? [String: Any])?["content"] as? String }.joined()
+                    #expect(said == words.joined(), "HTTP/\(version)")
+                    #expect(lines.last??["done"] as? Bool == true, "HTTP/\(version)")
+                }
+            }
+        }
+
         /// The head and the data of each chunk of a chunked HTTP/1.1 answer; nil if it is not one.
         static func chunkedBody(_ answer: String) -> (head: String, chunks: [String])? {
             guard let end = answer.range(of: "\r\n\r\n"), answer[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") else { return nil }

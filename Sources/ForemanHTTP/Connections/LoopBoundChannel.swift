@@ -16,7 +16,7 @@ import NIOHTTP1
 /// writer queue, and only a native job's deferred commit runs on the loop, where it can wait behind one full
 /// commit, as it did on the pool before.
 ///
-/// It also installs the connection's ``ConnectionDeadlines``.
+/// It also installs the connection's ``ConnectionDeadlines`` and its ``ChunkedBodyFramer``.
 public struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
     public typealias Value = Inner.Value
     let inner: Inner
@@ -30,6 +30,9 @@ public struct LoopBoundChannel<Inner: ServerChildChannel>: ServerChildChannel {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             try pipeline.addHandler(raw, position: .first)
             try pipeline.addHandler(messages, position: .after(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+            // Below `messages`, next to the encoder: it must see each head as the encoder does, after `messages` has
+            // made an HTTP/1.0 answer one that closes the connection.
+            try pipeline.addHandler(ChunkedBodyFramer(), position: .before(messages))
             return value
         }
     }
