@@ -202,7 +202,8 @@ public final class HTTP1Target: OllamaTarget {
                 channel.eventLoop.makeCompletedFuture {
                     // No per-request header check: the headers are the constants above, the token checked in `init`,
                     // and the body's length (ADR 0012; NIO's check was 1.5% of a native call's CPU).
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    // The requests through NIO's encoder; the responses read by the exchange's own parser (ADR 0029).
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(
                         ExchangeHandler(readTimeout: readTimeout) { channel, reusable in
                             // On the loop: a finished exchange hands its connection back, or it is closed.
@@ -249,7 +250,7 @@ private enum ExchangeError: Error {
 
 /// One connection's side of the exchanges: writes a request, answers with the head, streams the body.
 private final class ExchangeHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = HTTPClientRequestPart
 
     private enum State {
@@ -260,6 +261,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private var state = State.idle
+    private var parser = BoxResponseParser()
     private var context: ChannelHandlerContext?
     /// Armed once per exchange, not once per read: when it fires it looks at `lastRead`, and waits on if bytes came
     /// since. Scheduling a timer for every read of a long stream cost about 3% of foreman's CPU while relaying it.
@@ -307,39 +309,84 @@ private final class ExchangeHandler: ChannelInboundHandler {
             channel.close(promise: nil)
         }
         state = .waitingForHead(answer, timer: timer, reused: reused, inFlight: inFlight)
+        parser.expectResponse(toHEAD: head.method == .HEAD)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
+        // The bytes of an exchange that was given up (timed out or cancelled): the connection is closing.
+        if case .closed = state { return }
+        // The parser is taken out while it reads: what its events set off can come back into this handler (a reader
+        // that leaves closes the connection, and `channelInactive` runs within that close).
+        var parser = self.parser
+        self.parser = BoxResponseParser()
+        defer { self.parser = parser }
+        do {
+            try parser.read(unwrapInboundIn(data)) { event in handle(event, context: context) }
+        } catch {
+            fail(TargetError.dropped("the response is malformed: \(error)"), context: context)
+        }
+    }
+
+    private func handle(_ event: BoxResponseParser.Event, context: ChannelHandlerContext) {
+        switch (event, state) {
         case (.head(let head), .waitingForHead(let answer, let timer, _, let inFlight)):
             timer.cancel()
             inFlight.value = .answered
             let channel = context.channel
             // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
             let (body, chunks) = BodyChunks.make(on: context.eventLoop) { channel.close(promise: nil) }
-            state = .streaming(chunks, keepAlive: head.isKeepAlive)
+            state = .streaming(chunks, keepAlive: head.keepAlive)
             noteRead(context)
             answer.resume(returning: TargetResponse(
-                status: Int(head.status.code),
-                contentType: head.headers.first(name: "Content-Type"),
-                retryAfter: TargetResponse.retryAfter(head.headers.first(name: "Retry-After")),
+                status: head.status,
+                contentType: head.contentType,
+                retryAfter: TargetResponse.retryAfter(head.retryAfter),
                 body: TargetBody(body)
             ))
-        case (.body(var chunk), .streaming):
-            if unread.readableBytes == 0 { unread = chunk } else { unread.writeBuffer(&chunk) }
+        case (.body(let chunk), .streaming):
+            if unread.readableBytes == 0 {
+                unread = chunk
+            } else {
+                var chunk = chunk
+                unread.writeBuffer(&chunk)
+            }
         case (.end, .streaming(let chunks, let keepAlive)):
-            readTimer?.cancel()
-            readTimer = nil
-            state = keepAlive ? .idle : .closed
-            handOnUnread(chunks)
-            chunks.finish()
-            ended(context.channel, keepAlive)
+            end(chunks, keepAlive: keepAlive, context: context)
         default:
-            break  // parts of an exchange that was given up (timed out or cancelled): the connection is closing
+            break  // parts of an exchange that was given up: the connection is closing
         }
+    }
+
+    private func end(_ chunks: BodyChunks.Feed, keepAlive: Bool, context: ChannelHandlerContext) {
+        readTimer?.cancel()
+        readTimer = nil
+        state = keepAlive ? .idle : .closed
+        handOnUnread(chunks)
+        chunks.finish()
+        ended(context.channel, keepAlive)
+    }
+
+    /// Ends the exchange under way with `error` and closes the connection: after bytes that are not a response
+    /// foreman reads, nothing more on it can be trusted.
+    private func fail(_ error: TargetError, context: ChannelHandlerContext) {
+        readTimer?.cancel()
+        readTimer = nil
+        let previous = state
+        state = .closed
+        switch previous {
+        case .waitingForHead(let answer, let timer, _, _):
+            timer.cancel()
+            answer.resume(throwing: error)
+        case .streaming(let chunks, _):
+            handOnUnread(chunks)
+            chunks.finish(throwing: TargetError.interrupted(error.description))
+        case .idle, .closed:
+            break
+        }
+        context.close(promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -366,6 +413,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
             timer.cancel()
             // On a fresh connection the request was written whole: the target took it and went away.
             answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.dropped("connection closed after the request was sent"))
+        case .streaming(let chunks, _) where parser.endsAtClose:
+            handOnUnread(chunks)
+            chunks.finish()  // a body read to the close is whole
         case .streaming(let chunks, _):
             handOnUnread(chunks)
             chunks.finish(throwing: TargetError.interrupted("connection closed"))

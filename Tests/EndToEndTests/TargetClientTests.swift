@@ -5,6 +5,7 @@ import ForemanTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 extension ServerTests {
@@ -118,6 +119,34 @@ extension ServerTests {
             try await group.shutdownGracefully()
         }
 
+        @Test("HTTP1Target reads a response as the box framed it; a response it does not read fails its call and ends its connection")
+        func responsesAsFramed() async throws {
+            let box = try await ScriptedBox.start(responses: [
+                // Two framings at once: refused, and the connection closed.
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                // Bytes after the response: the call has its answer, and the connection is not used again.
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nyes\r\n0\r\nTrailer: t\r\n\r\n",
+                // No length and no chunks: the body is what comes before the box closes the connection.
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nup to the close",
+            ])
+            defer { try? box.channel.close().wait() }
+            try await withTarget(.http1, box.port) { client in
+                await #expect(throws: TargetError.self) {
+                    _ = try await client.send(Self.version)
+                }
+                var bodies: [String] = []
+                for _ in 0..<3 {
+                    let response = try await client.send(Self.version)
+                    bodies.append(String(buffer: try await response.body.collect(upTo: 1 << 16)))
+                }
+                #expect(bodies == ["ok", "yes", "up to the close"])
+            }
+            // The first connection closed on the refused response, the second on the bytes after its response; the
+            // chunked one kept its connection for the last.
+            #expect(box.accepted == 3)
+        }
+
         @Test("no response head within the head timeout is an unreachable target", arguments: Client.allCases)
         func headTimeout(_ kind: Client) async throws {
             let fake = FakeOllamaState(tokenDelay: .zero)
@@ -209,6 +238,60 @@ extension ServerTests {
                     #expect(lines == 1)
                 }
                 await fake.resume()
+            }
+        }
+    }
+}
+
+/// A box that answers each request it reads, on whatever connection, with the next of its scripted responses, as
+/// bytes; it closes a connection after a response with no length and no chunks.
+final class ScriptedBox: Sendable {
+    var channel: any Channel { started.withLock { $0! } }
+    private let started = Mutex<(any Channel)?>(nil)
+    private let script: Mutex<ArraySlice<String>>
+    private let connections = Mutex(0)
+
+    var port: Int { channel.localAddress!.port! }
+    /// How many connections it accepted.
+    var accepted: Int { connections.withLock { $0 } }
+
+    private init(responses: [String]) {
+        script = Mutex(responses[...])
+    }
+
+    static func start(responses: [String]) async throws -> ScriptedBox {
+        let box = ScriptedBox(responses: responses)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                box.connections.withLock { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Connection(box: box)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        box.started.withLock { $0 = channel }
+        return box
+    }
+
+    fileprivate func next() -> String? {
+        script.withLock { $0.popFirst() }
+    }
+
+    /// One connection: a request is a head (the client's requests here have no body).
+    private final class Connection: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let box: ScriptedBox
+        var received = ""
+
+        init(box: ScriptedBox) { self.box = box }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received += String(buffer: unwrapInboundIn(data))
+            while let end = received.range(of: "\r\n\r\n") {
+                received.removeSubrange(..<end.upperBound)
+                guard let response = box.next() else { return context.close(promise: nil) }
+                let closes = !response.contains("Content-Length") && !response.contains("chunked")
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+                if closes { context.close(promise: nil) }
             }
         }
     }

@@ -1,0 +1,372 @@
+import NIOCore
+
+/// Reads the responses of a box's connection as their bytes come: each one's head, then its body's bytes where they
+/// lie in the reads, without the body's framing (ADR 0029).
+///
+/// A long stream is a chunk of the box's chunked encoding per line. NIO's general HTTP/1 decoder keeps a buffer of
+/// its own, calls back into Swift for every piece of a chunk and makes a message part of each; this reads a chunk's
+/// size line and hands on a slice of the read. It reads only what a box sends foreman: HTTP/1.0 and 1.1 responses
+/// framed by `Content-Length`, by chunks or by the connection's close. Anything else is malformed, and the
+/// connection is closed: a response read differently from how the box framed it would leave the next exchange on
+/// that connection reading the rest of this one.
+struct BoxResponseParser {
+    /// What a response's head says that foreman needs.
+    struct Head: Equatable {
+        var status: Int
+        var contentType: String?
+        var retryAfter: String?
+        /// Whether the connection may carry another exchange after this response.
+        var keepAlive: Bool
+    }
+
+    enum Event {
+        case head(Head)
+        /// Body bytes: a slice of the read that brought them.
+        case body(ByteBuffer)
+        case end
+    }
+
+    struct Malformed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The longest head, and the longest set of trailers, read.
+    static let headLimit = 65_536
+    /// The longest chunk size line read, extensions included.
+    static let chunkSizeLineLimit = 4_096
+
+    private enum Phase {
+        /// No response expected: bytes now are malformed.
+        case idle
+        /// How many bytes of the blank line that ends a head the last bytes read were.
+        case head(matched: Int)
+        case fixed(remaining: Int)
+        case chunkSize(ChunkSizeLine)
+        case chunkData(remaining: Int)
+        /// The `CRLF` after a chunk's data; whether its `CR` was read.
+        case chunkEnd(sawCR: Bool)
+        case trailers(TrailerLines)
+        case untilClose
+    }
+
+    private var phase = Phase.idle
+    /// The head read so far.
+    private var head: [UInt8] = []
+    private var answersHEAD = false
+
+    /// Expects the response to a request just sent; `head` when that request was a `HEAD` (its response has no body).
+    mutating func expectResponse(toHEAD head: Bool) {
+        phase = .head(matched: 0)
+        self.head.removeAll(keepingCapacity: true)
+        answersHEAD = head
+    }
+
+    /// Whether the response being read ends when the connection closes, its body read to the close.
+    var endsAtClose: Bool {
+        if case .untilClose = phase { return true }
+        return false
+    }
+
+    /// Reads `buffer`, emitting what it completes, in order. Throws ``Malformed`` when the bytes are not a response
+    /// this reads, or come when none is expected.
+    mutating func read(_ buffer: ByteBuffer, emit: (Event) -> Void) throws {
+        var buffer = buffer
+        while buffer.readableBytes > 0 {
+            switch phase {
+            case .idle:
+                throw Malformed(description: "\(buffer.readableBytes) bytes from the box with no request sent")
+            case .head(let matched):
+                var matched = matched
+                let used = buffer.withUnsafeReadableBytes { Self.scanForBlankLine($0, matched: &matched) }
+                guard head.count + used <= Self.headLimit else { throw Malformed(description: "a response head over \(Self.headLimit) bytes") }
+                head.append(contentsOf: buffer.readableBytesView.prefix(used))
+                buffer.moveReaderIndex(forwardBy: used)
+                guard matched == 4 else {
+                    phase = .head(matched: matched)
+                    return
+                }
+                head.removeLast(4)
+                let bytes = head
+                head.removeAll(keepingCapacity: true)
+                try start(bytes, emit: emit)
+            case .fixed(let remaining):
+                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                emit(.body(slice))
+                if remaining == slice.readableBytes {
+                    finish(emit)
+                } else {
+                    phase = .fixed(remaining: remaining - slice.readableBytes)
+                }
+            case .chunkSize(var line):
+                let used = try buffer.withUnsafeReadableBytes { try line.scan($0) }
+                buffer.moveReaderIndex(forwardBy: used)
+                if !line.isComplete {
+                    phase = .chunkSize(line)
+                } else if line.size == 0 {
+                    phase = .trailers(TrailerLines())
+                } else {
+                    phase = .chunkData(remaining: line.size)
+                }
+            case .chunkData(let remaining):
+                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                emit(.body(slice))
+                phase = remaining == slice.readableBytes ? .chunkEnd(sawCR: false) : .chunkData(remaining: remaining - slice.readableBytes)
+            case .chunkEnd(let sawCR):
+                let byte = buffer.readInteger(as: UInt8.self)!
+                switch (sawCR, byte) {
+                case (false, 0x0D): phase = .chunkEnd(sawCR: true)
+                case (true, 0x0A): phase = .chunkSize(ChunkSizeLine())
+                default: throw Malformed(description: "a chunk longer than its size")
+                }
+            case .trailers(var lines):
+                let used = try buffer.withUnsafeReadableBytes { try lines.scan($0) }
+                buffer.moveReaderIndex(forwardBy: used)
+                if lines.isComplete {
+                    finish(emit)  // trailers are read and dropped: foreman uses none
+                } else {
+                    phase = .trailers(lines)
+                }
+            case .untilClose:
+                emit(.body(buffer))
+                return
+            }
+        }
+    }
+
+    private mutating func finish(_ emit: (Event) -> Void) {
+        phase = .idle
+        emit(.end)
+    }
+
+    /// How many of `bytes` to take for the head: up to the end of its blank line, or all. `matched` is how many bytes
+    /// of `CRLF CRLF` the bytes before ended with, and then how many these end with (4: the head is complete).
+    private static func scanForBlankLine(_ bytes: UnsafeRawBufferPointer, matched: inout Int) -> Int {
+        for (index, byte) in bytes.enumerated() {
+            switch (matched, byte) {
+            case (0, 0x0D), (2, 0x0D): matched += 1
+            case (1, 0x0A): matched = 2
+            case (3, 0x0A): matched = 4; return index + 1
+            case (_, 0x0D): matched = 1
+            default: matched = 0
+            }
+        }
+        return bytes.count
+    }
+
+    /// A chunk size line read so far: hexadecimal digits, then nothing or extensions (read and dropped), then `CRLF`.
+    struct ChunkSizeLine {
+        private(set) var size = 0
+        private var digits = 0
+        private var length = 0
+        private var inExtension = false
+        private var sawCR = false
+        private(set) var isComplete = false
+
+        /// Reads `bytes` up to the line's end; how many it used.
+        mutating func scan(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+            for (index, byte) in bytes.enumerated() {
+                length += 1
+                guard length <= BoxResponseParser.chunkSizeLineLimit else { throw Malformed(description: "a chunk size line over \(BoxResponseParser.chunkSizeLineLimit) bytes") }
+                if sawCR {
+                    guard byte == 0x0A, digits > 0 else { throw Malformed(description: "a malformed chunk size line") }
+                    isComplete = true
+                    return index + 1
+                }
+                if byte == 0x0D {
+                    sawCR = true
+                } else if inExtension {
+                    guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { throw Malformed(description: "a control character in a chunk extension") }
+                } else if let value = Self.hexValue(byte) {
+                    digits += 1
+                    guard digits <= 15 else { throw Malformed(description: "a chunk size too large") }
+                    size = size << 4 | value
+                } else if digits > 0, byte == UInt8(ascii: ";") {
+                    inExtension = true
+                } else {
+                    throw Malformed(description: "a malformed chunk size")
+                }
+            }
+            return bytes.count
+        }
+
+        private static func hexValue(_ byte: UInt8) -> Int? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+            default: nil
+            }
+        }
+    }
+
+    /// The trailer lines after a chunked body's last chunk, read so far: lines up to an empty one.
+    struct TrailerLines {
+        private var lineLength = 0
+        private var total = 0
+        private var sawCR = false
+        private(set) var isComplete = false
+
+        /// Reads `bytes` up to the empty line; how many it used.
+        mutating func scan(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+            for (index, byte) in bytes.enumerated() {
+                total += 1
+                guard total <= BoxResponseParser.headLimit else { throw Malformed(description: "trailers over \(BoxResponseParser.headLimit) bytes") }
+                if sawCR {
+                    guard byte == 0x0A else { throw Malformed(description: "a malformed trailer line") }
+                    sawCR = false
+                    if lineLength == 0 {
+                        isComplete = true
+                        return index + 1
+                    }
+                    lineLength = 0
+                } else if byte == 0x0D {
+                    sawCR = true
+                } else {
+                    lineLength += 1
+                }
+            }
+            return bytes.count
+        }
+    }
+
+    /// Reads a head (`bytes`, without its blank line) and emits it, with the end when its response has no body.
+    private mutating func start(_ bytes: [UInt8], emit: (Event) -> Void) throws {
+        let head = try Self.parseHead(bytes)
+        switch head.status {
+        case 101:
+            throw Malformed(description: "101 Switching Protocols from the box: foreman asks for no upgrade")
+        case 100..<200:
+            phase = .head(matched: 0)  // an interim response: the final one follows
+            return
+        default:
+            break
+        }
+        var answer = Head(status: head.status, contentType: head.contentType, retryAfter: head.retryAfter, keepAlive: head.keepAlive)
+        if answersHEAD || head.status == 204 || head.status == 304 {
+            emit(.head(answer))
+            return finish(emit)
+        }
+        if let codings = head.transferEncoding {
+            guard codings.last == "chunked" else {
+                answer.keepAlive = false
+                phase = .untilClose
+                return emit(.head(answer))
+            }
+            phase = .chunkSize(ChunkSizeLine())
+            return emit(.head(answer))
+        }
+        if let length = head.contentLength {
+            emit(.head(answer))
+            return length == 0 ? finish(emit) : (phase = .fixed(remaining: length))
+        }
+        answer.keepAlive = false
+        phase = .untilClose
+        emit(.head(answer))
+    }
+
+    /// A head's fields, as read.
+    struct ParsedHead {
+        var status: Int
+        var contentType: String?
+        var retryAfter: String?
+        var keepAlive: Bool
+        var contentLength: Int?
+        /// The transfer codings, lowercased, in order; `nil` when there is no `Transfer-Encoding`.
+        var transferEncoding: [String]?
+    }
+
+    static func parseHead(_ bytes: [UInt8]) throws -> ParsedHead {
+        var lines = split(bytes)
+        guard !lines.isEmpty else { throw Malformed(description: "an empty response head") }
+        let statusLine = Array(lines.removeFirst())
+        // `HTTP/1.x NNN[ reason]`
+        guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)),
+              statusLine[7] == UInt8(ascii: "0") || statusLine[7] == UInt8(ascii: "1"),
+              statusLine[8] == UInt8(ascii: " "),
+              statusLine[9...11].allSatisfy(isDigit), statusLine.count == 12 || statusLine[12] == UInt8(ascii: " ")
+        else { throw Malformed(description: "a malformed status line") }
+        let http10 = statusLine[7] == UInt8(ascii: "0")
+        let status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        var head = ParsedHead(status: status, keepAlive: !http10)
+        var connectionTokens: [String] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0, line[..<colon].allSatisfy(isTokenCharacter) else {
+                throw Malformed(description: "a malformed header line")
+            }
+            let value = trimmed(line[(colon + 1)...])
+            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw Malformed(description: "a control character in a header") }
+            switch String(decoding: line[..<colon], as: UTF8.self).lowercased() {
+            case "content-length":
+                guard !value.isEmpty, value.count <= 18, value.allSatisfy(isDigit) else { throw Malformed(description: "a malformed Content-Length") }
+                let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                guard head.contentLength == nil else { throw Malformed(description: "two Content-Lengths") }
+                head.contentLength = length
+            case "transfer-encoding":
+                head.transferEncoding = (head.transferEncoding ?? []) + tokens(value)
+            case "connection":
+                connectionTokens += tokens(value)
+            case "content-type":
+                head.contentType = String(decoding: value, as: UTF8.self)
+            case "retry-after":
+                head.retryAfter = String(decoding: value, as: UTF8.self)
+            default:
+                break
+            }
+        }
+        if connectionTokens.contains("close") {
+            head.keepAlive = false
+        } else if http10, connectionTokens.contains("keep-alive") {
+            head.keepAlive = true
+        }
+        if head.transferEncoding != nil, head.contentLength != nil {
+            // Two framings: a box and a reader may pick different ones (RFC 9112, 6.3, calls it a smuggling attempt).
+            throw Malformed(description: "both a Transfer-Encoding and a Content-Length")
+        }
+        return head
+    }
+
+    private static func split(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
+                lines.append(bytes[start..<index])
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        lines.append(bytes[start...])
+        return lines
+    }
+
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var bytes = bytes
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        return bytes
+    }
+
+    /// The comma-separated tokens of a header value, trimmed and lowercased.
+    private static func tokens(_ value: ArraySlice<UInt8>) -> [String] {
+        value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true)
+            .map { String(decoding: trimmed($0), as: UTF8.self).lowercased() }
+            .filter { !$0.isEmpty }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+
+    /// RFC 9110's `tchar`.
+    private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+}
