@@ -57,7 +57,7 @@ struct BoxResponseParser {
     /// Expects the response to a request just sent; `head` when that request was a `HEAD` (its response has no body).
     mutating func expectResponse(toHEAD head: Bool) {
         phase = .head(matched: 0)
-        self.head.removeAll(keepingCapacity: true)
+        self.head = []
         answersHEAD = head
     }
 
@@ -87,7 +87,7 @@ struct BoxResponseParser {
                 }
                 head.removeLast(4)
                 let bytes = head
-                head.removeAll(keepingCapacity: true)
+                head = []
                 try start(bytes, emit: emit)
             case .fixed(let remaining):
                 let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
@@ -265,7 +265,7 @@ struct BoxResponseParser {
     }
 
     /// A head's fields, as read.
-    struct ParsedHead {
+    private struct ParsedHead {
         var status: Int
         var contentType: String?
         var retryAfter: String?
@@ -275,7 +275,7 @@ struct BoxResponseParser {
         var transferEncoding: [String]?
     }
 
-    static func parseHead(_ bytes: [UInt8]) throws -> ParsedHead {
+    private static func parseHead(_ bytes: [UInt8]) throws -> ParsedHead {
         var lines = split(bytes)
         guard !lines.isEmpty else { throw Malformed(description: "an empty response head") }
         let statusLine = Array(lines.removeFirst())

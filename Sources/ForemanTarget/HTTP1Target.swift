@@ -326,7 +326,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
         do {
             try parser.read(unwrapInboundIn(data)) { event in handle(event, context: context) }
         } catch {
-            fail(TargetError.dropped("the response is malformed: \(error)"), context: context)
+            fail("the response is malformed: \(error)", context: context)
         }
     }
 
@@ -369,9 +369,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
         ended(context.channel, keepAlive)
     }
 
-    /// Ends the exchange under way with `error` and closes the connection: after bytes that are not a response
+    /// Ends the exchange under way, for `reason`, and closes the connection: after bytes that are not a response
     /// foreman reads, nothing more on it can be trusted.
-    private func fail(_ error: TargetError, context: ChannelHandlerContext) {
+    private func fail(_ reason: String, context: ChannelHandlerContext) {
         readTimer?.cancel()
         readTimer = nil
         let previous = state
@@ -379,10 +379,10 @@ private final class ExchangeHandler: ChannelInboundHandler {
         switch previous {
         case .waitingForHead(let answer, let timer, _, _):
             timer.cancel()
-            answer.resume(throwing: error)
+            answer.resume(throwing: TargetError.dropped(reason))
         case .streaming(let chunks, _):
             handOnUnread(chunks)
-            chunks.finish(throwing: TargetError.interrupted(error.description))
+            chunks.finish(throwing: TargetError.interrupted(reason))
         case .idle, .closed:
             break
         }
