@@ -113,20 +113,44 @@ struct BoxResponseParserTests {
         }
     }
 
-    /// One line per thing read: a head's fields, the body's bytes between it and its end, the end, and whether the
-    /// connection closed.
-    typealias Transcript = [String]
+    /// One line per thing read: a head's fields, the body's bytes between it and its end, the end, and the close.
+    struct Transcript: Equatable, CustomStringConvertible {
+        private(set) var lines: [String] = []
+        private var body = ""
+        private var lastHead = 0
 
-    static func describe(status: Int, contentType: String?, retryAfter: String?, keepAlive: Bool) -> String {
-        "head \(status) type=\(contentType ?? "-") retry=\(retryAfter ?? "-") keepAlive=\(keepAlive)"
+        mutating func head(status: Int, contentType: String?, retryAfter: String?, keepAlive: Bool) {
+            lastHead = lines.count
+            lines.append("head \(status) type=\(contentType ?? "-") retry=\(retryAfter ?? "-") keepAlive=\(keepAlive)")
+        }
+
+        mutating func body(_ bytes: ByteBuffer) {
+            body += String(buffer: bytes)
+        }
+
+        mutating func end() {
+            if !body.isEmpty { lines.append("body \(body)") }
+            body = ""
+            lines.append("end")
+        }
+
+        /// The last head's response ended at the close: no other can follow it on the connection.
+        mutating func endedAtClose() {
+            lines[lastHead] = lines[lastHead].replacingOccurrences(of: "keepAlive=true", with: "keepAlive=false")
+        }
+
+        mutating func closed() {
+            lines.append("closed")
+        }
+
+        var description: String { lines.joined(separator: "\n") }
     }
 
     /// What the parser makes of `reads`, the reads of each response in turn, each answering the request made with
     /// the next of `methods`, then the close.
     static func parserReads(_ methods: [HTTPMethod], _ reads: [[[UInt8]]]) throws -> Transcript {
         var parser = BoxResponseParser()
-        var transcript: Transcript = []
-        var body = ""
+        var transcript = Transcript()
         var ended = false
         for (method, responseReads) in zip(methods, reads) {
             parser.expectResponse(toHEAD: method == .HEAD)
@@ -135,28 +159,23 @@ struct BoxResponseParserTests {
                 try parser.read(ByteBuffer(bytes: read)) { event in
                     switch event {
                     case .head(let head):
-                        transcript.append(describe(status: head.status, contentType: head.contentType, retryAfter: head.retryAfter, keepAlive: head.keepAlive))
+                        transcript.head(status: head.status, contentType: head.contentType, retryAfter: head.retryAfter, keepAlive: head.keepAlive)
                     case .body(let bytes):
-                        body += String(buffer: bytes)
+                        transcript.body(bytes)
                     case .end:
-                        if !body.isEmpty { transcript.append("body \(body)") }
-                        body = ""
-                        transcript.append("end")
+                        transcript.end()
                         ended = true
                     }
                 }
             }
         }
-        if !ended, parser.endsAtClose {
-            if !body.isEmpty { transcript.append("body \(body)") }
-            transcript.append("end")
-        }
-        transcript.append("closed")
+        if !ended, parser.endsAtClose { transcript.end() }
+        transcript.closed()
         return transcript
     }
 
-    /// What NIO's client decoder makes of the same: a response read to the close says it does not keep the
-    /// connection alive, as no other can follow it.
+    /// What NIO's client decoder makes of the same bytes, read at once: a response it ends only at the close says it
+    /// keeps no connection, as no other can follow it.
     static func nioReads(_ methods: [HTTPMethod], _ wire: [UInt8]) throws -> Transcript {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -171,27 +190,20 @@ struct BoxResponseParserTests {
         _ = try? channel.finish()
         let atClose = parts.count
         while let part = try channel.readInbound(as: HTTPClientResponsePart.self) { parts.append(part) }
-        var transcript: Transcript = []
-        var body = ""
-        var headIndex = 0
+        var transcript = Transcript()
         for (index, part) in parts.enumerated() {
             switch part {
             case .head(let head):
-                headIndex = transcript.count
-                transcript.append(describe(status: Int(head.status.code), contentType: head.headers.first(name: "Content-Type"),
-                                           retryAfter: head.headers.first(name: "Retry-After"), keepAlive: head.isKeepAlive))
+                transcript.head(status: Int(head.status.code), contentType: head.headers.first(name: "Content-Type"),
+                                retryAfter: head.headers.first(name: "Retry-After"), keepAlive: head.isKeepAlive)
             case .body(let bytes):
-                body += String(buffer: bytes)
+                transcript.body(bytes)
             case .end:
-                if !body.isEmpty { transcript.append("body \(body)") }
-                body = ""
-                transcript.append("end")
-                if index >= atClose {
-                    transcript[headIndex] = transcript[headIndex].replacingOccurrences(of: "keepAlive=true", with: "keepAlive=false")
-                }
+                transcript.end()
+                if index >= atClose { transcript.endedAtClose() }
             }
         }
-        transcript.append("closed")
+        transcript.closed()
         return transcript
     }
 }
