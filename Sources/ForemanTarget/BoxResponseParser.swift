@@ -11,7 +11,7 @@ import NIOCore
 /// that connection reading the rest of this one.
 struct BoxResponseParser {
     /// What a response's head says that foreman needs.
-    struct Head: Equatable {
+    struct Head {
         var status: Int
         var contentType: String?
         var retryAfter: String?
@@ -231,8 +231,9 @@ struct BoxResponseParser {
 
     /// Reads a head (`bytes`, without its blank line) and emits it, with the end when its response has no body.
     private mutating func start(_ bytes: [UInt8], emit: (Event) -> Void) throws {
-        let head = try Self.parseHead(bytes)
-        switch head.status {
+        let parsed = try Self.parseHead(bytes)
+        var answer = parsed.head
+        switch answer.status {
         case 101:
             throw Malformed(description: "101 Switching Protocols from the box: foreman asks for no upgrade")
         case 100..<200:
@@ -241,35 +242,25 @@ struct BoxResponseParser {
         default:
             break
         }
-        var answer = Head(status: head.status, contentType: head.contentType, retryAfter: head.retryAfter, keepAlive: head.keepAlive)
-        if answersHEAD || head.status == 204 || head.status == 304 {
-            emit(.head(answer))
-            return finish(emit)
+        // How the body is framed (RFC 9112, 6.3); `nil`: there is none.
+        let body: Phase?
+        if answersHEAD || answer.status == 204 || answer.status == 304 {
+            body = nil
+        } else if let codings = parsed.transferEncoding {
+            body = codings.last == "chunked" ? .chunkSize(ChunkSizeLine()) : .untilClose
+        } else if let length = parsed.contentLength {
+            body = length == 0 ? nil : .fixed(remaining: length)
+        } else {
+            body = .untilClose
         }
-        if let codings = head.transferEncoding {
-            guard codings.last == "chunked" else {
-                answer.keepAlive = false
-                phase = .untilClose
-                return emit(.head(answer))
-            }
-            phase = .chunkSize(ChunkSizeLine())
-            return emit(.head(answer))
-        }
-        if let length = head.contentLength {
-            emit(.head(answer))
-            return length == 0 ? finish(emit) : (phase = .fixed(remaining: length))
-        }
-        answer.keepAlive = false
-        phase = .untilClose
+        if case .untilClose = body { answer.keepAlive = false }  // the close ends it: no other response can follow
         emit(.head(answer))
+        if let body { phase = body } else { finish(emit) }
     }
 
-    /// A head's fields, as read.
+    /// A head: what foreman is told of it, and how its body is framed.
     private struct ParsedHead {
-        var status: Int
-        var contentType: String?
-        var retryAfter: String?
-        var keepAlive: Bool
+        var head: Head
         var contentLength: Int?
         /// The transfer codings, lowercased, in order; `nil` when there is no `Transfer-Encoding`.
         var transferEncoding: [String]?
@@ -280,14 +271,14 @@ struct BoxResponseParser {
         guard !lines.isEmpty else { throw Malformed(description: "an empty response head") }
         let statusLine = Array(lines.removeFirst())
         // `HTTP/1.x NNN[ reason]`
-        guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)),
+        guard statusLine.count >= 12, statusLine.starts(with: "HTTP/1.".utf8),
               statusLine[7] == UInt8(ascii: "0") || statusLine[7] == UInt8(ascii: "1"),
               statusLine[8] == UInt8(ascii: " "),
               statusLine[9...11].allSatisfy(isDigit), statusLine.count == 12 || statusLine[12] == UInt8(ascii: " ")
         else { throw Malformed(description: "a malformed status line") }
         let http10 = statusLine[7] == UInt8(ascii: "0")
         let status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        var head = ParsedHead(status: status, keepAlive: !http10)
+        var parsed = ParsedHead(head: Head(status: status, keepAlive: !http10))
         var connectionTokens: [String] = []
         for line in lines {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0, line[..<colon].allSatisfy(isTokenCharacter) else {
@@ -299,30 +290,30 @@ struct BoxResponseParser {
             case "content-length":
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy(isDigit) else { throw Malformed(description: "a malformed Content-Length") }
                 let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-                guard head.contentLength == nil else { throw Malformed(description: "two Content-Lengths") }
-                head.contentLength = length
+                guard parsed.contentLength == nil else { throw Malformed(description: "two Content-Lengths") }
+                parsed.contentLength = length
             case "transfer-encoding":
-                head.transferEncoding = (head.transferEncoding ?? []) + tokens(value)
+                parsed.transferEncoding = (parsed.transferEncoding ?? []) + tokens(value)
             case "connection":
                 connectionTokens += tokens(value)
             case "content-type":
-                head.contentType = String(decoding: value, as: UTF8.self)
+                parsed.head.contentType = String(decoding: value, as: UTF8.self)
             case "retry-after":
-                head.retryAfter = String(decoding: value, as: UTF8.self)
+                parsed.head.retryAfter = String(decoding: value, as: UTF8.self)
             default:
                 break
             }
         }
         if connectionTokens.contains("close") {
-            head.keepAlive = false
+            parsed.head.keepAlive = false
         } else if http10, connectionTokens.contains("keep-alive") {
-            head.keepAlive = true
+            parsed.head.keepAlive = true
         }
-        if head.transferEncoding != nil, head.contentLength != nil {
+        if parsed.transferEncoding != nil, parsed.contentLength != nil {
             // Two framings: a box and a reader may pick different ones (RFC 9112, 6.3, calls it a smuggling attempt).
             throw Malformed(description: "both a Transfer-Encoding and a Content-Length")
         }
-        return head
+        return parsed
     }
 
     private static func split(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
@@ -363,10 +354,13 @@ struct BoxResponseParser {
     /// RFC 9110's `tchar`.
     private static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
         default:
-            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            false
         }
     }
 }

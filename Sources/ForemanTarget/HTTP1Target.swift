@@ -347,12 +347,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
                 body: TargetBody(body)
             ))
         case (.body(let chunk), .streaming):
-            if unread.readableBytes == 0 {
-                unread = chunk
-            } else {
-                var chunk = chunk
-                unread.writeBuffer(&chunk)
-            }
+            if unread.readableBytes == 0 { unread = chunk } else { unread.writeImmutableBuffer(chunk) }
         case (.end, .streaming(let chunks, let keepAlive)):
             end(chunks, keepAlive: keepAlive, context: context)
         default:
