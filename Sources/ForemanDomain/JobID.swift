@@ -2,7 +2,7 @@ import Foundation
 
 /// Makes job identifiers that sort by creation time.
 public enum JobID {
-    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
     /// A new identifier: 48 bits of milliseconds and 80 random bits, ULID-style.
     public static func make(now: Date = Date()) -> String {
@@ -15,8 +15,8 @@ public enum JobID {
         for i in 6..<8 { value[i] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(i - 6))) }
         for i in 8..<16 { value[i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i - 8))) }
         // 128 bits → 26 base-32 characters, most significant first.
-        var chars: [Character] = []
-        chars.reserveCapacity(26)
+        var chars: [UInt8] = Array("job_".utf8)
+        chars.reserveCapacity(30)
         var bitBuffer: UInt32 = 0
         var bitCount = 2  // pad 2 leading zero bits so 130 bits split evenly
         for byte in value {
@@ -27,6 +27,6 @@ public enum JobID {
                 chars.append(alphabet[Int((bitBuffer >> UInt32(bitCount)) & 31)])
             }
         }
-        return "job_" + String(chars)
+        return String(decoding: chars, as: UTF8.self)
     }
 }

@@ -18,8 +18,14 @@ public enum ModelName {
     /// (ADR 0011, ADR 0012).
     public static func trimmed(_ text: String) -> String {
         guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
-            CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last)
+            mayBeWhitespace(first) || mayBeWhitespace(last)
         else { return text }
         return text.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Whether `scalar` may be one of `.whitespaces`, answered for ASCII without `CharacterSet`: a name's ends are
+    /// nearly always ASCII, and the set's lookup is code a native call would otherwise run cold.
+    private static func mayBeWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII ? scalar == " " || scalar == "\t" : CharacterSet.whitespaces.contains(scalar)
     }
 }

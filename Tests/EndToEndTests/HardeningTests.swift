@@ -270,6 +270,26 @@ extension ServerTests.HardeningTests {
             #expect(answers.components(separatedBy: "Ollama is running").count == 3, "\(answers)")
         }
     }
+
+    @Test("after an answer, a partial head is closed by the header timeout, not the idle one; a head in pieces in time is answered")
+    func headerTimeoutAfterAnAnswer() async throws {
+        // The idle timeout is far beyond the read limit: only the header timeout can close the connection in time.
+        try await Harness.run(configure: { $0.headerTimeout = .milliseconds(300); $0.idleTimeout = .seconds(60) }) { harness in
+            let slow = try RawConnection(port: harness.port, readLimit: 5)
+            let first = try #require(slow.exchange("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n"))
+            #expect(first.contains("Ollama is running"), "\(first)")
+            slow.send("GET / HTTP/1.1\r\nHo")
+            #expect(slow.readUntilClosed() == "", "a partial head outlived the header timeout")
+
+            // A head sent in two parts, the second well within the header timeout, is answered.
+            let split = try RawConnection(port: harness.port, readLimit: 5)
+            _ = try #require(split.exchange("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n"))
+            split.send("GET / HTTP/1.1\r\nHo")
+            try await Task.sleep(for: .milliseconds(50))  // the client's pause between its two writes
+            let second = try #require(split.exchange("st: foreman\r\n\r\n"), "the head's second part went unanswered")
+            #expect(second.contains("Ollama is running"), "\(second)")
+        }
+    }
 }
 
 

@@ -28,7 +28,8 @@ public actor KeyRing {
 
     /// The SHA-256 of a presented secret: what keys are found by, and what the bootstrap token is compared as.
     public nonisolated static func hash(_ secret: some StringProtocol) -> Data {
-        Data(SHA256.hash(data: Array(secret.utf8)))
+        let digest = secret.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return Data(digest ?? SHA256.hash(data: Array(secret.utf8)))
     }
 
     /// The live key whose secret hashes to `hash`.

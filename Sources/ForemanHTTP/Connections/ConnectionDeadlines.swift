@@ -14,7 +14,8 @@ import NIOHTTP1
 /// malformed request's 400, after which the stream cannot be trusted).
 ///
 /// Two handlers share one instance, on the connection's event loop: ``RawBytes`` first in the pipeline (it sees the
-/// first byte of a head), ``Messages`` after the HTTP/1 decoder (it sees heads and the end of each answer).
+/// first byte of a head), ``Messages`` after the HTTP/1 decoder (it sees heads and the end of each answer). A request
+/// whose head comes whole in one read moves no timer but the idle one (ADR 0030).
 final class ConnectionDeadlines {
     private enum Phase {
         case readingHead
@@ -76,12 +77,15 @@ final class ConnectionDeadlines {
             context.fireChannelActive()
         }
 
+        /// The header timeout starts with the read that ends an idle spell, and is armed only if that read did not
+        /// bring a whole head: nearly every head comes in one read, and `Messages` would disarm the timer at once.
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if case .idle = deadlines.phase {
-                deadlines.phase = .readingHead
+            guard case .idle = deadlines.phase else { return context.fireChannelRead(data) }
+            deadlines.phase = .readingHead
+            context.fireChannelRead(data)
+            if case .readingHead = deadlines.phase, context.channel.isActive {
                 deadlines.arm(deadlines.headerTimeout, context.channel)
             }
-            context.fireChannelRead(data)
         }
 
         func channelInactive(context: ChannelHandlerContext) {

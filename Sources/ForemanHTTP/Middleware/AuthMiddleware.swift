@@ -75,10 +75,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// The presented secret: the bearer token, or on Anthropic's route its `x-api-key`.
     private static func secret(_ request: Request) -> Substring? {
-        if let header = request.headers[.authorization] {
-            let scheme = "bearer "
-            if header.count > scheme.count, header.prefix(scheme.count).lowercased() == scheme { return header.dropFirst(scheme.count) }
-        }
+        if let header = request.headers[.authorization], let token = BearerTokenVerifier.token(in: header) { return token }
         if APIError.Surface(path: request.uri.path) == .anthropic, let key = request.headers[.anthropicAPIKey] { return Substring(key) }
         return nil
     }

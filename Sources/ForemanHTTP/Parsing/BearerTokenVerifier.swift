@@ -15,10 +15,17 @@ public struct BearerTokenVerifier: Sendable {
 
     /// Whether `header` (the raw `Authorization` value) carries the right token.
     public func verify(authorization header: String?) -> Bool {
-        guard let header else { return false }
-        let scheme = "bearer "
-        guard header.count > scheme.count, header.prefix(scheme.count).lowercased() == scheme else { return false }
-        return verify(token: header.dropFirst(scheme.count))
+        guard let header, let token = Self.token(in: header) else { return false }
+        return verify(token: token)
+    }
+
+    /// The token of an `Authorization` value in the `Bearer` scheme (any case), if it has one. The scheme is
+    /// compared as bytes: counting or lowercasing the header's characters is Unicode work on every request.
+    static func token(in header: String) -> Substring? {
+        let scheme = "bearer ".utf8
+        let bytes = header.utf8
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ $0 == $1 || ($1 != UInt8(ascii: " ") && $0 | 0x20 == $1) }) else { return nil }
+        return header[bytes.index(bytes.startIndex, offsetBy: scheme.count)...]
     }
 
     /// Whether `token`, presented bare, is the right one.
