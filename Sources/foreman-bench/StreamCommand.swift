@@ -43,9 +43,9 @@ struct StreamCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(settle))
             let settled = child.residentKilobytes()
             // A stream through foreman right after each direct one: foreman's caches then hold the fake's and the
-            // client's work, as after an idle spell.
+            // client's work, as after an idle spell. As many pairs as streams: ten left the median to a few calls.
             var coldDirect: [Double] = [], cold: [Double] = []
-            for _ in 0..<10 {
+            for _ in 0..<streams {
                 coldDirect.append(try await client.timeToFirstLine(long, direct: true))
                 cold.append(try await client.timeToFirstLine(long, direct: false))
             }

@@ -1,0 +1,95 @@
+"""Processes the A/B scripts share: fake-ollama, foreman binaries and nginx as a bare hop, started on loopback and
+stopped together (`scripts/ab-stream-cpu`, `scripts/ab-first-line`)."""
+import json, os, shutil, socket, subprocess, sys, tempfile, time
+
+
+class Hops:
+    """Starts the processes; `with Hops() as hops:` stops them all and removes their files at the end."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp()
+        self.children = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        for child in self.children:
+            child.terminate()
+        for child in self.children:
+            child.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def start(self, command, env=None):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self.children.append(process)
+        return process
+
+    def fake(self, binary, port):
+        """fake-ollama from beside `binary`, with no token delay."""
+        process = self.start([os.path.join(os.path.dirname(binary), "fake-ollama"), "--port", str(port), "--token-delay-ms", "0", "--load-time-ms", "0"])
+        wait_for(port)
+        return process
+
+    def foreman(self, binary, port, fake_port, index):
+        env = dict(os.environ, FOREMAN_TOKEN="bench", FOREMAN_DB=f"{self.folder}/{index}.db", FOREMAN_OLLAMA_URL=f"http://127.0.0.1:{fake_port}",
+                   FOREMAN_ADDR=f"127.0.0.1:{port}", FOREMAN_LOG_LEVEL="warning")
+        process = self.start([binary, "serve"], env=env)
+        wait_for(port)
+        return process
+
+    def nginx(self, binary, port, fake_port):
+        """nginx relaying to the fake as a bare hop: kept upstream connections, no buffering."""
+        root = f"{self.folder}/nginx"
+        for path in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
+            os.makedirs(f"{root}/{path}")
+        with open(f"{root}/nginx.conf", "w") as conf:
+            conf.write(f"""daemon off; master_process off; worker_processes 1; error_log stderr error; pid {root}/pid;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {root}/body; proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fastcgi; uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
+  upstream fake {{ server 127.0.0.1:{fake_port}; keepalive 8; }}
+  server {{ listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://fake; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }} }} }}
+""")
+        process = self.start([binary, "-p", root, "-c", f"{root}/nginx.conf"])
+        wait_for(port)
+        return process
+
+
+def wait_for(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def chat_request(tokens):
+    """A streamed chat of `tokens` tokens, with the bench's bearer token (the fake ignores it)."""
+    body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": tokens}}).encode()
+    return (f"POST /api/chat HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def connect(port):
+    connection = socket.create_connection(("127.0.0.1", port))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection
+
+
+def stream(connection, request):
+    """Sends `request` and reads its chunked answer to the end; the seconds to the first line."""
+    start = time.perf_counter()
+    connection.sendall(request)
+    first, tail = None, b""
+    while not tail.endswith(b"0\r\n\r\n"):
+        data = connection.recv(262144)
+        if not data:
+            sys.exit("the connection closed")
+        if first is None and b"}\n" in data.split(b"\r\n\r\n", 1)[-1]:
+            first = time.perf_counter() - start
+        tail = (tail + data)[-16:]
+    return first
