@@ -84,12 +84,32 @@ def stream(connection, request):
     """Sends `request` and reads its chunked answer to the end; the seconds to the first line."""
     start = time.perf_counter()
     connection.sendall(request)
-    first, tail = None, b""
+    first, head, tail = None, b"", b""
     while not tail.endswith(b"0\r\n\r\n"):
         data = connection.recv(262144)
         if not data:
             sys.exit("the connection closed")
-        if first is None and b"}\n" in data.split(b"\r\n\r\n", 1)[-1]:
+        if head is not None:
+            # Until the head's end, the bytes are the head's; a body's last chunk ends with the same `CRLF CRLF`.
+            head += data
+            if b"\r\n\r\n" not in head:
+                continue
+            data = head.split(b"\r\n\r\n", 1)[1]
+            head = None
+        if first is None and b"}\n" in data:
             first = time.perf_counter() - start
         tail = (tail + data)[-16:]
     return first
+
+
+def root(connection):
+    """Sends `GET /` and reads its answer (Ollama's "Ollama is running", of known length); the seconds it took."""
+    start = time.perf_counter()
+    connection.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer bench\r\n\r\n")
+    received = b""
+    while not received.endswith(b"Ollama is running"):
+        data = connection.recv(65536)
+        if not data:
+            sys.exit("the connection closed")
+        received += data
+    return time.perf_counter() - start
