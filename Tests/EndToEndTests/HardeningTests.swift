@@ -290,6 +290,33 @@ extension ServerTests.HardeningTests {
             #expect(second.contains("Ollama is running"), "\(second)")
         }
     }
+
+    @Test("the idle timeout counts from a keep-alive connection's last answer, and never cuts an answer short")
+    func idleTimeoutFromTheLastAnswer() async throws {
+        let fake = FakeOllamaState(tokenDelay: .milliseconds(2))
+        try await Harness.run(fake: fake, configure: { $0.headerTimeout = .milliseconds(300); $0.idleTimeout = .milliseconds(600) }) { harness in
+            // Requests 350 ms apart: each well within the idle timeout of the answer before it, the third past the
+            // idle timeout of the first.
+            let steady = try RawConnection(port: harness.port, readLimit: 5)
+            for index in 0..<3 {
+                if index > 0 { try await Task.sleep(for: .milliseconds(350)) }  // the client's pause between requests
+                let answer = try #require(steady.exchange("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n"), "request \(index) went unanswered")
+                #expect(answer.contains("Ollama is running"), "\(answer)")
+            }
+            #expect(steady.readUntilClosed() == "", "the idle connection stayed open")
+
+            // A stream of about 800 ms, longer than the idle timeout, right after an answer: it comes whole.
+            let busy = try RawConnection(port: harness.port, readLimit: 5)
+            _ = try #require(busy.exchange("GET / HTTP/1.1\r\nHost: foreman\r\n\r\n"))
+            let body = Harness.chatBody(tokens: 400)
+            busy.send(
+                "POST /api/chat HTTP/1.1\r\nHost: foreman\r\nAuthorization: Bearer secret\r\nConnection: close\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+            )
+            let stream = try #require(busy.readUntilClosed(), "the stream's connection stayed open")
+            #expect(stream.hasPrefix("HTTP/1.1 200") && stream.contains(#""done":true"#), "\(stream.suffix(300))")
+        }
+    }
 }
 
 
