@@ -33,6 +33,20 @@ package final class RawConnection {
         _ = text.withCString { Glibc.send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Sends `count` zero bytes, or as many as the server takes before a send waits past the read limit; how many it
+    /// took.
+    package func sendZeros(_ count: Int) -> Int {
+        let chunk = [UInt8](repeating: 0, count: 65536)
+        var sent = 0
+        while sent < count {
+            let result = chunk.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, min(chunk.count, count - sent), Int32(MSG_NOSIGNAL)) }
+            if result < 0, errno == EINTR { continue }
+            if result <= 0 { break }
+            sent += result
+        }
+        return sent
+    }
+
     /// Stops sending (a half-close): the server sees the end of the request stream.
     package func finishSending() {
         shutdown(descriptor, Int32(SHUT_WR))

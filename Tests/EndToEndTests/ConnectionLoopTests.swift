@@ -10,6 +10,29 @@ import Testing
 /// foreman's own HTTP/1 loop (`ForemanHTTP1Channel`, ADR 0024), seen from a raw connection.
 @Suite("Connection loop")
 struct ConnectionLoopTests {
+    @Test("a body its route does not read is not read ahead: the connection stops reading while its parts wait")
+    func unreadBodyHoldsReads() async throws {
+        let (entered, enteredSource) = AsyncStream<Void>.makeStream()
+        let (release, releaseSource) = AsyncStream<Void>.makeStream()
+        let router = Router(context: ConnectionContext.self)
+        router.post("/unread") { _, _ in
+            enteredSource.yield()
+            for await _ in release { break }
+            return Response(status: .ok)
+        }
+        try await serving(router) { port in
+            // A send that waits a second finds foreman not reading: the socket's buffers are full.
+            let connection = try RawConnection(port: port, readLimit: 1)
+            let size = 96 << 20
+            connection.send("POST /unread HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(size)\r\n\r\n")
+            for await _ in entered { break }
+            let taken = connection.sendZeros(size)
+            releaseSource.yield()
+            // The kernel's buffers on both ends take some megabytes; read ahead, the whole body would go.
+            #expect(taken < 40 << 20, "foreman took \(taken >> 20) MB of a body nobody read")
+        }
+    }
+
     @Test("a stream's head goes out with its first part, in one write, not before it")
     func headGoesWithTheFirstPart() async throws {
         let (entered, enteredSource) = AsyncStream<Void>.makeStream()

@@ -17,7 +17,15 @@ import NIOHTTPTypes
 /// known with its head held back for the first part of its body (``HeadDeferringWriter``): the head and the first
 /// line of a stream go out in one write.
 public struct ForemanHTTP1Channel: ServerChildChannel {
-    public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+    public typealias Value = Connection
+
+    /// A connection as its loop serves it: the async channel it answers through, and the parts it reads.
+    public struct Connection: ServerChildChannelValue {
+        let asyncChannel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+        let parts: RequestParts
+        public var channel: any Channel { asyncChannel.channel }
+    }
+
     /// Routes a request, in a child task of the connection's: its answer, or a placeholder for an answer it parked
     /// in the `ResponseParking` it is given. An error it throws closes the connection unanswered, but for a
     /// malformed request (`HTTPParserError`), which is answered 400.
@@ -38,18 +46,23 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         // Hummingbird's pipeline, decoder limits and connection state as its own HTTP/1 server has them, with a
         // codec that does not parse every request's target (``OriginFormServerCodec``); its responder is never
-        // called, as this loop answers the requests.
+        // called, as this loop answers the requests. The request parts stop at ``RequestPartsHandler``, which hands
+        // them to the loop (ADR 0032); NIOAsyncChannel is kept for writing the answers.
         HTTP1Channel(responder: { _, _, _ in }, configuration: configuration).setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try OriginFormServerCodec.replaceLibraryCodec(in: channel.pipeline.syncOperations)
-            return value
+            let pipeline = channel.pipeline.syncOperations
+            try OriginFormServerCodec.replaceLibraryCodec(in: pipeline)
+            let parts = RequestPartsHandler(loop: channel.eventLoop)
+            try pipeline.addHandler(parts, position: .after(try pipeline.handler(type: HTTPConnectionStateHandler.self)))
+            return Connection(asyncChannel: value, parts: parts.parts)
         }
     }
 
-    public func handle(value asyncChannel: Value, logger: Logger) async {
+    public func handle(value connection: Value, logger: Logger) async {
+        let asyncChannel = connection.asyncChannel
         do {
             try await withTaskCancellationHandler {
-                try await asyncChannel.executeThenClose { inbound, outbound in
-                    let malformed = try await serve(RequestParts(inbound.makeAsyncIterator()), outbound: outbound, channel: asyncChannel.channel)
+                try await asyncChannel.executeThenClose { _, outbound in
+                    let malformed = try await serve(connection.parts, outbound: outbound, channel: asyncChannel.channel)
                     try await Self.end(outbound: outbound, channel: asyncChannel.channel, malformed: malformed)
                 }
             } onCancel: {

@@ -1,26 +1,178 @@
 import NIOCore
 import NIOHTTPTypes
+import Synchronization
 
-/// A connection's place in its stream of request parts, shared by its loop and the request bodies the loop hands
-/// out (``InboundRequestBody``).
+/// A connection's request parts on their way from its pipeline (``RequestPartsHandler``) to the task that serves it,
+/// read by the connection's loop and by the request bodies it hands out (``InboundRequestBody``).
 ///
-/// A class, so that what holds it holds a reference. The stream's iterator wraps the standard library's stream
-/// iterator, whose size is known only at run time: held by value in an async frame it took an allocation of its own
-/// from the connection's task, 272 bytes for the whole life of the loop (ADR 0024).
+/// It stands where NIOAsyncChannel's inbound sequence stood. That sequence's generic code ran unspecialized on every
+/// request and took a sixth of a cold request's way from the socket to the box (ADR 0032). This one holds request
+/// parts alone: a mutex, the parts that came, and one waiting reader. As that sequence did, it stops the connection's
+/// reads while ``highWatermark`` parts wait, and lets them go once its reader has taken them down to
+/// ``lowWatermark``; a reader cancelled while it waits reads the end.
 ///
-/// Its reads never overlap, which is what makes the unchecked sendability sound. A request's body readers read one
-/// at a time (``InboundRequestBody/Progress``). The loop reads only while no reader can: before the first request,
-/// and after it has taken the last request's body over or found it ended; when a read is still under way it closes
-/// the connection instead of reading.
-final class RequestParts: @unchecked Sendable {
-    private var iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
+/// Its reads never overlap. A request's body readers read one at a time (``InboundRequestBody/Progress``). The loop
+/// reads only while no reader can: before the first request, and after it has taken the last request's body over or
+/// found it ended; when a read is still under way it closes the connection instead of reading.
+final class RequestParts: Sendable {
+    static let highWatermark = 10
+    static let lowWatermark = 2
 
-    init(_ iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) {
-        self.iterator = iterator
+    private enum End {
+        case closed
+        case failed(any Error)
     }
 
-    /// The next part, or `nil` once the caller has closed.
-    func next() async throws -> HTTPRequestPart? {
-        try await iterator.next()
+    private struct State {
+        var parts: [HTTPRequestPart] = []
+        var taken = 0
+        var waiting: UnsafeContinuation<HTTPRequestPart?, any Error>?
+        var end: End?
+        var readHeld = false
+
+        var buffered: Int { parts.count - taken }
+
+        mutating func takeFirst() -> HTTPRequestPart {
+            let part = parts[taken]
+            taken += 1
+            if taken == parts.count {
+                parts.removeAll(keepingCapacity: true)
+                taken = 0
+            }
+            return part
+        }
+    }
+
+    private enum Taken {
+        case part(HTTPRequestPart, resumeReading: Bool)
+        case ended
+        case failed(any Error)
+        case wait
+    }
+
+    private let state = Mutex(State())
+    private let loop: any EventLoop
+    /// The handler's context, for a held read to go on; set and read on the loop alone.
+    private let context: NIOLoopBoundBox<ChannelHandlerContext?>
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+        context = NIOLoopBoundBox(nil, eventLoop: loop)
+    }
+
+    /// The next part; `nil` once the caller has closed, or once the reading task is cancelled. Throws the error the
+    /// connection's reading ended with (a malformed request's `HTTPParserError`), after the parts before it.
+    nonisolated(nonsending) func next() async throws -> HTTPRequestPart? {
+        switch take() {
+        case .part(let part, let resumeReading):
+            if resumeReading { resumeHeldRead() }
+            return part
+        case .ended: return nil
+        case .failed(let error): throw error
+        case .wait: break
+        }
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPRequestPart?, any Error>) in
+                wait(continuation)
+            }
+        } onCancel: {
+            finish(.closed)
+        }
+    }
+
+    private func take() -> Taken {
+        state.withLock { state in
+            if state.buffered > 0 {
+                let part = state.takeFirst()
+                let resume = state.readHeld && state.buffered <= Self.lowWatermark
+                if resume { state.readHeld = false }
+                return .part(part, resumeReading: resume)
+            }
+            switch state.end {
+            case nil: return .wait
+            case .closed: return .ended
+            case .failed(let error):
+                state.end = .closed
+                return .failed(error)
+            }
+        }
+    }
+
+    private func wait(_ continuation: UnsafeContinuation<HTTPRequestPart?, any Error>) {
+        let waits = state.withLock { state in
+            if state.buffered > 0 || state.end != nil { return false }
+            state.waiting = continuation
+            return true
+        }
+        if waits { return }
+        // A part or the end came between the first look and this one.
+        switch take() {
+        case .part(let part, let resumeReading):
+            if resumeReading { resumeHeldRead() }
+            continuation.resume(returning: part)
+        case .ended, .wait: continuation.resume(returning: nil)
+        case .failed(let error): continuation.resume(throwing: error)
+        }
+    }
+
+    private func resumeHeldRead() {
+        if loop.inEventLoop {
+            context.value?.read()
+        } else {
+            loop.execute { [context] in context.value?.read() }
+        }
+    }
+
+    // MARK: The handler's side, on the loop
+
+    func attach(_ context: ChannelHandlerContext?) {
+        self.context.value = context
+    }
+
+    /// Hands `part` to the waiting reader, or keeps it for the next read.
+    func append(_ part: HTTPRequestPart) {
+        let waiting: UnsafeContinuation<HTTPRequestPart?, any Error>? = state.withLock { state in
+            if let waiting = state.waiting {
+                state.waiting = nil
+                return waiting
+            }
+            state.parts.append(part)
+            return nil
+        }
+        waiting?.resume(returning: part)
+    }
+
+    /// Whether the connection may read more now; when not, the read is held until the reader has taken enough.
+    func admitsRead() -> Bool {
+        state.withLock { state in
+            guard state.buffered >= Self.highWatermark else { return true }
+            state.readHeld = true
+            return false
+        }
+    }
+
+    /// The caller closed (`error` is `nil`), or reading failed. The reader gets the parts that came first.
+    func finish(_ error: (any Error)?) {
+        finish(error.map(End.failed) ?? .closed)
+    }
+
+    private func finish(_ end: End) {
+        // A reader waits only when nothing is kept and nothing has ended, so it gets `end` now, and after it the
+        // connection reads as closed: a failure is thrown once.
+        let waiting: UnsafeContinuation<HTTPRequestPart?, any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            guard let waiting = state.waiting else {
+                state.end = end
+                return nil
+            }
+            state.waiting = nil
+            state.end = .closed
+            return waiting
+        }
+        switch (waiting, end) {
+        case (nil, _): break
+        case (let waiting?, .closed): waiting.resume(returning: nil)
+        case (let waiting?, .failed(let error)): waiting.resume(throwing: error)
+        }
     }
 }
