@@ -63,14 +63,7 @@ final class RequestParts: Sendable {
     /// The next part; `nil` once the caller has closed, or once the reading task is cancelled. Throws the error the
     /// connection's reading ended with (a malformed request's `HTTPParserError`), after the parts before it.
     nonisolated(nonsending) func next() async throws -> HTTPRequestPart? {
-        switch take() {
-        case .part(let part, let resumeReading):
-            if resumeReading { resumeHeldRead() }
-            return part
-        case .ended: return nil
-        case .failed(let error): throw error
-        case .wait: break
-        }
+        if let taken = deliver(take()) { return try taken.get() }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPRequestPart?, any Error>) in
                 wait(continuation)
@@ -105,13 +98,19 @@ final class RequestParts: Sendable {
             return true
         }
         if waits { return }
-        // A part or the end came between the first look and this one.
-        switch take() {
+        // A part or the end came between the first look and this one, and nothing takes it but this reader.
+        continuation.resume(with: deliver(take()) ?? .success(nil))
+    }
+
+    /// What a reader gets of `taken`, letting a held read go when it took the parts down; `nil` when it must wait.
+    private func deliver(_ taken: Taken) -> Result<HTTPRequestPart?, any Error>? {
+        switch taken {
         case .part(let part, let resumeReading):
             if resumeReading { resumeHeldRead() }
-            continuation.resume(returning: part)
-        case .ended, .wait: continuation.resume(returning: nil)
-        case .failed(let error): continuation.resume(throwing: error)
+            return .success(part)
+        case .ended: return .success(nil)
+        case .failed(let error): return .failure(error)
+        case .wait: return nil
         }
     }
 
