@@ -9,7 +9,8 @@ import Darwin
 
 /// Issue #19's second figure: long streams. foreman's CPU per 1,000 relayed tokens, its resident memory before, right
 /// after and a while after the streams, and the first line's time through foreman against straight to the target: in
-/// alternating blocks of streams, and each right after a direct one.
+/// alternating blocks of streams, and each right after a direct one. With `--nginx`, nginx relays its blocks and
+/// pairs in turn with foreman's, so the box's drift moves both yardsticks alike.
 struct StreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
@@ -20,34 +21,43 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(help: "Streams, one after another.") var streams = 20
     @Option(help: "Seconds to wait before the last RSS reading.") var settle = 5
     @Option(help: "The foreman binary (default: next to this one).") var foreman: String?
-    @Option(help: "An nginx binary: the same streams are relayed through it too, a bare hop, for its CPU per 1,000 tokens.") var nginx: String?
+    @Option(help: "An nginx binary: a bare hop that relays the same streams, in turn with foreman, for its CPU per 1,000 tokens and its first line.") var nginx: String?
 
     func run() async throws {
         try await withForemanChild(foreman, maxQueue: 100) { _, child, client, binary in
-            var hop: (cpu: Double, firstLines: [Double])?
-            if let nginx { hop = try await Self.nginxCPU(nginx, fakePort: client.fakePort, long: Self.long(tokens), streams: streams) }
+            let long = Self.long(tokens)
+            let hop = try nginx.map { try NginxHop(binary: $0, upstreamPort: client.fakePort) }
+            defer { hop?.terminate() }
+            var hopClient: BenchClient?
+            if let hop {
+                try await hop.waitUntilServing()
+                hopClient = BenchClient(foremanPort: hop.port, fakePort: client.fakePort)
+                _ = try await hopClient?.timeToFirstLine(long, direct: false)  // the upstream connection, opened once
+            }
             for _ in 0..<50 { _ = try await client.time(oneTokenChat, direct: false) }
             let idle = child.residentKilobytes()
-            let long = Self.long(tokens)
-            var direct: [Double] = [], through: [Double] = []
-            let before = cpuSeconds(child.pid)
-            // Blocks of five streams through foreman, back to back, then five straight to the fake: the box's load,
-            // which moves both, moves them alike.
-            for block in stride(from: 0, to: streams, by: 5) {
-                let count = min(5, streams - block)
-                for _ in 0..<count { through.append(try await client.timeToFirstLine(long, direct: false)) }
-                for _ in 0..<count { direct.append(try await client.timeToFirstLine(long, direct: true)) }
+            var direct = Block(), through = Block(), hopped = Block()
+            // Blocks of five streams through foreman, back to back, then five through nginx, then five straight to
+            // the fake: the box's load, which moves all three, moves them alike.
+            for start in stride(from: 0, to: streams, by: 5) {
+                let count = min(5, streams - start)
+                try await through.stream(count, long, through: client, pid: child.pid)
+                if let hop, let hopClient { try await hopped.stream(count, long, through: hopClient, pid: hop.pid) }
+                try await direct.stream(count, long, through: client, direct: true)
             }
-            let cpu = cpuSeconds(child.pid) - before
             let after = child.residentKilobytes()
             try await Task.sleep(for: .seconds(settle))
             let settled = child.residentKilobytes()
             // A stream through foreman right after each direct one: foreman's caches then hold the fake's and the
             // client's work, as after an idle spell. As many pairs as streams: ten left the median to a few calls.
-            var coldDirect: [Double] = [], cold: [Double] = []
+            var coldDirect = Block(), cold = Block(), coldHop = Block()
             for _ in 0..<streams {
-                coldDirect.append(try await client.timeToFirstLine(long, direct: true))
-                cold.append(try await client.timeToFirstLine(long, direct: false))
+                try await coldDirect.stream(1, long, through: client, direct: true)
+                try await cold.stream(1, long, through: client)
+                if let hopClient {
+                    try await coldDirect.stream(1, long, through: client, direct: true)
+                    try await coldHop.stream(1, long, through: hopClient)
+                }
             }
 
             // `/jobs` streams keep their transcript, its artifact: the peak RSS they raise, at two lengths, shows
@@ -65,42 +75,50 @@ struct StreamCommand: AsyncParsableCommand {
             }
             let p = Percentiles.self
             let perThousand = { (seconds: Double) in seconds * 1000 / Double(streams * tokens) * 1000 }
+            let firstLine = { (block: Block, against: Block) in
+                "\(p.ms(p.at(0.5, block.firstLines))) (\(p.ratio(p.at(0.5, block.firstLines), p.at(0.5, against.firstLines))))"
+            }
             print("foreman \(binary); \(streams) streams of \(tokens) tokens, one after another, fake target in-process, loopback.\n")
             printTable(["figure", "value"], [
-                ["foreman CPU per 1,000 relayed tokens", String(format: "%.1f ms", perThousand(cpu))],
-            ] + (hop.map { hop in [
-                ["nginx CPU per 1,000 relayed tokens (a bare hop)", String(format: "%.1f ms", perThousand(hop.cpu))],
-                ["foreman / nginx CPU", String(format: "%.2f×", cpu / hop.cpu)],
-                ["first line through nginx, p50", "\(p.ms(p.at(0.5, hop.firstLines))) (\(p.ratio(p.at(0.5, hop.firstLines), p.at(0.5, direct))))"],
-            ] } ?? []) + [
+                ["foreman CPU per 1,000 relayed tokens", String(format: "%.1f ms", perThousand(through.cpu))],
+            ] + (hop == nil ? [] : [
+                ["nginx CPU per 1,000 relayed tokens (a bare hop, its blocks in turn with foreman's)", String(format: "%.1f ms", perThousand(hopped.cpu))],
+                ["foreman / nginx CPU", String(format: "%.2f×", through.cpu / hopped.cpu)],
+            ]) + [
                 ["RSS idle", "\(idle / 1024) MB"],
                 ["RSS right after the streams", "\(after / 1024) MB"],
                 ["RSS \(settle) s later", "\(settled / 1024) MB"],
                 ["/jobs streams: peak RSS above the RSS before them, \(jobPeaks[0].tokens) / \(jobPeaks[1].tokens) tokens",
                  "\(jobPeaks[0].kilobytes / 1024) MB / \(jobPeaks[1].kilobytes / 1024) MB"],
-                ["first line, p50: direct / through foreman", "\(p.ms(p.at(0.5, direct))) / \(p.ms(p.at(0.5, through))) (\(p.ratio(p.at(0.5, through), p.at(0.5, direct))))"],
-                ["first line, each right after a direct stream, p50: direct / through foreman",
-                 "\(p.ms(p.at(0.5, coldDirect))) / \(p.ms(p.at(0.5, cold))) (\(p.ratio(p.at(0.5, cold), p.at(0.5, coldDirect))))"],
-            ])
+                ["first line in blocks, p50: direct", p.ms(p.at(0.5, direct.firstLines))],
+                ["first line in blocks, p50: through foreman (× direct)", firstLine(through, direct)],
+            ] + (hop == nil ? [] : [
+                ["first line in blocks, p50: through nginx (× direct)", firstLine(hopped, direct)],
+            ]) + [
+                ["first line right after a direct stream, p50: direct", p.ms(p.at(0.5, coldDirect.firstLines))],
+                ["first line right after a direct stream, p50: through foreman (× direct)", firstLine(cold, coldDirect)],
+            ] + (hop == nil ? [] : [
+                ["first line right after a direct stream, p50: through nginx (× direct)", firstLine(coldHop, coldDirect)],
+            ]))
+        }
+    }
+
+    /// Streams through one relay (or straight to the fake): each one's time to its first line, and the CPU seconds
+    /// the relay spent on them.
+    struct Block {
+        var firstLines: [Double] = []
+        var cpu = 0.0
+
+        /// Sends `count` streams of `body`, one after another; with `pid`, adds that process's CPU over them.
+        mutating func stream(_ count: Int, _ body: String, through client: BenchClient, direct: Bool = false, pid: Int32? = nil) async throws {
+            let before = pid.map(cpuSeconds)
+            for _ in 0..<count { firstLines.append(try await client.timeToFirstLine(body, direct: direct)) }
+            if let pid, let before { cpu += cpuSeconds(pid) - before }
         }
     }
 
     /// A streamed chat of `tokens` tokens.
     static func long(_ tokens: Int) -> String {
         #"{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":"# + String(tokens) + "}}"
-    }
-
-    /// The CPU seconds nginx spends relaying `streams` of `long`, one after another, to the fake at `fakePort`, and
-    /// each stream's time to its first line.
-    static func nginxCPU(_ binary: String, fakePort: Int, long: String, streams: Int) async throws -> (cpu: Double, firstLines: [Double]) {
-        let hop = try NginxHop(binary: binary, upstreamPort: fakePort)
-        defer { hop.terminate() }
-        try await hop.waitUntilServing()
-        let client = BenchClient(foremanPort: hop.port, fakePort: fakePort)
-        _ = try await client.timeToFirstLine(long, direct: false)  // the upstream connection, opened once
-        let before = cpuSeconds(hop.pid)
-        var firstLines: [Double] = []
-        for _ in 0..<streams { firstLines.append(try await client.timeToFirstLine(long, direct: false)) }
-        return (cpuSeconds(hop.pid) - before, firstLines)
     }
 }

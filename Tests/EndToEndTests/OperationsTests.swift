@@ -120,6 +120,7 @@ extension ServerTests {
             try await Harness.run { harness in
                 #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false, tokens: 2)).status == 200)
                 #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: true, tokens: 2)).status == 200)
+                #expect(try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "qwen2.5:7b", tokens: 2)).status == 200)
                 #expect(try await harness.embed("nomic-embed-text").status == 200)
                 let closed = try await harness.request(.GET, "/metrics", token: .some(nil))
                 #expect(closed.status == 401)
@@ -135,9 +136,12 @@ extension ServerTests {
                     #expect(families[name] != nil, "\(name) missing from \(families.keys.sorted())")
                 }
                 #expect(families["foreman_jobs"]?.contains { $0.contains(#"state="succeeded""#) && $0.contains(#"origin="api""#) } == true)
-                // Both chats, the streamed one and the whole one, timed their first token.
+                // Both chats of llama3.2, the streamed one and the whole one, timed their first token in its series;
+                // the chat of another model, in that model's.
                 let firstTokens = families["foreman_time_to_first_token_seconds"]?.filter { $0.hasPrefix("foreman_time_to_first_token_seconds_count") }
-                #expect(firstTokens?.count == 1 && firstTokens?.first?.hasSuffix(" 2") == true, "\(firstTokens ?? [])")
+                #expect(firstTokens?.count == 2, "\(firstTokens ?? [])")
+                #expect(firstTokens?.contains { $0.contains(#"model="llama3.2""#) && $0.hasSuffix(" 2") } == true, "\(firstTokens ?? [])")
+                #expect(firstTokens?.contains { $0.contains(#"model="qwen2.5:7b""#) && $0.hasSuffix(" 1") } == true, "\(firstTokens ?? [])")
             }
             try await Harness.run(configure: { $0.metricsPublic = true }) { harness in
                 let open = try await harness.request(.GET, "/metrics", token: .some(nil))

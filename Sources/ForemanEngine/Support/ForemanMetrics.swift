@@ -12,18 +12,22 @@ public struct ForemanMetrics: Sendable {
     /// a lock, three to five times per call (ADR 0012). Their series are exported, at zero, from the start.
     private let jobsByStateAndOrigin: [JobState: [JobOrigin: Counter]]
     private let queueDepthGauge: Gauge
+    private let timers: TimerHandles
     /// The `provider` label of the series that concern one box (ADR 0017); see ``forProvider(_:)``.
     private let provider: [(String, String)]
+    private let providerName: String
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
-        provider = [("provider", "default")]
+        providerName = "default"
+        provider = [("provider", providerName)]
         jobsByStateAndOrigin = Dictionary(uniqueKeysWithValues: JobState.allCases.map { state in
             (state, Dictionary(uniqueKeysWithValues: JobOrigin.allCases.map { origin in
                 (origin, Counter(label: "foreman_jobs_total", dimensions: [("state", state.rawValue), ("origin", origin.rawValue)], factory: factory))
             }))
         })
         queueDepthGauge = Gauge(label: "foreman_queue_depth", factory: factory)
+        timers = TimerHandles(factory: factory)
     }
 
     /// The same metrics, with the series that concern one box labelled with its provider's name.
@@ -35,6 +39,8 @@ public struct ForemanMetrics: Sendable {
         factory = other.factory
         jobsByStateAndOrigin = other.jobsByStateAndOrigin
         queueDepthGauge = other.queueDepthGauge
+        timers = other.timers
+        providerName = name
         provider = [("provider", name)]
     }
 
@@ -62,7 +68,7 @@ public struct ForemanMetrics: Sendable {
 
     /// From sending a generation to its first NDJSON line (model loads included).
     func timeToFirstToken(_ duration: Duration, model: String) {
-        Timer(label: "foreman_time_to_first_token_seconds", dimensions: [("model", model)] + provider, factory: factory)
+        timers.timer("foreman_time_to_first_token_seconds", model: model, provider: providerName)
             .recordNanoseconds(Int64(duration.seconds * 1e9))
     }
 
@@ -139,7 +145,6 @@ public struct ForemanMetrics: Sendable {
 
     /// Labelled with the job's model and the provider it ran on: these are recorded for every provider's jobs alike.
     private func timer(_ label: String, _ seconds: TimeInterval, _ job: Job) {
-        let provider = job.ranOn.map { [("provider", $0)] } ?? self.provider
-        Timer(label: label, dimensions: [("model", job.model)] + provider, factory: factory).recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        timers.timer(label, model: job.model, provider: job.ranOn ?? providerName).recordNanoseconds(Int64(max(0, seconds) * 1e9))
     }
 }

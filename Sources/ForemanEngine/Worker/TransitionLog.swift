@@ -16,7 +16,7 @@ public struct TransitionLog: JobTransitionObserver {
     public func entered(_ job: Job, from old: JobState?) {
         metrics.jobEntered(job.state, job)
         var metadata = job.logMetadata
-        metadata["state"] = "\(job.state.rawValue)"
+        metadata["state"] = .string(job.state.rawValue)
         if let error = job.error { metadata["error"] = "\(error)" }
         switch job.state {
         case .running:

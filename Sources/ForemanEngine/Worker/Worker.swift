@@ -529,8 +529,8 @@ public actor Worker: Service {
 
 extension Job {
     var logMetadata: Logger.Metadata {
-        var metadata: Logger.Metadata = ["job": "\(id)", "kind": "\(kind.rawValue)", "model": "\(modelID)", "origin": "\(origin.rawValue)"]
-        if let ranOn { metadata["provider"] = "\(ranOn)" }
+        var metadata: Logger.Metadata = ["job": .string(id), "kind": .string(kind.rawValue), "model": .string(modelID), "origin": .string(origin.rawValue)]
+        if let ranOn { metadata["provider"] = .string(ranOn) }
         return metadata
     }
 }
