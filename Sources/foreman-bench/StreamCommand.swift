@@ -50,6 +50,7 @@ struct StreamCommand: AsyncParsableCommand {
             let settled = child.residentKilobytes()
             // A stream through foreman right after each direct one: foreman's caches then hold the fake's and the
             // client's work, as after an idle spell. As many pairs as streams: ten left the median to a few calls.
+            // With nginx, each pair is followed by a direct stream and one through nginx.
             var coldDirect = Block(), cold = Block(), coldHop = Block()
             for _ in 0..<streams {
                 try await coldDirect.stream(1, long, through: client, direct: true)

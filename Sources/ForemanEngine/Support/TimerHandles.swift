@@ -4,8 +4,8 @@ import Synchronization
 /// The timer handles of a model's series, made once per series: making a handle looks its series up in the registry
 /// under a lock, and a native call records two or three timers (ADR 0012).
 ///
-/// A series is known by its label, model and provider. Models come from the inventory, so the series are few; past
-/// `limit` of them, a handle is made for each use as before, so that no caller can grow this without bound.
+/// A series is known by its label, model and provider. The models are the boxes', so the series are few; past `limit`
+/// of them a handle is made for each use, so that no caller can grow this cache without bound.
 final class TimerHandles: Sendable {
     private struct Series: Hashable {
         let label: String
