@@ -13,14 +13,14 @@ public struct ForemanMetrics: Sendable {
     private let jobsByStateAndOrigin: [JobState: [JobOrigin: Counter]]
     private let queueDepthGauge: Gauge
     private let timers: TimerHandles
-    /// The `provider` label of the series that concern one box (ADR 0017); see ``forProvider(_:)``.
-    private let provider: [(String, String)]
+    /// The provider named in the series that concern one box (ADR 0017); see ``forProvider(_:)``.
     private let providerName: String
+    /// Those series' `provider` label.
+    private var provider: [(String, String)] { [("provider", providerName)] }
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
         providerName = "default"
-        provider = [("provider", providerName)]
         jobsByStateAndOrigin = Dictionary(uniqueKeysWithValues: JobState.allCases.map { state in
             (state, Dictionary(uniqueKeysWithValues: JobOrigin.allCases.map { origin in
                 (origin, Counter(label: "foreman_jobs_total", dimensions: [("state", state.rawValue), ("origin", origin.rawValue)], factory: factory))
@@ -41,7 +41,6 @@ public struct ForemanMetrics: Sendable {
         queueDepthGauge = other.queueDepthGauge
         timers = other.timers
         providerName = name
-        provider = [("provider", name)]
     }
 
     /// Counts nothing: for components built without a server (unit tests).
