@@ -6,9 +6,10 @@ import json, os, shutil, socket, subprocess, sys, tempfile, time
 class Hops:
     """Starts the processes; `with Hops() as hops:` stops them all and removes their files at the end."""
 
-    def __init__(self):
+    def __init__(self, log_level="warning"):
         self.folder = tempfile.mkdtemp()
         self.children = []
+        self.log_level = log_level
 
     def __enter__(self):
         return self
@@ -33,7 +34,7 @@ class Hops:
 
     def foreman(self, binary, port, fake_port, index):
         env = dict(os.environ, FOREMAN_TOKEN="bench", FOREMAN_DB=f"{self.folder}/{index}.db", FOREMAN_OLLAMA_URL=f"http://127.0.0.1:{fake_port}",
-                   FOREMAN_ADDR=f"127.0.0.1:{port}", FOREMAN_LOG_LEVEL="warning")
+                   FOREMAN_ADDR=f"127.0.0.1:{port}", FOREMAN_LOG_LEVEL=self.log_level)
         process = self.start([binary, "serve"], env=env)
         wait_for(port)
         return process

@@ -177,6 +177,27 @@ extension ServerTests {
             }
         }
 
+        @Test("a native call is logged running while its box holds the answer; a stream's lines keep their order (ADR 0033)")
+        func runningAnnouncement() async throws {
+            let lines = LogLines()
+            try await Harness.run(logger: lines.logger()) { harness in
+                // The box holds a non-streamed answer whole until it is resumed: it writes nothing meanwhile.
+                await harness.fake.pause()
+                let held = Task { try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: false)) }
+                try await lines.waitForLine { $0.contains(#"msg="job running""#) }
+                #expect(await harness.fake.completedGenerations == 0)
+                await harness.fake.resume()
+                #expect(try await held.value.status == 200)
+
+                let streamed = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(stream: true))
+                #expect(streamed.status == 200)
+                let job = try #require(streamed.headers.first(name: "X-Foreman-Job-Id"))
+                try await lines.waitForLine { $0.contains("job=\(job)") && $0.contains(#"msg="job succeeded""#) }
+                let messages = lines.all.filter { $0.contains("job=\(job)") }.compactMap { LogfmtReader.fields($0)["msg"] }
+                #expect(messages == ["job queued", "job running", "request", "job succeeded"], "\(messages)")
+            }
+        }
+
         @Test("FOREMAN_SOCKET serves the same API on a unix socket created with mode 0600")
         func unixSocket() async throws {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("foreman-\(UUID().uuidString.prefix(8)).sock").path

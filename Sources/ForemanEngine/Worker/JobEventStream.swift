@@ -24,6 +24,7 @@ public final class JobEventStream: AsyncSequence, Sendable {
         var waiter: UnsafeContinuation<JobEvent?, Never>?
         var finished = false
         var sink: LineSink?
+        var firstLinesWritten: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -34,6 +35,20 @@ public final class JobEventStream: AsyncSequence, Sendable {
     /// (ADR 0027); `nil` stops it. Lines it takes come after every event the reader has had, and before any other.
     public func sinkLines(_ sink: LineSink?) {
         state.withLock { $0.sink = sink }
+    }
+
+    /// Has `action` run when the reader says it has written the job's first lines (``firstLinesWritten()``).
+    public func whenFirstLinesWritten(_ action: @escaping @Sendable () -> Void) {
+        state.withLock { $0.firstLinesWritten = action }
+    }
+
+    /// Said by the reader once it has written the job's first lines to its caller: runs what waits for that, once.
+    public func firstLinesWritten() {
+        let action = state.withLock { state in
+            defer { state.firstLinesWritten = nil }
+            return state.firstLinesWritten
+        }
+        action?()
     }
 
     /// Hands `event` to the reader, or keeps it for its next read; nothing happens once the stream has finished.

@@ -416,33 +416,44 @@ public actor Worker: Service {
     ///     start.
     ///   - events: the job's event stream when its caller handed it over; else the run asks the broker for it.
     private func start(_ job: Job, holding slot: GenerationSlot, arrived: Job? = nil, events: JobEventStream? = nil) -> Task<JobResult, Never> {
-        let attempt = JobAttempt(job: job, lane: lane, inventory: inventory, store: store, retry: retry, metrics: metrics, logger: logger)
-        let broker = self.broker
         // The run mostly waits for the target's connection: on its loop, sending and each chunk need no thread hop.
         // A native call reaches here on its caller's loop (ADR 0012), and the target then uses a connection there.
-        let loop = lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop)
+        // Without task executors the run cannot prefer a loop.
+        let loop: (any EventLoop)? =
+            if #available(macOS 15.0, *) { lane.eventLoop(near: MultiThreadedEventLoopGroup.currentEventLoop) } else { nil }
+        let tell = job.origin.isInteractive ? running(job, arrived: arrived) : nil
+        let announcement = tell.flatMap { tell in loop.map { RunningAnnouncement(on: $0, tell: tell) } }
+        let attempt = JobAttempt(
+            job: job, lane: lane, inventory: inventory, store: store, retry: retry, announcement: announcement, metrics: metrics, logger: logger
+        )
+        let broker = self.broker
         let task = Task.preferring(loop) {
             if let events { return await attempt.run(events: events) }
             return await attempt.run(events: await broker.channel(for: job.id))
         }
-        if job.origin.isInteractive { announce(job, arrived: arrived, after: loop) }
+        // Behind the run's task on its loop, so the box's request is written first (ADR 0026). A run with no loop of
+        // its own has no such order: its call is announced at once.
+        if let announcement, let loop {
+            loop.execute { announcement.arm(after: Self.announcementBound) }
+        } else {
+            tell?()
+        }
         runs[job.id] = Run(job: job, task: task, slot: slot)
         runningCount.store(runs.count, ordering: .relaxed)
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
     }
 
-    /// Tells the observer that native call `job` runs, after that it was queued if it `arrived` just now. On `loop`,
-    /// the run's, this waits behind the run's task, which writes the box's request first (ADR 0026); the run ends on
-    /// that loop too, so its end is told after. Without a loop of its own the run has no such order: told at once.
-    private func announce(_ job: Job, arrived: Job?, after loop: (any EventLoop)?) {
+    /// How long a native call's run may go unannounced while its box has not answered: a model's load (ADR 0033).
+    static let announcementBound = TimeAmount.milliseconds(10)
+
+    /// What tells the observer that native call `job` runs, after that it was queued if it `arrived` just now.
+    private func running(_ job: Job, arrived: Job?) -> @Sendable () -> Void {
         let observer = self.observer
-        let tell: @Sendable () -> Void = {
+        return {
             if let arrived { observer.entered(arrived, from: nil) }
             observer.entered(job, from: .queued)
         }
-        guard let loop else { return tell() }
-        loop.execute(tell)
     }
 
     /// Completes the run of `job`, then each run that a run's end started (``claimBeforeRecording()``), one after
@@ -586,12 +597,19 @@ struct JobAttempt: Sendable {
     /// Where a `/jobs` job's transcript is spooled as it streams.
     let store: any JobStore
     let retry: Worker.RetryPolicy
+    /// A native call's announcement as running, made once its caller has written its first lines, or by the run
+    /// (ADR 0033); `nil` when the worker has announced it.
+    let announcement: RunningAnnouncement?
     let metrics: ForemanMetrics
     let logger: Logger
 
     /// Runs the job until an attempt succeeds, fails for good, or `maxAttempts` attempts have failed for reasons
     /// another attempt may not meet (ADR 0013). The result is the last attempt's, with its transcript alone.
     func run(events: JobEventStream?) async -> JobResult {
+        // Announced when the caller has written the first lines, and at the latest before the worker records the
+        // end, which waits for this task.
+        if let announcement { events?.whenFirstLinesWritten(announcement.now) }
+        defer { announcement?.now() }
         var attempt = 1
         var delay = retry.initial
         // A job claimed before (foreman stopped or crashed under it) may have left parts of its transcript.
@@ -667,6 +685,8 @@ struct JobAttempt: Sendable {
                         // The caller's task writes the first lines before they are recorded (ADR 0026): on this loop
                         // it runs next.
                         if events != nil { await Task.yield() }
+                        // Announced here when the caller has not written them: a call that does not stream (ADR 0033).
+                        announcement?.now()
                         reportFirstToken(firstChunkAt, sentAt: sentAt)
                         firstChunkAt = nil
                     }

@@ -168,9 +168,10 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     /// Waits for a parked answer and writes it. Throws when nobody is left to read it (the caller hung up, or the
     /// server is going away).
     ///
-    /// The observers of a parked stream (its request log line) are told once its head is written with its first
-    /// line, which does not wait for them (ADR 0026). Those of an answer of known length are told before it is
-    /// written, so its caller finds them told once it has the answer.
+    /// The observers of a parked stream (its request log line) are told in a job on the loop, queued once its head
+    /// is written with its first line, which does not wait for them (ADR 0026); the route, whose turn goes on, first
+    /// announces the call as running (ADR 0033). Those of an answer of known length are told before it is written,
+    /// so its caller finds them told once it has the answer.
     @inline(never)
     private func answer(_ parked: ResponseParking.Parked, outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, channel: any Channel) async throws {
         guard let finished = await parked.finish() else {
@@ -180,7 +181,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         let report = ParkedReport(parked, finished)
         defer { report.send() }
         if finished.body.contentLength != nil { report.send() }
-        try await write(finished, to: outbound, channel: channel, afterHead: report.send)
+        try await write(finished, to: outbound, channel: channel, afterHead: { channel.eventLoop.execute(report.send) })
     }
 
     /// Writes `response` with the server's stamp.

@@ -196,6 +196,9 @@ struct QueuedGeneration: Sendable {
     ) async throws {
         do {
             try await Self.write(first, answer: &answer, to: &writer)
+            // The call is announced as running now, before the connection's request line, queued as the head went out
+            // (ADR 0033).
+            events.firstLinesWritten()
             // While the relay waits, the run writes the box's next lines itself, straight to the connection (ADR 0027).
             if answer.streamsLinesAsTheyCame, let direct = (writer as? HeadDeferringWriter)?.afterHeadWriter {
                 events.sinkLines { lines in
