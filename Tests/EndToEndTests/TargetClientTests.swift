@@ -147,6 +147,44 @@ extension ServerTests {
             #expect(box.accepted == 3)
         }
 
+        @Test(
+            "HTTP1Target answers a head that comes alone once its body has bytes or has ended: the whole body follows, a silent body ends in the read timeout, and a call cancelled meanwhile closes the box's connection",
+            .timeLimit(.minutes(1))
+        )
+        func headThatComesAlone() async throws {
+            let box = try await HeadFirstBox.start()
+            defer { try? box.channel.close().wait() }
+            try await withTarget(.http1, box.port, readTimeout: .milliseconds(400)) { client in
+                // The body comes after the head, in a read of its own.
+                let answered = Task { try await client.send(Self.version) }
+                let first = try await box.nextExchange()
+                first.write("5\r\nhello\r\n0\r\n\r\n")
+                let response = try await answered.value
+                #expect(response.status == 200)
+                #expect(String(buffer: try await response.body.collect(upTo: 1 << 16)) == "hello")
+
+                // Nothing comes after the head: the read timeout ends the body.
+                let silent = try await client.send(Self.version)
+                #expect(silent.status == 200)
+                await #expect(throws: TargetError.self) { _ = try await silent.body.collect(upTo: 1 << 16) }
+                _ = try await box.nextExchange()
+            }
+            try await withTarget(.http1, box.port, readTimeout: .seconds(60)) { client in
+                // Cancelled once the head is in: the box's connection closes, long before the read timeout.
+                let cancelled = Task { try await client.send(Self.version) }
+                let exchange = try await box.nextExchange()
+                // The head's read is handled on the client's loop before these jobs, queued after the box wrote it.
+                let loop = try #require(client.eventLoop(near: nil))
+                try await loop.submit {}.get()
+                try await loop.submit {}.get()
+                cancelled.cancel()
+                try await exchange.closed()
+                if let response = try? await cancelled.value {
+                    await #expect(throws: (any Error).self) { _ = try await response.body.collect(upTo: 1 << 16) }
+                }
+            }
+        }
+
         @Test("no response head within the head timeout is an unreachable target", arguments: Client.allCases)
         func headTimeout(_ kind: Client) async throws {
             let fake = FakeOllamaState(tokenDelay: .zero)
@@ -292,6 +330,78 @@ final class ScriptedBox: Sendable {
                 let closes = !response.contains("Content-Length") && !response.contains("chunked")
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
                 if closes { context.close(promise: nil) }
+            }
+        }
+    }
+}
+
+/// A box that answers each request with a chunked head alone and hands the exchange to the test, which writes the
+/// rest when it wants and can wait for the connection to close.
+final class HeadFirstBox: Sendable {
+    var channel: any Channel { started.withLock { $0! } }
+    private let started = Mutex<(any Channel)?>(nil)
+    private let exchanges: AsyncStream<Exchange>
+    private let arrived: AsyncStream<Exchange>.Continuation
+
+    var port: Int { channel.localAddress!.port! }
+
+    /// One request's answer, after its head.
+    final class Exchange: Sendable {
+        private let connection: any Channel
+
+        fileprivate init(_ connection: any Channel) { self.connection = connection }
+
+        /// Writes `bytes` on the exchange's connection.
+        func write(_ bytes: String) {
+            connection.writeAndFlush(ByteBuffer(string: bytes), promise: nil)
+        }
+
+        /// Returns once the client has closed the connection.
+        func closed() async throws {
+            try await connection.closeFuture.get()
+        }
+    }
+
+    private init() {
+        (exchanges, arrived) = AsyncStream.makeStream()
+    }
+
+    static func start() async throws -> HeadFirstBox {
+        let box = HeadFirstBox()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Connection(box: box)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        box.started.withLock { $0 = channel }
+        return box
+    }
+
+    /// The next request's exchange, once its head is written.
+    func nextExchange() async throws -> Exchange {
+        var iterator = exchanges.makeAsyncIterator()
+        guard let exchange = await iterator.next() else { throw CancellationError() }
+        return exchange
+    }
+
+    /// One connection: a request is a head (the client's requests here have no body).
+    private final class Connection: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let box: HeadFirstBox
+        var received = ""
+
+        init(box: HeadFirstBox) { self.box = box }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received += String(buffer: unwrapInboundIn(data))
+            while let end = received.range(of: "\r\n\r\n") {
+                received.removeSubrange(..<end.upperBound)
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: head))).whenSuccess { [box] in
+                    box.arrived.yield(Exchange(channel))
+                }
             }
         }
     }
