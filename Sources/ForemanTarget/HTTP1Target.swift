@@ -237,8 +237,7 @@ private struct LoopPool: Sendable {
 private enum InFlight {
     case pending
     case sent(any Channel)
-    /// The head arrived and was handed on: cancelling now is the body's business (the connection may already serve
-    /// another request).
+    /// The head arrived: cancelling now is the body's business (the connection may already serve another request).
     case answered
     case cancelled
 }
@@ -249,8 +248,7 @@ private enum ExchangeError: Error {
     case staleConnection
 }
 
-/// One connection's side of the exchanges: writes a request, answers with the head once its body has bytes or has
-/// ended, streams the body.
+/// One connection's side of the exchanges: writes a request, answers with the head, streams the body.
 private final class ExchangeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = HTTPClientRequestPart
@@ -263,10 +261,6 @@ private final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private var state = State.idle
-    /// The answer to the exchange under way, from its head until its body's first bytes or its end: a head that
-    /// comes alone does not wake the request's task, which would only wait again for the body (ADR 0034). Its
-    /// exchange stays cancellable meanwhile (``InFlight/sent(_:)``).
-    private var held: (answer: CheckedContinuation<TargetResponse, any Error>, response: TargetResponse, inFlight: NIOLoopBoundBox<InFlight>)?
     private var parser = BoxResponseParser()
     private var context: ChannelHandlerContext?
     /// Armed once per exchange, not once per read: when it fires it looks at `lastRead`, and waits on if bytes came
@@ -340,18 +334,18 @@ private final class ExchangeHandler: ChannelInboundHandler {
         switch (event, state) {
         case (.head(let head), .waitingForHead(let answer, let timer, _, let inFlight)):
             timer.cancel()
+            inFlight.value = .answered
             let channel = context.channel
             // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
             let (body, chunks) = BodyChunks.make(on: context.eventLoop) { channel.close(promise: nil) }
             state = .streaming(chunks, keepAlive: head.keepAlive)
             noteRead(context)
-            let response = TargetResponse(
+            answer.resume(returning: TargetResponse(
                 status: head.status,
                 contentType: head.contentType,
                 retryAfter: TargetResponse.retryAfter(head.retryAfter),
                 body: TargetBody(body)
-            )
-            held = (answer, response, inFlight)
+            ))
         case (.body(let chunk), .streaming):
             if unread.readableBytes == 0 { unread = chunk } else { unread.writeImmutableBuffer(chunk) }
         case (.end, .streaming(let chunks, let keepAlive)):
@@ -367,17 +361,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
         state = keepAlive ? .idle : .closed
         handOnUnread(chunks)
         chunks.finish()
-        answerHeld()
         ended(context.channel, keepAlive)
-    }
-
-    /// Answers the exchange whose head was held, once its body has bytes to read or has ended: the request's task
-    /// then reads them without waiting again.
-    private func answerHeld() {
-        guard let (answer, response, inFlight) = held else { return }
-        held = nil
-        inFlight.value = .answered
-        answer.resume(returning: response)
     }
 
     /// Ends the exchange under way, for `reason`, and closes the connection: after bytes that are not a response
@@ -394,7 +378,6 @@ private final class ExchangeHandler: ChannelInboundHandler {
         case .streaming(let chunks, _):
             handOnUnread(chunks)
             chunks.finish(throwing: TargetError.interrupted(reason))
-            answerHeld()
         case .idle, .closed:
             break
         }
@@ -405,7 +388,6 @@ private final class ExchangeHandler: ChannelInboundHandler {
         if case .streaming(let chunks, _) = state, unread.readableBytes > 0 {
             noteRead(context)
             handOnUnread(chunks)
-            answerHeld()
         }
         context.fireChannelReadComplete()
     }
@@ -429,11 +411,9 @@ private final class ExchangeHandler: ChannelInboundHandler {
         case .streaming(let chunks, _) where parser.endsAtClose:
             handOnUnread(chunks)
             chunks.finish()  // a body read to the close is whole
-            answerHeld()
         case .streaming(let chunks, _):
             handOnUnread(chunks)
             chunks.finish(throwing: TargetError.interrupted("connection closed"))
-            answerHeld()
         case .idle, .closed:
             break
         }
@@ -462,7 +442,6 @@ private final class ExchangeHandler: ChannelInboundHandler {
             self.readTimer = nil
             self.state = .closed
             chunks.finish(throwing: TargetError.interrupted("no data for \(readTimeout.prettyDescription)"))
-            self.answerHeld()
             channel.close(promise: nil)
         }
     }
