@@ -152,12 +152,13 @@ extension ServerTests {
             .timeLimit(.minutes(1))
         )
         func headThatComesAlone() async throws {
-            let box = try await HeadFirstBox.start()
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let box = try await ScriptedBox.start(responses: [head, head])
             defer { try? box.channel.close().wait() }
             try await withTarget(.http1, box.port, readTimeout: .milliseconds(400)) { client in
                 let answered = Task { try await client.send(Self.version) }
-                let first = try await box.nextExchange()
-                first.write("5\r\nhello\r\n0\r\n\r\n")
+                let connection = try await box.nextAnswered()
+                connection.writeAndFlush(ByteBuffer(string: "5\r\nhello\r\n0\r\n\r\n"), promise: nil)
                 let response = try await answered.value
                 #expect(response.status == 200)
                 #expect(String(buffer: try await response.body.collect(upTo: 1 << 16)) == "hello")
@@ -165,7 +166,6 @@ extension ServerTests {
                 let silent = try await client.send(Self.version)
                 #expect(silent.status == 200)
                 await #expect(throws: TargetError.self) { _ = try await silent.body.collect(upTo: 1 << 16) }
-                _ = try await box.nextExchange()
             }
         }
 
@@ -266,12 +266,15 @@ extension ServerTests {
 }
 
 /// A box that answers each request it reads, on whatever connection, with the next of its scripted responses, as
-/// bytes; it closes a connection after a response with no length and no chunks.
+/// bytes; it closes a connection after a response with no length and no chunks. A test can write more on the
+/// connection of each response once it is written (``nextAnswered()``).
 final class ScriptedBox: Sendable {
     var channel: any Channel { started.withLock { $0! } }
     private let started = Mutex<(any Channel)?>(nil)
     private let script: Mutex<ArraySlice<String>>
     private let connections = Mutex(0)
+    private let answered: AsyncStream<any Channel>
+    private let told: AsyncStream<any Channel>.Continuation
 
     var port: Int { channel.localAddress!.port! }
     /// How many connections it accepted.
@@ -279,6 +282,7 @@ final class ScriptedBox: Sendable {
 
     private init(responses: [String]) {
         script = Mutex(responses[...])
+        (answered, told) = AsyncStream.makeStream()
     }
 
     static func start(responses: [String]) async throws -> ScriptedBox {
@@ -297,6 +301,13 @@ final class ScriptedBox: Sendable {
         script.withLock { $0.popFirst() }
     }
 
+    /// The connection of the next response, once the response is written.
+    func nextAnswered() async throws -> any Channel {
+        var iterator = answered.makeAsyncIterator()
+        guard let connection = await iterator.next() else { throw CancellationError() }
+        return connection
+    }
+
     /// One connection: a request is a head (the client's requests here have no body).
     private final class Connection: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
@@ -312,75 +323,9 @@ final class ScriptedBox: Sendable {
                 received.removeSubrange(..<end.upperBound)
                 guard let response = box.next() else { return context.close(promise: nil) }
                 let closes = !response.contains("Content-Length") && !response.contains("chunked")
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+                let connection = context.channel
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenSuccess { [box] in box.told.yield(connection) }
                 if closes { context.close(promise: nil) }
-            }
-        }
-    }
-}
-
-/// A box that answers each request with a chunked head alone and hands the exchange to the test, which writes the
-/// rest when it wants.
-final class HeadFirstBox: Sendable {
-    var channel: any Channel { started.withLock { $0! } }
-    private let started = Mutex<(any Channel)?>(nil)
-    private let exchanges: AsyncStream<Exchange>
-    private let arrived: AsyncStream<Exchange>.Continuation
-
-    var port: Int { channel.localAddress!.port! }
-
-    /// One request's answer, after its head.
-    final class Exchange: Sendable {
-        private let connection: any Channel
-
-        fileprivate init(_ connection: any Channel) { self.connection = connection }
-
-        /// Writes `bytes` on the exchange's connection.
-        func write(_ bytes: String) {
-            connection.writeAndFlush(ByteBuffer(string: bytes), promise: nil)
-        }
-    }
-
-    private init() {
-        (exchanges, arrived) = AsyncStream.makeStream()
-    }
-
-    static func start() async throws -> HeadFirstBox {
-        let box = HeadFirstBox()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Connection(box: box)) }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        box.started.withLock { $0 = channel }
-        return box
-    }
-
-    /// The next request's exchange, once its head is written.
-    func nextExchange() async throws -> Exchange {
-        var iterator = exchanges.makeAsyncIterator()
-        guard let exchange = await iterator.next() else { throw CancellationError() }
-        return exchange
-    }
-
-    /// One connection: a request is a head (the client's requests here have no body).
-    private final class Connection: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-        let box: HeadFirstBox
-        var received = ""
-
-        init(box: HeadFirstBox) { self.box = box }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            received += String(buffer: unwrapInboundIn(data))
-            while let end = received.range(of: "\r\n\r\n") {
-                received.removeSubrange(..<end.upperBound)
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
-                let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: head))).whenSuccess { [box] in
-                    box.arrived.yield(Exchange(channel))
-                }
             }
         }
     }
