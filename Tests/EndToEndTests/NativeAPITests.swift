@@ -284,10 +284,17 @@ extension ServerTests {
         @Test("a call the target answers clears degraded, while its polls still fail")
         func callClearsDegraded() async throws {
             try await Harness.run { harness in
+                // The poller's first poll runs beside the test's start: once it has listed the models, no poll comes
+                // but those the calls below set off.
+                try await eventually("the first poll") { try await harness.health()["models"] as? Int == 3 }
                 await harness.fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire", times: 1_000))
-                // An unknown model polls first, which fails; then it is sent to the target, which refuses it.
+                // An unknown model polls again, which fails: the target is degraded, and the last known inventory decides.
                 let ghost = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
                 #expect(ghost.status == 404)
+                #expect(try await harness.request(.GET, "/healthz").status == 503)
+                // A call the target answers proves it back, while its polls still fail.
+                let answered = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
+                #expect(answered.status == 200)
                 let report = try await harness.request(.GET, "/healthz")
                 #expect(report.status == 200)
                 #expect(try report.jsonObject()["status"] as? String == "ok")
