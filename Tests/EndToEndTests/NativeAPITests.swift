@@ -288,7 +288,8 @@ extension ServerTests {
                 // but those the calls below set off.
                 try await eventually("the first poll") { try await harness.health()["models"] as? Int == 3 }
                 await harness.fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire", times: 1_000))
-                // An unknown model polls again, which fails: the target is degraded, and the last known inventory decides.
+                // An unknown model polls again, which fails: the target is degraded, and the last known inventory
+                // decides.
                 let ghost = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
                 #expect(ghost.status == 404)
                 #expect(try await harness.request(.GET, "/healthz").status == 503)

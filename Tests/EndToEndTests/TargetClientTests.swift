@@ -324,7 +324,9 @@ final class ScriptedBox: Sendable {
                 guard let response = box.next() else { return context.close(promise: nil) }
                 let closes = !response.contains("Content-Length") && !response.contains("chunked")
                 let connection = context.channel
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenSuccess { [box] in box.told.yield(connection) }
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenSuccess { [box] in
+                    box.told.yield(connection)
+                }
                 if closes { context.close(promise: nil) }
             }
         }
