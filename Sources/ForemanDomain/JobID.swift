@@ -6,27 +6,25 @@ public enum JobID {
 
     /// A new identifier: 48 bits of milliseconds and 80 random bits, ULID-style.
     public static func make(now: Date = Date()) -> String {
-        var value = [UInt8](repeating: 0, count: 16)
         let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        for i in 0..<6 { value[i] = UInt8((millis >> (8 * UInt64(5 - i))) & 0xFF) }
         // Two 64-bit draws cover the 80 random bits: each draw is a `getrandom` call, so one per byte cost ten.
-        var rng = SystemRandomNumberGenerator()
-        let high: UInt64 = rng.next(), low: UInt64 = rng.next()
-        for i in 6..<8 { value[i] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(i - 6))) }
-        for i in 8..<16 { value[i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i - 8))) }
-        // 128 bits → 26 base-32 characters, most significant first.
-        var chars: [UInt8] = Array("job_".utf8)
-        chars.reserveCapacity(30)
-        var bitBuffer: UInt32 = 0
-        var bitCount = 2  // pad 2 leading zero bits so 130 bits split evenly
-        for byte in value {
-            bitBuffer = (bitBuffer << 8) | UInt32(byte)
-            bitCount += 8
-            while bitCount >= 5 {
-                bitCount -= 5
-                chars.append(alphabet[Int((bitBuffer >> UInt32(bitCount)) & 31)])
+        var generator = SystemRandomNumberGenerator()
+        let random: UInt64 = generator.next()
+        // The 128 bits, most significant first: the milliseconds, then 16 and 64 random bits.
+        let high = (millis & 0xFFFF_FFFF_FFFF) << 16 | random & 0xFFFF
+        let low: UInt64 = generator.next()
+        // 26 base-32 characters, with 2 leading zero bits so that 130 bits split evenly.
+        return String(unsafeUninitializedCapacity: prefix.count + 26) { characters in
+            for (offset, byte) in prefix.enumerated() { characters[offset] = byte }
+            for digit in 0..<26 {
+                let shift = 125 - 5 * digit
+                let bits =
+                    shift >= 64 ? high >> UInt64(shift - 64) : shift == 0 ? low : low >> UInt64(shift) | high << UInt64(64 - shift)
+                characters[prefix.count + digit] = alphabet[Int(bits & 31)]
             }
+            return prefix.count + 26
         }
-        return String(decoding: chars, as: UTF8.self)
     }
+
+    private static let prefix = Array("job_".utf8)
 }

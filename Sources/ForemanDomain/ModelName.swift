@@ -5,9 +5,11 @@ public enum ModelName {
     /// The name with its tag made explicit, so `llama3.2` and `llama3.2:latest` compare equal.
     public static func normalized(_ name: String) -> String {
         let trimmed = trimmed(name)
-        let lastComponent = trimmed.lastIndex(of: "/").map { trimmed[trimmed.index(after: $0)...] } ?? trimmed[...]
-        // A character, not a string: `contains` of a string is Foundation's, through `NSString`, on every claim.
-        return lastComponent.contains(Character(":")) ? trimmed : trimmed + defaultTagSuffix
+        // Bytes, as Ollama reads a name: looking for a `Character` breaks the name into grapheme clusters, on every
+        // native call and every look at the queue.
+        let bytes = trimmed.utf8
+        let lastComponent = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes[bytes.index(after: $0)...] } ?? bytes[...]
+        return lastComponent.contains(UInt8(ascii: ":")) ? trimmed : trimmed + defaultTagSuffix
     }
 
     /// What ``normalized(_:)`` appends to a name without a tag.

@@ -246,8 +246,8 @@ struct BoxResponseParser {
         let body: Phase?
         if answersHEAD || answer.status == 204 || answer.status == 304 {
             body = nil
-        } else if let codings = parsed.transferEncoding {
-            body = codings.last == "chunked" ? .chunkSize(ChunkSizeLine()) : .untilClose
+        } else if let chunked = parsed.chunkedLast {
+            body = chunked ? .chunkSize(ChunkSizeLine()) : .untilClose
         } else if let length = parsed.contentLength {
             body = length == 0 ? nil : .fixed(remaining: length)
         } else {
@@ -263,74 +263,81 @@ struct BoxResponseParser {
         var head: Head
         var contentLength: Int?
         /// The transfer codings, lowercased, in order; `nil` when there is no `Transfer-Encoding`.
-        var transferEncoding: [String]?
+        /// Whether the last transfer coding is `chunked`; `nil` when there is no `Transfer-Encoding`.
+        var chunkedLast: Bool?
     }
 
     private static func parseHead(_ bytes: [UInt8]) throws -> ParsedHead {
-        var lines = split(bytes)
-        guard !lines.isEmpty else { throw Malformed(description: "an empty response head") }
-        let statusLine = Array(lines.removeFirst())
+        var lines = Lines(bytes: bytes)
+        let statusLine = lines.next() ?? []
         // `HTTP/1.x NNN[ reason]`
+        let at = statusLine.startIndex
         guard statusLine.count >= 12, statusLine.starts(with: "HTTP/1.".utf8),
-              statusLine[7] == UInt8(ascii: "0") || statusLine[7] == UInt8(ascii: "1"),
-              statusLine[8] == UInt8(ascii: " "),
-              statusLine[9...11].allSatisfy(isDigit), statusLine.count == 12 || statusLine[12] == UInt8(ascii: " ")
+              statusLine[at + 7] == UInt8(ascii: "0") || statusLine[at + 7] == UInt8(ascii: "1"),
+              statusLine[at + 8] == UInt8(ascii: " "),
+              statusLine[(at + 9)...(at + 11)].allSatisfy(isDigit), statusLine.count == 12 || statusLine[at + 12] == UInt8(ascii: " ")
         else { throw Malformed(description: "a malformed status line") }
-        let http10 = statusLine[7] == UInt8(ascii: "0")
-        let status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        let http10 = statusLine[at + 7] == UInt8(ascii: "0")
+        let status = statusLine[(at + 9)...(at + 11)].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         var parsed = ParsedHead(head: Head(status: status, keepAlive: !http10))
-        var connectionTokens: [String] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0, line[..<colon].allSatisfy(isTokenCharacter) else {
+        var close = false, keepAlive = false
+        while let line = lines.next() {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex, line[..<colon].allSatisfy(isTokenCharacter) else {
                 throw Malformed(description: "a malformed header line")
             }
             let value = trimmed(line[(colon + 1)...])
             guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw Malformed(description: "a control character in a header") }
-            switch String(decoding: line[..<colon], as: UTF8.self).lowercased() {
-            case "content-length":
+            let name = line[..<colon]
+            if isName(name, "content-length") {
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy(isDigit) else { throw Malformed(description: "a malformed Content-Length") }
                 let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
                 guard parsed.contentLength == nil else { throw Malformed(description: "two Content-Lengths") }
                 parsed.contentLength = length
-            case "transfer-encoding":
-                parsed.transferEncoding = (parsed.transferEncoding ?? []) + tokens(value)
-            case "connection":
-                connectionTokens += tokens(value)
-            case "content-type":
+            } else if isName(name, "transfer-encoding") {
+                var chunkedLast = parsed.chunkedLast ?? false
+                forEachToken(of: value) { chunkedLast = isName($0, "chunked") }
+                parsed.chunkedLast = chunkedLast
+            } else if isName(name, "connection") {
+                forEachToken(of: value) { token in
+                    if isName(token, "close") { close = true } else if isName(token, "keep-alive") { keepAlive = true }
+                }
+            } else if isName(name, "content-type") {
                 parsed.head.contentType = String(decoding: value, as: UTF8.self)
-            case "retry-after":
+            } else if isName(name, "retry-after") {
                 parsed.head.retryAfter = String(decoding: value, as: UTF8.self)
-            default:
-                break
             }
         }
-        if connectionTokens.contains("close") {
+        if close {
             parsed.head.keepAlive = false
-        } else if http10, connectionTokens.contains("keep-alive") {
+        } else if http10, keepAlive {
             parsed.head.keepAlive = true
         }
-        if parsed.transferEncoding != nil, parsed.contentLength != nil {
+        if parsed.chunkedLast != nil, parsed.contentLength != nil {
             // Two framings: a box and a reader may pick different ones (RFC 9112, 6.3, calls it a smuggling attempt).
             throw Malformed(description: "both a Transfer-Encoding and a Content-Length")
         }
         return parsed
     }
 
-    private static func split(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
-        var lines: [ArraySlice<UInt8>] = []
+    /// A head's lines, split at each `CRLF`; the last runs to the end of the bytes.
+    private struct Lines: IteratorProtocol {
+        let bytes: [UInt8]
         var start = 0
-        var index = 0
-        while index + 1 < bytes.count {
-            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
-                lines.append(bytes[start..<index])
-                index += 2
-                start = index
-            } else {
+        var ended = false
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            guard !ended else { return nil }
+            var index = start
+            while index + 1 < bytes.count {
+                if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
+                    defer { start = index + 2 }
+                    return bytes[start..<index]
+                }
                 index += 1
             }
+            ended = true
+            return bytes[start...]
         }
-        lines.append(bytes[start...])
-        return lines
     }
 
     private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
@@ -340,11 +347,27 @@ struct BoxResponseParser {
         return bytes
     }
 
-    /// The comma-separated tokens of a header value, trimmed and lowercased.
-    private static func tokens(_ value: ArraySlice<UInt8>) -> [String] {
-        value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true)
-            .map { String(decoding: trimmed($0), as: UTF8.self).lowercased() }
-            .filter { !$0.isEmpty }
+    /// Calls `body` with each comma-separated token of a header value, trimmed, in order; empty ones are skipped.
+    private static func forEachToken(of value: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+        var start = value.startIndex
+        while start <= value.endIndex {
+            let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+            let token = trimmed(value[start..<end])
+            if !token.isEmpty { body(token) }
+            start = end + 1
+        }
+    }
+
+    /// Whether the header name `name` is `known` (written in lowercase), in any case. Names and the tokens compared
+    /// are ASCII (RFC 9110), so they are compared as bytes, without a `String` made and lowercased for each line.
+    private static func isName(_ name: ArraySlice<UInt8>, _ known: StaticString) -> Bool {
+        let known = UnsafeBufferPointer(start: known.utf8Start, count: known.utf8CodeUnitCount)
+        return name.count == known.count && zip(name, known).allSatisfy { lowercased($0) == $1 }
+    }
+
+    /// `byte` lowercased if it is an ASCII capital.
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool {

@@ -1,7 +1,6 @@
 import ForemanDomain
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// The target over plain HTTP/1.1: kept-alive connections on each event loop, each request written in one flush.
@@ -21,8 +20,8 @@ public final class HTTP1Target: OllamaTarget {
     private let host: String
     private let port: Int
     private let basePath: String
-    /// The headers every request carries: the target's `Host`, who is asking, and the token.
-    private let constantHeaders: HTTPHeaders
+    /// The header fields every request carries, as written: the target's `Host`, who is asking, and the token.
+    private let constantFields: [UInt8]
     private let connectTimeout: TimeAmount
     private let headTimeout: TimeAmount
     private let readTimeout: TimeAmount
@@ -54,12 +53,12 @@ public final class HTTP1Target: OllamaTarget {
         self.host = host
         self.port = url.port ?? 80
         let bracketed = host.contains(":") ? "[\(host)]" : host
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: url.port.map { "\(bracketed):\($0)" } ?? bracketed)
-        headers.add(name: "User-Agent", value: "foreman/\(ForemanVersion.current)")
-        headers.add(name: "Accept", value: "application/x-ndjson, application/json")
-        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        self.constantHeaders = headers
+        var fields = [
+            (name: "Host", value: url.port.map { "\(bracketed):\($0)" } ?? bracketed), ("User-Agent", "foreman/\(ForemanVersion.current)"),
+            ("Accept", "application/x-ndjson, application/json"),
+        ]
+        if let token { fields.append(("Authorization", "Bearer \(token)")) }
+        self.constantFields = RequestHead.fields(fields)
         self.basePath = url.path.hasSuffix("/") ? String(url.path.dropLast()) : url.path
         self.connectTimeout = connectTimeout.timeAmount
         self.headTimeout = headTimeout.timeAmount
@@ -78,7 +77,7 @@ public final class HTTP1Target: OllamaTarget {
     }
 
     public func send(_ request: TargetRequest) async throws -> TargetResponse {
-        let head = requestHead(request)
+        let head = RequestHead(request, basePath: basePath, constantFields: constantFields)
         let pool = pool(near: MultiThreadedEventLoopGroup.currentEventLoop)
         do {
             do {
@@ -114,18 +113,7 @@ public final class HTTP1Target: OllamaTarget {
         value.unicodeScalars.allSatisfy { $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }
     }
 
-    private func requestHead(_ request: TargetRequest) -> HTTPRequestHead {
-        var headers = constantHeaders
-        if let body = request.body {
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(body.readableBytes))
-        } else if request.method == .POST {
-            headers.add(name: "Content-Length", value: "0")
-        }
-        return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: basePath + request.path, headers: headers)
-    }
-
-    private func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, reuse: Bool, pool: LoopPool) async throws -> TargetResponse {
+    private func exchange(_ head: RequestHead, body: ByteBuffer?, reuse: Bool, pool: LoopPool) async throws -> TargetResponse {
         let loop = pool.loop
         let inFlight = NIOLoopBoundBox.makeBoxSendingValue(InFlight.pending, as: InFlight.self, eventLoop: loop)
         return try await withTaskCancellationHandler {
@@ -149,7 +137,7 @@ public final class HTTP1Target: OllamaTarget {
 
     /// On `pool`'s loop: takes a kept connection (or opens one) and writes the request on it.
     private func start(
-        _ head: HTTPRequestHead,
+        _ head: RequestHead,
         body: ByteBuffer?,
         reuse: Bool,
         pool: LoopPool,
@@ -181,7 +169,7 @@ public final class HTTP1Target: OllamaTarget {
     private func begin(
         on channel: any Channel,
         reused: Bool,
-        _ head: HTTPRequestHead,
+        _ head: RequestHead,
         body: ByteBuffer?,
         inFlight: NIOLoopBoundBox<InFlight>,
         answer: CheckedContinuation<TargetResponse, any Error>
@@ -202,8 +190,7 @@ public final class HTTP1Target: OllamaTarget {
                 channel.eventLoop.makeCompletedFuture {
                     // No per-request header check: the headers are the constants above, the token checked in `init`,
                     // and the body's length (ADR 0012; NIO's check was 1.5% of a native call's CPU).
-                    // The requests through NIO's encoder; the responses read by the exchange's own parser (ADR 0029).
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+                    // The requests written as bytes (ADR 0035); the responses read by the exchange's own parser (ADR 0029).
                     try channel.pipeline.syncOperations.addHandler(
                         ExchangeHandler(readTimeout: readTimeout) { channel, reusable in
                             // On the loop: a finished exchange hands its connection back, or it is closed.
@@ -251,11 +238,11 @@ private enum ExchangeError: Error {
 /// One connection's side of the exchanges: writes a request, answers with the head, streams the body.
 private final class ExchangeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case idle
-        case waitingForHead(CheckedContinuation<TargetResponse, any Error>, timer: Scheduled<Void>, reused: Bool, inFlight: NIOLoopBoundBox<InFlight>)
+        case waitingForHead(CheckedContinuation<TargetResponse, any Error>, reused: Bool, inFlight: NIOLoopBoundBox<InFlight>)
         case streaming(BodyChunks.Feed, keepAlive: Bool)
         case closed
     }
@@ -263,9 +250,15 @@ private final class ExchangeHandler: ChannelInboundHandler {
     private var state = State.idle
     private var parser = BoxResponseParser()
     private var context: ChannelHandlerContext?
-    /// Armed once per exchange, not once per read: when it fires it looks at `lastRead`, and waits on if bytes came
-    /// since. Scheduling a timer for every read of a long stream cost about 3% of foreman's CPU while relaying it.
-    private var readTimer: Scheduled<Void>?
+    /// The exchange's one timer: due at the head's deadline, then at the read's. It is armed once per exchange, not
+    /// once per read nor again at the head: when it fires while the body streams it looks at `lastRead`, and waits on
+    /// if bytes came since. A timer per read cost about 3% of foreman's CPU while relaying a long stream, and a timer
+    /// set and another cancelled at the head are on every first line's way (ADR 0035).
+    private var timer: Scheduled<Void>?
+    /// When ``timer`` is due.
+    private var timerDeadline = NIODeadline.uptimeNanoseconds(0)
+    /// How long the exchange under way may wait for its head.
+    private var headTimeout = TimeAmount.zero
     /// When the body's last bytes came.
     private var lastRead = NIODeadline.uptimeNanoseconds(0)
     /// The body bytes of the read under way: handed on whole when it completes, so a box that sends faster than it
@@ -290,7 +283,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     /// Writes the request in one flush and waits for the head.
     func send(
-        _ head: HTTPRequestHead,
+        _ head: RequestHead,
         body: ByteBuffer?,
         reused: Bool,
         headTimeout: TimeAmount,
@@ -302,17 +295,16 @@ private final class ExchangeHandler: ChannelInboundHandler {
             return
         }
         let channel = context.channel
-        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: headTimeout) { [weak self] in
-            guard let self, case .waitingForHead(let answer, _, _, _) = self.state else { return }
-            self.state = .closed
-            answer.resume(throwing: TargetError.unreachable("no response head within \(headTimeout.prettyDescription)"))
-            channel.close(promise: nil)
+        state = .waitingForHead(answer, reused: reused, inFlight: inFlight)
+        self.headTimeout = headTimeout
+        arm(at: .now() + headTimeout, loop: context.eventLoop, channel: channel)
+        parser.expectResponse(toHEAD: head.isHEAD)
+        if let body {
+            context.write(wrapOutboundOut(head.bytes), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(body), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(head.bytes), promise: nil)
         }
-        state = .waitingForHead(answer, timer: timer, reused: reused, inFlight: inFlight)
-        parser.expectResponse(toHEAD: head.method == .HEAD)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -332,14 +324,17 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     private func handle(_ event: BoxResponseParser.Event, context: ChannelHandlerContext) {
         switch (event, state) {
-        case (.head(let head), .waitingForHead(let answer, let timer, _, let inFlight)):
-            timer.cancel()
+        case (.head(let head), .waitingForHead(let answer, _, let inFlight)):
             inFlight.value = .answered
             let channel = context.channel
             // The reader went away before the end (cancelled, or dropped the body): stop the target's work.
             let (body, chunks) = BodyChunks.make(on: context.eventLoop) { channel.close(promise: nil) }
             state = .streaming(chunks, keepAlive: head.keepAlive)
-            noteRead(context)
+            lastRead = .now()
+            // A read timeout shorter than what is left of the head's is kept from now on.
+            if timerDeadline > lastRead + readTimeout {
+                arm(at: lastRead + readTimeout, loop: context.eventLoop, channel: channel)
+            }
             answer.resume(returning: TargetResponse(
                 status: head.status,
                 contentType: head.contentType,
@@ -356,8 +351,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private func end(_ chunks: BodyChunks.Feed, keepAlive: Bool, context: ChannelHandlerContext) {
-        readTimer?.cancel()
-        readTimer = nil
+        disarm()
         state = keepAlive ? .idle : .closed
         handOnUnread(chunks)
         chunks.finish()
@@ -367,13 +361,11 @@ private final class ExchangeHandler: ChannelInboundHandler {
     /// Ends the exchange under way, for `reason`, and closes the connection: after bytes that are not a response
     /// foreman reads, nothing more on it can be trusted.
     private func fail(_ reason: String, context: ChannelHandlerContext) {
-        readTimer?.cancel()
-        readTimer = nil
+        disarm()
         let previous = state
         state = .closed
         switch previous {
-        case .waitingForHead(let answer, let timer, _, _):
-            timer.cancel()
+        case .waitingForHead(let answer, _, _):
             answer.resume(throwing: TargetError.dropped(reason))
         case .streaming(let chunks, _):
             handOnUnread(chunks)
@@ -386,7 +378,7 @@ private final class ExchangeHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if case .streaming(let chunks, _) = state, unread.readableBytes > 0 {
-            noteRead(context)
+            lastRead = .now()
             handOnUnread(chunks)
         }
         context.fireChannelReadComplete()
@@ -399,13 +391,11 @@ private final class ExchangeHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        readTimer?.cancel()
-        readTimer = nil
+        disarm()
         let previous = state
         state = .closed
         switch previous {
-        case .waitingForHead(let answer, let timer, let reused, _):
-            timer.cancel()
+        case .waitingForHead(let answer, let reused, _):
             // On a fresh connection the request was written whole: the target took it and went away.
             answer.resume(throwing: reused ? ExchangeError.staleConnection : TargetError.dropped("connection closed after the request was sent"))
         case .streaming(let chunks, _) where parser.endsAtClose:
@@ -425,25 +415,38 @@ private final class ExchangeHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    private func noteRead(_ context: ChannelHandlerContext) {
-        lastRead = .now()
-        if readTimer == nil { armReadTimer(context.eventLoop, channel: context.channel, at: lastRead + readTimeout) }
+    /// Sets ``timer`` for `deadline`, in place of any set before. When it fires before the head, the exchange fails
+    /// for want of one within the head's timeout; after, for want of bytes within the read's, unless some came since.
+    private func arm(at deadline: NIODeadline, loop: any EventLoop, channel: any Channel) {
+        timer?.cancel()
+        timerDeadline = deadline
+        let readTimeout = self.readTimeout
+        timer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            switch self.state {
+            case .waitingForHead(let answer, _, _):
+                self.state = .closed
+                answer.resume(throwing: TargetError.unreachable("no response head within \(self.headTimeout.prettyDescription)"))
+                channel.close(promise: nil)
+            case .streaming(let chunks, _):
+                let due = self.lastRead + readTimeout
+                if due > .now() {
+                    self.arm(at: due, loop: loop, channel: channel)
+                    return
+                }
+                self.state = .closed
+                chunks.finish(throwing: TargetError.interrupted("no data for \(readTimeout.prettyDescription)"))
+                channel.close(promise: nil)
+            case .idle, .closed:
+                break
+            }
+        }
     }
 
-    private func armReadTimer(_ loop: any EventLoop, channel: any Channel, at deadline: NIODeadline) {
-        let readTimeout = self.readTimeout
-        readTimer = loop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self, case .streaming(let chunks, _) = self.state else { return }
-            let due = self.lastRead + readTimeout
-            if due > .now() {
-                self.armReadTimer(loop, channel: channel, at: due)
-                return
-            }
-            self.readTimer = nil
-            self.state = .closed
-            chunks.finish(throwing: TargetError.interrupted("no data for \(readTimeout.prettyDescription)"))
-            channel.close(promise: nil)
-        }
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
     }
 }
 

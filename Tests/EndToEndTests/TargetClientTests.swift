@@ -238,14 +238,15 @@ extension ServerTests {
             }
         }
 
-        @Test("a pause inside a streamed body longer than the read timeout interrupts it", arguments: Client.allCases)
+        @Test("a pause inside a streamed body longer than the read timeout interrupts it", .timeLimit(.minutes(1)), arguments: Client.allCases)
         func readTimeout(_ kind: Client) async throws {
             // The model loads at once: AsyncHTTPClient's read timeout also runs while it waits for the head (foreman
             // gives both timeouts one value, `FOREMAN_UPSTREAM_TIMEOUT`).
             let fake = FakeOllamaState(models: FakeModel.defaults.map { var model = $0; model.loadTime = .zero; return model }, tokenDelay: .zero)
             await fake.pause()  // the first line streams, then the answer is held
             try await withFake(fake) { port in
-                try await withTarget(kind, port, readTimeout: .milliseconds(300)) { client in
+                // The head's timeout is past the test's time limit: the pause is ended by the read's, not by the head's.
+                try await withTarget(kind, port, headTimeout: .seconds(3600), readTimeout: .milliseconds(300)) { client in
                     let response = try await client.send(Self.chat(tokens: 3, stream: true))
                     #expect(response.status == 200)
                     var lines = 0

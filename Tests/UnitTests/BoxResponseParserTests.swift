@@ -35,6 +35,7 @@ struct BoxResponseParserTests {
         Exchanges(name: "read to the close, HTTP/1.0", methods: [.GET], wire: "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end\r\nand on"),
         Exchanges(name: "read to the close, HTTP/1.1 without a length", methods: [.GET], wire: "HTTP/1.1 200 OK\r\n\r\nto the end"),
         Exchanges(name: "a transfer coding that is not chunked", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nbytes to the close"),
+        Exchanges(name: "chunked, but not the last coding", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nto the close"),
         Exchanges(name: "HTTP/1.0 kept alive", methods: [.GET, .GET], wire: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nyes"),
         Exchanges(name: "several on one connection", methods: [.GET, .HEAD, .DELETE, .POST, .GET], wire:
             "HTTP/1.1 204 No Content\r\n\r\n",
@@ -43,6 +44,9 @@ struct BoxResponseParserTests {
             "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
             "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"),
         Exchanges(name: "a close asked for", methods: [.POST], wire: "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 5\r\n\r\nerror"),
+        Exchanges(name: "names and tokens in any case", methods: [.POST, .POST], wire:
+            "HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 2\r\ncontent-type: Text/Plain\r\n\r\nok",
+            "HTTP/1.1 503 Service Unavailable\r\nRETRY-after: 3\r\ncOnNeCtIoN: Keep-Alive, CLOSE\r\nTransfer-ENCODING: CHUNKED\r\n\r\n2\r\nno\r\n0\r\n\r\n"),
         Exchanges(name: "chunked given in two fields, a body of many chunks", methods: [.POST], wire:
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
             + (1...40).map { String($0, radix: 16) + "\r\n" + String(repeating: "x", count: $0) + "\r\n" }.joined() + "0\r\n\r\n"),

@@ -56,8 +56,13 @@ struct SmallDomainRuleTests {
         #expect(!verifier.verify(authorization: "Bëarer s3cret"))
         // A secret hashes as its UTF-8 bytes, from a string or a slice of one.
         let secret = "tökén-42"
-        #expect(KeyRing.hash(secret).map { String(format: "%02x", $0) }.joined() == "5ec292ccc476e2a6a04bbce9d422517ff5f46f26f304fd932d998c12d957d7c4")
+        #expect(KeyRing.hash(secret).bytes.map { String(format: "%02x", $0) }.joined() == "5ec292ccc476e2a6a04bbce9d422517ff5f46f26f304fd932d998c12d957d7c4")
         #expect(KeyRing.hash("Bearer tökén-42".dropFirst(7)) == KeyRing.hash(secret))
         #expect(BearerTokenVerifier(token: secret).verify(authorization: "bearer tökén-42"))
+        // The store keeps the 32 bytes; they load back as the same hash, and nothing else loads.
+        #expect(SecretHash(bytes: KeyRing.hash(secret).bytes) == KeyRing.hash(secret))
+        #expect(SecretHash(bytes: KeyRing.hash(secret).bytes.dropLast() + [0]) != KeyRing.hash(secret))
+        #expect(SecretHash(bytes: Array(KeyRing.hash(secret).bytes.dropLast())) == nil)
+        #expect(Set([KeyRing.hash(secret), KeyRing.hash("tökén-43"), KeyRing.hash(secret)]).count == 2)
     }
 }

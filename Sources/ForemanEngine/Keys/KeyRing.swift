@@ -10,9 +10,9 @@ public actor KeyRing {
     /// Told each key's name, the label of its usage series.
     let ledger: KeyLedger?
     /// Live keys by the SHA-256 of their secret.
-    private var live: [Data: APIKey] = [:]
+    private var live: [SecretHash: APIKey] = [:]
     /// Every key, revoked ones included, by id, with its hash.
-    private var all: [String: (key: APIKey, hash: Data)] = [:]
+    private var all: [String: (key: APIKey, hash: SecretHash)] = [:]
 
     public init(store: any KeyStore, ledger: KeyLedger? = nil) {
         self.store = store
@@ -23,17 +23,19 @@ public actor KeyRing {
     public func load() async throws {
         live = [:]
         all = [:]
-        for (key, hash) in try await store.keys() { remember(key, hash: Data(hash)) }
+        for (key, bytes) in try await store.keys() {
+            guard let hash = SecretHash(bytes: bytes) else { continue }
+            remember(key, hash: hash)
+        }
     }
 
     /// The SHA-256 of a presented secret: what keys are found by, and what the bootstrap token is compared as.
-    public nonisolated static func hash(_ secret: some StringProtocol) -> Data {
-        let digest = secret.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-        return Data(digest ?? SHA256.hash(data: Array(secret.utf8)))
+    public nonisolated static func hash(_ secret: some StringProtocol) -> SecretHash {
+        SecretHash(of: secret)
     }
 
     /// The live key whose secret hashes to `hash`.
-    public func key(hash: Data) -> APIKey? { live[hash] }
+    public func key(hash: SecretHash) -> APIKey? { live[hash] }
 
     /// Every key, revoked ones included, oldest first.
     public func keys() -> [APIKey] {
@@ -48,7 +50,7 @@ public actor KeyRing {
     public func create(_ key: APIKey) async throws -> String {
         let secret = Self.makeSecret()
         let hash = Self.hash(secret)
-        try await store.insertKey(key, secretHash: [UInt8](hash))
+        try await store.insertKey(key, secretHash: hash.bytes)
         remember(key, hash: hash)
         return secret
     }
@@ -67,7 +69,7 @@ public actor KeyRing {
         return revoked
     }
 
-    private func remember(_ key: APIKey, hash: Data) {
+    private func remember(_ key: APIKey, hash: SecretHash) {
         all[key.id] = (key, hash)
         live[hash] = key.revokedAt == nil ? key : nil
         ledger?.name(key.id, key.revokedAt == nil ? key.name : nil)

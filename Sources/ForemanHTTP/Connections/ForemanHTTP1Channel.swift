@@ -132,7 +132,7 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
     /// Whether the request asks for the connection to close after its answer.
     @inline(never)
     private static func asksToClose(_ head: HTTPRequest) -> Bool {
-        head.headerFields[.connection]?.lowercased() == "close"
+        head.headerFields.value(of: .connection)?.lowercased() == "close"
     }
 
     /// The answer to a malformed request, which closes the connection.

@@ -75,8 +75,8 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// The presented secret: the bearer token, or on Anthropic's route its `x-api-key`.
     private static func secret(_ request: Request) -> Substring? {
-        if let header = request.headers[.authorization], let token = BearerTokenVerifier.token(in: header) { return token }
-        if APIError.Surface(path: request.uri.path) == .anthropic, let key = request.headers[.anthropicAPIKey] { return Substring(key) }
+        if let header = request.headers.value(of: .authorization), let token = BearerTokenVerifier.token(in: header) { return token }
+        if APIError.Surface(path: request.uri.path) == .anthropic, let key = request.headers.value(of: .anthropicAPIKey) { return Substring(key) }
         return nil
     }
 }

@@ -1,16 +1,14 @@
 import ForemanEngine
-import Crypto
-import Foundation
 
 /// Checks `Authorization: Bearer <token>` headers without leaking the token through timing.
 ///
-/// Both sides are hashed first, so the comparison always runs over 32 bytes whatever the lengths,
-/// and the loop never exits early.
+/// Both sides are hashed first, so the comparison always runs over 32 bytes whatever the lengths, and it never
+/// stops early (``SecretHash/matches(_:)``).
 public struct BearerTokenVerifier: Sendable {
-    private let expected: [UInt8]
+    private let expected: SecretHash
 
     public init(token: String) {
-        expected = Array(SHA256.hash(data: Array(token.utf8)))
+        expected = KeyRing.hash(token)
     }
 
     /// Whether `header` (the raw `Authorization` value) carries the right token.
@@ -34,9 +32,7 @@ public struct BearerTokenVerifier: Sendable {
     }
 
     /// Whether a presented token whose SHA-256 is `hash` is the right one.
-    public func verify(hash: Data) -> Bool {
-        var difference: UInt8 = 0
-        for (a, b) in zip(hash, expected) { difference |= a ^ b }
-        return difference == 0 && hash.count == expected.count
+    public func verify(hash: SecretHash) -> Bool {
+        hash.matches(expected)
     }
 }

@@ -28,6 +28,7 @@ struct JSONShape {
         var shape = JSONShape()
         reader.skipWhitespace()
         let read = reader.object { key, reader in
+            let key = reader.text(of: key)
             let start = reader.index
             guard var field = reader.field() else { return false }
             field.range = start..<reader.index
@@ -82,17 +83,18 @@ struct JSONShape {
         mutating func value() -> Kind? {
             guard index < bytes.count else { return nil }
             switch bytes[index] {
-            case UInt8(ascii: "\""): return string() == nil ? nil : .string
+            case UInt8(ascii: "\""): return skipString() == nil ? nil : .string
             case UInt8(ascii: "["): return array { _ in } ? .array : nil
             case UInt8(ascii: "{"): return object() ? .object : nil
             default: return scalar()
             }
         }
 
-        /// `{ "key": value, … }`, with `member` reading each value after its key.
-        mutating func object(_ member: (String, inout Reader) -> Bool = { _, reader in reader.value() != nil }) -> Bool {
+        /// `{ "key": value, … }`, with `member` reading each value after its key. A key is made a `String` only where
+        /// it is kept (``text(of:)``): the keys inside the values are only checked.
+        mutating func object(_ member: (QuotedString, inout Reader) -> Bool = { _, reader in reader.value() != nil }) -> Bool {
             sequence(open: UInt8(ascii: "{"), close: UInt8(ascii: "}")) { reader in
-                guard let key = reader.string() else { return false }
+                guard let key = reader.skipString() else { return false }
                 reader.skipWhitespace()
                 guard reader.take(UInt8(ascii: ":")) else { return false }
                 reader.skipWhitespace()
@@ -128,36 +130,73 @@ struct JSONShape {
             return depth <= 32
         }
 
-        /// A string of printable ASCII with the short escapes; its unescaped text.
-        mutating func string() -> String? {
+        /// Where a string's contents lie in the bytes, and whether any of them is escaped.
+        struct QuotedString {
+            var contents: Range<Int>
+            var escaped: Bool
+        }
+
+        /// A string of printable ASCII with the short escapes, read past without being made a `String`.
+        mutating func skipString() -> QuotedString? {
             guard take(UInt8(ascii: "\"")) else { return nil }
-            var text: [UInt8] = []
+            let start = index
+            var escaped = false
             while index < bytes.count {
                 let byte = bytes[index]
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    return String(decoding: text, as: UTF8.self)
+                    return QuotedString(contents: start..<(index - 1), escaped: escaped)
                 case UInt8(ascii: "\\"):
-                    guard index < bytes.count else { return nil }
-                    let escaped = bytes[index]
+                    guard index < bytes.count, Self.unescaped(bytes[index]) != nil else { return nil }  // `\u` too: Foundation decides
                     index += 1
-                    switch escaped {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): text.append(escaped)
-                    case UInt8(ascii: "b"): text.append(0x08)
-                    case UInt8(ascii: "f"): text.append(0x0C)
-                    case UInt8(ascii: "n"): text.append(0x0A)
-                    case UInt8(ascii: "r"): text.append(0x0D)
-                    case UInt8(ascii: "t"): text.append(0x09)
-                    default: return nil  // `\u` and anything invalid: Foundation decides
-                    }
+                    escaped = true
                 case 0x20...0x7E:
-                    text.append(byte)
+                    continue
                 default:
                     return nil  // control characters (invalid) and non-ASCII (UTF-8 to validate): Foundation decides
                 }
             }
             return nil
+        }
+
+        /// A string of printable ASCII with the short escapes; its unescaped text.
+        mutating func string() -> String? {
+            guard let string = skipString() else { return nil }
+            return text(of: string)
+        }
+
+        /// The unescaped text of a string ``skipString()`` read.
+        func text(of string: QuotedString) -> String {
+            let contents = UnsafeRawBufferPointer(rebasing: bytes[string.contents])
+            guard string.escaped else { return String(decoding: contents, as: UTF8.self) }
+            var text: [UInt8] = []
+            text.reserveCapacity(contents.count)
+            var escape = false
+            for byte in contents {
+                if escape {
+                    text.append(Self.unescaped(byte) ?? byte)
+                    escape = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escape = true
+                } else {
+                    text.append(byte)
+                }
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
+
+        /// The byte a short escape `\` `byte` stands for; nil for `u` and anything invalid.
+        private static func unescaped(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte
+            case UInt8(ascii: "b"): 0x08
+            case UInt8(ascii: "f"): 0x0C
+            case UInt8(ascii: "n"): 0x0A
+            case UInt8(ascii: "r"): 0x0D
+            case UInt8(ascii: "t"): 0x09
+            default: nil
+            }
         }
 
         /// `true`, `false`, `null` or a number without exponent and of at most 15 digits.
@@ -183,7 +222,7 @@ struct JSONShape {
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1; digits += 1 }
                 guard digits > before else { return nil }
             }
-            guard digits <= 15, index == bytes.count || ![UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) else { return nil }
+            guard digits <= 15, index == bytes.count || bytes[index] | 0x20 != UInt8(ascii: "e") else { return nil }
             return .number
         }
 
