@@ -2,9 +2,9 @@ import NIOCore
 
 /// A request head to the target, as the bytes that go on the wire.
 ///
-/// Written here rather than by NIO's `HTTPRequestEncoder`: the encoder built an `HTTPHeaders`, looked through it for
-/// the framing headers and wrote it out field by field, for a head whose fields are the target's constants and the
-/// body's length. It was the largest single step of a native call's way to the box (ADR 0035).
+/// Written here rather than by NIO's `HTTPRequestEncoder`, which builds an `HTTPHeaders`, looks through it for the
+/// framing headers and writes it out field by field: the largest single step of a native call's way to the box, for
+/// a head whose fields are the target's constants and the body's length (ADR 0035).
 struct RequestHead: Sendable {
     /// Whether the request is a `HEAD`, whose response has no body whatever its framing says.
     let isHEAD: Bool
