@@ -262,7 +262,6 @@ struct BoxResponseParser {
     private struct ParsedHead {
         var head: Head
         var contentLength: Int?
-        /// The transfer codings, lowercased, in order; `nil` when there is no `Transfer-Encoding`.
         /// Whether the last transfer coding is `chunked`; `nil` when there is no `Transfer-Encoding`.
         var chunkedLast: Bool?
     }
@@ -288,22 +287,22 @@ struct BoxResponseParser {
             let value = trimmed(line[(colon + 1)...])
             guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw Malformed(description: "a control character in a header") }
             let name = line[..<colon]
-            if isName(name, "content-length") {
+            if equalsLowercase(name, "content-length") {
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy(isDigit) else { throw Malformed(description: "a malformed Content-Length") }
                 let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
                 guard parsed.contentLength == nil else { throw Malformed(description: "two Content-Lengths") }
                 parsed.contentLength = length
-            } else if isName(name, "transfer-encoding") {
+            } else if equalsLowercase(name, "transfer-encoding") {
                 var chunkedLast = parsed.chunkedLast ?? false
-                forEachToken(of: value) { chunkedLast = isName($0, "chunked") }
+                forEachToken(of: value) { chunkedLast = equalsLowercase($0, "chunked") }
                 parsed.chunkedLast = chunkedLast
-            } else if isName(name, "connection") {
+            } else if equalsLowercase(name, "connection") {
                 forEachToken(of: value) { token in
-                    if isName(token, "close") { close = true } else if isName(token, "keep-alive") { keepAlive = true }
+                    if equalsLowercase(token, "close") { close = true } else if equalsLowercase(token, "keep-alive") { keepAlive = true }
                 }
-            } else if isName(name, "content-type") {
+            } else if equalsLowercase(name, "content-type") {
                 parsed.head.contentType = String(decoding: value, as: UTF8.self)
-            } else if isName(name, "retry-after") {
+            } else if equalsLowercase(name, "retry-after") {
                 parsed.head.retryAfter = String(decoding: value, as: UTF8.self)
             }
         }
@@ -358,11 +357,11 @@ struct BoxResponseParser {
         }
     }
 
-    /// Whether the header name `name` is `known` (written in lowercase), in any case. Names and the tokens compared
+    /// Whether `bytes`, a header's name or a token of its value, are `known` (written in lowercase) in any case. Both
     /// are ASCII (RFC 9110), so they are compared as bytes, without a `String` made and lowercased for each line.
-    private static func isName(_ name: ArraySlice<UInt8>, _ known: StaticString) -> Bool {
+    private static func equalsLowercase(_ bytes: ArraySlice<UInt8>, _ known: StaticString) -> Bool {
         let known = UnsafeBufferPointer(start: known.utf8Start, count: known.utf8CodeUnitCount)
-        return name.count == known.count && zip(name, known).allSatisfy { lowercased($0) == $1 }
+        return bytes.count == known.count && zip(bytes, known).allSatisfy { lowercased($0) == $1 }
     }
 
     /// `byte` lowercased if it is an ASCII capital.

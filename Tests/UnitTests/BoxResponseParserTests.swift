@@ -59,6 +59,7 @@ struct BoxResponseParserTests {
         Exchanges(name: "HTTP/2", methods: [.GET], wire: "HTTP/2 200\r\n\r\n"),
         Exchanges(name: "a four-digit status", methods: [.GET], wire: "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"),
         Exchanges(name: "a header without a colon", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nBad Header\r\nContent-Length: 0\r\n\r\n"),
+        Exchanges(name: "a header without a name", methods: [.GET], wire: "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 0\r\n\r\n"),
         Exchanges(name: "a folded header", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n"),
         Exchanges(name: "a control character in a header", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nX: a\u{01}b\r\nContent-Length: 0\r\n\r\n"),
         Exchanges(name: "a length that is not a number", methods: [.GET], wire: "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nabcde"),
