@@ -303,6 +303,22 @@ extension ServerTests {
             }
         }
 
+        @Test("before any inventory is known, the target decides: a model it has runs, one it lacks gets its own 404")
+        func noInventoryYetTargetDecides() async throws {
+            let fake = FakeOllamaState(tokenDelay: .milliseconds(2))
+            // Every poll fails from the start: foreman never learns what the target holds.
+            await fake.inject(FakeFailure(path: "/api/tags", status: 500, error: "disk on fire", times: 1_000))
+            try await Harness.run(fake: fake) { harness in
+                let answered = try await harness.request(.POST, "/api/chat", json: Harness.chatBody())
+                #expect(answered.status == 200)
+                let ghost = try await harness.request(.POST, "/api/chat", json: Harness.chatBody(model: "ghost"))
+                #expect(ghost.status == 404)
+                #expect(ghost.error == "model 'ghost' not found")
+                #expect(await fake.requests(to: "/api/chat").count == 2, "foreman answered for the target")
+                #expect(await fake.requests(to: "/api/tags").count >= 2, "the unknown model did not poll again")
+            }
+        }
+
         @Test("a full queue answers Ollama's 503 with Retry-After")
         func queueFull503() async throws {
             try await Harness.run(configure: { $0.maxQueue = 2 }) { harness in

@@ -120,13 +120,15 @@ public struct ForemanHTTP1Channel: ServerChildChannel {
         try await channel.closeFuture.get()
     }
 
-    /// The request `head` begins, its body read through `parts`, how far told by `progress`. Not async, so that none
-    /// of this takes room in the loop's frame.
+    /// The request `head` begins: with its body whole when all of it came already (ADR 0036), or else with its body
+    /// read through `parts`, how far told by `progress`. Not async, so that none of this takes room in the loop's
+    /// frame.
     @inline(never)
     private static func request(
         _ head: HTTPRequest, body parts: RequestParts, progress: InboundRequestBody.Progress
     ) -> Request {
-        Request(head: head, body: RequestBody(asyncSequence: InboundRequestBody(parts, progress: progress)))
+        if let whole = parts.wholeBody() { return Request(head: head, body: RequestBody(buffer: whole)) }
+        return Request(head: head, body: RequestBody(asyncSequence: InboundRequestBody(parts, progress: progress)))
     }
 
     /// Whether the request asks for the connection to close after its answer.

@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// Its reads never overlap. A request's body readers read one at a time (``InboundRequestBody/Progress``). The loop
 /// reads only while no reader can: before the first request, and after it has taken the last request's body over or
-/// found it ended; when a read is still under way it closes the connection instead of reading.
+/// found it ended; when a read is still under way it closes the connection instead of reading. A request's body that
+/// came whole with its head is taken by the loop with the head, before any reader is made (``wholeBody()``).
 final class RequestParts: Sendable {
     static let highWatermark = 10
     static let lowWatermark = 2
@@ -40,6 +41,28 @@ final class RequestParts: Sendable {
                 taken = 0
             }
             return part
+        }
+
+        /// The body parts kept up to the request's end, joined, and taken with the end; `nil`, with nothing taken,
+        /// when the end is not kept yet.
+        mutating func bodyToEnd() -> ByteBuffer? {
+            guard let end = parts[taken...].firstIndex(where: { if case .body = $0 { false } else { true } }),
+                case .end = parts[end]
+            else { return nil }
+            let body = joined(parts[taken..<end])
+            taken = end
+            _ = takeFirst()
+            return body
+        }
+
+        private func joined(_ bodyParts: ArraySlice<HTTPRequestPart>) -> ByteBuffer {
+            if bodyParts.count == 1, case .body(let only) = bodyParts[bodyParts.startIndex] { return only }
+            var sizes = 0
+            for case .body(let part) in bodyParts { sizes += part.readableBytes }
+            var body = ByteBuffer()
+            body.reserveCapacity(sizes)
+            for case .body(let part) in bodyParts { body.writeImmutableBuffer(part) }
+            return body
         }
     }
 
@@ -89,6 +112,19 @@ final class RequestParts: Sendable {
                 return .failed(error)
             }
         }
+    }
+
+    /// The body of the request whose head was taken last, taken whole with its end when all of it has come already;
+    /// `nil`, with nothing taken, when its end has not (ADR 0036).
+    func wholeBody() -> ByteBuffer? {
+        let (body, resume): (ByteBuffer?, Bool) = state.withLock { state in
+            guard let body = state.bodyToEnd() else { return (nil, false) }
+            let resume = state.readHeld && state.buffered <= Self.lowWatermark
+            if resume { state.readHeld = false }
+            return (body, resume)
+        }
+        if resume { resumeHeldRead() }
+        return body
     }
 
     private func wait(_ continuation: UnsafeContinuation<HTTPRequestPart?, any Error>) {
