@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Cuts a byte stream into NDJSON lines, each keeping its `\n`.
 ///
 /// Chunk boundaries from the network are arbitrary; foreman relays whole lines so that an error line it
@@ -13,8 +19,7 @@ public struct NDJSONLineSplitter: Sendable {
     public mutating func append(_ chunk: ByteBuffer) -> [ByteBuffer] {
         var chunk = chunk
         var lines: [ByteBuffer] = []
-        while let newline = chunk.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - chunk.readerIndex + 1
+        while let length = Self.lineLength(in: chunk) {
             var piece = chunk.readSlice(length: length)!
             if pending.readableBytes > 0 {
                 pending.writeBuffer(&piece)
@@ -28,6 +33,16 @@ public struct NDJSONLineSplitter: Sendable {
             pending.writeBuffer(&chunk)
         }
         return lines
+    }
+
+    /// The length of `chunk`'s first line, its `\n` included; `nil` when it has no `\n`. A line is found by `memchr`,
+    /// not by a search of the buffer's view, which takes each byte through the view's index: every relayed line is
+    /// searched this way, and a line is a hundred bytes or more.
+    private static func lineLength(in chunk: ByteBuffer) -> Int? {
+        chunk.withUnsafeReadableBytes { bytes in
+            guard let start = bytes.baseAddress, let newline = memchr(start, Int32(UInt8(ascii: "\n")), bytes.count) else { return nil }
+            return start.distance(to: UnsafeRawPointer(newline)) + 1
+        }
     }
 
     /// The bytes after the last newline (a non-streamed JSON object has none), or `nil` if there are none.

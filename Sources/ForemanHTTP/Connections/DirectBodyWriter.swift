@@ -1,8 +1,10 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
 /// Writes the parts of a response's body after its head straight into its connection's pipeline, from the
-/// connection's own loop, while the connection takes them (ADR 0027).
+/// connection's own loop, while the connection takes them (ADR 0027); and a stream's head with its first parts
+/// (ADR 0037).
 ///
 /// A long stream writes a part for every read from the box. Through the connection's async writer each part cost
 /// its lock, a cancellation handler and a hop of the writing task for every async call on the way, more than the
@@ -34,6 +36,19 @@ struct DirectBodyWriter: Sendable {
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         if case .found(let framer) = connectionFramer(), framer.writeAndFlush(part) { return true }
         channel.pipeline.syncOperations.writeAndFlush(NIOAny(HTTPResponsePart.body(part)), promise: nil)
+        return true
+    }
+
+    /// Writes an answer's `head` with the first `parts` of its body, flushed once, and says so; `false` when the caller
+    /// is not on the connection's loop or the connection will not take more (ADR 0037). Throws when the connection
+    /// has closed.
+    func writeNow(_ head: HTTPResponse, with parts: some Sequence<ByteBuffer>) throws -> Bool {
+        guard channel.eventLoop.inEventLoop, channel.isWritable else { return false }
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        let pipeline = channel.pipeline.syncOperations
+        pipeline.write(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        for part in parts { pipeline.write(NIOAny(HTTPResponsePart.body(part)), promise: nil) }
+        pipeline.flush()
         return true
     }
 

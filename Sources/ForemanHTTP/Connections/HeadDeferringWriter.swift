@@ -9,7 +9,8 @@ import NIOHTTPTypes
 /// A generation's first line is ready when its response is made, so the head and that line reach the caller
 /// together: one `writev` and one wake-up of the caller where there were two (ADR 0024).
 ///
-/// The parts after the head go straight into the connection's pipeline while it takes them (``DirectBodyWriter``).
+/// The head with its first parts, and the parts after them, go straight into the connection's pipeline while it
+/// takes them (``DirectBodyWriter``, ADR 0027 and 0037).
 struct HeadDeferringWriter: ResponseBodyWriter {
     private var head: HTTPResponse?
     private let outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
@@ -27,17 +28,19 @@ struct HeadDeferringWriter: ResponseBodyWriter {
     mutating func write(_ buffer: ByteBuffer) async throws {
         guard let head else { return try await writeBody(buffer) }
         self.head = nil
-        try await outbound.write(contentsOf: [.head(head), .body(buffer)])
+        if try !direct.writeNow(head, with: CollectionOfOne(buffer)) {
+            try await outbound.write(contentsOf: [.head(head), .body(buffer)])
+        }
         afterHead?()
     }
 
     mutating func write(contentsOf buffers: some Sequence<ByteBuffer>) async throws {
-        let withHead = head != nil
-        var parts = head.map { [HTTPResponsePart.head($0)] } ?? []
-        head = nil
-        parts += buffers.map { .body($0) }
-        try await outbound.write(contentsOf: parts)
-        if withHead { afterHead?() }
+        guard let head else { return try await outbound.write(contentsOf: buffers.map { .body($0) }) }
+        self.head = nil
+        if try !direct.writeNow(head, with: buffers) {
+            try await outbound.write(contentsOf: [.head(head)] + buffers.map { .body($0) })
+        }
+        afterHead?()
     }
 
     /// The writer of the parts after the head, once the head is out; `nil` before.
