@@ -41,6 +41,8 @@ public actor Inventory {
 
     /// Whether the last contact with the target failed, read without visiting this actor.
     public nonisolated var isDegraded: Bool { degraded.load(ordering: .relaxed) }
+    /// ``Snapshot/models``, for a call that must not visit this actor to learn that its model is listed (ADR 0038).
+    private let listed = Mutex<Set<String>>([])
     private let metrics: ForemanMetrics
 
     public init(metrics: ForemanMetrics = .disabled) {
@@ -52,6 +54,7 @@ public actor Inventory {
     public func update(tagsBody: ByteBuffer, models: [String: String], at now: Date = Date()) {
         snapshot.tagsBody = tagsBody
         snapshot.models = Set(models.keys)
+        listed.withLock { [names = snapshot.models] in $0 = names }
         snapshot.digests = models
         snapshot.capabilities = snapshot.capabilities.filter { models[$0.key] == $0.value.digest }
         snapshot.lastPollAt = now
@@ -85,9 +88,10 @@ public actor Inventory {
         snapshot.digests.keys.filter { snapshot.capabilities[$0] == nil }.sorted()
     }
 
-    /// Whether the inventory lists `model` (any spelling of its tag).
-    public func contains(_ model: String) -> Bool {
-        snapshot.models.contains(ModelName.normalized(model))
+    /// Whether the inventory lists `model` (any spelling of its tag), read without visiting this actor (ADR 0038).
+    public nonisolated func contains(_ model: String) -> Bool {
+        let name = ModelName.normalized(model)
+        return listed.withLock { $0.contains(name) }
     }
 
     /// Extracts the normalized model names, each with its digest, from an `/api/tags` body.

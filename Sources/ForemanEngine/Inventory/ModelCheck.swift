@@ -15,9 +15,9 @@ public struct ModelCheck: Sendable {
 
     /// - Throws: ``JobServiceError/modelNotFound(_:)``.
     public func requireKnown(_ model: String) async throws {
-        if await inventory.contains(model) { return }
+        if inventory.contains(model) { return }
         let polled = await poller.refreshUnlessRecent()
-        if await inventory.contains(model) { return }
+        if inventory.contains(model) { return }
         let everKnown = await inventory.snapshot.tagsBody != nil
         if polled || everKnown {
             throw JobServiceError.modelNotFound(model)
