@@ -68,6 +68,17 @@ def wait_for(port):
     sys.exit(f"nothing listens on {port}")
 
 
+def wait_long(port):
+    """Waits for `port` to listen: a program under valgrind takes seconds to start."""
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"nothing listens on {port}")
+
+
 def chat_request(tokens):
     """A streamed chat of `tokens` tokens, with the bench's bearer token (the fake ignores it)."""
     body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": tokens}}).encode()
