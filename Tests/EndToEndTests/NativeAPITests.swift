@@ -62,6 +62,9 @@ extension ServerTests {
         func linesOfOneReadAreOneChunk() async throws {
             try await Harness.run { harness in
                 await harness.fake.setLinesPerWrite(4)  // 20 ms between tokens: each write waits for its four
+                // The last write comes one token after the one before it: the harness's 2 ms let a loaded machine
+                // read the two at once.
+                await harness.fake.setTokenDelay(.milliseconds(20))
                 let body = Harness.chatBody(tokens: 9)
                 let connection = try RawConnection(port: harness.port)
                 connection.send(
