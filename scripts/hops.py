@@ -58,25 +58,19 @@ http {{ access_log off; client_body_temp_path {root}/body; proxy_temp_path {root
         return process
 
 
-def wait_for(port):
-    for _ in range(200):
+def wait_for(port, tries=200, pause=0.05):
+    for _ in range(tries):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(pause)
     sys.exit(f"nothing listens on {port}")
 
 
 def wait_long(port):
     """Waits for `port` to listen: a program under valgrind takes seconds to start."""
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"nothing listens on {port}")
+    wait_for(port, tries=600, pause=0.2)
 
 
 def chat_request(tokens):
