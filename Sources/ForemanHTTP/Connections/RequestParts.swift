@@ -43,6 +43,13 @@ final class RequestParts: Sendable {
             return part
         }
 
+        /// Whether a held read may go on now that parts were taken: true once, when they are down to the low watermark.
+        mutating func letsHeldReadGo() -> Bool {
+            guard readHeld, buffered <= RequestParts.lowWatermark else { return false }
+            readHeld = false
+            return true
+        }
+
         /// The body parts kept up to the request's end, joined, and taken with the end; `nil`, with nothing taken,
         /// when the end is not kept yet.
         mutating func bodyToEnd() -> ByteBuffer? {
@@ -100,9 +107,7 @@ final class RequestParts: Sendable {
         state.withLock { state in
             if state.buffered > 0 {
                 let part = state.takeFirst()
-                let resume = state.readHeld && state.buffered <= Self.lowWatermark
-                if resume { state.readHeld = false }
-                return .part(part, resumeReading: resume)
+                return .part(part, resumeReading: state.letsHeldReadGo())
             }
             switch state.end {
             case nil: return .wait
@@ -119,9 +124,7 @@ final class RequestParts: Sendable {
     func wholeBody() -> ByteBuffer? {
         let (body, resume): (ByteBuffer?, Bool) = state.withLock { state in
             guard let body = state.bodyToEnd() else { return (nil, false) }
-            let resume = state.readHeld && state.buffered <= Self.lowWatermark
-            if resume { state.readHeld = false }
-            return (body, resume)
+            return (body, state.letsHeldReadGo())
         }
         if resume { resumeHeldRead() }
         return body
