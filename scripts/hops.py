@@ -39,8 +39,9 @@ class Hops:
         wait_for(port)
         return process
 
-    def nginx(self, binary, port, fake_port):
-        """nginx relaying to the fake as a bare hop: kept upstream connections, no buffering."""
+    def nginx(self, binary, port, fake_port, slow=False):
+        """nginx relaying to the fake as a bare hop: kept upstream connections, no buffering. `slow`: it starts under
+        valgrind, which takes seconds."""
         root = f"{self.folder}/nginx"
         for path in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
             os.makedirs(f"{root}/{path}")
@@ -54,7 +55,7 @@ http {{ access_log off; client_body_temp_path {root}/body; proxy_temp_path {root
     location / {{ proxy_pass http://fake; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }} }} }}
 """)
         process = self.start([binary, "-p", root, "-c", f"{root}/nginx.conf"])
-        wait_for(port)
+        (wait_long if slow else wait_for)(port)
         return process
 
 
