@@ -21,8 +21,9 @@ class Hops:
             child.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def start(self, command, env=None):
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    def start(self, command, env=None, pass_fds=()):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                   pass_fds=pass_fds)
         self.children.append(process)
         return process
 
@@ -33,11 +34,23 @@ class Hops:
         return process
 
     def foreman(self, binary, port, fake_port, index):
-        env = dict(os.environ, FOREMAN_TOKEN="bench", FOREMAN_DB=f"{self.folder}/{index}.db", FOREMAN_OLLAMA_URL=f"http://127.0.0.1:{fake_port}",
-                   FOREMAN_ADDR=f"127.0.0.1:{port}", FOREMAN_LOG_LEVEL=self.log_level)
-        process = self.start([binary, "serve"], env=env)
+        process = self.start([binary, "serve"], env=self.foreman_env(port, fake_port, index))
         wait_for(port)
         return process
+
+    def foreman_under_valgrind(self, binary, port, fake_port, tool, pass_fds=()):
+        """foreman run by valgrind with `tool`'s options; the process, and the path of the copy it runs. valgrind 3.19
+        cannot read the DWARF 5 the Swift compiler writes, so it runs a copy of `binary` without its debug sections
+        (the symbol table stays)."""
+        copy = os.path.join(self.folder, "foreman")
+        subprocess.run(["objcopy", "--strip-debug", binary, copy], check=True)
+        process = self.start(["valgrind", *tool, copy, "serve"], env=self.foreman_env(port, fake_port, "valgrind"), pass_fds=pass_fds)
+        wait_long(port)
+        return process, copy
+
+    def foreman_env(self, port, fake_port, name):
+        return dict(os.environ, FOREMAN_TOKEN="bench", FOREMAN_DB=f"{self.folder}/{name}.db", FOREMAN_OLLAMA_URL=f"http://127.0.0.1:{fake_port}",
+                    FOREMAN_ADDR=f"127.0.0.1:{port}", FOREMAN_LOG_LEVEL=self.log_level)
 
     def nginx(self, binary, port, fake_port, slow=False):
         """nginx relaying to the fake as a bare hop: kept upstream connections, no buffering. `slow`: it starts under
