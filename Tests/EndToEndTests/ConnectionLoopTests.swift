@@ -94,7 +94,7 @@ struct ConnectionLoopTests {
         let (ended, endedSource) = AsyncStream<CancelReason>.makeStream()
         let router = Router(context: ConnectionContext.self)
         router.post("/wait") { _, context in
-            let watch = await broker.subscribe("job")
+            let watch = broker.subscribe("job")
             context.interruptOnHangUp(watch, orAfter: .seconds(3600))
             context.parking?.park {
                 defer { endedSource.finish() }

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// What a waiting caller learns about its job, in order: `started`, any number of `chunk`s, `finished`.
 public enum JobEvent: Sendable {
@@ -54,9 +55,17 @@ public enum CancelReason: String, Sendable, Equatable {
 ///
 /// A caller subscribes before its job is enqueued, so no event can be missed; jobs nobody waits for
 /// (the `/jobs` surface) simply have no subscriber.
-public actor JobBroker {
-    private var channels: [String: JobEventStream] = [:]
-    private var endSignals: [String: [AsyncStream<Void>.Continuation]] = [:]
+///
+/// Its state is two dictionaries under a mutex, not an actor's: every native call subscribes on its way to the box,
+/// and a visit would be two task switches there (ADR 0040). Streams and signals are ended after the lock is let go,
+/// since ending one may resume its reader.
+public final class JobBroker: Sendable {
+    private struct State {
+        var channels: [String: JobEventStream] = [:]
+        var endSignals: [String: [AsyncStream<Void>.Continuation]] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
@@ -64,36 +73,38 @@ public actor JobBroker {
     /// the end (a cancel), so the signal cannot be missed; drop it with ``forgetEndSignals(_:)`` if unused.
     public func endSignal(_ id: String) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream()
-        endSignals[id, default: []].append(continuation)
+        state.withLock { $0.endSignals[id, default: []].append(continuation) }
         return stream
     }
 
     public func forgetEndSignals(_ id: String) {
-        for signal in endSignals.removeValue(forKey: id) ?? [] { signal.finish() }
+        let signals = state.withLock { $0.endSignals.removeValue(forKey: id) }
+        for signal in signals ?? [] { signal.finish() }
     }
 
     /// The event stream of job `id`; events before the job starts are buffered.
     public func subscribe(_ id: String) -> JobWatch {
         let stream = JobEventStream()
-        channels[id] = stream
+        state.withLock { $0.channels[id] = stream }
         return JobWatch(events: stream)
     }
 
     /// The stream the worker yields events into, if anyone waits for `id`.
     public func channel(for id: String) -> JobEventStream? {
-        channels[id]
+        state.withLock { $0.channels[id] }
     }
 
-    /// Sends the final event and closes the stream.
+    /// Ends the end signals of `id`, then sends the final event and closes the stream.
     public func finish(_ id: String, _ outcome: JobOutcome) {
-        for signal in endSignals.removeValue(forKey: id) ?? [] { signal.finish() }
-        guard let continuation = channels.removeValue(forKey: id) else { return }
-        continuation.yield(.finished(outcome))
-        continuation.finish()
+        let (signals, stream) = state.withLock { ($0.endSignals.removeValue(forKey: id), $0.channels.removeValue(forKey: id)) }
+        for signal in signals ?? [] { signal.finish() }
+        guard let stream else { return }
+        stream.yield(.finished(outcome))
+        stream.finish()
     }
 
     /// Forgets a subscription whose caller no longer listens.
     public func unsubscribe(_ id: String) {
-        channels.removeValue(forKey: id)?.finish()
+        state.withLock { $0.channels.removeValue(forKey: id) }?.finish()
     }
 }

@@ -23,7 +23,7 @@ struct JobRecorder: Sendable {
             } catch {
                 logger.error("could not requeue a job at shutdown", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
-            await broker.finish(job.id, .cancelled(.shutdown))
+            broker.finish(job.id, .cancelled(.shutdown))
             return
         }
         let (ended, outcome) = Self.end(of: job, result, cancelReason: cancelReason)
@@ -47,13 +47,13 @@ struct JobRecorder: Sendable {
         }
         do {
             try await finish()
-            await broker.finish(job.id, outcome)
+            broker.finish(job.id, outcome)
         } catch {
             // The caller has had its answer; only the record is missing. The run stays listed while the outcome is
             // retried, so a drain waits for it. A shutdown stops the retries, and the next start's recovery settles
             // the job.
             logger.error("could not record job outcome; retrying", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            await broker.finish(job.id, outcome)
+            broker.finish(job.id, outcome)
             var delay = Duration.milliseconds(250)
             while true {
                 do {
@@ -108,7 +108,7 @@ struct JobRecorder: Sendable {
     func recordNative(_ ended: Job, from old: JobState, outcome: JobOutcome) async {
         observer.entered(ended, from: old)
         await store.writeBehind(ended)
-        await broker.finish(ended.id, outcome)
+        broker.finish(ended.id, outcome)
     }
 
     /// The artifacts a finished run leaves beside its response (stored in the job's row): for `/jobs` chat and

@@ -163,13 +163,13 @@ public struct JobService: Sendable {
     /// - Throws: ``JobStoreError/queueFull`` when the queue is full (nothing is kept).
     public func submitAndWatch(_ job: Job, caller: APIKey = .bootstrap) async throws -> (watch: JobWatch, placement: JobPlacement) {
         let reservation = try reserve(job, for: caller)
-        let watch = await broker.subscribe(job.id)
+        let watch = broker.subscribe(job.id)
         do {
             guard let provider = job.ranOn.flatMap(fleet.provider(named:)) ?? fleet.providers.first else { throw JobStoreError.queueFull }
             return (watch, try await provider.worker(for: job.kind).admit(job, events: watch.events))
         } catch {
             reservation?.cancel()
-            await broker.unsubscribe(job.id)
+            broker.unsubscribe(job.id)
             throw error
         }
     }
@@ -266,11 +266,11 @@ public struct JobService: Sendable {
         case .queued, .running: break
         }
         if try await cancelIfQueued(id, reason: .requested) { return .cancelled }
-        let ended = await broker.endSignal(id)
+        let ended = broker.endSignal(id)
         if await cancelRunning(id, kind: job.kind, reason: .requested) {
             for await _ in ended {}
         } else {
-            await broker.forgetEndSignals(id)
+            broker.forgetEndSignals(id)
         }
         return try await store.job(id: id)?.state == .cancelled ? .cancelled : .alreadyFinished
     }
@@ -361,7 +361,7 @@ public struct JobService: Sendable {
     private func cancelIfQueued(_ id: String, reason: CancelReason) async throws -> Bool {
         guard try await store.cancelIfQueued(id: id, reason: reason.rawValue) else { return false }
         logger.info("job cancelled while queued", metadata: ["job": "\(id)", "reason": "\(reason.rawValue)"])
-        await broker.finish(id, .cancelled(reason))
+        broker.finish(id, .cancelled(reason))
         return true
     }
 }

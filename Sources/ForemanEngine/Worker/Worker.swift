@@ -429,7 +429,7 @@ public actor Worker: Service {
         let broker = self.broker
         let task = Task.preferring(loop) {
             if let events { return await attempt.run(events: events) }
-            return await attempt.run(events: await broker.channel(for: job.id))
+            return await attempt.run(events: broker.channel(for: job.id))
         }
         // Behind the run's task on its loop, so the box's request is written first (ADR 0026). A run with no loop of
         // its own has no such order: its call is announced at once.
