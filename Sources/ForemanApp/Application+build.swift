@@ -24,10 +24,12 @@ import Darwin
 ///   - config: the resolved configuration (see ``ForemanConfig/resolve(environment:overrides:)``).
 ///   - logger: the root logger.
 ///   - onServerRunning: called with the bound TCP port once the server listens (port 0 picks a free one).
+///   - walFlush: how a durable write's WAL reaches the disk (tests hold it to see who waits for it).
 public func buildApplication(
     config: ForemanConfig,
     logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    walFlush: @escaping @Sendable (Int32) -> Int32 = SQLiteJobStore.flushToDisk
 ) async throws -> ForemanService {
     try config.validate()
     let registry = PrometheusCollectorRegistry()
@@ -43,7 +45,10 @@ public func buildApplication(
     let pool = try ForemanDatabase.open(path: config.databasePath)
     let webhookClient = WebhookOutbox.makeHTTPClient(timeout: config.webhookRetry.timeout)
     do {
-        return try await assemble(config: config, logger: logger, metrics: metrics, registry: registry, lock: lock, pool: pool, webhookClient: webhookClient, onServerRunning: onServerRunning)
+        return try await assemble(
+            config: config, logger: logger, metrics: metrics, registry: registry, lock: lock, pool: pool, webhookClient: webhookClient,
+            walFlush: walFlush, onServerRunning: onServerRunning
+        )
     } catch {
         // A client that is not shut down traps when it is released; the real cause must reach the operator instead.
         try? await webhookClient.shutdown()
@@ -52,7 +57,7 @@ public func buildApplication(
     }
 }
 
-/// The rest of ``buildApplication(config:logger:onServerRunning:)``, once the database and the webhook client exist.
+/// The rest of ``buildApplication(config:logger:onServerRunning:walFlush:)``, once the database and the webhook client exist.
 private func assemble(
     config: ForemanConfig,
     logger: Logger,
@@ -61,6 +66,7 @@ private func assemble(
     lock: DatabaseLock,
     pool: DatabasePool,
     webhookClient: HTTPClient,
+    walFlush: @escaping @Sendable (Int32) -> Int32,
     onServerRunning: @escaping @Sendable (Int) async -> Void
 ) async throws -> ForemanService {
     // Everything that can fail comes before the target's client is made: nothing else would shut it down.
@@ -72,7 +78,7 @@ private func assemble(
     let transitions = KeyLedgerObserver(TransitionLog(metrics: metrics, logger: logger), ledger: ledger)
     let store = try SQLiteJobStore(
         pool: pool, maxQueue: config.maxQueue, observer: BatchWakingObserver(transitions, wakeup: batchesWakeup), logger: logger,
-        outboxChanged: { outboxWakeup.signal() }, behindHanded: { rowsWakeup.signal() }
+        outboxChanged: { outboxWakeup.signal() }, behindHanded: { rowsWakeup.signal() }, walFlush: walFlush
     )
     let outbox = WebhookOutbox(
         store: store,

@@ -7,19 +7,17 @@ import GRDB
 extension SQLiteJobStore: BatchStore {
     /// Persists a new batch, `validating`, on disk before it returns.
     public nonisolated func insertBatch(_ batch: Batch) async throws {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO batch (id, endpoint, input_file_id, completion_window, status, metadata, webhook_url, created_at, expires_at, owner)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        batch.id, batch.endpoint, batch.inputFileID, batch.completionWindow, batch.status.rawValue, batch.metadata, batch.webhookURL,
-                        DatabaseDate.storage(batch.createdAt), DatabaseDate.storage(batch.expiresAt), batch.owner,
-                    ]
-                )
-            }
+        try await writeDurably { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO batch (id, endpoint, input_file_id, completion_window, status, metadata, webhook_url, created_at, expires_at, owner)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    batch.id, batch.endpoint, batch.inputFileID, batch.completionWindow, batch.status.rawValue, batch.metadata, batch.webhookURL,
+                    DatabaseDate.storage(batch.createdAt), DatabaseDate.storage(batch.expiresAt), batch.owner,
+                ]
+            )
         }
     }
 
@@ -177,11 +175,9 @@ extension SQLiteJobStore: BatchStore {
     }
 
     private nonisolated func move(_ id: String, sql: String, now: Date) async throws -> Batch? {
-        try await writer.around {
-            try await pool.write { db in
-                guard try Row.fetchOne(db, sql: sql, arguments: [DatabaseDate.storage(now), id]) != nil else { return nil }
-                return try Self.batch(db, id: id)
-            }
+        try await writeDurably { db in
+            guard try Row.fetchOne(db, sql: sql, arguments: [DatabaseDate.storage(now), id]) != nil else { return nil }
+            return try Self.batch(db, id: id)
         }
     }
 
@@ -189,28 +185,26 @@ extension SQLiteJobStore: BatchStore {
     private nonisolated func endBatch(
         _ id: String, sql: String, arguments: StatementArguments, files: [WrittenFile], now: Date, event: @escaping @Sendable (Batch) -> BatchEvent?
     ) async throws -> Batch? {
-        let (batch, announced) = try await writer.around {
-            try await pool.write { db -> (Batch?, Bool) in
-                guard try Row.fetchOne(db, sql: sql, arguments: arguments) != nil, let batch = try Self.batch(db, id: id) else { return (nil, false) }
-                for file in files {
-                    try db.execute(sql: "UPDATE file SET status = 'processed', bytes = ? WHERE id = ?", arguments: [file.bytes, file.id])
-                }
-                guard let event = event(batch) else { return (batch, false) }
-                var delivery = WebhookDelivery(
-                    webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
-                    jobID: nil,
-                    batchID: batch.id,
-                    url: event.url,
-                    endpoint: WebhookEndpoint.of(event.url),
-                    payload: event.payload,
-                    state: .pending,
-                    attempts: 0,
-                    createdAt: now,
-                    nextAttemptAt: now
-                )
-                try delivery.insert(db)
-                return (batch, true)
+        let (batch, announced) = try await writeDurably { db -> (Batch?, Bool) in
+            guard try Row.fetchOne(db, sql: sql, arguments: arguments) != nil, let batch = try Self.batch(db, id: id) else { return (nil, false) }
+            for file in files {
+                try db.execute(sql: "UPDATE file SET status = 'processed', bytes = ? WHERE id = ?", arguments: [file.bytes, file.id])
             }
+            guard let event = event(batch) else { return (batch, false) }
+            var delivery = WebhookDelivery(
+                webhookID: "msg_" + JobID.make(now: now).dropFirst("job_".count),
+                jobID: nil,
+                batchID: batch.id,
+                url: event.url,
+                endpoint: WebhookEndpoint.of(event.url),
+                payload: event.payload,
+                state: .pending,
+                attempts: 0,
+                createdAt: now,
+                nextAttemptAt: now
+            )
+            try delivery.insert(db)
+            return (batch, true)
         }
         if announced { outboxChanged() }
         return batch

@@ -7,54 +7,44 @@ import GRDB
 extension SQLiteJobStore {
     /// Creates `file`'s row, still `writing`: it is not listed or read until ``finishFile(id:bytes:)``.
     public nonisolated func beginFile(_ file: StoredFile) async throws {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(
-                    sql: "INSERT INTO file (id, purpose, filename, bytes, status, created_at, owner) VALUES (?, ?, ?, 0, ?, ?, ?)",
-                    arguments: [file.id, file.purpose.rawValue, file.filename, file.status.rawValue, DatabaseDate.storage(file.createdAt), file.owner]
-                )
-            }
+        try await writeDurably { db in
+            try db.execute(
+                sql: "INSERT INTO file (id, purpose, filename, bytes, status, created_at, owner) VALUES (?, ?, ?, 0, ?, ?, ?)",
+                arguments: [file.id, file.purpose.rawValue, file.filename, file.status.rawValue, DatabaseDate.storage(file.createdAt), file.owner]
+            )
         }
     }
 
     /// Appends chunk `seq` (from 0) of file `id`.
     public nonisolated func appendChunk(fileID: String, seq: Int, data: Data) async throws {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(sql: "INSERT INTO file_chunk (file_id, seq, data) VALUES (?, ?, ?)", arguments: [fileID, seq, data])
-            }
+        try await writeDurably { db in
+            try db.execute(sql: "INSERT INTO file_chunk (file_id, seq, data) VALUES (?, ?, ?)", arguments: [fileID, seq, data])
         }
     }
 
     /// Marks file `id` whole, `bytes` long, and returns it.
     public nonisolated func finishFile(id: String, bytes: Int) async throws -> StoredFile? {
-        try await writer.around {
-            try await pool.write { db in
-                try Row.fetchOne(
-                    db, sql: "UPDATE file SET status = 'processed', bytes = ? WHERE id = ? AND status = 'writing' RETURNING *", arguments: [bytes, id]
-                ).map(StoredFile.init(row:))
-            }
+        try await writeDurably { db in
+            try Row.fetchOne(
+                db, sql: "UPDATE file SET status = 'processed', bytes = ? WHERE id = ? AND status = 'writing' RETURNING *", arguments: [bytes, id]
+            ).map(StoredFile.init(row:))
         }
     }
 
     /// Deletes file `id` and its chunks; whether it existed.
     @discardableResult
     public nonisolated func deleteFile(id: String) async throws -> Bool {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(sql: "DELETE FROM file WHERE id = ?", arguments: [id])
-                return db.changesCount > 0
-            }
+        try await writeDurably { db in
+            try db.execute(sql: "DELETE FROM file WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
         }
     }
 
     /// Deletes the files a crash left half written; how many.
     public nonisolated func deleteUnfinishedFiles() async throws -> Int {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(sql: "DELETE FROM file WHERE status = 'writing'")
-                return db.changesCount
-            }
+        try await writeDurably { db in
+            try db.execute(sql: "DELETE FROM file WHERE status = 'writing'")
+            return db.changesCount
         }
     }
 

@@ -5,22 +5,20 @@ import GRDB
 /// The keys' rows (ADR 0022).
 extension SQLiteJobStore: KeyStore {
     public nonisolated func insertKey(_ key: APIKey, secretHash: [UInt8]) async throws {
-        try await writer.around {
-            try await pool.write { db in
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_key WHERE name = ?)", arguments: [key.name]) != true else {
-                    throw KeyStoreError.nameTaken(key.name)
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO api_key (id, name, secret_hash, scopes, priority_ceiling, max_concurrent, requests_per_minute, tokens_per_day, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        key.id, key.name, Data(secretHash), Self.scopes(key.scopes), key.priorityCeiling, key.maxConcurrent, key.requestsPerMinute,
-                        key.tokensPerDay, DatabaseDate.storage(key.createdAt),
-                    ]
-                )
+        try await writeDurably { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_key WHERE name = ?)", arguments: [key.name]) != true else {
+                throw KeyStoreError.nameTaken(key.name)
             }
+            try db.execute(
+                sql: """
+                    INSERT INTO api_key (id, name, secret_hash, scopes, priority_ceiling, max_concurrent, requests_per_minute, tokens_per_day, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    key.id, key.name, Data(secretHash), Self.scopes(key.scopes), key.priorityCeiling, key.maxConcurrent, key.requestsPerMinute,
+                    key.tokensPerDay, DatabaseDate.storage(key.createdAt),
+                ]
+            )
         }
     }
 
@@ -31,29 +29,25 @@ extension SQLiteJobStore: KeyStore {
     }
 
     public nonisolated func updateKey(_ key: APIKey) async throws -> APIKey? {
-        try await writer.around {
-            try await pool.write { db in
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_key WHERE name = ? AND id != ?)", arguments: [key.name, key.id]) != true else {
-                    throw KeyStoreError.nameTaken(key.name)
-                }
-                return try Row.fetchOne(
-                    db,
-                    sql: """
-                        UPDATE api_key SET name = ?, scopes = ?, priority_ceiling = ?, max_concurrent = ?, requests_per_minute = ?, tokens_per_day = ?
-                        WHERE id = ? RETURNING *
-                        """,
-                    arguments: [key.name, Self.scopes(key.scopes), key.priorityCeiling, key.maxConcurrent, key.requestsPerMinute, key.tokensPerDay, key.id]
-                ).map(APIKey.init(row:))
+        try await writeDurably { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_key WHERE name = ? AND id != ?)", arguments: [key.name, key.id]) != true else {
+                throw KeyStoreError.nameTaken(key.name)
             }
+            return try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE api_key SET name = ?, scopes = ?, priority_ceiling = ?, max_concurrent = ?, requests_per_minute = ?, tokens_per_day = ?
+                    WHERE id = ? RETURNING *
+                    """,
+                arguments: [key.name, Self.scopes(key.scopes), key.priorityCeiling, key.maxConcurrent, key.requestsPerMinute, key.tokensPerDay, key.id]
+            ).map(APIKey.init(row:))
         }
     }
 
     public nonisolated func revokeKey(id: String, now: Date) async throws -> APIKey? {
-        try await writer.around {
-            try await pool.write { db in
-                try db.execute(sql: "UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [DatabaseDate.storage(now), id])
-                return try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]).map(APIKey.init(row:))
-            }
+        try await writeDurably { db in
+            try db.execute(sql: "UPDATE api_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [DatabaseDate.storage(now), id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]).map(APIKey.init(row:))
         }
     }
 

@@ -14,19 +14,17 @@ extension SQLiteJobStore {
     /// Records one delivery attempt; with `givingUpBefore`, also gives up the endpoint's pending events created
     /// before it. Returns how many were given up.
     public nonisolated func recordAttempt(_ delivery: WebhookDelivery, givingUpBefore cutoff: Date?) async throws -> Int {
-        try await writer.around {
-            try await pool.write { db -> Int in
-                try delivery.update(db)
-                guard let cutoff else { return 0 }
-                try db.execute(
-                    sql: """
-                        UPDATE webhook_delivery SET state = 'failed', last_error = 'given up: the endpoint kept failing'
-                        WHERE state = 'pending' AND endpoint = ? AND created_at < ?
-                        """,
-                    arguments: [delivery.endpoint, DatabaseDate.storage(cutoff)]
-                )
-                return db.changesCount
-            }
+        try await writeDurably { db -> Int in
+            try delivery.update(db)
+            guard let cutoff else { return 0 }
+            try db.execute(
+                sql: """
+                    UPDATE webhook_delivery SET state = 'failed', last_error = 'given up: the endpoint kept failing'
+                    WHERE state = 'pending' AND endpoint = ? AND created_at < ?
+                    """,
+                arguments: [delivery.endpoint, DatabaseDate.storage(cutoff)]
+            )
+            return db.changesCount
         }
     }
 }

@@ -35,11 +35,12 @@ extension SQLiteJobStore {
             }
             let pool = self.pool
             let view = self.view
+            let standing = writerStanding
             do {
                 // Always on the writer's queue: this actor stays free for the submissions meanwhile.
                 _ = try await writer.around {
                     try await pool.writeWithoutTransaction { db in
-                        try Self.commit(db, .deferred, view) { db, _ in
+                        try Self.commit(db, .deferred, standing, view) { db, _ in
                             for job in batch { try job.upsertRow(db) }
                             // One statement per key, model and day, however many calls the batch holds.
                             for row in UsageRow.summed(batch.compactMap(UsageRow.init(of:)) + usage) { try Self.add(db, row) }

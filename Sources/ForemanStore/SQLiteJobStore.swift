@@ -51,6 +51,9 @@ public actor SQLiteJobStore: JobStore {
     nonisolated let writer = WriterActivity()
     /// Where a full write waits for the disk, off the writer (ADR 0024); nil: SQLite fsyncs in the commit.
     let walSync: WALSync?
+    /// The writer connection's `synchronous` level between writes: NORMAL (`.deferred`) when ``walSync`` makes full
+    /// writes durable, so that no commit sets it (ADR 0041); FULL otherwise, lowered by each deferred commit for itself.
+    nonisolated let writerStanding: Durability
     private let observer: any JobTransitionObserver
     let logger: Logger
 
@@ -70,7 +73,7 @@ public actor SQLiteJobStore: JobStore {
         logger: Logger = Logger(label: "foreman"),
         outboxChanged: @escaping @Sendable () -> Void = {},
         behindHanded: @escaping @Sendable () -> Void = {},
-        walFlush: (@Sendable (Int32) -> Int32)? = { fsync($0) }
+        walFlush: (@Sendable (Int32) -> Int32)? = SQLiteJobStore.flushToDisk
     ) throws {
         self.pool = pool
         self.behindHanded = behindHanded
@@ -79,9 +82,24 @@ public actor SQLiteJobStore: JobStore {
         self.observer = observer
         self.logger = logger
         self.walSync = walFlush.flatMap { WALSync(databasePath: pool.path, flush: $0) }
+        self.writerStanding = walSync == nil ? .full : .deferred
+        if walSync != nil {
+            // Every write that promises durability now waits for ``WALSync`` instead: the commits' own fsyncs are off.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        }
         self.tally = try pool.read(QueueTally.read)
         self.order = try pool.read(QueueOrder.read)
         publish(tally)
+    }
+
+    /// The flush a durable write waits for: `fsync`, and on Apple's systems `F_FULLFSYNC`, which alone empties the
+    /// drive's cache there (as SQLite's `fullfsync`, set on every connection, does for SQLite's own syncs).
+    @Sendable
+    public static func flushToDisk(_ descriptor: Int32) -> Int32 {
+        #if canImport(Darwin)
+        if fcntl(descriptor, F_FULLFSYNC) == 0 { return 0 }
+        #endif
+        return fsync(descriptor)
     }
 
     /// Tells the observer and the nonisolated readers what the tally says now.
@@ -569,10 +587,11 @@ public actor SQLiteJobStore: JobStore {
         // free for the next write meanwhile (ADR 0024).
         let walSync = durability == .full ? self.walSync : nil
         let commitDurability = walSync == nil ? durability : .deferred
+        let standing = writerStanding
         // On the writer's own thread: a wait there (for fsync, or another process's lock) holds no other thread.
         let commitOnWriterQueue = {
             try await self.writer.around {
-                try await pool.writeWithoutTransaction { db in try Self.commit(db, commitDurability, view, body) }
+                try await pool.writeWithoutTransaction { db in try Self.commit(db, commitDurability, standing, view, body) }
             }
         }
         let (value, changes): (T, StateChanges)
@@ -582,7 +601,7 @@ public actor SQLiteJobStore: JobStore {
                 // itself (ADR 0010), and no other write holds the writer now. If another process holds the lock,
                 // `commitHere` fails at once and the commit waits on the writer's queue instead (ADR 0013).
                 do {
-                    (value, changes) = try Self.commitHere(pool, view, body)
+                    (value, changes) = try Self.commitHere(pool, standing, view, body)
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
                     (value, changes) = try await commitOnWriterQueue()
                 }
@@ -631,10 +650,19 @@ public actor SQLiteJobStore: JobStore {
         health.setFailure(nil)
     }
 
+    /// A write outside the queue's state changes (keys, files, batches, deliveries), on disk when it returns: committed
+    /// on the writer's queue, then, with the writer standing at NORMAL, covered by the WAL's next fsync (ADR 0041).
+    nonisolated func writeDurably<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let value = try await writer.around { try await pool.write(body) }
+        try await walSync?.sync()
+        return value
+    }
+
     /// A deferred commit on the calling thread (GRDB's synchronous access; from an async function the compiler
     /// would pick the asynchronous one).
     private static func commitHere<T>(
         _ pool: DatabasePool,
+        _ standing: Durability,
         _ view: QueueView,
         _ body: (Database, inout StateChanges) throws -> T
     ) throws -> (T, StateChanges) {
@@ -643,19 +671,25 @@ public actor SQLiteJobStore: JobStore {
             // SQLITE_BUSY and the caller waits on the writer's queue instead.
             sqlite3_busy_timeout(db.sqliteConnection, 0)
             defer { sqlite3_busy_timeout(db.sqliteConnection, ForemanDatabase.busyTimeoutMilliseconds) }
-            return try commit(db, .deferred, view, body)
+            return try commit(db, .deferred, standing, view, body)
         }
     }
 
-    /// Runs `body` in one immediate transaction on the writer connection, at `durability`.
+    /// Runs `body` in one immediate transaction on the writer connection, at `durability`, the connection standing at
+    /// `standing` between writes (``writerStanding``).
     static func commit<T>(
         _ db: Database,
         _ durability: Durability,
+        _ standing: Durability,
         _ view: QueueView,
         _ body: (Database, inout StateChanges) throws -> T
     ) throws -> (T, StateChanges) {
-        // The writer connection runs FULL between writes; a deferred write lowers it for its own commit only.
-        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+        precondition(standing == .full || durability == .deferred, "a writer standing at NORMAL commits deferred only")
+        // A writer that stands at FULL is lowered for a deferred commit only. Setting `synchronous` costs a compile of
+        // the statement each time (SQLite applies the pragma as it compiles it), which is why it is never set per
+        // commit when ``WALSync`` keeps the writer at NORMAL.
+        let lowers = durability == .deferred && standing == .full
+        if lowers { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
         // `BEGIN` and `COMMIT` are kept statements too: GRDB's `inTransaction` compiles both on every call.
         let outcome = Result {
             try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
@@ -670,7 +704,7 @@ public actor SQLiteJobStore: JobStore {
                 throw error
             }
         }
-        if durability == .deferred { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
+        if lowers { try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
         return try outcome.get()
     }
 }

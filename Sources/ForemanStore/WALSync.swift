@@ -31,7 +31,7 @@ final class WALSync: Sendable {
     /// - Parameters:
     ///   - databasePath: the database file, open in WAL mode; its WAL is the file beside it with `-wal` added.
     ///   - flush: the fsync itself, on the sync thread (tests hold it to see who waits for it).
-    init?(databasePath: String, flush: @escaping @Sendable (Int32) -> Int32 = { fsync($0) }) {
+    init?(databasePath: String, flush: @escaping @Sendable (Int32) -> Int32) {
         let descriptor = open(databasePath + "-wal", O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         self.descriptor = descriptor

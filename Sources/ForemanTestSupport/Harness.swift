@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FakeOllama
 import ForemanDomain
 import ForemanEngine
+import ForemanStore
 import ForemanApp
 import Foundation
 import Logging
@@ -33,6 +34,7 @@ package struct Harness: Sendable {
         databasePath: String? = nil,
         logger: Logger = quietLogger("foreman"),
         configure: @Sendable (inout ForemanConfig) -> Void = { _ in },
+        walFlush: @escaping @Sendable (Int32) -> Int32 = SQLiteJobStore.flushToDisk,
         _ body: (Harness) async throws -> T
     ) async throws -> T {
         let path = databasePath ?? temporaryDatabasePath()
@@ -40,7 +42,9 @@ package struct Harness: Sendable {
             buildFakeOllama(state: fake, port: 0, logger: quietLogger("fake"), onServerRunning: onRunning)
         }) { fakePort in
             do {
-                return try await runForeman(fake: fake, fakePort: fakePort, token: token, databasePath: path, logger: logger, configure: configure, body)
+                return try await runForeman(
+                    fake: fake, fakePort: fakePort, token: token, databasePath: path, logger: logger, configure: configure, walFlush: walFlush, body
+                )
             } catch {
                 await fake.resume()  // a failed test must not leave a held stream blocking shutdown
                 throw error
@@ -56,6 +60,7 @@ package struct Harness: Sendable {
         databasePath: String,
         logger: Logger = quietLogger("foreman"),
         configure: @Sendable (inout ForemanConfig) -> Void = { _ in },
+        walFlush: @escaping @Sendable (Int32) -> Int32 = SQLiteJobStore.flushToDisk,
         _ body: (Harness) async throws -> T
     ) async throws -> T {
         var config = ForemanConfig()
@@ -70,7 +75,7 @@ package struct Harness: Sendable {
         configure(&config)
         let finalConfig = config
         return try await withRunningService({ onRunning in
-            try await buildApplication(config: finalConfig, logger: logger, onServerRunning: onRunning)
+            try await buildApplication(config: finalConfig, logger: logger, onServerRunning: onRunning, walFlush: walFlush)
         }) { port in
             try await body(Harness(fake: fake, fakePort: fakePort, port: port, token: token, databasePath: databasePath))
         }

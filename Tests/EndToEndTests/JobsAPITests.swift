@@ -202,6 +202,45 @@ extension ServerTests {
             }
         }
 
+        @Test(
+            "with the WAL's fsync held, a lane runs the next /jobs jobs while four outcomes wait for it, then records them all (ADR 0041)",
+            .timeLimit(.minutes(1))
+        )
+        func outcomesRecordedBesideTheNextRuns() async throws {
+            let flush = HeldFlush(holding: false)
+            try await Harness.run(walFlush: flush.flush) { harness in
+                await harness.fake.pause()
+                var ids: [String] = []
+                for index in 0..<10 {
+                    ids.append(try #require(try await harness.submit(request: Harness.chatBody(tokens: 1)).jsonObject()["id"] as? String))
+                    if index == 0 { await harness.fake.waitForGenerations(1) }  // the first holds the slot
+                }
+                try await harness.waitForQueueDepth(9)
+                flush.hold()
+                await harness.fake.resume()
+                // Jobs 0 to 3 wait for the disk, job 4's end waits for one of them, and it had started job 5 first. A
+                // lane that waited for each outcome before the next end would have started job 1 alone: the flushes
+                // are then let go after a bound, so that the failure ends the test instead of hanging it.
+                let fake = harness.fake
+                let started = await withTaskGroup(of: Bool.self) { race in
+                    race.addTask {
+                        await fake.waitForGenerations(6)
+                        return true
+                    }
+                    race.addTask {
+                        try? await Task.sleep(for: .seconds(20))
+                        return false
+                    }
+                    let first = await race.next()!
+                    flush.open()
+                    race.cancelAll()
+                    return first
+                }
+                #expect(started, "the lane stopped while the first outcome waited for the disk")
+                for id in ids { _ = try await harness.waitForJob(id, state: "succeeded") }
+            }
+        }
+
         @Test("a running native call is listed, read and cancelled by id before its row exists")
         func runningNativeCallFromMemory() async throws {
             try await Harness.run { harness in

@@ -65,9 +65,9 @@ struct QueueTallyTests {
         }
     }
 
-    @Test("a native job's deferred commits leave the writer at synchronous=FULL for every other write")
+    @Test("without the WAL synced off the writer, a native job's deferred commits leave the writer at synchronous=FULL")
     func deferredWritesRestoreFull() async throws {
-        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10)
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10, walFlush: nil)
         let job = Job(kind: .chat, origin: .api, model: "m", request: Data("{}".utf8), stream: false)
         _ = try await store.enqueue(job)
         let claimed = try #require(try await store.claimNext(chatSlot: nil, policy: .init()))

@@ -8,30 +8,6 @@ import Testing
 /// A full write's fsync, made off the writer connection (ADR 0024).
 @Suite("WAL synced off the writer", .timeLimit(.minutes(1)))
 struct WALSyncTests {
-    /// An fsync the test holds: it reports each start and waits for the test to let it go.
-    final class HeldFlush: Sendable {
-        let started: AsyncStream<Void>
-        private let startedContinuation: AsyncStream<Void>.Continuation
-        private let gate = DispatchSemaphore(value: 0)
-        let count = Atomic<Int>(0)
-
-        init() {
-            (started, startedContinuation) = AsyncStream<Void>.makeStream()
-        }
-
-        var flush: @Sendable (Int32) -> Int32 {
-            { [self] descriptor in
-                count.add(1, ordering: .relaxed)
-                startedContinuation.yield()
-                gate.wait()
-                return fsync(descriptor)
-            }
-        }
-
-        func release() { gate.signal() }
-        var flushes: Int { count.load(ordering: .relaxed) }
-    }
-
     /// Whether a task got past a point.
     final class Flag: Sendable {
         private let value = Atomic<Bool>(false)
@@ -62,8 +38,43 @@ struct WALSyncTests {
         try await submission.value
         #expect(returned.isSet)
         #expect(held.flushes == 1)
-        // The writer connection itself stays at synchronous=FULL between writes.
-        try ForemanDatabase.verifyDurability(store.pool)
+    }
+
+    @Test("the writes outside the queue (a key, a file, a batch) return only after the WAL's fsync", arguments: ["key", "file", "batch"])
+    func otherWritesWaitForTheSync(_ write: String) async throws {
+        let held = HeldFlush()
+        let store = try SQLiteJobStore(pool: try ForemanDatabase.open(path: temporaryDatabasePath()), maxQueue: 10, walFlush: held.flush)
+        let returned = Flag()
+        let (returns, returnsContinuation) = AsyncStream<Void>.makeStream()
+        let task = Task {
+            defer { returnsContinuation.finish() }
+            switch write {
+            case "key": try await store.insertKey(APIKey(name: "k", scopes: [.inference]), secretHash: [1, 2, 3])
+            case "file": try await store.beginFile(StoredFile(purpose: .batch, filename: "in.jsonl"))
+            default: try await store.insertBatch(Batch(endpoint: "/v1/chat/completions", inputFileID: "file-x", metadata: nil, webhookURL: nil))
+            }
+            returned.set()
+        }
+        // Whichever comes first: the fsync starting, or the write ending without one.
+        let first = await withTaskGroup(of: String?.self) { race in
+            race.addTask {
+                var starts = held.started.makeAsyncIterator()
+                return await starts.next().map { "fsync" }
+            }
+            race.addTask {
+                var ends = returns.makeAsyncIterator()
+                _ = await ends.next()
+                return Task.isCancelled ? nil : "returned"
+            }
+            let first = await race.next()!
+            race.cancelAll()
+            return first
+        }
+        #expect(first == "fsync", "the \(write) did not wait for the WAL's fsync")
+        #expect(!returned.isSet, "the \(write) returned before the WAL's fsync ended")
+        held.release()
+        try await task.value
+        #expect(returned.isSet)
     }
 
     /// Reports each committed change.

@@ -109,9 +109,9 @@ public struct AnswerAssembler: Sendable {
     /// The answer in Ollama's non-streaming shape; a single line (a non-streamed body) as it is.
     ///
     /// It is the last object line with its text fields and tool calls set to what the whole stream said, spliced in
-    /// as text: the box's own field order and escapes are kept, and nothing is parsed or re-encoded but a check that
-    /// the result is JSON. Re-encoding through `JSONSerialization` with sorted keys cost a `/jobs` job more CPU than
-    /// its two commits (ADR 0024).
+    /// as text: the box's own field order and escapes are kept, and nothing is parsed or re-encoded (ADR 0024). What
+    /// is spliced is checked to be a JSON object (``JSONSyntax``, ADR 0041); when it is not, the last line is kept as
+    /// it came.
     public func finished() -> Data? {
         guard let last else { return nil }
         if lines == 1 { return Data(last.readableBytesView) }
@@ -135,7 +135,7 @@ public struct AnswerAssembler: Sendable {
         case .embed, .messages, .responses:
             answer = object
         }
-        guard (try? JSONSerialization.jsonObject(with: Data(answer))) != nil else { return Data(last.readableBytesView) }
+        guard JSONSyntax.isObject(answer) else { return Data(last.readableBytesView) }
         return Data(answer)
     }
 

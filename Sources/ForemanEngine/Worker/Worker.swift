@@ -83,7 +83,7 @@ public actor Worker: Service {
     private typealias StartedRun = (job: Job, task: Task<JobResult, Never>)
     /// How many native calls wait in memory, for readers that must not wait for this actor (`/healthz`).
     private let waitingCount = Atomic<Int>(0)
-    /// How many runs are under way, for the same readers (a fleet's routing).
+    /// How many runs hold the box, for the same readers (a fleet's routing).
     private let runningCount = Atomic<Int>(0)
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -439,7 +439,7 @@ public actor Worker: Service {
             tell?()
         }
         runs[job.id] = Run(job: job, task: task, slot: slot)
-        runningCount.store(runs.count, ordering: .relaxed)
+        countRunning()
         if cancelReasons[job.id] != nil { task.cancel() }
         return task
     }
@@ -457,16 +457,33 @@ public actor Worker: Service {
     }
 
     /// Completes the run of `job`, then each run that a run's end started (``claimBeforeRecording()``), one after
-    /// another: a drain of `/jobs` jobs goes on here without a turn of the run loop between two jobs.
+    /// another: a drain of `/jobs` jobs goes on here without a turn of the run loop between two jobs. Each `/jobs` job's
+    /// outcome is recorded by a task of its own, beside the runs after it, up to ``recordsAtOnce`` (ADR 0041).
     private func complete(_ job: Job, _ task: Task<JobResult, Never>) async {
-        var run: StartedRun? = (job, task)
-        while let (job, task) = run {
-            run = await completeOne(job, task)
+        await withTaskGroup(of: Void.self) { records in
+            var recording = 0
+            var run: StartedRun? = (job, task)
+            while let (job, task) = run {
+                let end = await completeOne(job, task)
+                run = end.next
+                guard let record = end.record else { continue }
+                if recording == Self.recordsAtOnce {
+                    await records.next()
+                    recording -= 1
+                }
+                records.addTask(operation: record)
+                recording += 1
+            }
         }
     }
 
-    /// Waits for `task`, the run of `job`, and records how it ended. Returns the next run if this one's end started it.
-    private func completeOne(_ job: Job, _ task: Task<JobResult, Never>) async -> StartedRun? {
+    /// How many `/jobs` outcomes one chain of runs records at once: finishes that wait for the disk together share
+    /// its next fsync, and a disk that stalls stops the lane after this many jobs (ADR 0041).
+    static let recordsAtOnce = 4
+
+    /// Waits for `task`, the run of `job`. A native call's end is recorded at once. A `/jobs` job's end claims and starts
+    /// the next job first, and returns the recording of its outcome for the caller to run, with that next run.
+    private func completeOne(_ job: Job, _ task: Task<JobResult, Never>) async -> (next: StartedRun?, record: (@Sendable () async -> Void)?) {
         let result = await withTaskCancellationHandler {
             await task.value
         } onCancel: {
@@ -475,20 +492,35 @@ public actor Worker: Service {
         // The box is done with the run: the slot goes back before the outcome is recorded, so that a native call
         // waiting for it does not wait for a `/jobs` job's commit too (ADR 0016).
         runs[job.id]?.slot = nil
+        countRunning()
         let reason = cancelReasons.removeValue(forKey: job.id) ?? .shutdown
-        var next: StartedRun?
         if job.origin.isInteractive {
             let (ended, outcome) = JobRecorder.end(of: job, result, cancelReason: reason)
             runs[job.id]?.ended = ended
             await recorder.recordNative(ended, from: .running, outcome: outcome)
-        } else {
-            next = await claimBeforeRecording()
-            await recorder.record(job, result, cancelReason: reason)
+            forget(job.id)
+            return (nil, nil)
         }
-        runs[job.id] = nil
-        runningCount.store(runs.count, ordering: .relaxed)
+        let next = await claimBeforeRecording()
+        let recorder = self.recorder
+        return (next, {
+            await recorder.record(job, result, cancelReason: reason)
+            await self.forget(job.id)
+        })
+    }
+
+    /// Drops a run whose outcome is recorded. The last one wakes whoever waits for the lane to be idle.
+    private func forget(_ id: String) {
+        runs[id] = nil
+        // A cancel that came while the outcome was recorded found the run listed, and had nothing left to stop.
+        cancelReasons[id] = nil
+        countRunning()
         if runs.isEmpty { resumeIdleWaiters() }
-        return next
+    }
+
+    /// Publishes how many runs hold the box: a run whose outcome is still being recorded does not (ADR 0041).
+    private func countRunning() {
+        runningCount.store(runs.values.reduce(0) { $1.slot == nil ? $0 : $0 + 1 }, ordering: .relaxed)
     }
 
     /// Cancels every run (the worker's own task was cancelled: nothing waits for a graceful end).
