@@ -9,7 +9,9 @@ public enum ForemanDatabase {
     /// The file runs in WAL mode with `synchronous=FULL`: a job foreman has accepted must survive a power
     /// cut, not only a crash, and WAL keeps readers (status polls) from waiting on the writer. GRDB turns
     /// WAL on with `synchronous=NORMAL`, so FULL is set afterwards on the single writer connection and both
-    /// pragmas are read back; a mismatch stops startup rather than silently weakening the promise.
+    /// pragmas are read back; a mismatch stops startup rather than silently weakening the promise. A
+    /// ``SQLiteJobStore`` opened over the pool then lowers the writer to NORMAL, when every durable write it makes
+    /// waits for its own fsync of the WAL instead (ADR 0041).
     public static func open(path: String) throws -> DatabasePool {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
