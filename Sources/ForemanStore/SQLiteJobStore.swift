@@ -53,7 +53,7 @@ public actor SQLiteJobStore: JobStore {
     let walSync: WALSync?
     /// The writer connection's `synchronous` level between writes: NORMAL (`.deferred`) when ``walSync`` makes full
     /// writes durable, so that no commit sets it (ADR 0041); FULL otherwise, lowered by each deferred commit for itself.
-    nonisolated let writerStanding: Durability
+    nonisolated var writerStanding: Durability { walSync == nil ? .full : .deferred }
     private let observer: any JobTransitionObserver
     let logger: Logger
 
@@ -82,7 +82,6 @@ public actor SQLiteJobStore: JobStore {
         self.observer = observer
         self.logger = logger
         self.walSync = walFlush.flatMap { WALSync(databasePath: pool.path, flush: $0) }
-        self.writerStanding = walSync == nil ? .full : .deferred
         if walSync != nil {
             // Every write that promises durability now waits for ``WALSync`` instead: the commits' own fsyncs are off.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
